@@ -1,0 +1,139 @@
+//! Encrypt and decrypt in memory over the age crate.
+
+use std::io::{Read, Write};
+
+use age::armor::{ArmoredReader, ArmoredWriter, Format};
+use zeroize::Zeroizing;
+
+use crate::error::{Error, Result};
+use crate::fsutil::SecretBytes;
+use crate::header::Header;
+use crate::identity::Identities;
+use crate::recipients::{to_age_recipients, Recipient};
+
+/// Encrypt `plain` to `recipients`; ASCII-armored when `armor`.
+pub fn encrypt(plain: &[u8], recipients: &[Recipient], armor: bool) -> Result<Vec<u8>> {
+    if recipients.is_empty() {
+        return Err(Error::new("no recipients to encrypt to"));
+    }
+    let boxed = to_age_recipients(recipients)?;
+    let enc = age::Encryptor::with_recipients(boxed.iter().map(|b| b.as_ref() as _))
+        .map_err(|e| Error::new(format!("cannot encrypt: {e}")))?;
+    let mut out = Vec::with_capacity(plain.len() + 512);
+    let format = if armor {
+        Format::AsciiArmor
+    } else {
+        Format::Binary
+    };
+    let fail = |e: std::io::Error| Error::new(format!("cannot encrypt: {e}"));
+    let armored = ArmoredWriter::wrap_output(&mut out, format).map_err(fail)?;
+    let mut w = enc.wrap_output(armored).map_err(fail)?;
+    w.write_all(plain).map_err(fail)?;
+    w.finish().and_then(|a| a.finish()).map_err(fail)?;
+    Ok(out)
+}
+
+/// Why a decryption failed; the caller adds the file name.
+#[derive(Debug)]
+pub enum DecryptFailure {
+    /// Not an age file or a damaged header.
+    Invalid(String),
+    /// None of our identities has a stanza in this file.
+    NoMatchingIdentity(String),
+    /// The header or payload does not authenticate.
+    Corrupted(String),
+    /// Unlocking a key or running a plugin failed.
+    Key(String),
+}
+
+impl std::fmt::Display for DecryptFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DecryptFailure::Invalid(m)
+            | DecryptFailure::NoMatchingIdentity(m)
+            | DecryptFailure::Corrupted(m)
+            | DecryptFailure::Key(m) => f.write_str(m),
+        }
+    }
+}
+
+/// Decrypt a whole file in memory. The header is read first so that only identities with a
+/// matching stanza are tried (and only those may ask for a passphrase).
+pub fn decrypt(
+    cipher: &[u8],
+    ids: &Identities,
+) -> std::result::Result<SecretBytes, DecryptFailure> {
+    let header = Header::parse(cipher).map_err(|e| DecryptFailure::Invalid(e.0))?;
+    decrypt_with_header(cipher, &header, ids)
+}
+
+pub fn decrypt_with_header(
+    cipher: &[u8],
+    header: &Header,
+    ids: &Identities,
+) -> std::result::Result<SecretBytes, DecryptFailure> {
+    if header.is_scrypt() {
+        return Err(DecryptFailure::Invalid(
+            "this file is passphrase-encrypted (age -p); secrets only handles files encrypted \
+             to keys"
+                .into(),
+        ));
+    }
+    let usable = ids
+        .for_header(header)
+        .map_err(|e| DecryptFailure::Key(e.message().to_string()))?;
+    if usable.is_empty() {
+        return Err(no_match(header, ids));
+    }
+    let dec = age::Decryptor::new_buffered(ArmoredReader::new(cipher))
+        .map_err(|e| DecryptFailure::Corrupted(describe(&e)))?;
+    let mut reader = match dec.decrypt(usable.iter().map(|i| *i as &dyn age::Identity)) {
+        Ok(r) => r,
+        Err(age::DecryptError::NoMatchingKeys) => return Err(no_match(header, ids)),
+        Err(e @ age::DecryptError::KeyDecryptionFailed)
+        | Err(e @ age::DecryptError::Plugin(_))
+        | Err(e @ age::DecryptError::PluginResolve(_)) => {
+            return Err(DecryptFailure::Key(describe(&e)))
+        }
+        Err(e) => return Err(DecryptFailure::Corrupted(describe(&e))),
+    };
+    let mut plain = Zeroizing::new(Vec::with_capacity(header.payload_len));
+    reader
+        .read_to_end(&mut plain)
+        .map_err(|e| DecryptFailure::Corrupted(format!("the encrypted payload is damaged: {e}")))?;
+    Ok(plain)
+}
+
+fn no_match(header: &Header, ids: &Identities) -> DecryptFailure {
+    let mut kinds: Vec<String> = header
+        .stanzas
+        .iter()
+        .filter(|s| !s.tag.ends_with("-grease"))
+        .map(|s| s.tag.clone())
+        .collect();
+    kinds.sort();
+    kinds.dedup();
+    DecryptFailure::NoMatchingIdentity(format!(
+        "no identity can decrypt it (it is encrypted to {} recipient(s) of type {}; tried: {}); \
+         pass the right key with -i, or ask someone who can read it to add your key to the rules \
+         and run `secrets rekey`",
+        header.stanzas.len(),
+        kinds.join(", "),
+        ids.describe()
+    ))
+}
+
+fn describe(e: &age::DecryptError) -> String {
+    match e {
+        age::DecryptError::InvalidMac => {
+            "the header does not authenticate (file corrupted or tampered with)".into()
+        }
+        age::DecryptError::DecryptionFailed => {
+            "decryption failed (file corrupted or tampered with)".into()
+        }
+        age::DecryptError::InvalidHeader => "invalid age header".into(),
+        age::DecryptError::UnknownFormat => "unknown age format".into(),
+        age::DecryptError::KeyDecryptionFailed => "a private key could not be decrypted".into(),
+        other => other.to_string(),
+    }
+}

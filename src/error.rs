@@ -1,0 +1,97 @@
+//! One error type for the whole crate: a message meant for a person plus an exit code.
+//! Messages name the file, the item and the fix; they never carry secret material.
+
+use std::fmt;
+use std::io;
+use std::path::Path;
+
+/// Exit codes, documented in README.
+pub const EXIT_OK: i32 = 0;
+pub const EXIT_ERROR: i32 = 1;
+pub const EXIT_USAGE: i32 = 2;
+
+#[derive(Debug)]
+pub struct Error {
+    msg: String,
+    code: i32,
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub fn new(msg: impl Into<String>) -> Self {
+        Error {
+            msg: msg.into(),
+            code: EXIT_ERROR,
+        }
+    }
+
+    pub fn usage(msg: impl Into<String>) -> Self {
+        Error {
+            msg: msg.into(),
+            code: EXIT_USAGE,
+        }
+    }
+
+    pub fn with_code(msg: impl Into<String>, code: i32) -> Self {
+        Error {
+            msg: msg.into(),
+            code,
+        }
+    }
+
+    /// An I/O error on a path, phrased as "<what> <path>: <reason>".
+    pub fn io(what: &str, path: &Path, err: io::Error) -> Self {
+        Error::new(format!("{what} {}: {}", path.display(), describe_io(&err)))
+    }
+
+    pub fn code(&self) -> i32 {
+        self.code
+    }
+
+    pub fn message(&self) -> &str {
+        &self.msg
+    }
+
+    /// Prefix the message with context, keeping the exit code.
+    pub fn context(self, ctx: impl fmt::Display) -> Self {
+        Error {
+            msg: format!("{ctx}: {}", self.msg),
+            code: self.code,
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.msg)
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// io::Error's Display includes "(os error N)"; keep the human part only.
+pub fn describe_io(err: &io::Error) -> String {
+    match err.kind() {
+        io::ErrorKind::NotFound => "no such file or directory".into(),
+        io::ErrorKind::PermissionDenied => "permission denied".into(),
+        _ => {
+            let s = err.to_string();
+            match s.find(" (os error") {
+                Some(i) => s[..i].to_string(),
+                None => s,
+            }
+        }
+    }
+}
+
+/// Attach a path to io errors: `fs::read(p).path_ctx("cannot read", p)?`.
+pub trait IoContext<T> {
+    fn path_ctx(self, what: &str, path: &Path) -> Result<T>;
+}
+
+impl<T> IoContext<T> for io::Result<T> {
+    fn path_ctx(self, what: &str, path: &Path) -> Result<T> {
+        self.map_err(|e| Error::io(what, path, e))
+    }
+}
