@@ -105,19 +105,19 @@ pub fn decrypt_with_header(
 }
 
 fn no_match(header: &Header, ids: &Identities) -> DecryptFailure {
-    let mut kinds: Vec<String> = header
+    let real: Vec<_> = header
         .stanzas
         .iter()
         .filter(|s| !s.tag.ends_with("-grease"))
-        .map(|s| s.tag.clone())
         .collect();
+    let mut kinds: Vec<String> = real.iter().map(|s| s.tag.clone()).collect();
     kinds.sort();
     kinds.dedup();
     DecryptFailure::NoMatchingIdentity(format!(
         "no identity can decrypt it (it is encrypted to {} recipient(s) of type {}; tried: {}); \
          pass the right key with -i, or ask someone who can read it to add your key to the rules \
          and run `secrets rekey`",
-        header.stanzas.len(),
+        real.len(),
         kinds.join(", "),
         ids.describe()
     ))

@@ -1,14 +1,19 @@
 //! `secrets`: age-encrypted secrets for NixOS fleets.
 //!
-//! Modules, one job each: rules and recipients describe who may read what; identities and
-//! crypto decrypt and encrypt; the command modules implement the CLI; `install` is the
-//! activation-time installer; `fsutil` holds every filesystem safety measure.
+//! Modules, one job each: `rules` and `recipients` say who may read what; `identity`, `header`
+//! and `crypto` decrypt and encrypt; `cmd` holds one module per command; `install` is the
+//! activation-time installer; `fsutil` holds every filesystem safety measure; `agenix` is the
+//! agenix-compatible command line.
 
+pub mod agenix;
+pub mod cli;
+pub mod cmd;
 pub mod crypto;
 pub mod error;
 pub mod fsutil;
 pub mod header;
 pub mod identity;
+pub mod install;
 pub mod recipients;
 pub mod rules;
 

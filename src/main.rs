@@ -1,1 +1,39 @@
-fn main() {}
+//! Parse, dispatch, map errors to exit codes. All logic lives in the library.
+
+use std::path::Path;
+
+use clap::Parser;
+use secrets::cli::{Cli, Command};
+use secrets::{agenix, cmd, error, install};
+
+fn main() {
+    let mut args: Vec<_> = std::env::args_os().collect();
+    let argv0 = args.first().map(|a| Path::new(a).file_name().unwrap_or_default().to_os_string());
+    if argv0.as_deref() == Some(std::ffi::OsStr::new("agenix")) {
+        args.remove(0);
+        std::process::exit(agenix::main(args));
+    }
+    let cli = Cli::parse_from(args);
+    let g = &cli.global;
+    let result = match &cli.command {
+        Command::Edit(a) => cmd::edit::run(a, g),
+        Command::Decrypt(a) => cmd::decrypt::run(a, g),
+        Command::Encrypt(a) => cmd::encrypt::run(a, g),
+        Command::Rekey(a) => cmd::rekey::run(a, g),
+        Command::Check(a) => cmd::check::run(a, g),
+        Command::Install(a) => install::run(a),
+        Command::Schema => {
+            println!("{}", secrets::rules::JSON_SCHEMA.trim_end());
+            Ok(0)
+        }
+        Command::Completions(a) => cmd::completions::completions(a),
+        Command::Man => cmd::completions::man(),
+    };
+    match result {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::exit(if e.code() == error::EXIT_OK { error::EXIT_ERROR } else { e.code() });
+        }
+    }
+}

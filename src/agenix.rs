@@ -1,0 +1,111 @@
+//! The binary invoked as `agenix` speaks agenix's command line, so scripts and habits keep
+//! working: -e/--edit FILE, -d/--decrypt FILE, -r/--rekey, -i/--identity KEY, -v, -h.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use crate::cli::Global;
+use crate::cmd;
+use crate::error::Result;
+
+pub const HELP: &str = "\
+agenix - edit and rekey age secret files (provided by `secrets`)
+
+agenix -e FILE [-i PRIVATE_KEY]
+agenix -r [-i PRIVATE_KEY]
+
+options:
+-h, --help                show help
+-e, --edit FILE           edits FILE using $EDITOR
+-r, --rekey               re-encrypts all secrets with specified recipients
+-d, --decrypt FILE        decrypts FILE to STDOUT
+-i, --identity            identity to use when decrypting
+-v, --verbose             verbose output
+
+FILE an age-encrypted file
+
+PRIVATE_KEY a path to a private SSH key used to decrypt file
+
+EDITOR environment variable of editor to use when editing FILE
+
+If STDIN is not interactive, the new content is read from STDIN
+
+RULES environment variable with path to Nix file specifying recipient public keys.
+Defaults to './secrets.nix'
+
+The full command line is `secrets --help`.";
+
+enum Action {
+    Edit(PathBuf),
+    Decrypt(PathBuf),
+}
+
+/// Run agenix's interface; returns the exit code (agenix uses 1 for every error).
+pub fn main(args: Vec<OsString>) -> i32 {
+    match run(args) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("{e}");
+            1
+        }
+    }
+}
+
+fn run(args: Vec<OsString>) -> Result<i32> {
+    if args.is_empty() {
+        println!("{HELP}");
+        return Ok(1);
+    }
+    let mut g = Global::default();
+    let mut rekey = false;
+    let mut action = None;
+    let mut it = args.into_iter();
+    while let Some(a) = it.next() {
+        match a.to_str().unwrap_or("") {
+            "-h" | "--help" => {
+                println!("{HELP}");
+                return Ok(0);
+            }
+            "-e" | "--edit" | "-d" | "--decrypt" => {
+                let edit = a == "-e" || a == "--edit";
+                let Some(f) = it.next() else {
+                    println!("no FILE specified");
+                    return Ok(1);
+                };
+                let f = PathBuf::from(f);
+                action = Some(if edit {
+                    Action::Edit(f)
+                } else {
+                    Action::Decrypt(f)
+                });
+            }
+            "-i" | "--identity" => {
+                let Some(k) = it.next() else {
+                    println!("no PRIVATE_KEY specified");
+                    return Ok(1);
+                };
+                g.identities.push(PathBuf::from(k));
+            }
+            "-r" | "--rekey" => rekey = true,
+            "-v" | "--verbose" => g.verbose = true,
+            _ => {
+                println!("{HELP}");
+                return Ok(1);
+            }
+        }
+    }
+    if rekey {
+        return cmd::rekey::agenix_rekey(&g);
+    }
+    match action {
+        Some(Action::Decrypt(file)) => cmd::decrypt::run(
+            &cmd::decrypt::DecryptArgs { file, output: None },
+            &g,
+        ),
+        Some(Action::Edit(file)) => cmd::edit::edit(&file, false, &g),
+        None => {
+            println!("{HELP}");
+            Ok(1)
+        }
+    }
+}

@@ -1,0 +1,44 @@
+//! `secrets decrypt FILE [-o OUT]`.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::Args;
+
+use crate::cli::Global;
+use crate::error::{Error, Result};
+use crate::fsutil;
+
+#[derive(Args, Debug)]
+pub struct DecryptArgs {
+    /// The encrypted file (a path, or its name in the rules).
+    pub file: PathBuf,
+    /// Write the plaintext to this file (created 0600) instead of stdout.
+    #[arg(short, long, value_name = "OUT")]
+    pub output: Option<PathBuf>,
+}
+
+pub fn run(args: &DecryptArgs, g: &Global) -> Result<i32> {
+    fsutil::harden_process();
+    let (_rules, rule) = super::rules_and_rule(g, &args.file)?;
+    if !rule.path.exists() {
+        return Err(Error::new(format!(
+            "{}: the file does not exist yet; create it with `secrets edit {}`",
+            rule.path.display(),
+            args.file.display()
+        )));
+    }
+    let ids = super::identities(g)?;
+    let plain = super::decrypt_rule(&rule, &ids)?;
+    match &args.output {
+        Some(out) => fsutil::atomic_write(out, &plain, 0o600)?,
+        None => {
+            let mut stdout = std::io::stdout().lock();
+            stdout
+                .write_all(&plain)
+                .and_then(|_| stdout.flush())
+                .map_err(|e| Error::new(format!("cannot write to stdout: {e}")))?;
+        }
+    }
+    Ok(0)
+}

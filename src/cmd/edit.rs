@@ -1,0 +1,247 @@
+//! `secrets edit FILE`: decrypt into a private directory on a RAM-backed filesystem, run the
+//! editor, re-encrypt if the content changed. With stdin not a terminal, stdin is the content.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::time::Duration;
+
+use clap::Args;
+
+use crate::cli::Global;
+use crate::error::{describe_io, Error, Result};
+use crate::fsutil::{self, PrivateDir, SecretBytes};
+
+#[derive(Args, Debug)]
+pub struct EditArgs {
+    /// The encrypted file (a path, or its name in the rules). Created if missing.
+    pub file: PathBuf,
+    /// Allow the plaintext on a disk-backed temp directory when no tmpfs is available.
+    #[arg(long)]
+    pub allow_disk_tmp: bool,
+}
+
+pub fn run(args: &EditArgs, g: &Global) -> Result<i32> {
+    edit(&args.file, args.allow_disk_tmp, g)
+}
+
+pub fn edit(file: &Path, allow_disk_tmp: bool, g: &Global) -> Result<i32> {
+    fsutil::harden_process();
+    let (_rules, rule) = super::rules_and_rule(g, file)?;
+    let shown = file.display();
+    let old: Option<SecretBytes> = if rule.path.exists() {
+        let ids = super::identities(g)?;
+        Some(super::decrypt_rule(&rule, &ids)?)
+    } else {
+        None
+    };
+
+    let new = if std::io::stdin().is_terminal() {
+        match edit_in_editor(&rule.name, old.as_ref().map(|o| o.as_slice()), allow_disk_tmp)? {
+            Some(n) => n,
+            None => {
+                eprintln!("{shown} wasn't created.");
+                return Ok(0);
+            }
+        }
+    } else {
+        fsutil::read_stdin_secret().map_err(|e| Error::new(format!("cannot read stdin: {e}")))?
+    };
+
+    if old.as_ref().is_some_and(|o| o.as_slice() == new.as_slice()) {
+        eprintln!("{shown} wasn't changed, skipping re-encryption.");
+        return Ok(0);
+    }
+    super::write_rule(&rule, &new)?;
+    if g.verbose {
+        eprintln!(
+            "{shown}: encrypted to {} recipient(s)",
+            rule.recipients.len()
+        );
+    }
+    Ok(0)
+}
+
+static SIGNALED: AtomicI32 = AtomicI32::new(0);
+
+extern "C" fn on_signal(sig: libc::c_int) {
+    SIGNALED.store(sig, Ordering::SeqCst);
+}
+
+/// Catch the signals that would otherwise kill us with the plaintext file still present. The
+/// editor gets default dispositions back at exec, so it still reacts to Ctrl-C as usual.
+fn catch_signals() {
+    for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT] {
+        // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+        unsafe {
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = on_signal as *const () as usize;
+            libc::sigemptyset(&mut sa.sa_mask);
+            libc::sigaction(sig, &sa, std::ptr::null_mut());
+        }
+    }
+}
+
+/// Returns the new content, or None when the editor did not save a new file.
+fn edit_in_editor(
+    name: &str,
+    old: Option<&[u8]>,
+    allow_disk_tmp: bool,
+) -> Result<Option<SecretBytes>> {
+    let base = fsutil::secure_tmp_base(allow_disk_tmp)?;
+    let mut dir = PrivateDir::new_in(&base)?;
+    let plain_path = dir.path().join(plaintext_name(name));
+    if let Some(old) = old {
+        fsutil::create_new_with_mode(&plain_path, old, 0o600)?;
+    }
+    let mut argv = editor_command()?;
+    let prog = argv.remove(0);
+    catch_signals();
+    let mut child = Command::new(&prog)
+        .args(hardening_args(&prog))
+        .args(&argv)
+        .arg(&plain_path)
+        .spawn()
+        .map_err(|e| {
+            Error::new(format!(
+                "cannot start the editor `{prog}`: {}; set EDITOR or VISUAL",
+                describe_io(&e)
+            ))
+        })?;
+    let status = loop {
+        if let Some(st) = child.try_wait().map_err(|e| Error::new(e.to_string()))? {
+            break st;
+        }
+        let sig = SIGNALED.load(Ordering::SeqCst);
+        if sig != 0 {
+            // SAFETY: signalling our own child by pid.
+            unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+            for _ in 0..40 {
+                if child.try_wait().ok().flatten().is_some() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+            dir.destroy();
+            return Err(Error::with_code(
+                format!("interrupted by signal {sig}; the plaintext was removed and {name} is unchanged"),
+                128 + sig,
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    if !status.success() {
+        dir.destroy();
+        return Err(Error::new(format!(
+            "the editor exited with {status}; {name} is unchanged"
+        )));
+    }
+    let new = match fsutil::read_secret(&plain_path) {
+        Ok(n) => n,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            dir.destroy();
+            if old.is_some() {
+                return Err(Error::new(format!(
+                    "the editor removed the temporary file; {name} is unchanged"
+                )));
+            }
+            return Ok(None);
+        }
+        Err(e) => {
+            return Err(Error::new(format!(
+                "cannot read the edited file: {}",
+                describe_io(&e)
+            )))
+        }
+    };
+    dir.destroy();
+    Ok(Some(new))
+}
+
+/// `nginx.conf.age` → `nginx.conf`, so the editor picks the right syntax.
+pub fn plaintext_name(name: &str) -> String {
+    let base = name.rsplit('/').next().unwrap_or(name);
+    let stem = base.strip_suffix(".age").unwrap_or(base);
+    if stem.is_empty() || stem.starts_with('.') {
+        format!("secret{stem}")
+    } else {
+        stem.to_string()
+    }
+}
+
+/// `$VISUAL`, else `$EDITOR`, else `vi`, split like a shell would.
+fn editor_command() -> Result<Vec<String>> {
+    let raw = ["VISUAL", "EDITOR"]
+        .iter()
+        .filter_map(|v| std::env::var(v).ok())
+        .find(|v| !v.trim().is_empty())
+        .unwrap_or_else(|| "vi".into());
+    let words = shell_words::split(&raw)
+        .map_err(|e| Error::new(format!("cannot parse the editor command `{raw}`: {e}")))?;
+    if words.is_empty() {
+        return Ok(vec!["vi".into()]);
+    }
+    Ok(words)
+}
+
+/// vim and neovim keep copies of what they edit (swap, undo, backup, viminfo/shada): turn
+/// them all off so the plaintext exists only in the one file we remove.
+pub fn hardening_args(prog: &str) -> Vec<String> {
+    if !is_vim(prog) {
+        return Vec::new();
+    }
+    ["-n", "-i", "NONE", "--cmd", "set nobackup nowritebackup noundofile noswapfile"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+}
+
+fn is_vim(prog: &str) -> bool {
+    let name = |p: &Path| {
+        p.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    };
+    let base = name(Path::new(prog));
+    if base.contains("vim") {
+        return true;
+    }
+    if base != "vi" && base != "view" {
+        return false;
+    }
+    // `vi` is often vim under another name; follow the link to know.
+    let resolved = if prog.contains('/') {
+        Some(PathBuf::from(prog))
+    } else {
+        std::env::var_os("PATH").and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|d| d.join(prog))
+                .find(|p| p.is_file())
+        })
+    };
+    resolved
+        .and_then(|p| std::fs::canonicalize(p).ok())
+        .is_some_and(|p| name(&p).contains("vim"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plaintext_names_keep_inner_extension() {
+        assert_eq!(plaintext_name("nginx.conf.age"), "nginx.conf");
+        assert_eq!(plaintext_name("hosts/db.age"), "db");
+        assert_eq!(plaintext_name("raw"), "raw");
+        assert_eq!(plaintext_name(".age"), "secret");
+    }
+
+    #[test]
+    fn vim_gets_hardening() {
+        assert!(hardening_args("/usr/bin/nvim").contains(&"-n".to_string()));
+        assert!(hardening_args("nano").is_empty());
+    }
+}

@@ -1,0 +1,41 @@
+//! `secrets encrypt FILE [--input PATH]`: set a secret without reading its old value.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use crate::cli::Global;
+use crate::error::{describe_io, Error, Result};
+use crate::fsutil;
+
+#[derive(Args, Debug)]
+pub struct EncryptArgs {
+    /// The encrypted file to write (a path, or its name in the rules).
+    pub file: PathBuf,
+    /// Read the plaintext from this file instead of stdin.
+    #[arg(long, value_name = "PATH")]
+    pub input: Option<PathBuf>,
+}
+
+pub fn run(args: &EncryptArgs, g: &Global) -> Result<i32> {
+    fsutil::harden_process();
+    let (_rules, rule) = super::rules_and_rule(g, &args.file)?;
+    let plain = match &args.input {
+        Some(p) => fsutil::read_secret(p).map_err(|e| {
+            Error::new(format!("{}: cannot read: {}", p.display(), describe_io(&e)))
+        })?,
+        None => {
+            fsutil::read_stdin_secret()
+                .map_err(|e| Error::new(format!("cannot read stdin: {e}")))?
+        }
+    };
+    super::write_rule(&rule, &plain)?;
+    if g.verbose {
+        eprintln!(
+            "encrypted {} to {} recipient(s)",
+            rule.name,
+            rule.recipients.len()
+        );
+    }
+    Ok(0)
+}

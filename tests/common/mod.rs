@@ -1,0 +1,148 @@
+//! Shared test support: the binary, test keys, scratch dirs, and skips that CI turns into
+//! failures (`SECRETS_TEST_NO_SKIP=1`), so a missing tool can never pass silently there.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_secrets"))
+}
+
+pub fn cmd() -> assert_cmd::Command {
+    let mut c = assert_cmd::Command::new(bin());
+    // Keep the developer's own keys and rules out of tests.
+    c.env_remove("RULES")
+        .env_remove("SECRETS_IDENTITY")
+        .env_remove("VISUAL")
+        .env_remove("EDITOR");
+    c
+}
+
+pub fn testdata() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata")
+}
+
+pub fn key(name: &str) -> PathBuf {
+    testdata().join("keys").join(name)
+}
+
+pub fn pubkey(name: &str) -> String {
+    std::fs::read_to_string(key(&format!("{name}.pub")))
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
+/// Print why a test is skipped, or fail when CI demands that nothing is skipped.
+/// Returns true when the caller should return early.
+pub fn skip(reason: &str) -> bool {
+    if std::env::var_os("SECRETS_TEST_NO_SKIP").is_some_and(|v| v == "1") {
+        panic!("required by SECRETS_TEST_NO_SKIP=1 but unavailable: {reason}");
+    }
+    eprintln!("SKIP: {reason}");
+    true
+}
+
+pub fn have(tool: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {tool} >/dev/null 2>&1")])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+}
+
+/// True (after printing/failing) when `tool` is missing.
+pub fn missing(tool: &str) -> bool {
+    !have(tool) && skip(&format!("`{tool}` is not installed"))
+}
+
+pub fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc_geteuid() == 0 }
+}
+
+extern "C" {
+    #[link_name = "geteuid"]
+    fn libc_geteuid() -> u32;
+}
+
+/// True (after printing/failing) when not root.
+pub fn not_root() -> bool {
+    !is_root() && skip("needs root (mounts, chown)")
+}
+
+/// A scratch directory with a rules file; dropped at the end of the test.
+pub struct Repo {
+    pub dir: tempfile::TempDir,
+}
+
+impl Repo {
+    pub fn new() -> Repo {
+        Repo {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn write(&self, rel: &str, content: impl AsRef<[u8]>) -> PathBuf {
+        let p = self.path().join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, content).unwrap();
+        p
+    }
+
+    /// `secrets.json` with the test keys named alice, web1, bob, carol, dave.
+    pub fn json_rules(&self, secrets: &str) -> PathBuf {
+        let rules = format!(
+            r#"{{"keys": {{"alice": "{}", "web1": "{}", "bob": "{}", "carol": "{}", "dave": "{}"}},
+  "secrets": {secrets}}}"#,
+            pubkey("alice_ed25519"),
+            pubkey("web1_ed25519"),
+            pubkey("bob_rsa3072"),
+            pubkey("carol_rsa4096_pass"),
+            pubkey("dave_age"),
+        );
+        self.write("secrets.json", rules)
+    }
+
+    /// A command running in this directory.
+    pub fn cmd(&self) -> assert_cmd::Command {
+        let mut c = cmd();
+        c.current_dir(self.path()).env("HOME", self.path());
+        c
+    }
+
+    /// Snapshot of every file below the directory: path, mode and content.
+    pub fn snapshot(&self) -> Vec<(String, u32, Vec<u8>)> {
+        snapshot(self.path())
+    }
+}
+
+pub fn snapshot(dir: &Path) -> Vec<(String, u32, Vec<u8>)> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else { continue };
+        for e in rd.flatten() {
+            let p = e.path();
+            let meta = std::fs::symlink_metadata(&p).unwrap();
+            let rel = p.strip_prefix(dir).unwrap().display().to_string();
+            if meta.is_dir() {
+                out.push((rel, meta.permissions().mode(), Vec::new()));
+                stack.push(p);
+            } else if meta.file_type().is_symlink() {
+                let t = std::fs::read_link(&p).unwrap();
+                out.push((rel, 0o120000, t.display().to_string().into_bytes()));
+            } else {
+                out.push((rel, meta.permissions().mode(), std::fs::read(&p).unwrap_or_default()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
