@@ -117,6 +117,17 @@ fn unchanged_content_is_not_reencrypted() {
             "wasn't changed, skipping re-encryption",
         ));
     assert_eq!(fs::read(repo.path().join("db.age")).unwrap(), before);
+    // Empty stdin (a script run without input) never blanks a secret.
+    repo.cmd()
+        .args(["edit", "db.age", "-i"])
+        .arg(key("alice_ed25519"))
+        .write_stdin("")
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "refusing to store an empty secret",
+        ));
+    assert_eq!(fs::read(repo.path().join("db.age")).unwrap(), before);
 }
 
 #[test]

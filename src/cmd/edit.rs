@@ -50,7 +50,15 @@ pub fn edit(file: &Path, allow_disk_tmp: bool, g: &Global) -> Result<i32> {
             }
         }
     } else {
-        fsutil::read_stdin_secret().map_err(|e| Error::new(format!("cannot read stdin: {e}")))?
+        let input = fsutil::read_stdin_secret()
+            .map_err(|e| Error::new(format!("cannot read stdin: {e}")))?;
+        // A script run without input (CI, cron) must not blank a secret by accident.
+        if input.is_empty() {
+            return Err(Error::new(format!(
+                "{shown}: stdin is empty, refusing to store an empty secret; pipe the content                  in, or use `secrets encrypt {shown} < /dev/null` if empty is really meant"
+            )));
+        }
+        input
     };
 
     if old.as_ref().is_some_and(|o| o.as_slice() == new.as_slice()) {
