@@ -53,6 +53,11 @@ let
       activationScripts = lib.mapAttrs (
         _: v: if builtins.isString v then v else v.text
       ) config.system.activationScripts;
+      # Declared dependencies: the order above alone would not prove them
+      # (textClosureList also follows attribute-name order).
+      activationDeps = lib.mapAttrs (
+        _: v: if builtins.isString v then [ ] else v.deps
+      ) config.system.activationScripts;
       inherit units;
       users = lib.mapAttrs (_: u: { inherit (u) hashedPasswordFile; }) config.users.users;
     };
