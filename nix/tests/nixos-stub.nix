@@ -1,7 +1,7 @@
 # TEST STUB, not NixOS. Declares the few core NixOS options that
 # nix/modules/nixos.nix reads or writes, with NixOS's names, types and
-# relevant defaults, plus a fake `pkgs` whose derivations are plain attribute
-# sets (nothing is built or written to the store). It lets nix/tests/eval.nix
+# relevant defaults, plus the fake `pkgs` of stub-pkgs.nix (nothing is built
+# or written to the store). It lets nix/tests/eval.nix
 # evaluate the module with nothing but nixpkgs' `lib`.
 #
 # Test-only outputs live under `stub.*`:
@@ -17,36 +17,7 @@
 let
   inherit (lib) mkOption types;
 
-  fakeStorePath = name: "/nix/store/00000000000000000000000000000000-${name}";
-
-  # Derivation look-alikes: they interpolate to a store path and keep what they
-  # were built from, so tests can inspect e.g. the manifest check command.
-  fakeDrv =
-    name: attrs:
-    attrs
-    // {
-      inherit name;
-      type = "derivation";
-      outPath = fakeStorePath name;
-    };
-
-  pkgs = {
-    system = "x86_64-linux";
-    stdenv = {
-      buildPlatform.canExecute = _: true;
-      hostPlatform = {
-        system = "x86_64-linux";
-        isLinux = true;
-        isDarwin = false;
-      };
-    };
-    secrets = fakeDrv "secrets-0.1.0" { };
-    age = fakeDrv "age-1.2.1" { };
-    writeText = name: text: fakeDrv name { inherit text; };
-    runCommand =
-      name: env: buildCommand:
-      fakeDrv name { inherit env buildCommand; };
-  };
+  pkgs = import ./stub-pkgs.nix { };
 
   scriptType = types.either types.str (
     types.submodule {
