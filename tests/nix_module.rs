@@ -503,6 +503,94 @@ fn suspicious_configs_warn() {
     assert!(w[0].contains("age.ageBin is set but unused"), "{w:?}");
 }
 
+#[test]
+fn home_manager_agenix_config_runs_a_user_service_in_user_mode() {
+    need_nix!();
+    let v = eval_case("hmAgenix");
+    assert_eq!(v["failedAssertions"], Json::Array(vec![]));
+    // agenix's age.package (the age binary) is ignored with a warning.
+    let w = strs(&v["warnings"]);
+    assert!(w.len() == 1 && w[0].contains("age.package = age"), "{w:?}");
+    let m = &v["manifest"];
+    assert_eq!(m["userMode"], Json::Bool(true));
+    assert_eq!(m["restartMode"].as_str(), Some("systemctl"));
+    assert_eq!(m["secretsDir"].as_str(), Some("${XDG_RUNTIME_DIR}/agenix"));
+    assert_eq!(
+        m["secretsMountPoint"].as_str(),
+        Some("${XDG_RUNTIME_DIR}/agenix.d")
+    );
+    assert_eq!(
+        strs(&m["identityPaths"]),
+        ["/home/alice/.ssh/id_ed25519", "/home/alice/.ssh/id_rsa"]
+    );
+    // No owner/group in user mode, and no users-phase directory.
+    let token = m["secrets"]["token"].as_object();
+    assert!(!token.contains_key("owner") && !token.contains_key("group"));
+    assert!(!m.as_object().contains_key("secretsDirForUsers"));
+    assert_eq!(
+        v["secretPaths"]["token"].as_str(),
+        Some("${XDG_RUNTIME_DIR}/agenix/token")
+    );
+    assert_eq!(
+        v["secretPaths"]["gpg"].as_str(),
+        Some("/home/alice/.gnupg/key")
+    );
+    assert_eq!(m["secrets"]["gpg"]["symlink"], Json::Bool(false));
+    assert_eq!(strs(&m["secrets"]["api"]["restartUnits"]), ["sync.service"]);
+
+    let unit = &v["userUnits"]["agenix"];
+    let manifest = format!("{STORE}-agenix-home-manifest-checked.json");
+    assert_eq!(
+        unit["ExecStart"].as_str(),
+        Some(format!("{STORE}-secrets-0.1.0/bin/secrets install --manifest {manifest}").as_str())
+    );
+    assert_eq!(strs(&unit["RestartTriggers"]), [manifest.as_str()]);
+    assert_eq!(unit["Type"].as_str(), Some("oneshot"));
+    assert_eq!(strs(&unit["WantedBy"]), ["default.target"]);
+    assert_eq!(v["launchd"], Json::Object(BTreeMap::new()));
+}
+
+#[test]
+fn home_manager_runtime_dir_makes_paths_literal() {
+    need_nix!();
+    let v = eval_case("hmLiteralRuntimeDir");
+    assert_no_problems(&v);
+    assert_eq!(
+        v["secretPaths"]["token"].as_str(),
+        Some("/run/user/1000/agenix/token")
+    );
+    assert_eq!(
+        v["manifest"]["secretsDir"].as_str(),
+        Some("/run/user/1000/agenix")
+    );
+}
+
+#[test]
+fn darwin_module_evaluates_to_a_launchd_daemon() {
+    need_nix!();
+    let v = eval_case("darwinPlain");
+    assert_no_problems(&v);
+    let m = &v["manifest"];
+    assert_eq!(m["filesystem"].as_str(), Some("none"));
+    assert_eq!(m["restartMode"].as_str(), Some("none"));
+    assert_eq!(
+        strs(&m["identityPaths"]),
+        ["/etc/ssh/ssh_host_ed25519_key", "/etc/ssh/ssh_host_rsa_key"]
+    );
+    assert_eq!(m["secrets"]["db"]["owner"].as_str(), Some("_postgres"));
+    let script = v["launchd"]["activate-agenix"].as_str().unwrap();
+    let mount = script.find("hdiutil attach").expect("RAM disk");
+    let install = script
+        .find("bin/secrets install --manifest")
+        .expect("installer call");
+    assert!(mount < install, "{script}");
+
+    assert_rejected(
+        "darwinUsersSecret",
+        "neededForUsers is not supported on nix-darwin",
+    );
+}
+
 // ---------------------------------------------------------------- minimal JSON
 
 /// Just enough JSON for the output of `nix-instantiate --json` (std only).

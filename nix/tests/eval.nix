@@ -62,6 +62,39 @@ let
       users = lib.mapAttrs (_: u: { inherit (u) hashedPasswordFile; }) config.users.users;
     };
 
+  # home-manager and nix-darwin modules, each against its own stub.
+  evalWith =
+    stub: platformModule: cfgModule:
+    let
+      inherit
+        (lib.evalModules {
+          modules = [
+            stub
+            platformModule
+            cfgModule
+          ];
+        })
+        config
+        ;
+    in
+    {
+      failedAssertions = map (a: a.message) (builtins.filter (a: !a.assertion) config.assertions);
+      inherit (config) warnings;
+      manifest = config.age.manifest;
+      secretPaths = lib.mapAttrs (_: s: s.path) config.age.secrets;
+      userUnits = lib.mapAttrs (_: u: {
+        ExecStart = u.Service.ExecStart;
+        RestartTriggers = u.Unit.X-Restart-Triggers;
+        inherit (u.Service) Type;
+        WantedBy = u.Install.WantedBy;
+      }) (config.systemd.user.services or { });
+      launchd = lib.mapAttrs (_: d: d.script or (toString d.config.ProgramArguments)) (
+        (config.launchd.daemons or { }) // (config.launchd.agents or { })
+      );
+    };
+  hm = evalWith ./hm-stub.nix ../modules/home-manager.nix;
+  darwin = evalWith ./darwin-stub.nix ../modules/darwin.nix;
+
   # Strings, not path literals, for `file`: nothing is copied to the store.
   f = name: "/var/lib/test-secrets/${name}.age";
 in
@@ -230,4 +263,40 @@ lib.mapAttrs (_: eval) {
   };
 
   custom = module;
+}
+// {
+  # An agenix home-manager configuration (agenix used age.package for age).
+  hmAgenix = hm (
+    { config, pkgs, ... }:
+    {
+      age.package = pkgs.age;
+      age.secrets.token.file = f "token";
+      age.secrets.gpg = {
+        file = f "gpg";
+        path = "${config.home.homeDirectory}/.gnupg/key";
+        symlink = false;
+        mode = "0600";
+      };
+      age.secrets.api = {
+        file = f "api";
+        restartUnits = [ "sync.service" ];
+      };
+    }
+  );
+  hmLiteralRuntimeDir = hm {
+    age.runtimeDir = "/run/user/1000";
+    age.secrets.token.file = f "token";
+  };
+  darwinPlain = darwin {
+    age.secrets.db = {
+      file = f "db";
+      owner = "_postgres";
+    };
+  };
+  darwinUsersSecret = darwin {
+    age.secrets.pw = {
+      file = f "pw";
+      neededForUsers = true;
+    };
+  };
 }
