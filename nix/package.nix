@@ -45,8 +45,11 @@ rustPlatform.buildRustPackage {
   ];
   preCheck = ''
     export HOME=$TMPDIR
-    # nix-instantiate --eval only reads files; keep its state out of /nix/var.
-    export NIX_STATE_DIR=$TMPDIR/nix-state NIX_LOG_DIR=$TMPDIR/nix-log
+    # nix-instantiate --eval only reads files, but opens a store: give it a
+    # private one in the sandbox (as nixpkgs' own lib tests do).
+    export NIX_STORE_DIR=$TMPDIR/nix-store NIX_STATE_DIR=$TMPDIR/nix-state
+    export NIX_LOG_DIR=$TMPDIR/nix-log NIX_CONF_DIR=$TMPDIR/nix-conf
+    nix-store --init
     export NIX_PATH=nixpkgs=${path}
   '';
 

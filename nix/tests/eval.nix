@@ -233,7 +233,7 @@ lib.mapAttrs (_: eval) {
     age.secrets.a.file = f "a";
   };
   identityInStore = {
-    age.identityPaths = [ "/nix/store/00000000000000000000000000000000-key" ];
+    age.identityPaths = [ "${builtins.storeDir}/00000000000000000000000000000000-key" ];
     age.secrets.a.file = f "a";
   };
   plaintextFile = {
