@@ -126,8 +126,8 @@ fn write_into(
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
+    // The generation directory is new (stale ones are removed first), so nothing is in the way.
     let tmp = dir.join(format!(".{base}.new"));
-    let _ = std::fs::remove_file(&tmp);
     // On tmpfs/ramfs an fsync does nothing useful; the rename is what makes the file appear.
     fsutil::create_owned_file(&tmp, data, own, mode, false)?;
     std::fs::rename(&tmp, &path).inspect_err(|_| {
