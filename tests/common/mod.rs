@@ -127,7 +127,9 @@ pub fn snapshot(dir: &Path) -> Vec<(String, u32, Vec<u8>)> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else { continue };
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
         for e in rd.flatten() {
             let p = e.path();
             let meta = std::fs::symlink_metadata(&p).unwrap();
@@ -139,7 +141,11 @@ pub fn snapshot(dir: &Path) -> Vec<(String, u32, Vec<u8>)> {
                 let t = std::fs::read_link(&p).unwrap();
                 out.push((rel, 0o120000, t.display().to_string().into_bytes()));
             } else {
-                out.push((rel, meta.permissions().mode(), std::fs::read(&p).unwrap_or_default()));
+                out.push((
+                    rel,
+                    meta.permissions().mode(),
+                    std::fs::read(&p).unwrap_or_default(),
+                ));
             }
         }
     }
