@@ -151,14 +151,29 @@ fn rekey(files: &[PathBuf], opts: &Options, g: &Global) -> Result<i32> {
             let _ = ids.for_header(&j.header);
         }
         let results = run_jobs(&jobs, &ids, opts);
-        let mut lock = lock;
+        // New ciphertexts are staged next to their files; put them in place together.
+        let mut staged = Vec::new();
+        let mut entries = Vec::new();
         for (job, res) in jobs.iter().zip(results) {
             match res {
-                Ok(entry) => {
-                    rekeyed += 1;
-                    lock.files.insert(job.rule.name.clone(), entry);
+                Ok((s, entry)) => {
+                    staged.push(s);
+                    entries.push((job.rule.name.clone(), entry));
                 }
                 Err(why) => failures.push((job.rule.name.clone(), why)),
+            }
+        }
+        let mut lock = lock;
+        for ((name, entry), res) in entries
+            .into_iter()
+            .zip(crate::fsutil::commit_staged(staged))
+        {
+            match res {
+                Ok(()) => {
+                    rekeyed += 1;
+                    lock.files.insert(name, entry);
+                }
+                Err(e) => failures.push((name, e.to_string())),
             }
         }
         save_lock(&mut lock, &rules, files.is_empty());
@@ -230,7 +245,7 @@ fn run_jobs(
     jobs: &[Job],
     ids: &Identities,
     opts: &Options,
-) -> Vec<std::result::Result<Entry, String>> {
+) -> Vec<std::result::Result<(crate::fsutil::Staged, Entry), String>> {
     let total = jobs.len();
     let done = AtomicUsize::new(0);
     let show = !opts.agenix && std::io::stderr().is_terminal();
@@ -257,8 +272,11 @@ fn run_jobs(
 }
 
 /// Decrypt in memory (the plaintext buffer is wiped on drop), encrypt to the rule's recipients
-/// with the rule's armor, replace the file atomically keeping its mode.
-fn rekey_one(job: &Job, ids: &Identities) -> std::result::Result<Entry, String> {
+/// with the rule's armor, stage the new ciphertext next to the file keeping its mode.
+fn rekey_one(
+    job: &Job,
+    ids: &Identities,
+) -> std::result::Result<(crate::fsutil::Staged, Entry), String> {
     let rule = job.rule;
     let plain = crate::crypto::decrypt_with_header(&job.data, &job.header, ids)
         .map_err(|e| e.to_string())?;
@@ -266,6 +284,7 @@ fn rekey_one(job: &Job, ids: &Identities) -> std::result::Result<Entry, String> 
         crate::crypto::encrypt(&plain, &rule.recipients, rule.armor).map_err(|e| e.to_string())?;
     drop(plain);
     let mode = crate::fsutil::existing_mode(&rule.path).unwrap_or(0o644);
-    crate::fsutil::atomic_write(&rule.path, &cipher, mode).map_err(|e| e.to_string())?;
-    Ok(entry_for(&cipher, &rule.recipients))
+    let staged =
+        crate::fsutil::stage_write(&rule.path, &cipher, mode).map_err(|e| e.to_string())?;
+    Ok((staged, entry_for(&cipher, &rule.recipients)))
 }

@@ -1,0 +1,209 @@
+//! Benchmark (not a test): 1000 secrets to 3 recipients. Prints, from one run: full rekey,
+//! no-op rekey, check, forced rekey, and the same full rekey done the agenix way (one `age -d`
+//! and one `age -e` process per file), with the ratio. Run: `cargo bench --bench rekey`.
+//! Env: BENCH_FILES (default 1000), BENCH_AGENIX_FILES (default: all) to shorten the slow part.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use secrets::recipients::Recipient;
+
+const BIN: &str = env!("CARGO_BIN_EXE_secrets");
+
+fn keys() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/keys")
+}
+
+fn pubkey(name: &str) -> String {
+    std::fs::read_to_string(keys().join(format!("{name}.pub")))
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
+fn secrets(dir: &Path, args: &[&str]) -> (Duration, String) {
+    let t = Instant::now();
+    let out = Command::new(BIN)
+        .args(args)
+        .current_dir(dir)
+        .env("HOME", dir)
+        .env_remove("RULES")
+        .env_remove("SECRETS_IDENTITY")
+        .output()
+        .unwrap();
+    let d = t.elapsed();
+    let msg = String::from_utf8_lossy(&out.stderr).trim().to_string();
+    assert!(
+        out.status.success(),
+        "secrets {args:?} failed: {msg}\n{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    (d, msg)
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn rules_json(names: &[String], with: &[&str]) -> String {
+    let secrets: serde_json::Map<String, serde_json::Value> = names
+        .iter()
+        .map(|n| (n.clone(), serde_json::json!({ "publicKeys": with })))
+        .collect();
+    serde_json::json!({
+        "keys": {
+            "alice": pubkey("alice_ed25519"),
+            "bob": pubkey("bob_rsa3072"),
+            "dave": pubkey("dave_age"),
+            "web1": pubkey("web1_ed25519"),
+        },
+        "secrets": secrets,
+    })
+    .to_string()
+}
+
+fn main() {
+    // `cargo bench` passes --bench; ignore arguments.
+    let n: usize = std::env::var("BENCH_FILES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let names: Vec<String> = (0..n).map(|i| format!("s/secret{i:04}.age")).collect();
+    std::fs::create_dir_all(dir.join("s")).unwrap();
+
+    // Setup (not measured): every file encrypted to alice, bob and web1; then the rules move
+    // web1 out and dave (X25519) in, so all files drift but stay at 3 recipients.
+    let old: Vec<Recipient> = ["alice_ed25519", "bob_rsa3072", "web1_ed25519"]
+        .iter()
+        .map(|k| Recipient::parse(&pubkey(k)).unwrap())
+        .collect();
+    secrets::drift::par_map(&names, 0, |name| {
+        let plain = format!("password-for-{name}-{}\n", "x".repeat(40));
+        let c = secrets::crypto::encrypt(plain.as_bytes(), &old, false).unwrap();
+        std::fs::write(dir.join(name), c).unwrap();
+    });
+    std::fs::write(
+        dir.join("secrets.json"),
+        rules_json(&names, &["alice", "bob", "dave"]),
+    )
+    .unwrap();
+    let alice = keys().join("alice_ed25519").display().to_string();
+    let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
+    println!("rekey benchmark: {n} secrets, 3 recipients each (ssh-ed25519, ssh-rsa 3072, X25519), {cores} core(s)");
+
+    let (full, msg) = secrets(dir, &["rekey", "-i", &alice]);
+    assert!(msg.contains(&format!("rekeyed {n} file(s)")), "{msg}");
+    let noop: Vec<Duration> = (0..7)
+        .map(|_| {
+            let (d, msg) = secrets(dir, &["rekey"]);
+            assert!(msg.contains("rekeyed 0 file(s)"), "{msg}");
+            d
+        })
+        .collect();
+    let check: Vec<Duration> = (0..7).map(|_| secrets(dir, &["check"]).0).collect();
+    let (forced, _) = secrets(dir, &["rekey", "--force", "-i", &alice]);
+
+    println!("  full rekey (all drifted)  {:>10}", ms(full));
+    println!("  forced rekey              {:>10}", ms(forced));
+    println!("  no-op rekey (median of 7) {:>10}", ms(median(noop)));
+    println!("  check (median of 7)       {:>10}", ms(median(check)));
+
+    // The agenix way: per file, decrypt with one `age` process to a temp file, encrypt with
+    // another (agenix additionally evaluates secrets.nix twice per file; not counted here).
+    let have_age = Command::new("age").arg("--version").output().is_ok();
+    if have_age {
+        let m: usize = std::env::var("BENCH_AGENIX_FILES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(n)
+            .min(n);
+        let recips: Vec<String> = ["alice_ed25519", "bob_rsa3072", "dave_age"]
+            .iter()
+            .map(|k| pubkey(k))
+            .collect();
+        let t = Instant::now();
+        for name in &names[..m] {
+            let file = dir.join(name);
+            let plain = dir.join("plain.tmp");
+            let ok = Command::new("age")
+                .args(["-d", "-i", &alice, "-o"])
+                .arg(&plain)
+                .arg(&file)
+                .status()
+                .unwrap()
+                .success();
+            assert!(ok, "age -d {name}");
+            let mut enc = Command::new("age");
+            for r in &recips {
+                enc.arg("-r").arg(r);
+            }
+            let ok = enc
+                .arg("-o")
+                .arg(&file)
+                .arg(&plain)
+                .status()
+                .unwrap()
+                .success();
+            assert!(ok, "age -e {name}");
+            std::fs::remove_file(&plain).unwrap();
+        }
+        let agenix = t.elapsed().mul_f64(n as f64 / m as f64);
+        println!(
+            "  agenix way (2 age processes per file{}) {:>10}",
+            if m < n {
+                format!(", {m} files extrapolated")
+            } else {
+                String::new()
+            },
+            ms(agenix)
+        );
+        println!(
+            "  ratio agenix way / full rekey: {:.1}x",
+            agenix.as_secs_f64() / full.as_secs_f64()
+        );
+    } else {
+        println!("  agenix way: skipped (`age` not installed)");
+    }
+
+    // secrets.nix evaluation, once (the cost nix adds to every command).
+    let have_nix = Command::new("nix-instantiate")
+        .arg("--version")
+        .output()
+        .is_ok();
+    if have_nix {
+        let mut nix = String::from("let\n");
+        nix.push_str(&format!(
+            "  alice = \"{}\";\n  bob = \"{}\";\n  dave = \"{}\";\nin {{\n",
+            pubkey("alice_ed25519"),
+            pubkey("bob_rsa3072"),
+            pubkey("dave_age")
+        ));
+        for name in &names {
+            nix.push_str(&format!("  \"{name}\".publicKeys = [ alice bob dave ];\n"));
+        }
+        nix.push_str("}\n");
+        let nixdir = dir.join("nix");
+        std::fs::create_dir_all(&nixdir).unwrap();
+        std::fs::write(nixdir.join("secrets.nix"), nix).unwrap();
+        let t = Instant::now();
+        let st = Command::new("nix-instantiate")
+            .args(["--eval", "--strict", "--json"])
+            .arg(nixdir.join("secrets.nix"))
+            .stdout(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        assert!(st.success());
+        println!(
+            "  secrets.nix eval ({n} rules, nix-instantiate, once per run) {:>10}",
+            ms(t.elapsed())
+        );
+    }
+}
