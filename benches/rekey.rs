@@ -68,36 +68,65 @@ fn rules_json(names: &[String], with: &[&str]) -> String {
     .to_string()
 }
 
+fn env_num(name: &str) -> Option<usize> {
+    std::env::var(name).ok().and_then(|v| v.parse().ok())
+}
+
 fn main() {
-    // `cargo bench` passes --bench; ignore arguments.
-    let n: usize = std::env::var("BENCH_FILES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1000);
+    // `cargo bench` passes --bench; arguments are ignored.
+    let n = env_num("BENCH_FILES").unwrap_or(1000);
+    let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
+    println!("rekey benchmark: {n} secrets, 3 recipients each, {cores} core(s); load average at start: {}",
+        std::fs::read_to_string("/proc/loadavg").unwrap_or_default().split(' ').next().unwrap_or("?"));
+    // A typical NixOS fleet: ssh-ed25519 user and host keys plus an age key.
+    run(
+        "ssh-ed25519 x2 + X25519",
+        n,
+        &["alice", "web1", "bob"],
+        &["alice", "web1", "dave"],
+        env_num("BENCH_AGENIX_FILES").unwrap_or(n),
+    );
+    // With an RSA key: the age crate's RSA-OAEP is far slower than Go's, so show it too.
+    run(
+        "ssh-ed25519 + ssh-rsa 3072 + X25519",
+        n,
+        &["alice", "bob", "web1"],
+        &["alice", "bob", "dave"],
+        env_num("BENCH_AGENIX_FILES_RSA").unwrap_or(n / 4),
+    );
+    nix_eval(n);
+}
+
+fn pub_named(name: &str) -> String {
+    pubkey(match name {
+        "alice" => "alice_ed25519",
+        "web1" => "web1_ed25519",
+        "bob" => "bob_rsa3072",
+        "dave" => "dave_age",
+        other => panic!("{other}"),
+    })
+}
+
+/// Files start encrypted to `old`; the rules then say `new` (same size), so every file drifts.
+fn run(label: &str, n: usize, old: &[&str], new: &[&str], agenix_files: usize) {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     let names: Vec<String> = (0..n).map(|i| format!("s/secret{i:04}.age")).collect();
     std::fs::create_dir_all(dir.join("s")).unwrap();
 
-    // Setup (not measured): every file encrypted to alice, bob and web1; then the rules move
-    // web1 out and dave (X25519) in, so all files drift but stay at 3 recipients.
-    let old: Vec<Recipient> = ["alice_ed25519", "bob_rsa3072", "web1_ed25519"]
+    // Setup (not measured).
+    let old_r: Vec<Recipient> = old
         .iter()
-        .map(|k| Recipient::parse(&pubkey(k)).unwrap())
+        .map(|k| Recipient::parse(&pub_named(k)).unwrap())
         .collect();
     secrets::drift::par_map(&names, 0, |name| {
         let plain = format!("password-for-{name}-{}\n", "x".repeat(40));
-        let c = secrets::crypto::encrypt(plain.as_bytes(), &old, false).unwrap();
+        let c = secrets::crypto::encrypt(plain.as_bytes(), &old_r, false).unwrap();
         std::fs::write(dir.join(name), c).unwrap();
     });
-    std::fs::write(
-        dir.join("secrets.json"),
-        rules_json(&names, &["alice", "bob", "dave"]),
-    )
-    .unwrap();
+    std::fs::write(dir.join("secrets.json"), rules_json(&names, new)).unwrap();
     let alice = keys().join("alice_ed25519").display().to_string();
-    let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
-    println!("rekey benchmark: {n} secrets, 3 recipients each (ssh-ed25519, ssh-rsa 3072, X25519), {cores} core(s)");
+    println!("{label}:");
 
     let (full, msg) = secrets(dir, &["rekey", "-i", &alice]);
     assert!(msg.contains(&format!("rekeyed {n} file(s)")), "{msg}");
@@ -120,15 +149,8 @@ fn main() {
     // another (agenix additionally evaluates secrets.nix twice per file; not counted here).
     let have_age = Command::new("age").arg("--version").output().is_ok();
     if have_age {
-        let m: usize = std::env::var("BENCH_AGENIX_FILES")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(n)
-            .min(n);
-        let recips: Vec<String> = ["alice_ed25519", "bob_rsa3072", "dave_age"]
-            .iter()
-            .map(|k| pubkey(k))
-            .collect();
+        let m = agenix_files.clamp(1, n);
+        let recips: Vec<String> = new.iter().map(|k| pub_named(k)).collect();
         let t = Instant::now();
         for name in &names[..m] {
             let file = dir.join(name);
@@ -172,8 +194,13 @@ fn main() {
     } else {
         println!("  agenix way: skipped (`age` not installed)");
     }
+}
 
-    // secrets.nix evaluation, once (the cost nix adds to every command).
+/// secrets.nix evaluation, once (the cost nix adds to every command).
+fn nix_eval(n: usize) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let names: Vec<String> = (0..n).map(|i| format!("s/secret{i:04}.age")).collect();
     let have_nix = Command::new("nix-instantiate")
         .arg("--version")
         .output()
