@@ -274,62 +274,73 @@ pub fn stage_write(path: &Path, data: &[u8], mode: u32) -> Result<Staged> {
     })
 }
 
-/// Put many staged files in place without paying one serial fsync round trip per file: the
+/// Put many staged files in place without paying one serial disk round trip per file: the
 /// temp files are fsynced from several threads at once (the filesystem journal then commits them
-/// together), each is renamed over its target only after all are durable, then each directory
-/// is fsynced once. Every target is still replaced atomically: after a crash it holds either its
-/// old or its new content. Returns one result per staged file, in order.
+/// together), renamed over their targets (again concurrently) only after all are durable, then
+/// each directory is fsynced once. Every target is still replaced atomically: after a crash it
+/// holds either its old or its new content. Returns one result per staged file, in order.
 pub fn commit_staged(staged: Vec<Staged>) -> Vec<Result<()>> {
-    // fsync waits on the disk, not the CPU: more threads than cores is the point.
-    const SYNC_THREADS: usize = 16;
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let synced: Vec<io::Result<()>> = {
-        let mut slots: Vec<Option<io::Result<()>>> = staged.iter().map(|_| None).collect();
-        let parts: Vec<Vec<(usize, io::Result<()>)>> = std::thread::scope(|sc| {
-            let workers: Vec<_> = (0..SYNC_THREADS.min(staged.len()))
-                .map(|_| {
-                    sc.spawn(|| {
-                        let mut out = Vec::new();
-                        loop {
-                            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                            let Some(s) = staged.get(i) else { break };
-                            let p: &Path = &s.temp;
-                            out.push((i, File::open(p).and_then(|f| f.sync_all())));
-                        }
-                        out
-                    })
-                })
-                .collect();
-            workers
-                .into_iter()
-                .map(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-                .collect()
-        });
-        for (i, r) in parts.into_iter().flatten() {
-            slots[i] = Some(r);
+    let synced = par_io(&staged, |s| {
+        File::open(&s.temp)
+            .and_then(|f| f.sync_all())
+            .path_ctx("cannot sync", &s.temp)
+    });
+    // Only durable files are renamed; a failed sync leaves the target untouched.
+    let pending: Vec<(&Staged, bool)> = staged
+        .iter()
+        .zip(synced.iter().map(Result::is_ok))
+        .collect();
+    let renamed = par_io(&pending, |(s, ok)| {
+        if !ok {
+            return Ok(());
         }
-        slots
-            .into_iter()
-            .map(|r| r.unwrap_or_else(|| Err(io::Error::other("not synced"))))
-            .collect()
-    };
+        fs::rename(&s.temp, &s.target).path_ctx("cannot replace", &s.target)
+    });
     let mut dirs = std::collections::BTreeSet::new();
     let out = staged
         .into_iter()
-        .zip(synced)
-        .map(|(s, sync)| {
-            let tmp_path: PathBuf = s.temp.to_path_buf();
-            sync.path_ctx("cannot sync", &tmp_path)?;
+        .zip(synced.into_iter().zip(renamed))
+        .map(|(s, (sync, rename))| {
+            sync?;
+            rename?;
             dirs.insert(parent_dir(&s.target));
-            s.temp
-                .persist(&s.target)
-                .map_err(|e| Error::io("cannot replace", &s.target, e.error))
+            // Renamed: nothing left to clean up.
+            let _ = s.temp.keep();
+            Ok(())
         })
         .collect();
     for d in &dirs {
         sync_dir(d);
     }
     out
+}
+
+/// Run blocking filesystem calls on several threads (they wait on the disk, not the CPU, so
+/// more threads than cores is the point). Results keep the input order.
+fn par_io<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    const THREADS: usize = 16;
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut parts: Vec<(usize, R)> = std::thread::scope(|sc| {
+        let workers: Vec<_> = (0..THREADS.min(items.len()))
+            .map(|_| {
+                sc.spawn(|| {
+                    let mut out = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(item) = items.get(i) else { break };
+                        out.push((i, f(item)));
+                    }
+                    out
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    });
+    parts.sort_by_key(|(i, _)| *i);
+    parts.into_iter().map(|(_, r)| r).collect()
 }
 
 #[cfg(test)]
