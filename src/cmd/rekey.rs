@@ -30,7 +30,7 @@ pub struct RekeyArgs {
     /// Print what would be rekeyed and why; write nothing, need no private key.
     #[arg(short = 'n', long)]
     pub dry_run: bool,
-    /// Worker threads (default: one per core).
+    /// Worker threads (default: two per core, so file creation overlaps with crypto).
     #[arg(
         short,
         long,
@@ -250,7 +250,11 @@ fn run_jobs(
     let done = AtomicUsize::new(0);
     let show = !opts.agenix && std::io::stderr().is_terminal();
     let last = Mutex::new(Instant::now());
-    let results = par_map(jobs, opts.jobs, |job| {
+    let workers = match opts.jobs {
+        0 => 2 * std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    };
+    let results = par_map(jobs, workers, |job| {
         if opts.agenix {
             eprintln!("rekeying {}...", job.rule.name);
         }
