@@ -42,6 +42,16 @@ fn secrets(dir: &Path, args: &[&str]) -> (Duration, String) {
     (d, msg)
 }
 
+/// CPU time (user + system) used so far by finished child processes: unlike wall time, it
+/// does not depend on how busy the machine is.
+fn children_cpu() -> Duration {
+    // SAFETY: getrusage writes into the zeroed struct we pass.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut u) };
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    tv(u.ru_utime) + tv(u.ru_stime)
+}
+
 fn ms(d: Duration) -> String {
     format!("{:.1} ms", d.as_secs_f64() * 1000.0)
 }
@@ -144,7 +154,9 @@ fn run(
     let alice = keys().join("alice_ed25519").display().to_string();
     println!("{label}:");
 
+    let cpu0 = children_cpu();
     let (full, msg) = secrets(dir, &["rekey", "-i", &alice]);
+    let full_cpu = children_cpu() - cpu0;
     assert!(msg.contains(&format!("rekeyed {n} file(s)")), "{msg}");
     let noop: Vec<Duration> = (0..7)
         .map(|_| {
@@ -156,7 +168,11 @@ fn run(
     let check: Vec<Duration> = (0..7).map(|_| secrets(dir, &["check"]).0).collect();
     let (forced, _) = secrets(dir, &["rekey", "--force", "-i", &alice]);
 
-    println!("  full rekey (all drifted)  {:>10}", ms(full));
+    println!(
+        "  full rekey (all drifted)  {:>10}   (CPU {})",
+        ms(full),
+        ms(full_cpu)
+    );
     println!("  forced rekey              {:>10}", ms(forced));
     println!("  no-op rekey (median of 7) {:>10}", ms(median(noop)));
     println!("  check (median of 7)       {:>10}", ms(median(check)));
@@ -168,6 +184,7 @@ fn run(
         let m = agenix_files.clamp(1, n);
         let recips: Vec<String> = new.iter().map(|k| pub_named(k)).collect();
         let t = Instant::now();
+        let cpu0 = children_cpu();
         for name in &names[..m] {
             let file = dir.join(name);
             let plain = dir.join("plain.tmp");
@@ -194,18 +211,21 @@ fn run(
             std::fs::remove_file(&plain).unwrap();
         }
         let agenix = t.elapsed().mul_f64(n as f64 / m as f64);
+        let agenix_cpu = (children_cpu() - cpu0).mul_f64(n as f64 / m as f64);
         println!(
-            "  agenix way (2 age processes per file{}) {:>10}",
+            "  agenix way (2 age processes per file{}) {:>10}   (CPU {})",
             if m < n {
                 format!(", {m} files extrapolated")
             } else {
                 String::new()
             },
-            ms(agenix)
+            ms(agenix),
+            ms(agenix_cpu)
         );
         println!(
-            "  ratio agenix way / full rekey: {:.1}x",
-            agenix.as_secs_f64() / full.as_secs_f64()
+            "  ratio agenix way / full rekey: {:.1}x wall, {:.1}x CPU",
+            agenix.as_secs_f64() / full.as_secs_f64(),
+            agenix_cpu.as_secs_f64() / full_cpu.as_secs_f64()
         );
         Some((full, agenix))
     } else {
