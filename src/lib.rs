@@ -9,11 +9,13 @@ pub mod agenix;
 pub mod cli;
 pub mod cmd;
 pub mod crypto;
+pub mod drift;
 pub mod error;
 pub mod fsutil;
 pub mod header;
 pub mod identity;
 pub mod install;
+pub mod lock;
 pub mod recipients;
 pub mod rules;
 

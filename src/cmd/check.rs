@@ -1,13 +1,248 @@
-//! `secrets check`. (Being built; see issue "Rekey and check".)
+//! `secrets check [--json]`: for CI. Without any private key, do the encrypted files match the
+//! rules? Exit 0 when clean, 1 when problems are found, 2 on usage errors.
+
+use std::collections::BTreeSet;
+use std::path::Path;
 
 use clap::Args;
+use serde::Serialize;
 
 use crate::cli::Global;
-use crate::error::{Error, Result};
+use crate::drift::{assess_file, par_map, KnownKeys, State, Who};
+use crate::error::Result;
+use crate::lock::Lock;
+use crate::rules::Rules;
 
-#[derive(Args, Debug)]
-pub struct CheckArgs {}
+/// The JSON Schema of the `--json` report, printed by `secrets check --schema`.
+pub const REPORT_SCHEMA: &str = include_str!("../check.schema.json");
 
-pub fn run(_args: &CheckArgs, _g: &Global) -> Result<i32> {
-    Err(Error::new("check is not available yet"))
+#[derive(Args, Debug, Default)]
+pub struct CheckArgs {
+    /// Print a machine-readable JSON report on stdout (see --schema).
+    #[arg(long)]
+    pub json: bool,
+    /// Print the JSON Schema of the --json report and exit.
+    #[arg(long, conflicts_with = "json")]
+    pub schema: bool,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Problem {
+    pub file: String,
+    pub kind: &'static str,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub added: Option<Vec<Who>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub removed: Option<Vec<Who>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expected_armor: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub actual_armor: Option<bool>,
+}
+
+impl Problem {
+    fn new(kind: &'static str, file: impl Into<String>, message: impl Into<String>) -> Problem {
+        Problem {
+            file: file.into(),
+            kind,
+            message: message.into(),
+            added: None,
+            removed: None,
+            expected_armor: None,
+            actual_armor: None,
+        }
+    }
+}
+
+#[derive(Serialize, Debug)]
+pub struct Report {
+    pub version: u32,
+    pub ok: bool,
+    pub rules: Option<String>,
+    pub checked: usize,
+    pub problems: Vec<Problem>,
+}
+
+pub fn run(args: &CheckArgs, g: &Global) -> Result<i32> {
+    if args.schema {
+        println!("{}", REPORT_SCHEMA.trim_end());
+        return Ok(0);
+    }
+    let report = check(g);
+    if args.json {
+        let text = serde_json::to_string_pretty(&report)
+            .map_err(|e| crate::Error::new(format!("cannot render the report: {e}")))?;
+        println!("{text}");
+    } else {
+        for p in &report.problems {
+            println!("{}: {}", p.file, p.message);
+        }
+        if report.ok {
+            println!("ok: {} file(s) match the rules", report.checked);
+        } else {
+            println!(
+                "{} problem(s) found in {} file(s) listed in the rules",
+                report.problems.len(),
+                report.checked
+            );
+        }
+    }
+    Ok(if report.ok { 0 } else { 1 })
+}
+
+/// Build the report. Never fails: a rules file that cannot be loaded is itself a problem.
+pub fn check(g: &Global) -> Report {
+    let rules = match Rules::discover(g.rules.as_deref()) {
+        Ok(r) => r,
+        Err(e) => {
+            let file = g
+                .rules
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default();
+            return Report {
+                version: 1,
+                ok: false,
+                rules: g.rules.as_ref().map(|p| p.display().to_string()),
+                checked: 0,
+                problems: vec![Problem::new("rules", file, e.message())],
+            };
+        }
+    };
+    let mut problems = Vec::new();
+    let lock = match Lock::load(&rules.dir) {
+        Ok(l) => l,
+        Err(e) => {
+            problems.push(Problem::new("lock", crate::lock::FILE_NAME, e.message()));
+            Lock {
+                path: crate::lock::path_in(&rules.dir),
+                ..Lock::default()
+            }
+        }
+    };
+    let known = KnownKeys::from_rules(&rules);
+    let list: Vec<_> = rules.secrets.values().collect();
+    let states = par_map(&list, 0, |r| assess_file(r, &lock, &known));
+    for (rule, state) in list.iter().zip(states) {
+        let name = &rule.name;
+        match state {
+            State::Missing => problems.push(Problem::new(
+                "missing",
+                name,
+                format!(
+                    "listed in the rules but the file does not exist; create it with `secrets \
+                     edit {name}` or remove its rule"
+                ),
+            )),
+            State::Invalid(why) => problems.push(Problem::new(
+                "invalid",
+                name,
+                format!("not a valid age file: {why}"),
+            )),
+            State::Present { drift, .. } => {
+                if !drift.added.is_empty() || !drift.removed.is_empty() {
+                    let mut parts = Vec::new();
+                    if !drift.added.is_empty() {
+                        parts.push(format!(
+                            "added to the rule, not in the file: {}",
+                            labels(&drift.added)
+                        ));
+                    }
+                    if !drift.removed.is_empty() {
+                        parts.push(format!(
+                            "in the file, not in the rule: {}",
+                            labels(&drift.removed)
+                        ));
+                    }
+                    let mut p = Problem::new(
+                        "recipients",
+                        name,
+                        format!(
+                            "recipients differ from the rule ({}); run `secrets rekey {name}`",
+                            parts.join("; ")
+                        ),
+                    );
+                    p.added = Some(drift.added.clone());
+                    p.removed = Some(drift.removed.clone());
+                    problems.push(p);
+                }
+                if let Some(why) = &drift.unverified {
+                    problems.push(Problem::new(
+                        "unverified",
+                        name,
+                        format!(
+                            "{why}; run `secrets rekey {name}` to re-encrypt it and record it \
+                             in {}",
+                            crate::lock::FILE_NAME
+                        ),
+                    ));
+                }
+                if let Some(actual) = drift.armor {
+                    let mut p = Problem::new(
+                        "armor",
+                        name,
+                        format!(
+                            "the rule says armor = {} but the file is {}; run `secrets rekey {name}`",
+                            !actual,
+                            if actual { "ASCII-armored" } else { "binary" }
+                        ),
+                    );
+                    p.expected_armor = Some(!actual);
+                    p.actual_armor = Some(actual);
+                    problems.push(p);
+                }
+            }
+        }
+    }
+    let ruled: BTreeSet<&str> = rules.secrets.keys().map(String::as_str).collect();
+    for orphan in age_files(&rules.dir) {
+        if !ruled.contains(orphan.as_str()) {
+            problems.push(Problem::new(
+                "orphan",
+                &orphan,
+                format!(
+                    "encrypted file without a rule in {}; add a rule for \"{orphan}\" or delete \
+                     the file",
+                    rules.file.display()
+                ),
+            ));
+        }
+    }
+    problems.sort();
+    Report {
+        version: 1,
+        ok: problems.is_empty(),
+        rules: Some(rules.file.display().to_string()),
+        checked: rules.secrets.len(),
+        problems,
+    }
+}
+
+fn labels(w: &[Who]) -> String {
+    w.iter().map(Who::label).collect::<Vec<_>>().join(", ")
+}
+
+/// Every `*.age` regular file below `dir`, as a name relative to it. Hidden directories
+/// (`.git`) and symlinks (e.g. Nix `result` links) are not followed.
+fn age_files(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![(dir.to_path_buf(), String::new())];
+    while let Some((d, prefix)) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let Ok(ft) = e.file_type() else { continue };
+            let name = e.file_name().to_string_lossy().into_owned();
+            let rel = format!("{prefix}{name}");
+            if ft.is_dir() && !name.starts_with('.') {
+                stack.push((e.path(), format!("{rel}/")));
+            } else if ft.is_file() && name.ends_with(".age") {
+                out.push(rel);
+            }
+        }
+    }
+    out.sort();
+    out
 }

@@ -1,0 +1,344 @@
+//! Drift: does an encrypted file's recipient set (and armor) match its rule? Decided without
+//! any private key, shared by `rekey` and `check`.
+//!
+//! Method, in order of authority:
+//! 1. A lock entry (`lock.rs`) whose ciphertext hash equals the file's bytes gives the exact
+//!    recipient set the file was encrypted to; its size must equal the header's stanza count.
+//! 2. Otherwise SSH recipients are compared by the 4-byte key tag age writes into each
+//!    `ssh-ed25519`/`ssh-rsa` stanza, and the number of X25519/plugin stanzas is compared with
+//!    the number of such recipients in the rule. Equal counts still cannot tell *which* X25519 or
+//!    plugin key a stanza is for, so such a file is "unverified".
+
+use std::collections::{BTreeSet, HashMap};
+
+use base64::Engine;
+use serde::Serialize;
+
+use crate::header::Header;
+use crate::lock::{recipient_id, sha256_hex, Lock};
+use crate::recipients::Recipient;
+use crate::rules::{Rule, Rules};
+
+/// A recipient as reported: name (from secrets.json) when known, fingerprint, key type.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Who {
+    pub name: Option<String>,
+    pub fingerprint: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+impl Who {
+    fn of(r: &Recipient) -> Who {
+        Who {
+            name: r.name.clone(),
+            fingerprint: r.fingerprint.clone(),
+            kind: match &r.kind {
+                crate::recipients::Kind::SshEd25519 => "ssh-ed25519".into(),
+                crate::recipients::Kind::SshRsa => "ssh-rsa".into(),
+                crate::recipients::Kind::X25519 => "x25519".into(),
+                crate::recipients::Kind::Plugin(p) => format!("plugin:{p}"),
+            },
+        }
+    }
+
+    pub fn label(&self) -> String {
+        match &self.name {
+            Some(n) => format!("{n} ({})", self.fingerprint),
+            None => self.fingerprint.clone(),
+        }
+    }
+}
+
+/// Every key named anywhere in the rules, to put names on recipients a file still has.
+pub struct KnownKeys {
+    by_tag: HashMap<[u8; 4], Recipient>,
+    by_id: HashMap<String, Recipient>,
+}
+
+impl KnownKeys {
+    pub fn from_rules(rules: &Rules) -> KnownKeys {
+        let mut by_tag = HashMap::new();
+        let mut by_id = HashMap::new();
+        for rule in rules.secrets.values() {
+            for r in &rule.recipients {
+                if let Some(t) = r.ssh_tag {
+                    by_tag.entry(t).or_insert_with(|| r.clone());
+                }
+                by_id.entry(recipient_id(r)).or_insert_with(|| r.clone());
+            }
+        }
+        // Keys declared in secrets.json but used by no rule (a host just removed) still have a
+        // name worth showing.
+        if rules.format == crate::rules::Format::Json {
+            for r in declared_keys(&rules.file) {
+                if let Some(t) = r.ssh_tag {
+                    by_tag.entry(t).or_insert_with(|| r.clone());
+                }
+                by_id.entry(recipient_id(&r)).or_insert(r);
+            }
+        }
+        KnownKeys { by_tag, by_id }
+    }
+}
+
+/// The named keys of a secrets.json (already validated by `Rules::load`).
+fn declared_keys(file: &std::path::Path) -> Vec<Recipient> {
+    let Ok(text) = std::fs::read_to_string(file) else {
+        return Vec::new();
+    };
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) else {
+        return Vec::new();
+    };
+    let Some(keys) = v.get("keys").and_then(|k| k.as_object()) else {
+        return Vec::new();
+    };
+    keys.iter()
+        .filter_map(|(name, k)| {
+            let mut r = Recipient::parse(k.as_str()?).ok()?;
+            r.name = Some(name.clone());
+            Some(r)
+        })
+        .collect()
+}
+
+/// How a file differs from its rule. Empty = in sync.
+#[derive(Clone, Debug, Default)]
+pub struct Drift {
+    pub added: Vec<Who>,
+    pub removed: Vec<Who>,
+    /// `Some(file_is_armored)` when the armor differs from the rule.
+    pub armor: Option<bool>,
+    /// Why the recipients could not be fully verified (X25519/plugin without a valid lock entry).
+    pub unverified: Option<String>,
+}
+
+impl Drift {
+    pub fn is_clean(&self) -> bool {
+        self.added.is_empty()
+            && self.removed.is_empty()
+            && self.armor.is_none()
+            && self.unverified.is_none()
+    }
+
+    /// One line: why the file would be rekeyed.
+    pub fn reasons(&self) -> String {
+        let mut out = Vec::new();
+        if !self.added.is_empty() || !self.removed.is_empty() {
+            let mut parts = Vec::new();
+            if !self.added.is_empty() {
+                parts.push(format!("added {}", labels(&self.added)));
+            }
+            if !self.removed.is_empty() {
+                parts.push(format!("removed {}", labels(&self.removed)));
+            }
+            out.push(format!("recipients differ ({})", parts.join("; ")));
+        }
+        if let Some(u) = &self.unverified {
+            out.push(u.clone());
+        }
+        if let Some(file_armored) = self.armor {
+            out.push(format!(
+                "armor differs (rule: {}, file: {})",
+                if file_armored { "binary" } else { "armored" },
+                if file_armored { "armored" } else { "binary" }
+            ));
+        }
+        out.join("; ")
+    }
+}
+
+fn labels(w: &[Who]) -> String {
+    w.iter().map(Who::label).collect::<Vec<_>>().join(", ")
+}
+
+/// The state of one rule's file.
+#[derive(Debug)]
+pub enum State {
+    Missing,
+    /// Unreadable, not an age file, or passphrase-encrypted.
+    Invalid(String),
+    Present {
+        data: Vec<u8>,
+        header: Header,
+        drift: Drift,
+    },
+}
+
+/// Read and assess a rule's file.
+pub fn assess_file(rule: &Rule, lock: &Lock, known: &KnownKeys) -> State {
+    let data = match std::fs::read(&rule.path) {
+        Ok(d) => d,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return State::Missing,
+        Err(e) => return State::Invalid(format!("cannot read: {}", crate::error::describe_io(&e))),
+    };
+    let header = match Header::parse(&data) {
+        Ok(h) => h,
+        Err(e) => return State::Invalid(e.0),
+    };
+    if header.is_scrypt() {
+        return State::Invalid(
+            "passphrase-encrypted (age -p), not encrypted to keys; encrypt it again with \
+             `secrets encrypt`"
+                .into(),
+        );
+    }
+    let drift = assess(rule, &data, &header, lock, known);
+    State::Present {
+        data,
+        header,
+        drift,
+    }
+}
+
+/// Compare a parsed file with its rule.
+pub fn assess(rule: &Rule, data: &[u8], header: &Header, lock: &Lock, known: &KnownKeys) -> Drift {
+    let mut d = Drift {
+        armor: (header.armored != rule.armor).then_some(header.armored),
+        ..Drift::default()
+    };
+    let real_stanzas = header
+        .stanzas
+        .iter()
+        .filter(|s| !s.tag.ends_with("-grease"))
+        .count();
+    let rule_ids: BTreeSet<String> = rule.recipients.iter().map(recipient_id).collect();
+
+    // 1. A lock entry for exactly these bytes is authoritative.
+    if let Some(entry) = lock.valid_entry(&rule.name, &sha256_hex(data)) {
+        if entry.recipients.len() == real_stanzas {
+            let had: BTreeSet<&String> = entry.recipients.iter().collect();
+            for r in &rule.recipients {
+                if !had.contains(&recipient_id(r)) {
+                    d.added.push(Who::of(r));
+                }
+            }
+            for id in &entry.recipients {
+                if !rule_ids.contains(id) {
+                    d.removed.push(match known.by_id.get(id) {
+                        Some(r) => Who::of(r),
+                        None => Who {
+                            name: None,
+                            fingerprint: format!("lock id {id}"),
+                            kind: "unknown".into(),
+                        },
+                    });
+                }
+            }
+            d.added.sort();
+            d.removed.sort();
+            return d;
+        }
+        // A lock entry that disagrees with the header is not trusted; fall through.
+    }
+
+    // 2. From the header alone.
+    let mut rule_tags = BTreeSet::new();
+    let mut rule_opaque = 0usize;
+    for r in &rule.recipients {
+        match r.ssh_tag {
+            Some(t) => {
+                rule_tags.insert(t);
+            }
+            None => rule_opaque += 1,
+        }
+    }
+    let mut file_tags = BTreeSet::new();
+    for s in header
+        .stanzas
+        .iter()
+        .filter(|s| s.tag == "ssh-ed25519" || s.tag == "ssh-rsa")
+    {
+        let arg = s.args.first().map(String::as_str).unwrap_or_default();
+        let tag = base64::engine::general_purpose::STANDARD_NO_PAD
+            .decode(arg)
+            .ok()
+            .and_then(|t| <[u8; 4]>::try_from(t.as_slice()).ok());
+        if let Some(t) = tag {
+            file_tags.insert(t);
+            if rule_tags.contains(&t) {
+                continue;
+            }
+        }
+        d.removed
+            .push(match tag.and_then(|t| known.by_tag.get(&t)) {
+                Some(r) => Who::of(r),
+                None => Who {
+                    name: None,
+                    fingerprint: format!("key tag {arg}"),
+                    kind: s.tag.clone(),
+                },
+            });
+    }
+    for r in &rule.recipients {
+        if r.ssh_tag.is_some_and(|t| !file_tags.contains(&t)) {
+            d.added.push(Who::of(r));
+        }
+    }
+    let file_opaque = header.opaque_stanzas().count();
+    let opaque_kinds = || {
+        let mut k: Vec<String> = header.opaque_stanzas().map(|s| s.tag.clone()).collect();
+        k.sort();
+        k.dedup();
+        k.join("/")
+    };
+    if file_opaque > rule_opaque {
+        for _ in 0..file_opaque - rule_opaque {
+            d.removed.push(Who {
+                name: None,
+                fingerprint: "unknown".into(),
+                kind: opaque_kinds(),
+            });
+        }
+    }
+    if rule_opaque > file_opaque {
+        d.unverified = Some(format!(
+            "the rule has {rule_opaque} X25519/plugin recipient(s) but the file only {file_opaque} \
+             such stanza(s)"
+        ));
+    } else if rule_opaque > 0 {
+        let why = if lock.files.contains_key(&rule.name) {
+            "the file changed since secrets.lock.json was written"
+        } else {
+            "no entry in secrets.lock.json"
+        };
+        d.unverified = Some(format!(
+            "X25519/plugin recipients cannot be read from the header and {why}"
+        ));
+    }
+    d.added.sort();
+    d.removed.sort();
+    d
+}
+
+/// Map `f` over `items` on up to `jobs` threads (0 = one per core), keeping order. Work is
+/// handed out one item at a time so a slow file does not hold up a whole chunk.
+pub fn par_map<T: Sync, R: Send>(items: &[T], jobs: usize, f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let n = if jobs == 0 { cores } else { jobs }.clamp(1, items.len().max(1));
+    if n == 1 {
+        return items.iter().map(f).collect();
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut parts: Vec<(usize, R)> = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..n)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut out = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(item) = items.get(i) else { break };
+                        out.push((i, f(item)));
+                    }
+                    out
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    });
+    parts.sort_by_key(|(i, _)| *i);
+    parts.into_iter().map(|(_, r)| r).collect()
+}

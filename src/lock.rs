@@ -1,0 +1,229 @@
+//! `secrets.lock.json`: what each encrypted file was last encrypted to, by us.
+//!
+//! X25519 and plugin stanzas do not name their recipient, so a header alone cannot say whether
+//! such a file matches its rule. Whenever `secrets` writes a file it records, next to the rules,
+//! the SHA-256 of the exact ciphertext bytes and a short hash of each recipient. An entry counts
+//! only while the file's bytes still hash to it: a file rewritten by another tool (or a lock
+//! left stale by a merge) is "unverified", never silently trusted. Public data only.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use crate::error::{describe_io, Error, Result};
+use crate::recipients::Recipient;
+use crate::rules::Rule;
+
+pub const FILE_NAME: &str = "secrets.lock.json";
+const VERSION: u32 = 1;
+
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Entry {
+    /// Hex SHA-256 of the file's exact bytes.
+    pub ciphertext: String,
+    /// Sorted recipient ids (`recipient_id`).
+    pub recipients: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OnDisk {
+    version: u32,
+    #[serde(default, rename = "_comment")]
+    _comment: Option<String>,
+    files: BTreeMap<String, Entry>,
+}
+
+#[derive(Debug, Default)]
+pub struct Lock {
+    pub path: PathBuf,
+    pub files: BTreeMap<String, Entry>,
+}
+
+pub fn sha256_hex(data: &[u8]) -> String {
+    hex(&Sha256::digest(data))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}
+
+/// A recipient's id in the lock: the first 64 bits of SHA-256 over its canonical public text.
+/// Short enough to keep the lock readable; an accidental collision is out of reach.
+pub fn recipient_id(r: &Recipient) -> String {
+    hex(&Sha256::digest(r.key_id().as_bytes())[..8])
+}
+
+/// The lock entry for `cipher` encrypted to `recipients`.
+pub fn entry_for(cipher: &[u8], recipients: &[Recipient]) -> Entry {
+    let mut ids: Vec<String> = recipients.iter().map(recipient_id).collect();
+    ids.sort();
+    ids.dedup();
+    Entry {
+        ciphertext: sha256_hex(cipher),
+        recipients: ids,
+    }
+}
+
+/// The lock file for rules living in `dir`.
+pub fn path_in(dir: &Path) -> PathBuf {
+    dir.join(FILE_NAME)
+}
+
+/// The rules directory of a rule: its path without its (relative) name.
+pub fn rule_dir(rule: &Rule) -> PathBuf {
+    let depth = Path::new(&rule.name).components().count();
+    let mut dir = rule.path.clone();
+    for _ in 0..depth {
+        dir.pop();
+    }
+    dir
+}
+
+impl Lock {
+    /// Read the lock in `dir`; a missing file is an empty lock.
+    pub fn load(dir: &Path) -> Result<Lock> {
+        let path = path_in(dir);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(Lock {
+                    path,
+                    files: BTreeMap::new(),
+                })
+            }
+            Err(e) => {
+                return Err(Error::new(format!(
+                    "{}: cannot read: {}",
+                    path.display(),
+                    describe_io(&e)
+                )))
+            }
+        };
+        let d: OnDisk = serde_json::from_str(&text).map_err(|e| {
+            Error::new(format!(
+                "{}: invalid lock file ({e}); delete it and run `secrets rekey --force` to \
+                 rewrite every file and the lock",
+                path.display()
+            ))
+        })?;
+        if d.version != VERSION {
+            return Err(Error::new(format!(
+                "{}: lock file version {} is not supported (expected {VERSION}); upgrade secrets",
+                path.display(),
+                d.version
+            )));
+        }
+        Ok(Lock {
+            path,
+            files: d.files,
+        })
+    }
+
+    /// Like `load`, but an unreadable or invalid lock is reported on stderr and treated as
+    /// empty: every X25519/plugin file then counts as unverified, which is the safe side.
+    pub fn load_lenient(dir: &Path) -> Lock {
+        Lock::load(dir).unwrap_or_else(|e| {
+            eprintln!("warning: {e}");
+            Lock {
+                path: path_in(dir),
+                files: BTreeMap::new(),
+            }
+        })
+    }
+
+    /// The entry for `name` if it still describes exactly these bytes.
+    pub fn valid_entry(&self, name: &str, cipher_sha256: &str) -> Option<&Entry> {
+        self.files
+            .get(name)
+            .filter(|e| e.ciphertext == cipher_sha256)
+    }
+
+    /// One entry per line, sorted, so diffs and merges stay small.
+    pub fn render(&self) -> String {
+        let mut s = String::from("{\n");
+        s.push_str(&format!("  \"version\": {VERSION},\n"));
+        s.push_str(
+            "  \"_comment\": \"written by `secrets`: SHA-256 of each encrypted file and ids of \
+             its recipients, to detect recipient drift without private keys; commit it\",\n",
+        );
+        s.push_str("  \"files\": {");
+        let n = self.files.len();
+        for (i, (name, e)) in self.files.iter().enumerate() {
+            let key = serde_json::to_string(name).unwrap_or_default();
+            let ids = serde_json::to_string(&e.recipients).unwrap_or_default();
+            s.push_str(&format!(
+                "\n    {key}: {{\"ciphertext\": \"{}\", \"recipients\": {ids}}}{}",
+                e.ciphertext,
+                if i + 1 < n { "," } else { "" }
+            ));
+        }
+        s.push_str(if n > 0 { "\n  }\n}\n" } else { "}\n}\n" });
+        s
+    }
+
+    /// Write the lock atomically, only when its content changes.
+    pub fn save(&self) -> Result<()> {
+        let text = self.render();
+        if std::fs::read(&self.path).is_ok_and(|old| old == text.as_bytes()) {
+            return Ok(());
+        }
+        let mode = crate::fsutil::existing_mode(&self.path).unwrap_or(0o644);
+        crate::fsutil::atomic_write(&self.path, text.as_bytes(), mode)
+    }
+}
+
+/// Record one freshly written file (used by edit/encrypt through `cmd::write_rule`). A failure
+/// is a warning: the secret itself is written, and a missing entry only makes the file
+/// "unverified" until the next `secrets rekey`.
+pub fn record(rule: &Rule, cipher: &[u8]) {
+    let dir = rule_dir(rule);
+    let res = Lock::load(&dir).and_then(|mut lock| {
+        lock.files
+            .insert(rule.name.clone(), entry_for(cipher, &rule.recipients));
+        lock.save()
+    });
+    if let Err(e) = res {
+        eprintln!(
+            "warning: {} was written, but {} could not be updated: {e}",
+            rule.name, FILE_NAME
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn render_round_trips() {
+        let mut l = Lock::default();
+        l.files.insert(
+            "a \"b\".age".into(),
+            Entry {
+                ciphertext: "00".into(),
+                recipients: vec!["aa".into(), "bb".into()],
+            },
+        );
+        l.files.insert(
+            "c.age".into(),
+            Entry {
+                ciphertext: "11".into(),
+                recipients: vec![],
+            },
+        );
+        let d: OnDisk = serde_json::from_str(&l.render()).unwrap();
+        assert_eq!(d.files, l.files);
+        let empty: OnDisk = serde_json::from_str(&Lock::default().render()).unwrap();
+        assert!(empty.files.is_empty());
+    }
+}
