@@ -119,6 +119,7 @@ impl Identities {
         let tags = header.ssh_tags();
         let has_opaque = header.opaque_stanzas().next().is_some();
         let mut out: Vec<&(dyn age::Identity + Sync)> = Vec::new();
+        let mut unlock_err: Option<&String> = None;
         for l in &self.items {
             match &l.key {
                 Key::Ssh(id) => {
@@ -134,9 +135,11 @@ impl Identities {
                         let _guard = self.prompt_lock.lock().unwrap_or_else(|e| e.into_inner());
                         unlock(enc, &l.path, l.fingerprint.as_deref().unwrap_or("?"))
                     });
+                    // A key that could not be unlocked is passed over: another identity may
+                    // still open the file. Its error is reported only if none can.
                     match res {
                         Ok(id) => out.push(id),
-                        Err(e) => return Err(Error::new(e.clone())),
+                        Err(e) => unlock_err = unlock_err.or(Some(e)),
                     }
                 }
                 Key::Age(ids) => {
@@ -149,7 +152,10 @@ impl Identities {
                 }
             }
         }
-        Ok(out)
+        match unlock_err {
+            Some(e) if out.is_empty() => Err(Error::new(e.clone())),
+            _ => Ok(out),
+        }
     }
 }
 

@@ -769,6 +769,21 @@ fn passphrase_asked_once_and_only_when_needed() {
     );
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("wrong passphrase for"), "{out}");
+    // A key that cannot be unlocked does not hide another key that can open the file.
+    let (code, out) = with_passphrase(
+        &repo,
+        &[
+            "decrypt",
+            "carol.age",
+            "-i",
+            carol.to_str().unwrap(),
+            "-i",
+            alice.to_str().unwrap(),
+        ],
+        "wrong",
+    );
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("rsa4096 secret"), "{out}");
     // Without a terminal the prompt cannot happen: a clear error, not a hang.
     repo.cmd()
         .args(["decrypt", "carol.age", "-i"])
