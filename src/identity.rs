@@ -260,7 +260,7 @@ fn load_ssh(path: &Path, text: &str) -> Result<Loaded> {
         age::ssh::Identity::Unsupported(u) => Err(Error::new(format!(
             "{}: {}",
             path.display(),
-            unsupported_reason(&u, path)
+            unsupported_reason(u, path)
         ))),
     }
 }
