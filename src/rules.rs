@@ -51,7 +51,9 @@ impl Rules {
                 None => {
                     let nix = Path::new("secrets.nix");
                     let json = Path::new("secrets.json");
-                    match (nix.exists(), json.exists()) {
+                    // symlink_metadata: a dangling link is reported by load(), not skipped.
+                    let here = |p: &Path| p.symlink_metadata().is_ok();
+                    match (here(nix), here(json)) {
                         (true, true) => {
                             return Err(Error::new(
                                 "both secrets.nix and secrets.json exist here: choose one with \
