@@ -336,6 +336,20 @@ fn parse_json(text: &str) -> Result<Raw> {
     })
 }
 
+/// Fuzzing entry point (used by fuzz/): parse `secrets.json` text (or, with `nix`, the JSON that
+/// evaluating a `secrets.nix` gives) and resolve it as `Rules::load` would, against a fixed
+/// directory. Returns the number of secrets, or the error a user would see. Touches no files.
+pub fn parse_for_fuzz(text: &str, nix: bool) -> Result<usize> {
+    let raw = if nix {
+        parse_nix_json(text)?
+    } else {
+        parse_json(text)?
+    };
+    resolve(raw, Path::new("/fuzz"))
+        .map(|s| s.len())
+        .map_err(|errs| Error::new(errs.join("\n")))
+}
+
 /// Resolve names and groups, parse every key, and validate; collects every problem found.
 fn resolve(raw: Raw, dir: &Path) -> std::result::Result<BTreeMap<String, Rule>, Vec<String>> {
     let mut errs = Vec::new();
