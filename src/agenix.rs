@@ -98,10 +98,9 @@ fn run(args: Vec<OsString>) -> Result<i32> {
         return cmd::rekey::agenix_rekey(&g);
     }
     match action {
-        Some(Action::Decrypt(file)) => cmd::decrypt::run(
-            &cmd::decrypt::DecryptArgs { file, output: None },
-            &g,
-        ),
+        Some(Action::Decrypt(file)) => {
+            cmd::decrypt::run(&cmd::decrypt::DecryptArgs { file, output: None }, &g)
+        }
         Some(Action::Edit(file)) => cmd::edit::edit(&file, false, &g),
         None => {
             println!("{HELP}");

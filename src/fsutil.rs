@@ -188,7 +188,9 @@ pub fn atomic_write(path: &Path, data: &[u8], mode: u32) -> Result<()> {
         .set_permissions(Permissions::from_mode(mode))
         .path_ctx("cannot set permissions on", tmp.path())?;
     tmp.write_all(data).path_ctx("cannot write", tmp.path())?;
-    tmp.as_file().sync_all().path_ctx("cannot sync", tmp.path())?;
+    tmp.as_file()
+        .sync_all()
+        .path_ctx("cannot sync", tmp.path())?;
     tmp.persist(path)
         .map_err(|e| Error::io("cannot replace", path, e.error))?;
     sync_dir(&dir);
@@ -197,7 +199,9 @@ pub fn atomic_write(path: &Path, data: &[u8], mode: u32) -> Result<()> {
 
 /// The mode an existing file has, to keep it when the file is rewritten.
 pub fn existing_mode(path: &Path) -> Option<u32> {
-    fs::metadata(path).ok().map(|m| m.permissions().mode() & 0o7777)
+    fs::metadata(path)
+        .ok()
+        .map(|m| m.permissions().mode() & 0o7777)
 }
 
 pub fn parent_dir(path: &Path) -> PathBuf {

@@ -131,7 +131,9 @@ impl Header {
         let payload_len = data.len() - pos;
         // 16-byte nonce plus at least one 16-byte authenticated chunk.
         if payload_len < 32 {
-            return Err(bad("truncated file: the encrypted payload is missing or cut short"));
+            return Err(bad(
+                "truncated file: the encrypted payload is missing or cut short",
+            ));
         }
         Ok(Header {
             armored,

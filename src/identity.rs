@@ -74,11 +74,13 @@ impl Identities {
         if let Some(p) = std::env::var_os("SECRETS_IDENTITY").filter(|v| !v.is_empty()) {
             return Self::load(&[PathBuf::from(p)], Origin::Explicit);
         }
-        let home = std::env::var_os("HOME").filter(|h| !h.is_empty()).ok_or_else(|| {
-            Error::new(
-                "no identity given and HOME is not set: pass -i KEY or set SECRETS_IDENTITY",
-            )
-        })?;
+        let home = std::env::var_os("HOME")
+            .filter(|h| !h.is_empty())
+            .ok_or_else(|| {
+                Error::new(
+                    "no identity given and HOME is not set: pass -i KEY or set SECRETS_IDENTITY",
+                )
+            })?;
         let ssh = Path::new(&home).join(".ssh");
         let defaults: Vec<PathBuf> = ["id_ed25519", "id_rsa"]
             .iter()
@@ -139,7 +141,10 @@ impl Identities {
                 }
                 Key::Age(ids) => {
                     if has_opaque {
-                        out.extend(ids.iter().map(|b| b.as_ref() as &(dyn age::Identity + Sync)));
+                        out.extend(
+                            ids.iter()
+                                .map(|b| b.as_ref() as &(dyn age::Identity + Sync)),
+                        );
                     }
                 }
             }
@@ -170,7 +175,11 @@ fn unlock(
 
 fn load_one(path: &Path) -> Result<Vec<Loaded>> {
     let data = fsutil::read_secret(path).map_err(|e| {
-        Error::new(format!("{}: cannot read: {}", path.display(), describe_io(&e)))
+        Error::new(format!(
+            "{}: cannot read: {}",
+            path.display(),
+            describe_io(&e)
+        ))
     })?;
     if data.iter().all(u8::is_ascii_whitespace) {
         return Err(Error::new(format!("{}: the file is empty", path.display())));
@@ -268,7 +277,12 @@ fn load_ssh(path: &Path, text: &str) -> Result<Loaded> {
 /// The SSH wire encoding of a private key's public half, for its fingerprint and stanza tag.
 /// OpenSSH keys store it in clear (even when encrypted); PEM RSA keys are derived.
 fn public_blob(path: &Path, text: &str) -> Result<Vec<u8>> {
-    let fail = |e: String| Error::new(format!("{}: cannot read the public part: {e}", path.display()));
+    let fail = |e: String| {
+        Error::new(format!(
+            "{}: cannot read the public part: {e}",
+            path.display()
+        ))
+    };
     if text.starts_with("-----BEGIN OPENSSH PRIVATE KEY-----") {
         let pk = ssh_key::PrivateKey::from_openssh(text).map_err(|e| fail(e.to_string()))?;
         return pk.public_key().to_bytes().map_err(|e| fail(e.to_string()));
@@ -277,8 +291,10 @@ fn public_blob(path: &Path, text: &str) -> Result<Vec<u8>> {
     use rsa::traits::PublicKeyParts;
     let sk = rsa::RsaPrivateKey::from_pkcs1_pem(text).map_err(|e| fail(e.to_string()))?;
     let key = ssh_key::public::RsaPublicKey {
-        e: ssh_key::Mpint::from_positive_bytes(&sk.e().to_bytes_be()).map_err(|e| fail(e.to_string()))?,
-        n: ssh_key::Mpint::from_positive_bytes(&sk.n().to_bytes_be()).map_err(|e| fail(e.to_string()))?,
+        e: ssh_key::Mpint::from_positive_bytes(&sk.e().to_bytes_be())
+            .map_err(|e| fail(e.to_string()))?,
+        n: ssh_key::Mpint::from_positive_bytes(&sk.n().to_bytes_be())
+            .map_err(|e| fail(e.to_string()))?,
     };
     ssh_key::PublicKey::from(ssh_key::public::KeyData::Rsa(key))
         .to_bytes()
@@ -300,9 +316,9 @@ fn unsupported_reason(u: &age::ssh::UnsupportedKey, path: &Path) -> String {
             "{t} keys live on a hardware security key and cannot decrypt age files; use an age \
              plugin (e.g. age-plugin-yubikey) instead"
         ),
-        age::ssh::UnsupportedKey::Type(t) => format!(
-            "{t} keys are not supported by age; use an ssh-ed25519 or ssh-rsa key"
-        ),
+        age::ssh::UnsupportedKey::Type(t) => {
+            format!("{t} keys are not supported by age; use an ssh-ed25519 or ssh-rsa key")
+        }
     }
 }
 

@@ -8,7 +8,9 @@ use secrets::{agenix, cmd, error, install};
 
 fn main() {
     let mut args: Vec<_> = std::env::args_os().collect();
-    let argv0 = args.first().map(|a| Path::new(a).file_name().unwrap_or_default().to_os_string());
+    let argv0 = args
+        .first()
+        .map(|a| Path::new(a).file_name().unwrap_or_default().to_os_string());
     if argv0.as_deref() == Some(std::ffi::OsStr::new("agenix")) {
         args.remove(0);
         std::process::exit(agenix::main(args));
@@ -33,7 +35,11 @@ fn main() {
         Ok(code) => std::process::exit(code),
         Err(e) => {
             eprintln!("error: {e}");
-            std::process::exit(if e.code() == error::EXIT_OK { error::EXIT_ERROR } else { e.code() });
+            std::process::exit(if e.code() == error::EXIT_OK {
+                error::EXIT_ERROR
+            } else {
+                e.code()
+            });
         }
     }
 }

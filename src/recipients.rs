@@ -107,7 +107,12 @@ fn parse_ssh(algo: &str, blob_b64: &str) -> Result<Recipient> {
     let text = format!("{algo} {blob_b64}");
     let blob = base64::engine::general_purpose::STANDARD
         .decode(blob_b64)
-        .map_err(|_| Error::new(format!("{algo} key has invalid base64: `{}`", shorten(&text))))?;
+        .map_err(|_| {
+            Error::new(format!(
+                "{algo} key has invalid base64: `{}`",
+                shorten(&text)
+            ))
+        })?;
     let pk = ssh_key::PublicKey::from_openssh(&text)
         .map_err(|e| Error::new(format!("invalid {algo} key `{}`: {e}", shorten(&text))))?;
     if pk.algorithm().as_str() != algo {
@@ -272,8 +277,9 @@ mod tests {
 
     #[test]
     fn non_ascii_age_recipient_is_an_error_not_a_panic() {
-        let e = Recipient::parse("age10doR1oNxyC1lZDI1NTEjhGVvKRGhu+H4SOSoB7uEvooiKmJo\u{10a}nmHxM")
-            .unwrap_err();
+        let e =
+            Recipient::parse("age10doR1oNxyC1lZDI1NTEjhGVvKRGhu+H4SOSoB7uEvooiKmJo\u{10a}nmHxM")
+                .unwrap_err();
         assert!(e.message().contains("invalid age recipient"), "{e}");
     }
 

@@ -44,34 +44,33 @@ impl Rules {
     /// Find the rules file: `--rules`, then `$RULES` (agenix's variable), then `./secrets.nix`
     /// or `./secrets.json` in the current directory.
     pub fn discover(explicit: Option<&Path>) -> Result<Rules> {
-        let path = match explicit {
-            Some(p) => p.to_path_buf(),
-            None => match std::env::var_os("RULES").filter(|v| !v.is_empty()) {
-                Some(p) => PathBuf::from(p),
-                None => {
-                    let nix = Path::new("secrets.nix");
-                    let json = Path::new("secrets.json");
-                    // symlink_metadata: a dangling link is reported by load(), not skipped.
-                    let here = |p: &Path| p.symlink_metadata().is_ok();
-                    match (here(nix), here(json)) {
-                        (true, true) => {
-                            return Err(Error::new(
+        let path =
+            match explicit {
+                Some(p) => p.to_path_buf(),
+                None => match std::env::var_os("RULES").filter(|v| !v.is_empty()) {
+                    Some(p) => PathBuf::from(p),
+                    None => {
+                        let nix = Path::new("secrets.nix");
+                        let json = Path::new("secrets.json");
+                        // symlink_metadata: a dangling link is reported by load(), not skipped.
+                        let here = |p: &Path| p.symlink_metadata().is_ok();
+                        match (here(nix), here(json)) {
+                            (true, true) => return Err(Error::new(
                                 "both secrets.nix and secrets.json exist here: choose one with \
                                  --rules secrets.nix or --rules secrets.json (or remove the other)",
-                            ))
-                        }
-                        (true, false) => nix.to_path_buf(),
-                        (false, true) => json.to_path_buf(),
-                        (false, false) => {
-                            return Err(Error::new(
-                                "no rules file: secrets.nix or secrets.json not found in the \
+                            )),
+                            (true, false) => nix.to_path_buf(),
+                            (false, true) => json.to_path_buf(),
+                            (false, false) => {
+                                return Err(Error::new(
+                                    "no rules file: secrets.nix or secrets.json not found in the \
                                  current directory; pass --rules PATH or set RULES",
-                            ))
+                                ))
+                            }
                         }
                     }
-                }
-            },
-        };
+                },
+            };
         Self::load(&path)
     }
 
@@ -175,14 +174,18 @@ pub fn normalize_name(name: &str) -> std::result::Result<String, String> {
             Component::CurDir => {}
             Component::Normal(s) => parts.push(s.to_string_lossy().into_owned()),
             Component::ParentDir => {
-                return Err("`..` would point outside the rules file's directory; keep secrets \
+                return Err(
+                    "`..` would point outside the rules file's directory; keep secrets \
                      in that directory or below it"
-                    .into())
+                        .into(),
+                )
             }
             Component::RootDir | Component::Prefix(_) => {
-                return Err("absolute paths are not allowed; write the path relative to the \
+                return Err(
+                    "absolute paths are not allowed; write the path relative to the \
                      rules file's directory"
-                    .into())
+                        .into(),
+                )
             }
         }
     }
@@ -233,8 +236,12 @@ fn eval_nix(file: &Path) -> Result<String> {
             stderr.trim_end()
         )));
     }
-    String::from_utf8(out.stdout)
-        .map_err(|_| Error::new(format!("{}: evaluation gave non-UTF-8 output", file.display())))
+    String::from_utf8(out.stdout).map_err(|_| {
+        Error::new(format!(
+            "{}: evaluation gave non-UTF-8 output",
+            file.display()
+        ))
+    })
 }
 
 /// A rule before its keys are resolved.
@@ -280,7 +287,10 @@ fn parse_nix_json(json: &str) -> Result<Raw> {
         }
     }
     if !errs.is_empty() {
-        return Err(Error::new(format!("invalid rules:\n  - {}", errs.join("\n  - "))));
+        return Err(Error::new(format!(
+            "invalid rules:\n  - {}",
+            errs.join("\n  - ")
+        )));
     }
     Ok(Raw {
         keys: BTreeMap::new(),
@@ -452,8 +462,7 @@ fn resolve(raw: Raw, dir: &Path) -> std::result::Result<BTreeMap<String, Rule>, 
 
 fn is_valid_ref_name(n: &str) -> bool {
     !n.is_empty()
-        && n
-            .chars()
+        && n.chars()
             .all(|c| c.is_ascii_alphanumeric() || "-_.@".contains(c))
 }
 

@@ -40,7 +40,11 @@ pub fn edit(file: &Path, allow_disk_tmp: bool, g: &Global) -> Result<i32> {
     };
 
     let new = if std::io::stdin().is_terminal() {
-        match edit_in_editor(&rule.name, old.as_ref().map(|o| o.as_slice()), allow_disk_tmp)? {
+        match edit_in_editor(
+            &rule.name,
+            old.as_ref().map(|o| o.as_slice()),
+            allow_disk_tmp,
+        )? {
             Some(n) => n,
             None => {
                 eprintln!("{shown} wasn't created.");
@@ -48,7 +52,15 @@ pub fn edit(file: &Path, allow_disk_tmp: bool, g: &Global) -> Result<i32> {
             }
         }
     } else {
-        fsutil::read_stdin_secret().map_err(|e| Error::new(format!("cannot read stdin: {e}")))?
+        let input = fsutil::read_stdin_secret()
+            .map_err(|e| Error::new(format!("cannot read stdin: {e}")))?;
+        // A script run without input (CI, cron) must not blank a secret by accident.
+        if input.is_empty() {
+            return Err(Error::new(format!(
+                "{shown}: stdin is empty, refusing to store an empty secret; pipe the content                  in, or use `secrets encrypt {shown} < /dev/null` if empty is really meant"
+            )));
+        }
+        input
     };
 
     if old.as_ref().is_some_and(|o| o.as_slice() == new.as_slice()) {
@@ -128,13 +140,16 @@ fn edit_in_editor(
             let _ = child.kill();
             let _ = child.wait();
             dir.destroy();
-            return Err(Error::with_code(
-                format!("interrupted by signal {sig}; the plaintext was removed and {name} is unchanged"),
-                128 + sig,
-            ));
+            return Err(interrupted(sig, name));
         }
         std::thread::sleep(Duration::from_millis(50));
     };
+    // Ctrl-C on the terminal reaches the editor too; it may exit before we poll the flag.
+    let sig = SIGNALED.load(Ordering::SeqCst);
+    if sig != 0 {
+        dir.destroy();
+        return Err(interrupted(sig, name));
+    }
     if !status.success() {
         dir.destroy();
         return Err(Error::new(format!(
@@ -161,6 +176,13 @@ fn edit_in_editor(
     };
     dir.destroy();
     Ok(Some(new))
+}
+
+fn interrupted(sig: i32, name: &str) -> Error {
+    Error::with_code(
+        format!("interrupted by signal {sig}; the plaintext was removed and {name} is unchanged"),
+        128 + sig,
+    )
 }
 
 /// `nginx.conf.age` → `nginx.conf`, so the editor picks the right syntax.
@@ -195,10 +217,16 @@ pub fn hardening_args(prog: &str) -> Vec<String> {
     if !is_vim(prog) {
         return Vec::new();
     }
-    ["-n", "-i", "NONE", "--cmd", "set nobackup nowritebackup noundofile noswapfile"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect()
+    [
+        "-n",
+        "-i",
+        "NONE",
+        "--cmd",
+        "set nobackup nowritebackup noundofile noswapfile",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
 }
 
 fn is_vim(prog: &str) -> bool {

@@ -24,10 +24,8 @@ pub fn run(args: &EncryptArgs, g: &Global) -> Result<i32> {
         Some(p) => fsutil::read_secret(p).map_err(|e| {
             Error::new(format!("{}: cannot read: {}", p.display(), describe_io(&e)))
         })?,
-        None => {
-            fsutil::read_stdin_secret()
-                .map_err(|e| Error::new(format!("cannot read stdin: {e}")))?
-        }
+        None => fsutil::read_stdin_secret()
+            .map_err(|e| Error::new(format!("cannot read stdin: {e}")))?,
     };
     super::write_rule(&rule, &plain)?;
     if g.verbose {

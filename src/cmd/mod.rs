@@ -51,8 +51,7 @@ pub fn write_rule(rule: &Rule, plain: &[u8]) -> Result<()> {
     let cipher = crate::crypto::encrypt(plain, &rule.recipients, rule.armor)
         .map_err(|e| e.context(rule.path.display()))?;
     let dir = crate::fsutil::parent_dir(&rule.path);
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| Error::io("cannot create directory", &dir, e))?;
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io("cannot create directory", &dir, e))?;
     let mode = crate::fsutil::existing_mode(&rule.path).unwrap_or(0o644);
     crate::fsutil::atomic_write(&rule.path, &cipher, mode)
 }

@@ -1,0 +1,208 @@
+# home-manager module: agenix-compatible `age.*` options for one user. A user
+# systemd service (launchd agent on macOS) runs `secrets install` in userMode:
+# no mount, no chown, everything under the user's runtime directory.
+#
+# Paths: the default secretsDir is "${XDG_RUNTIME_DIR}/agenix", as with agenix.
+# The installer expands a leading $XDG_RUNTIME_DIR / ${XDG_RUNTIME_DIR} / $HOME /
+# ${HOME} / ~ at run time, so `config.age.secrets.<name>.path` works wherever the
+# consumer expands variables too (shell, systemd's Exec lines). Programs that
+# read a path literally need a literal directory: set `age.runtimeDir` (e.g.
+# "/run/user/1000" when the uid is fixed) and every default path becomes literal.
+{
+  config,
+  options,
+  lib,
+  pkgs,
+  ...
+}:
+let
+  inherit (lib)
+    mkOption
+    mkIf
+    types
+    literalExpression
+    ;
+  shared = import ./shared.nix { inherit lib; };
+  cfg = config.age;
+  inherit (pkgs.stdenv.hostPlatform) isDarwin isLinux;
+
+  # agenix's home-manager module used `age.package` for the age binary. An
+  # agenix configuration setting it must keep evaluating, so a package that is
+  # not ours is ignored (with a warning) in favour of the default.
+  defaultPackage = pkgs.secrets or (pkgs.callPackage ../package.nix { });
+  packageIsOurs = lib.getName cfg.package == "secrets";
+  package = if packageIsOurs then cfg.package else defaultPackage;
+
+  hasSecrets = cfg.secrets != { } || cfg.templates != { };
+
+  manifest = shared.mkManifest {
+    inherit cfg;
+    system = false;
+    userMode = true;
+    filesystem = "tmpfs"; # ignored in userMode: nothing is mounted
+    restartMode = if isLinux then "systemctl" else "none";
+  };
+  manifestFile = pkgs.writeText "agenix-home-manifest.json" (builtins.toJSON manifest);
+  canCheck = pkgs.stdenv.buildPlatform.canExecute pkgs.stdenv.hostPlatform;
+  checkedManifest =
+    if cfg.validateManifest && canCheck then
+      pkgs.runCommand "agenix-home-manifest-checked.json" { } ''
+        ${package}/bin/secrets install --check --manifest ${manifestFile}
+        cp ${manifestFile} "$out"
+      ''
+    else
+      manifestFile;
+
+  installCommand = "${package}/bin/secrets install --manifest ${checkedManifest}";
+
+  # launchd has no XDG_RUNTIME_DIR; point it at the per-user temporary
+  # directory, as agenix does.
+  darwinLauncher = pkgs.writeShellScript "agenix-home-install" ''
+    export XDG_RUNTIME_DIR="''${XDG_RUNTIME_DIR:-$(/usr/bin/getconf DARWIN_USER_TEMP_DIR)}"
+    exec ${installCommand}
+  '';
+in
+{
+  options.age = {
+    package = mkOption {
+      type = types.package;
+      default = defaultPackage;
+      defaultText = literalExpression "pkgs.secrets or (pkgs.callPackage ./nix/package.nix { })";
+      description = ''
+        The `secrets` package. (In agenix's home-manager module this option named
+        the age binary; such a setting is ignored with a warning.)
+      '';
+    };
+    secrets = mkOption {
+      type = types.attrsOf (
+        shared.secretType {
+          inherit (cfg) secretsDir;
+          system = false;
+        }
+      );
+      default = { };
+      description = "Attribute set of secrets.";
+    };
+    templates = mkOption {
+      type = types.attrsOf (
+        shared.templateType {
+          inherit (cfg) secretsDir;
+          system = false;
+        }
+      );
+      default = { };
+      description = "Files rendered from non-secret text with secrets substituted for placeholders.";
+    };
+    placeholder = mkOption {
+      type = types.attrsOf types.str;
+      readOnly = true;
+      default = lib.mapAttrs (n: _: shared.placeholderFor n) cfg.secrets;
+      defaultText = literalExpression ''{ <secret> = "<SECRET:''${sha256 <secret>}:PLACEHOLDER>"; }'';
+      description = "Placeholder string of each secret, for templates.";
+    };
+    identityPaths = mkOption {
+      type = types.listOf types.path;
+      default = [
+        "${config.home.homeDirectory}/.ssh/id_ed25519"
+        "${config.home.homeDirectory}/.ssh/id_rsa"
+      ];
+      defaultText = literalExpression ''
+        [
+          "''${config.home.homeDirectory}/.ssh/id_ed25519"
+          "''${config.home.homeDirectory}/.ssh/id_rsa"
+        ]
+      '';
+      description = "Private keys tried for decryption (strings, not Nix paths).";
+    };
+    runtimeDir = mkOption {
+      type = types.str;
+      default = "\${XDG_RUNTIME_DIR}";
+      example = "/run/user/1000";
+      description = ''
+        Base of the default `secretsDir`/`secretsMountPoint`. The default is
+        expanded by the installer at run time; set a literal directory when
+        other options need literal paths.
+      '';
+    };
+    secretsDir = mkOption {
+      type = types.str;
+      default = "${cfg.runtimeDir}/agenix";
+      defaultText = literalExpression ''"''${config.age.runtimeDir}/agenix"'';
+      description = "Stable symlink to the current generation of decrypted secrets.";
+    };
+    secretsMountPoint = mkOption {
+      type = shared.mountPointType;
+      default = "${cfg.runtimeDir}/agenix.d";
+      defaultText = literalExpression ''"''${config.age.runtimeDir}/agenix.d"'';
+      description = "Directory holding the generations (not a mount in user mode).";
+    };
+    keepGenerations = mkOption {
+      type = types.ints.positive;
+      default = 1;
+      description = "How many generations to keep, including the current one.";
+    };
+    failClosed = mkOption {
+      type = types.bool;
+      default = false;
+      description = "Do not switch to a new generation when any secret fails to decrypt.";
+    };
+    hostPublicKeys = mkOption {
+      type = types.listOf types.str;
+      default = [ ];
+      description = ''
+        Public keys of the identities; when set, the build fails if a secret is not
+        encrypted to any of them.
+      '';
+    };
+    validateManifest = mkOption {
+      type = types.bool;
+      default = true;
+      description = "Run `secrets install --check` on the manifest at build time.";
+    };
+    manifest = mkOption {
+      type = types.attrs;
+      internal = true;
+      readOnly = true;
+      default = manifest;
+      description = "The manifest given to the installer.";
+    };
+  };
+
+  config = mkIf hasSecrets {
+    assertions = (shared.checks cfg).assertions;
+    warnings =
+      (shared.checks cfg).warnings
+      ++ lib.optional (!packageIsOurs)
+        "age.package = ${lib.getName cfg.package}: this option now selects the secrets package (agenix used it for the age binary); the setting is ignored.";
+
+    systemd.user.services.agenix = mkIf isLinux {
+      Unit = {
+        Description = "Decrypt age secrets";
+        # sd-switch restarts the unit when the manifest changes.
+        X-Restart-Triggers = [ "${checkedManifest}" ];
+      };
+      Service = {
+        Type = "oneshot";
+        RemainAfterExit = true;
+        ExecStart = installCommand;
+      };
+      Install.WantedBy = [ "default.target" ];
+    };
+
+    # Untested: no macOS machine in CI.
+    launchd.agents.activate-agenix = mkIf isDarwin {
+      enable = true;
+      config = {
+        ProgramArguments = [ "${darwinLauncher}" ];
+        KeepAlive = {
+          Crashed = false;
+          SuccessfulExit = false;
+        };
+        RunAtLoad = true;
+        ProcessType = "Background";
+        StandardOutPath = "${config.home.homeDirectory}/Library/Logs/agenix/stdout";
+        StandardErrorPath = "${config.home.homeDirectory}/Library/Logs/agenix/stderr";
+      };
+    };
+  };
+}

@@ -1,0 +1,176 @@
+# NixOS module: agenix-compatible `age.*` options (declared in options.nix);
+# installation by one call of `secrets install` per phase, with a JSON manifest
+# built here.
+{
+  config,
+  options,
+  lib,
+  pkgs,
+  ...
+}:
+let
+  inherit (lib)
+    mkIf
+    mkMerge
+    filterAttrs
+    mapAttrsToList
+    ;
+  shared = import ./shared.nix { inherit lib; };
+  cfg = config.age;
+
+  # `or false`: the options only exist in recent NixOS releases.
+  sysusersEnabled =
+    (config.systemd.sysusers.enable or false) || (config.services.userborn.enable or false);
+
+  hasSecrets = cfg.secrets != { } || cfg.templates != { };
+  usersSecrets = filterAttrs (_: s: s.neededForUsers) cfg.secrets;
+  hasUsersSecrets = usersSecrets != { };
+
+  manifest = shared.mkManifest {
+    inherit cfg;
+    inherit (cfg) filesystem restartMode secretsDirForUsers;
+  };
+
+  manifestFile = pkgs.writeText "agenix-manifest.json" (builtins.toJSON manifest);
+
+  # Validating at build time turns a typo, a missing file or a forgotten rekey
+  # (with age.hostPublicKeys) into a build failure instead of a broken boot.
+  canCheck = pkgs.stdenv.buildPlatform.canExecute pkgs.stdenv.hostPlatform;
+  checkedManifest =
+    if cfg.validateManifest && canCheck then
+      pkgs.runCommand "agenix-manifest-checked.json" { } ''
+        ${cfg.package}/bin/secrets install --check --manifest ${manifestFile}
+        cp ${manifestFile} "$out"
+      ''
+    else
+      manifestFile;
+
+  install = phase: "${cfg.package}/bin/secrets install --manifest ${checkedManifest} --phase ${phase}";
+
+  useActivation = cfg.installationMode == "activation";
+
+  # Shared by both units: run early (before sysinit.target, like
+  # systemd-sysusers) and again on every switch that changes the manifest.
+  earlyUnit = {
+    wantedBy = [ "sysinit.target" ];
+    requiredBy = [ "sysinit-reactivation.target" ];
+    before = [
+      "sysinit.target"
+      "sysinit-reactivation.target"
+      "shutdown.target"
+    ];
+    conflicts = [ "shutdown.target" ];
+    restartTriggers = [ checkedManifest ];
+    unitConfig = {
+      DefaultDependencies = false;
+      # Identities may live on a separately mounted file system (/persist).
+      RequiresMountsFor = map toString cfg.identityPaths;
+    };
+    serviceConfig = {
+      Type = "oneshot";
+      RemainAfterExit = true;
+    };
+  };
+in
+{
+  imports = [ (import ./options.nix { isDarwin = false; }) ];
+
+  config = mkMerge [
+    {
+      age.manifest = manifest;
+      age.manifestFile = checkedManifest;
+    }
+
+    (
+      let
+        c = shared.checks cfg;
+      in
+      mkIf hasSecrets {
+        assertions =
+          c.assertions
+          ++ mapAttrsToList (n: s: {
+            assertion = builtins.elem s.owner [ "0" "root" ] && builtins.elem s.group [ "0" "root" ];
+            message = ''age.secrets.${n}: neededForUsers secrets are installed before users exist and must be owned by root (owner/group "root" or "0"), not ${s.owner}:${s.group}.'';
+          }) usersSecrets
+          ++ [
+            {
+              assertion = !(useActivation && sysusersEnabled);
+              message = ''age.installationMode = "activation" cannot be combined with systemd.sysusers or services.userborn (users are created by a unit there); use "systemd".'';
+            }
+          ];
+        warnings =
+          c.warnings
+          ++ lib.optional (options.age.ageBin.highestPrio < (lib.mkOptionDefault null).priority)
+            "age.ageBin is set but unused: secrets are decrypted by age.package (${cfg.package.name or "secrets"}); remove age.ageBin.";
+      }
+    )
+
+    # Activation scripts. The agenix names stay so that scripts ordered after
+    # them keep working: agenixInstall = users phase (before `users`), agenix =
+    # main phase (after users/groups), the others are ordering-only aliases.
+    (mkIf hasSecrets {
+      system.activationScripts = {
+        agenixNewGeneration = {
+          text = "";
+          deps = [ "specialfs" ];
+        };
+        agenixInstall = {
+          text = lib.optionalString (hasUsersSecrets && !sysusersEnabled) (install "users");
+          deps = [
+            "specialfs"
+            "agenixNewGeneration"
+          ];
+          supportsDryActivation = true;
+        };
+        agenix = {
+          text = lib.optionalString useActivation (install "main");
+          deps = [
+            "specialfs"
+            "agenixInstall"
+          ] ++ lib.optionals (!sysusersEnabled) [
+            "users"
+            "groups"
+          ];
+          supportsDryActivation = true;
+        };
+        agenixChown = {
+          text = "";
+          deps = [ "agenix" ];
+        };
+      } // lib.optionalAttrs (!sysusersEnabled) {
+        # Password files must exist when `users` reads hashedPasswordFile.
+        # (With sysusers/userborn `users` must stay empty.)
+        users.deps = [ "agenixInstall" ];
+      };
+    })
+
+    (mkIf (hasSecrets && !useActivation) {
+      systemd.services = mkMerge [
+        (mkIf (hasUsersSecrets && sysusersEnabled) {
+          # userborn.service aliases systemd-sysusers.service; both are named
+          # so the ordering holds whichever is in use.
+          agenix-install-users = lib.recursiveUpdate earlyUnit {
+            description = "Install secrets needed to create users";
+            after = [ "systemd-remount-fs.service" ];
+            before = earlyUnit.before ++ [
+              "systemd-sysusers.service"
+              "userborn.service"
+            ];
+            serviceConfig.ExecStart = install "users";
+          };
+        })
+        {
+          agenix-install-secrets = lib.recursiveUpdate earlyUnit {
+            description = "Install secrets";
+            after = [
+              "systemd-remount-fs.service"
+              "systemd-sysusers.service"
+              "userborn.service"
+            ] ++ lib.optional (hasUsersSecrets && sysusersEnabled) "agenix-install-users.service";
+            serviceConfig.ExecStart = install "main";
+          };
+        }
+      ];
+    })
+  ];
+}

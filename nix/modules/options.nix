@@ -1,0 +1,201 @@
+# The system-level `age.*` options, shared by the NixOS and nix-darwin modules
+# (agenix's names, types and defaults, plus this project's additions).
+# Usage: imports = [ (import ./options.nix { isDarwin = false; }) ];
+{ isDarwin }:
+{
+  config,
+  lib,
+  pkgs,
+  ...
+}:
+let
+  inherit (lib) mkOption types literalExpression;
+  shared = import ./shared.nix { inherit lib; };
+  cfg = config.age;
+  sysusersEnabled =
+    (config.systemd.sysusers.enable or false) || (config.services.userborn.enable or false);
+  useActivation = cfg.installationMode == "activation";
+in
+{
+  imports = [
+    (lib.mkRenamedOptionModule [ "age" "sshKeyPaths" ] [ "age" "identityPaths" ])
+  ];
+
+  options.age = {
+    # --- agenix's options (same names, types, defaults) ---
+    ageBin = mkOption {
+      type = types.str;
+      default = "${pkgs.age}/bin/age";
+      defaultText = literalExpression ''"''${pkgs.age}/bin/age"'';
+      description = ''
+        Accepted for compatibility with agenix and unused: decryption is done by
+        `age.package`. Setting it produces a warning.
+      '';
+    };
+    secrets = mkOption {
+      type = types.attrsOf (
+        shared.secretType {
+          inherit (cfg) secretsDir secretsDirForUsers;
+          users = config.users.users;
+        }
+      );
+      default = { };
+      description = "Attribute set of secrets.";
+    };
+    secretsDir = mkOption {
+      type = types.path;
+      default = "/run/agenix";
+      description = "Stable symlink to the current generation of decrypted secrets.";
+    };
+    secretsMountPoint = mkOption {
+      type = shared.mountPointType;
+      default = "/run/agenix.d";
+      description = "Where the in-memory file system holding the generations is mounted.";
+    };
+    identityPaths = mkOption {
+      type = types.listOf types.path;
+      default =
+        if isDarwin then
+          [
+            "/etc/ssh/ssh_host_ed25519_key"
+            "/etc/ssh/ssh_host_rsa_key"
+          ]
+        else if config.services.openssh.enable or false then
+          map (e: e.path) (
+            builtins.filter (e: e.type == "rsa" || e.type == "ed25519") config.services.openssh.hostKeys
+          )
+        else
+          [ ];
+      defaultText =
+        if isDarwin then
+          literalExpression ''[ "/etc/ssh/ssh_host_ed25519_key" "/etc/ssh/ssh_host_rsa_key" ]''
+        else
+          literalExpression ''
+            if config.services.openssh.enable
+            then map (e: e.path) (lib.filter (e: e.type == "rsa" || e.type == "ed25519") config.services.openssh.hostKeys)
+            else [ ]
+          '';
+      description = ''
+        Private keys (SSH host keys or age identities) tried for decryption. Give
+        strings, not Nix paths: a path literal would copy the key into the store.
+      '';
+    };
+
+    # --- additions ---
+    package = mkOption {
+      type = types.package;
+      # The overlay's package if present, else built with the system's nixpkgs.
+      default = pkgs.secrets or (pkgs.callPackage ../package.nix { });
+      defaultText = literalExpression "pkgs.secrets or (pkgs.callPackage ./nix/package.nix { })";
+      description = "The `secrets` package whose installer decrypts the secrets.";
+    };
+    secretsDirForUsers = mkOption {
+      type = types.str;
+      default = "/run/agenix-for-users";
+      description = "Stable symlink to the secrets marked `neededForUsers`.";
+    };
+    keepGenerations = mkOption {
+      type = types.ints.positive;
+      default = 1;
+      description = "How many generations of decrypted secrets to keep, including the current one.";
+    };
+    failClosed = mkOption {
+      type = types.bool;
+      default = false;
+      description = ''
+        If a secret cannot be decrypted: false keeps its previous value and reports
+        the failure; true does not switch to the new generation at all (and the
+        installer exits non-zero).
+      '';
+    };
+    hostPublicKeys = mkOption {
+      type = types.listOf types.str;
+      default = [ ];
+      example = [ "ssh-ed25519 AAAAC3Nza... root@host" ];
+      description = ''
+        This host's SSH public keys. When set, the build fails if a secret is not
+        encrypted to any of them (a forgotten rekey).
+      '';
+    };
+    validateManifest = mkOption {
+      type = types.bool;
+      default = true;
+      description = ''
+        Run `secrets install --check` on the manifest while building the system
+        (skipped when cross-compiling).
+      '';
+    };
+    templates = mkOption {
+      type = types.attrsOf (
+        shared.templateType {
+          inherit (cfg) secretsDir;
+          users = config.users.users;
+        }
+      );
+      default = { };
+      description = "Files rendered from non-secret text with secrets substituted for placeholders.";
+    };
+    placeholder = mkOption {
+      type = types.attrsOf types.str;
+      readOnly = true;
+      default = lib.mapAttrs (n: _: shared.placeholderFor n) cfg.secrets;
+      defaultText = literalExpression ''{ <secret> = "<SECRET:''${sha256 <secret>}:PLACEHOLDER>"; }'';
+      description = "Placeholder string of each secret, for use in `age.templates.<name>.content`.";
+    };
+    manifest = mkOption {
+      type = types.attrs;
+      internal = true;
+      readOnly = true;
+      description = "The manifest given to the installer (set by the platform module; for tests and debugging).";
+    };
+    manifestFile = mkOption {
+      type = types.unspecified;
+      internal = true;
+      readOnly = true;
+      description = "The (validated) manifest file in the store.";
+    };
+  }
+  // lib.optionalAttrs (!isDarwin) {
+    filesystem = mkOption {
+      type = types.enum [
+        "tmpfs"
+        "ramfs"
+      ];
+      default = "tmpfs";
+      description = ''
+        File system mounted at `secretsMountPoint`. `tmpfs` is mounted with
+        `noswap` where the kernel supports it (else the installer falls back to
+        ramfs); `ramfs` is what agenix uses.
+      '';
+    };
+    installationMode = mkOption {
+      type = types.enum [
+        "activation"
+        "systemd"
+      ];
+      default = if sysusersEnabled then "systemd" else "activation";
+      defaultText = literalExpression ''if systemd.sysusers.enable || services.userborn.enable then "systemd" else "activation"'';
+      description = ''
+        `activation`: activation scripts (as agenix), users phase before the
+        `users` script, main phase after `users`/`groups`. `systemd`: oneshot
+        units ordered before `sysinit.target` and re-run on switch; secrets needed
+        for users are installed before systemd-sysusers/userborn (or, with the
+        scripted users setup, still by an activation script).
+      '';
+    };
+    restartMode = mkOption {
+      type = types.enum [
+        "systemctl"
+        "activation-list"
+        "none"
+      ];
+      default = if useActivation then "activation-list" else "systemctl";
+      defaultText = literalExpression ''if installationMode == "activation" then "activation-list" else "systemctl"'';
+      description = ''
+        How `restartUnits`/`reloadUnits` are acted on: queued for
+        switch-to-configuration (activation scripts), directly with systemctl
+        (units), or not at all.
+      '';
+    };
+  };
+}

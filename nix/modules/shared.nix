@@ -1,0 +1,316 @@
+# Pieces shared by the NixOS, nix-darwin and home-manager modules: option
+# declarations for secrets and templates, the placeholder string, checks, and
+# the manifest (v1, see the manifest spec) that `secrets install` consumes.
+#
+# Everything per-secret is decided here, in Nix; the generated shell/units only
+# call the binary with the manifest.
+{ lib }:
+let
+  inherit (lib)
+    mkOption
+    types
+    literalExpression
+    mapAttrs
+    mapAttrsToList
+    filterAttrs
+    concatLists
+    ;
+
+  rootNames = [
+    "0"
+    "root"
+  ];
+in
+rec {
+  # The installer substitutes this string in template content by the secret's
+  # plaintext. Hashing the attribute name keeps arbitrary names safe inside
+  # any text format.
+  placeholderFor = name: "<SECRET:${builtins.hashString "sha256" name}:PLACEHOLDER>";
+
+  # agenix's type for secretsMountPoint, kept so that the same values are accepted.
+  mountPointType =
+    types.addCheck types.str (
+      s: builtins.match "[ \t\n]*" s == null && builtins.match ".+/" s == null
+    )
+    // {
+      description = "${types.str.description} (with check: non-empty without trailing slash)";
+    };
+
+  unitListOption =
+    what:
+    mkOption {
+      type = types.listOf types.str;
+      default = [ ];
+      example = [ "nginx.service" ];
+      description = ''
+        systemd units to ${what} when this value changes (compared with the
+        previous generation). Units that are not running are left alone.
+      '';
+    };
+
+  # Options of one `age.secrets.<name>`. `system` = false drops owner/group and
+  # the users phase (home-manager: everything belongs to the user).
+  secretType =
+    {
+      secretsDir,
+      secretsDirForUsers ? null,
+      users ? { },
+      system ? true,
+    }:
+    types.submodule (
+      { config, name, ... }:
+      {
+        options =
+          {
+            name = mkOption {
+              type = types.str;
+              default = name;
+              defaultText = literalExpression "<attribute name>";
+              description = ''
+                File name of the secret inside the secrets directory. May contain
+                slashes ("a/b/c") to create subdirectories.
+              '';
+            };
+            file = mkOption {
+              type = types.path;
+              description = ''
+                The age-encrypted file. Use a path to a `.age` file in your
+                configuration (it is copied to the store, which is fine: it is
+                ciphertext) or a string naming a file in the store.
+              '';
+            };
+            path = mkOption {
+              type = types.str;
+              default =
+                if system && config.neededForUsers then
+                  "${secretsDirForUsers}/${config.name}"
+                else
+                  "${secretsDir}/${config.name}";
+              defaultText = literalExpression ''"''${config.age.secretsDir}/''${name}"'';
+              description = ''
+                Where the decrypted secret is made available. Anything other than the
+                default gets a symlink (or, with `symlink = false`, a copy).
+              '';
+            };
+            mode = mkOption {
+              type = types.str;
+              default = "0400";
+              description = "Permission bits of the decrypted file, in octal as understood by chmod.";
+            };
+            symlink = mkOption {
+              type = types.bool;
+              default = true;
+              example = false;
+              description = ''
+                Whether a custom `path` is a symlink into the secrets directory
+                (true) or an atomically replaced copy (false).
+              '';
+            };
+            restartUnits = unitListOption "restart";
+            reloadUnits = unitListOption "reload (or restart when reload is unsupported)";
+          }
+          // lib.optionalAttrs system {
+            owner = mkOption {
+              type = types.str;
+              default = "0";
+              description = "Owner of the decrypted file: a user name or numeric id.";
+            };
+            group = mkOption {
+              type = types.str;
+              default = users.${config.owner}.group or "0";
+              defaultText = literalExpression ''users.''${config.owner}.group or "0"'';
+              description = "Group of the decrypted file: a group name or numeric id.";
+            };
+            neededForUsers = mkOption {
+              type = types.bool;
+              default = false;
+              description = ''
+                Install this secret before users and groups are created, so that it can
+                be used as `users.users.<name>.hashedPasswordFile`. Such secrets are
+                owned by root and live under `age.secretsDirForUsers`.
+              '';
+            };
+          };
+      }
+    );
+
+  templateType =
+    {
+      secretsDir,
+      users ? { },
+      system ? true,
+    }:
+    types.submodule (
+      { config, name, ... }:
+      {
+        options =
+          {
+            name = mkOption {
+              type = types.str;
+              default = name;
+              defaultText = literalExpression "<attribute name>";
+              description = "File name of the rendered template under `<secretsDir>/rendered/`.";
+            };
+            content = mkOption {
+              type = types.lines;
+              example = literalExpression ''
+                '''
+                  DATABASE_URL=postgres://app:''${config.age.placeholder.db-password}@db/app
+                '''
+              '';
+              description = ''
+                Text of the file with placeholders (`config.age.placeholder.<secret>`)
+                that are replaced by the decrypted secrets at install time. The text
+                itself goes into the Nix store: put no secret in it.
+              '';
+            };
+            path = mkOption {
+              type = types.str;
+              default = "${secretsDir}/rendered/${config.name}";
+              defaultText = literalExpression ''"''${config.age.secretsDir}/rendered/''${name}"'';
+              description = "Where the rendered file is made available.";
+            };
+            mode = mkOption {
+              type = types.str;
+              default = "0400";
+              description = "Permission bits of the rendered file.";
+            };
+            symlink = mkOption {
+              type = types.bool;
+              default = true;
+              description = "Whether a custom `path` is a symlink (true) or a copy (false).";
+            };
+            restartUnits = unitListOption "restart";
+            reloadUnits = unitListOption "reload";
+          }
+          // lib.optionalAttrs system {
+            owner = mkOption {
+              type = types.str;
+              default = "0";
+              description = "Owner of the rendered file: a user name or numeric id.";
+            };
+            group = mkOption {
+              type = types.str;
+              default = users.${config.owner}.group or "0";
+              defaultText = literalExpression ''users.''${config.owner}.group or "0"'';
+              description = "Group of the rendered file.";
+            };
+          };
+      }
+    );
+
+  # Manifest v1. `file` stays what the user gave: a path value is copied to the
+  # store by builtins.toJSON (ciphertext only), a string is passed as is.
+  mkManifest =
+    {
+      cfg,
+      system ? true,
+      userMode ? false,
+      filesystem,
+      restartMode,
+      secretsDirForUsers ? null,
+    }:
+    let
+      secretEntry =
+        _: s:
+        {
+          inherit (s)
+            name
+            file
+            path
+            mode
+            symlink
+            restartUnits
+            reloadUnits
+            ;
+        }
+        // lib.optionalAttrs system { inherit (s) owner group neededForUsers; };
+      templateEntry =
+        _: t:
+        {
+          inherit (t)
+            name
+            content
+            path
+            mode
+            symlink
+            restartUnits
+            reloadUnits
+            ;
+        }
+        // lib.optionalAttrs system { inherit (t) owner group; };
+    in
+    {
+      version = 1;
+      inherit (cfg) secretsDir secretsMountPoint keepGenerations;
+      inherit filesystem userMode restartMode;
+      onFailure = if cfg.failClosed then "abort" else "keep-previous";
+      # toString: never copy an identity into the store (assertions reject
+      # path literals anyway).
+      identityPaths = map toString cfg.identityPaths;
+      hostPublicKeys = cfg.hostPublicKeys;
+      secrets = mapAttrs secretEntry cfg.secrets;
+      templates = mapAttrs templateEntry cfg.templates;
+    }
+    // lib.optionalAttrs (secretsDirForUsers != null) { inherit secretsDirForUsers; };
+
+  isStorePath = p: lib.hasPrefix "${builtins.storeDir}/" (toString p);
+
+  # Placeholders found in a template's text.
+  placeholdersIn =
+    text:
+    concatLists (
+      builtins.filter builtins.isList (builtins.split "(<SECRET:[0-9a-f]{64}:PLACEHOLDER>)" text)
+    );
+
+  # Assertions and warnings common to every platform.
+  checks =
+    cfg:
+    let
+      known = lib.listToAttrs (
+        mapAttrsToList (n: _: lib.nameValuePair (placeholderFor n) n) cfg.secrets
+      );
+      templateAssertions = mapAttrsToList (
+        n: t:
+        let
+          found = placeholdersIn t.content;
+          unknown = builtins.filter (p: !(known ? ${p})) found;
+        in
+        {
+          assertion = found != [ ] && unknown == [ ];
+          message =
+            if found == [ ] then
+              "age.templates.${n}: content contains no placeholder; use \${config.age.placeholder.<secret>} (or put non-secret text in environment.etc instead)."
+            else
+              "age.templates.${n}: content has placeholders of secrets that are not defined in age.secrets: ${toString unknown}.";
+        }
+      ) cfg.templates;
+      identityAssertions = map (p: {
+        assertion = !(builtins.isPath p) && !(isStorePath p);
+        message = ''age.identityPaths: "${toString p}" ${
+          if builtins.isPath p then "is a Nix path literal" else "is in the Nix store"
+        }; the private key would be copied into the world-readable Nix store. Use a string naming the key on the host, e.g. "/etc/ssh/ssh_host_ed25519_key".'';
+      }) cfg.identityPaths;
+      symlinkAssertions = mapAttrsToList (n: s: {
+        assertion = s.symlink || s.path != "${cfg.secretsDir}/${s.name}";
+        message = ''age.secrets.${n}: symlink = false only makes sense with a custom path; with the default path ("${s.path}") a copy would overwrite the secrets directory link. Remove symlink = false or set path.'';
+      }) cfg.secrets;
+      hasSecrets = cfg.secrets != { } || cfg.templates != { };
+    in
+    {
+      assertions =
+        [
+          {
+            assertion = !hasSecrets || cfg.identityPaths != [ ];
+            message = "age.identityPaths must be set (for example by enabling services.openssh, whose host keys are used by default): secrets cannot be decrypted without an identity.";
+          }
+        ]
+        ++ identityAssertions
+        ++ symlinkAssertions
+        ++ templateAssertions;
+      warnings = mapAttrsToList (
+        n: s:
+        "age.secrets.${n}.file = ${toString s.file}: this file does not end in .age and will be copied into the Nix store; make sure it is encrypted (a plaintext there is world-readable)."
+      ) (filterAttrs (_: s: builtins.isPath s.file && !lib.hasSuffix ".age" (toString s.file)) cfg.secrets);
+    };
+}

@@ -1,0 +1,302 @@
+# Evaluates nix/modules/nixos.nix against the test stub (nix/tests/nixos-stub.nix)
+# with nothing but nixpkgs' lib, for a set of named configurations. Used by
+# tests/nix_module.rs; also handy by hand:
+#
+#   NIX_PATH=nixpkgs=/path/to/nixpkgs-or-nixpkgs.lib \
+#     nix-instantiate --eval --strict --json nix/tests/eval.nix -A plain.manifest
+#
+# `<nixpkgs/lib>` must resolve: a full nixpkgs checkout or a nixpkgs.lib
+# checkout (both have lib/default.nix at the top).
+#
+# `--arg module ./my-config.nix -A custom.manifest` evaluates any other
+# configuration (used for end-to-end runs, see notes/nix-e2e.md).
+{
+  lib ? import <nixpkgs/lib>,
+  module ? { },
+}:
+let
+  eval =
+    cfgModule:
+    let
+      evaluated = lib.evalModules {
+        modules = [
+          ./nixos-stub.nix
+          ../modules/nixos.nix
+          cfgModule
+        ];
+      };
+      inherit (evaluated) config;
+      units = lib.mapAttrs (_: u: {
+        inherit (u)
+          wantedBy
+          requiredBy
+          before
+          after
+          conflicts
+          unitConfig
+          ;
+        restartTriggers = map toString u.restartTriggers;
+        serviceConfig = lib.mapAttrs (_: toString) u.serviceConfig;
+      }) (lib.filterAttrs (n: _: lib.hasPrefix "agenix" n) config.systemd.services);
+    in
+    {
+      # Each field is evaluated on its own by the tests (-A case.field), so a
+      # failing assertion does not prevent reading the messages.
+      failedAssertions = map (a: a.message) (builtins.filter (a: !a.assertion) config.assertions);
+      inherit (config) warnings;
+      manifest = config.age.manifest;
+      manifestFile = toString config.age.manifestFile;
+      checkCommand = config.age.manifestFile.buildCommand or null;
+      placeholder = config.age.placeholder;
+      activationOrder = config.stub.activationOrder;
+      activationScript = config.stub.activationScript;
+      activationScripts = lib.mapAttrs (
+        _: v: if builtins.isString v then v else v.text
+      ) config.system.activationScripts;
+      # Declared dependencies: the order above alone would not prove them
+      # (textClosureList also follows attribute-name order).
+      activationDeps = lib.mapAttrs (
+        _: v: if builtins.isString v then [ ] else v.deps
+      ) config.system.activationScripts;
+      inherit units;
+      users = lib.mapAttrs (_: u: { inherit (u) hashedPasswordFile; }) config.users.users;
+    };
+
+  # home-manager and nix-darwin modules, each against its own stub.
+  evalWith =
+    stub: platformModule: cfgModule:
+    let
+      inherit
+        (lib.evalModules {
+          modules = [
+            stub
+            platformModule
+            cfgModule
+          ];
+        })
+        config
+        ;
+    in
+    {
+      failedAssertions = map (a: a.message) (builtins.filter (a: !a.assertion) config.assertions);
+      inherit (config) warnings;
+      manifest = config.age.manifest;
+      secretPaths = lib.mapAttrs (_: s: s.path) config.age.secrets;
+      userUnits = lib.mapAttrs (_: u: {
+        ExecStart = u.Service.ExecStart;
+        RestartTriggers = u.Unit.X-Restart-Triggers;
+        inherit (u.Service) Type;
+        WantedBy = u.Install.WantedBy;
+      }) (config.systemd.user.services or { });
+      launchd = lib.mapAttrs (_: d: d.script or (toString d.config.ProgramArguments)) (
+        (config.launchd.daemons or { }) // (config.launchd.agents or { })
+      );
+    };
+  hm = evalWith ./hm-stub.nix ../modules/home-manager.nix;
+  darwin = evalWith ./darwin-stub.nix ../modules/darwin.nix;
+
+  # Strings, not path literals, for `file`: nothing is copied to the store.
+  f = name: "/var/lib/test-secrets/${name}.age";
+in
+lib.mapAttrs (_: eval) {
+  # An agenix configuration, unchanged.
+  plain = {
+    services.openssh.enable = true;
+    users.users.postgres.group = "postgres";
+    age.secrets.db = {
+      file = f "db";
+      owner = "postgres";
+    };
+    age.secrets.custom = {
+      file = f "custom";
+      path = "/var/lib/app/token";
+      mode = "0440";
+      group = "wheel";
+    };
+    age.secrets.copied = {
+      file = f "copied";
+      path = "/etc/app/key";
+      symlink = false;
+    };
+    age.secrets.nested.name = "app/nested/conf";
+    age.secrets.nested.file = f "nested";
+  };
+
+  # agenix's renamed option still works (with NixOS's rename warning).
+  legacy = {
+    age.sshKeyPaths = [ "/etc/ssh/legacy_key" ];
+    age.secrets.a.file = f "a";
+  };
+
+  restart = {
+    age.identityPaths = [ "/persist/ssh/key" ];
+    age.secrets.tls = {
+      file = f "tls";
+      restartUnits = [ "nginx.service" ];
+      reloadUnits = [
+        "haproxy.service"
+        "caddy.service"
+      ];
+    };
+    age.failClosed = true;
+    age.keepGenerations = 3;
+    age.filesystem = "ramfs";
+    age.hostPublicKeys = [ "ssh-ed25519 AAAAtest host" ];
+  };
+
+  templates =
+    { config, ... }:
+    {
+      age.identityPaths = [ "/etc/ssh/ssh_host_ed25519_key" ];
+      age.secrets.db-password.file = f "db-password";
+      age.templates."app.env" = {
+        content = ''
+          DB_USER=app
+          DB_PASSWORD=${config.age.placeholder.db-password}
+        '';
+        owner = "app";
+        restartUnits = [ "app.service" ];
+      };
+      users.users.app.group = "appgroup";
+    };
+
+  # Password secret, activation scripts.
+  password =
+    { config, ... }:
+    {
+      services.openssh.enable = true;
+      age.secrets.alice-password = {
+        file = f "alice-password";
+        neededForUsers = true;
+      };
+      age.secrets.other.file = f "other";
+      users.users.alice.hashedPasswordFile = config.age.secrets.alice-password.path;
+    };
+
+  sysusers =
+    { config, ... }:
+    {
+      systemd.sysusers.enable = true;
+      services.openssh.enable = true;
+      age.secrets.alice-password = {
+        file = f "alice-password";
+        neededForUsers = true;
+      };
+      age.secrets.svc = {
+        file = f "svc";
+        owner = "svc";
+        restartUnits = [ "svc.service" ];
+      };
+      users.users.alice.hashedPasswordFile = config.age.secrets.alice-password.path;
+    };
+
+  userborn = {
+    services.userborn.enable = true;
+    age.identityPaths = [ "/etc/ssh/ssh_host_ed25519_key" ];
+    age.secrets.svc.file = f "svc";
+  };
+
+  # Units for the main phase while users are still made by the activation script.
+  systemdScripted = {
+    age.installationMode = "systemd";
+    age.identityPaths = [ "/etc/ssh/ssh_host_ed25519_key" ];
+    age.secrets.root-password = {
+      file = f "root-password";
+      neededForUsers = true;
+    };
+    age.secrets.svc.file = f "svc";
+  };
+
+  # --- configurations that must be rejected or warned about ---
+  noIdentity = {
+    age.secrets.a.file = f "a";
+  };
+  symlinkFalseDefaultPath = {
+    age.identityPaths = [ "/etc/ssh/ssh_host_ed25519_key" ];
+    age.secrets.a = {
+      file = f "a";
+      symlink = false;
+    };
+  };
+  usersSecretNotRoot = {
+    age.identityPaths = [ "/etc/ssh/ssh_host_ed25519_key" ];
+    age.secrets.pw = {
+      file = f "pw";
+      neededForUsers = true;
+      owner = "alice";
+    };
+  };
+  # A path literal (an existing file, so the type check passes); toString
+  # in the test does not copy it anywhere.
+  identityPathLiteral = {
+    age.identityPaths = [ ./nixos-stub.nix ];
+    age.secrets.a.file = f "a";
+  };
+  identityInStore = {
+    age.identityPaths = [ "${builtins.storeDir}/00000000000000000000000000000000-key" ];
+    age.secrets.a.file = f "a";
+  };
+  plaintextFile = {
+    age.identityPaths = [ "/etc/ssh/ssh_host_ed25519_key" ];
+    age.secrets.a.file = ./nixos-stub.nix;
+  };
+  ageBinSet = {
+    age.identityPaths = [ "/etc/ssh/ssh_host_ed25519_key" ];
+    age.ageBin = "/run/current-system/sw/bin/rage";
+    age.secrets.a.file = f "a";
+  };
+  templateWithoutPlaceholder = {
+    age.identityPaths = [ "/etc/ssh/ssh_host_ed25519_key" ];
+    age.secrets.a.file = f "a";
+    age.templates.t.content = "no secret here\n";
+  };
+  templateUnknownPlaceholder = {
+    age.identityPaths = [ "/etc/ssh/ssh_host_ed25519_key" ];
+    age.secrets.a.file = f "a";
+    age.templates.t.content = "x=<SECRET:${builtins.hashString "sha256" "missing"}:PLACEHOLDER>\n";
+  };
+  activationWithSysusers = {
+    systemd.sysusers.enable = true;
+    age.installationMode = "activation";
+    age.identityPaths = [ "/etc/ssh/ssh_host_ed25519_key" ];
+    age.secrets.a.file = f "a";
+  };
+
+  custom = module;
+}
+// {
+  # An agenix home-manager configuration (agenix used age.package for age).
+  hmAgenix = hm (
+    { config, pkgs, ... }:
+    {
+      age.package = pkgs.age;
+      age.secrets.token.file = f "token";
+      age.secrets.gpg = {
+        file = f "gpg";
+        path = "${config.home.homeDirectory}/.gnupg/key";
+        symlink = false;
+        mode = "0600";
+      };
+      age.secrets.api = {
+        file = f "api";
+        restartUnits = [ "sync.service" ];
+      };
+    }
+  );
+  hmLiteralRuntimeDir = hm {
+    age.runtimeDir = "/run/user/1000";
+    age.secrets.token.file = f "token";
+  };
+  darwinPlain = darwin {
+    age.secrets.db = {
+      file = f "db";
+      owner = "_postgres";
+    };
+  };
+  darwinUsersSecret = darwin {
+    age.secrets.pw = {
+      file = f "pw";
+      neededForUsers = true;
+    };
+  };
+}

@@ -1,0 +1,586 @@
+//! Evaluation tests of the NixOS module (nix/modules/nixos.nix).
+//!
+//! Each test evaluates one configuration from nix/tests/eval.nix with
+//! `nix-instantiate --eval --strict --json` (module + nix/tests/nixos-stub.nix,
+//! only nixpkgs' `lib` needed) and checks the emitted manifest, activation
+//! scripts, systemd units and assertion/warning messages.
+//!
+//! Needs `nix-instantiate` and `<nixpkgs/lib>` on NIX_PATH (a nixpkgs or a
+//! nixpkgs.lib checkout: `NIX_PATH=nixpkgs=/path/to/checkout`). Without them
+//! the tests print `SKIP: <reason>` and pass, unless SECRETS_TEST_NO_SKIP=1.
+//!
+//! With SECRETS_NIX_EMIT_MANIFEST_DIR=DIR every evaluated case's manifest is
+//! also written to DIR/<case>.json (for end-to-end runs of the installer).
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use serde_json::{json, Value as Json};
+
+// ---------------------------------------------------------------- harness
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Why the tests cannot run here, if they cannot.
+fn skip_reason() -> Option<String> {
+    match Command::new("nix-instantiate")
+        .args(["--find-file", "nixpkgs/lib"])
+        .output()
+    {
+        Err(e) => Some(format!("nix-instantiate not runnable: {e}")),
+        Ok(o) if !o.status.success() => Some(format!(
+            "<nixpkgs/lib> not found (set NIX_PATH=nixpkgs=<nixpkgs or nixpkgs.lib checkout>): {}",
+            String::from_utf8_lossy(&o.stderr).trim()
+        )),
+        Ok(_) => None,
+    }
+}
+
+/// Returns false (and reports) when the tests must be skipped. No package registry ships
+/// nixpkgs' lib, so CI may allow this one kind of skip by name (`SECRETS_TEST_ALLOW_SKIP=nixpkgs`).
+fn available() -> bool {
+    match skip_reason() {
+        None => true,
+        Some(reason) => !common::skip_kind("nixpkgs", &reason),
+    }
+}
+
+/// Evaluates `case` of nix/tests/eval.nix and returns its fields.
+fn eval_case(case: &str) -> Json {
+    let out = Command::new("nix-instantiate")
+        .current_dir(repo())
+        .args([
+            "--eval",
+            "--strict",
+            "--json",
+            "nix/tests/eval.nix",
+            "-A",
+            case,
+        ])
+        .output()
+        .expect("run nix-instantiate");
+    assert!(
+        out.status.success(),
+        "evaluating case {case} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).expect("utf-8 output");
+    let v = serde_json::from_str::<Json>(&text)
+        .unwrap_or_else(|e| panic!("bad JSON for {case}: {e}\n{text}"));
+    if let Ok(dir) = std::env::var("SECRETS_NIX_EMIT_MANIFEST_DIR") {
+        std::fs::create_dir_all(&dir).expect("create manifest dir");
+        let path = PathBuf::from(dir).join(format!("{case}.json"));
+        std::fs::write(&path, v["manifest"].to_string()).expect("write manifest");
+    }
+    v
+}
+
+macro_rules! need_nix {
+    () => {
+        if !available() {
+            return;
+        }
+    };
+}
+
+fn strs(v: &Json) -> Vec<&str> {
+    v.as_array()
+        .expect("a JSON array")
+        .iter()
+        .map(|x| x.as_str().unwrap_or_else(|| panic!("not a string: {x}")))
+        .collect()
+}
+
+fn pos(list: &[&str], item: &str) -> usize {
+    list.iter()
+        .position(|x| *x == item)
+        .unwrap_or_else(|| panic!("{item} missing from {list:?}"))
+}
+
+/// Asserts that the names appear in this order in `list`.
+fn assert_order(list: &[&str], names: &[&str]) {
+    for w in names.windows(2) {
+        assert!(
+            pos(list, w[0]) < pos(list, w[1]),
+            "{} must come before {} in {list:?}",
+            w[0],
+            w[1]
+        );
+    }
+}
+
+/// `script`'s declared dependencies include all of `deps`.
+fn assert_deps(v: &Json, script: &str, deps: &[&str]) {
+    let have = strs(&v["activationDeps"][script]);
+    for d in deps {
+        assert!(
+            have.contains(d),
+            "activation script {script} lacks dep {d}: {have:?}"
+        );
+    }
+}
+
+fn assert_no_problems(v: &Json) {
+    assert_eq!(v["failedAssertions"], json!([]), "assertions failed");
+    assert_eq!(v["warnings"], json!([]), "unexpected warnings");
+}
+
+/// The configuration must trip exactly one assertion containing `needle`.
+fn assert_rejected(case: &str, needle: &str) {
+    let v = eval_case(case);
+    let failed = strs(&v["failedAssertions"]);
+    assert_eq!(
+        failed.len(),
+        1,
+        "{case}: expected one failed assertion, got {failed:?}"
+    );
+    assert!(
+        failed[0].contains(needle),
+        "{case}: message {:?} lacks {needle:?}",
+        failed[0]
+    );
+}
+
+const STORE: &str = "/nix/store/00000000000000000000000000000000";
+
+fn install_cmd(phase: &str) -> String {
+    format!(
+        "{STORE}-secrets-0.1.0/bin/secrets install --manifest {STORE}-agenix-manifest-checked.json --phase {phase}"
+    )
+}
+
+// ---------------------------------------------------------------- tests
+
+#[test]
+fn plain_agenix_config_emits_the_spec_manifest() {
+    need_nix!();
+    let v = eval_case("plain");
+    assert_no_problems(&v);
+    let expected = serde_json::from_str::<Json>(
+        r#"{
+      "version": 1,
+      "secretsDir": "/run/agenix",
+      "secretsMountPoint": "/run/agenix.d",
+      "secretsDirForUsers": "/run/agenix-for-users",
+      "filesystem": "tmpfs",
+      "keepGenerations": 1,
+      "onFailure": "keep-previous",
+      "identityPaths": ["/etc/ssh/ssh_host_rsa_key", "/etc/ssh/ssh_host_ed25519_key"],
+      "userMode": false,
+      "restartMode": "activation-list",
+      "hostPublicKeys": [],
+      "secrets": {
+        "db": {"name": "db", "file": "/var/lib/test-secrets/db.age", "path": "/run/agenix/db",
+               "mode": "0400", "owner": "postgres", "group": "postgres", "symlink": true,
+               "neededForUsers": false, "restartUnits": [], "reloadUnits": []},
+        "custom": {"name": "custom", "file": "/var/lib/test-secrets/custom.age",
+               "path": "/var/lib/app/token", "mode": "0440", "owner": "0", "group": "wheel",
+               "symlink": true, "neededForUsers": false, "restartUnits": [], "reloadUnits": []},
+        "copied": {"name": "copied", "file": "/var/lib/test-secrets/copied.age",
+               "path": "/etc/app/key", "mode": "0400", "owner": "0", "group": "0",
+               "symlink": false, "neededForUsers": false, "restartUnits": [], "reloadUnits": []},
+        "nested": {"name": "app/nested/conf", "file": "/var/lib/test-secrets/nested.age",
+               "path": "/run/agenix/app/nested/conf", "mode": "0400", "owner": "0", "group": "0",
+               "symlink": true, "neededForUsers": false, "restartUnits": [], "reloadUnits": []}
+      },
+      "templates": {}
+    }"#,
+    )
+    .unwrap();
+    assert_eq!(v["manifest"], expected);
+}
+
+#[test]
+fn plain_config_uses_activation_scripts_in_agenix_order() {
+    need_nix!();
+    let v = eval_case("plain");
+    let order = strs(&v["activationOrder"]);
+    assert_order(
+        &order,
+        &[
+            "specialfs",
+            "agenixNewGeneration",
+            "agenixInstall",
+            "users",
+            "groups",
+            "agenix",
+            "agenixChown",
+        ],
+    );
+    assert_deps(&v, "users", &["agenixInstall"]);
+    assert_deps(&v, "agenixInstall", &["specialfs", "agenixNewGeneration"]);
+    assert_deps(
+        &v,
+        "agenix",
+        &["specialfs", "agenixInstall", "users", "groups"],
+    );
+    assert_deps(&v, "agenixChown", &["agenix"]);
+    let scripts = &v["activationScripts"];
+    // Main phase in `agenix`; nothing for the users phase without password secrets.
+    assert_eq!(
+        scripts["agenix"].as_str(),
+        Some(install_cmd("main").as_str())
+    );
+    assert_eq!(scripts["agenixInstall"].as_str(), Some(""));
+    assert_eq!(scripts["agenixChown"].as_str(), Some(""));
+    // One call of the binary for all secrets: no per-secret shell.
+    let script = v["activationScript"].as_str().unwrap();
+    assert_eq!(script.matches("bin/secrets install").count(), 1);
+    assert!(
+        !script.contains("db.age"),
+        "per-secret logic in shell:\n{script}"
+    );
+    assert_eq!(v["units"], json!({}));
+}
+
+#[test]
+fn manifest_is_checked_at_build_time_and_the_checked_file_is_installed() {
+    need_nix!();
+    let v = eval_case("plain");
+    let check = v["checkCommand"].as_str().expect("check derivation");
+    assert!(
+        check.contains(&format!(
+            "{STORE}-secrets-0.1.0/bin/secrets install --check --manifest {STORE}-agenix-manifest.json"
+        )),
+        "{check}"
+    );
+    assert!(check.contains("cp "), "{check}");
+    assert_eq!(
+        v["manifestFile"].as_str(),
+        Some(format!("{STORE}-agenix-manifest-checked.json").as_str())
+    );
+}
+
+#[test]
+fn renamed_ssh_key_paths_still_work() {
+    need_nix!();
+    let v = eval_case("legacy");
+    assert_eq!(
+        strs(&v["manifest"]["identityPaths"]),
+        ["/etc/ssh/legacy_key"]
+    );
+    let warnings = strs(&v["warnings"]);
+    assert!(
+        warnings.iter().any(|w| w.contains("age.sshKeyPaths")),
+        "{warnings:?}"
+    );
+}
+
+#[test]
+fn restart_units_and_installer_settings() {
+    need_nix!();
+    let v = eval_case("restart");
+    assert_no_problems(&v);
+    let m = &v["manifest"];
+    let tls = &m["secrets"]["tls"];
+    assert_eq!(strs(&tls["restartUnits"]), ["nginx.service"]);
+    assert_eq!(
+        strs(&tls["reloadUnits"]),
+        ["haproxy.service", "caddy.service"]
+    );
+    assert_eq!(m["restartMode"].as_str(), Some("activation-list"));
+    assert_eq!(m["onFailure"].as_str(), Some("abort"));
+    assert_eq!(m["keepGenerations"], json!(3));
+    assert_eq!(m["filesystem"].as_str(), Some("ramfs"));
+    assert_eq!(strs(&m["hostPublicKeys"]), ["ssh-ed25519 AAAAtest host"]);
+    assert_eq!(strs(&m["identityPaths"]), ["/persist/ssh/key"]);
+}
+
+#[test]
+fn template_uses_the_spec_placeholder() {
+    need_nix!();
+    let v = eval_case("templates");
+    assert_no_problems(&v);
+    // sha256("db-password"), computed outside Nix.
+    let ph =
+        "<SECRET:47facce23a4e378e2db6678d49886c2c01fb69ec0fba65258571f9c19c06eb7f:PLACEHOLDER>";
+    assert_eq!(v["placeholder"]["db-password"].as_str(), Some(ph));
+    let t = &v["manifest"]["templates"]["app.env"];
+    assert_eq!(
+        t["content"].as_str(),
+        Some(format!("DB_USER=app\nDB_PASSWORD={ph}\n").as_str())
+    );
+    assert_eq!(t["name"].as_str(), Some("app.env"));
+    assert_eq!(t["path"].as_str(), Some("/run/agenix/rendered/app.env"));
+    assert_eq!(t["owner"].as_str(), Some("app"));
+    assert_eq!(
+        t["group"].as_str(),
+        Some("appgroup"),
+        "group follows users.users.<owner>.group"
+    );
+    assert_eq!(t["mode"].as_str(), Some("0400"));
+    assert_eq!(t["symlink"], json!(true));
+    assert_eq!(strs(&t["restartUnits"]), ["app.service"]);
+    assert_eq!(strs(&t["reloadUnits"]), Vec::<&str>::new());
+}
+
+#[test]
+fn password_secret_is_installed_before_users_with_activation_scripts() {
+    need_nix!();
+    let v = eval_case("password");
+    assert_no_problems(&v);
+    let pw = &v["manifest"]["secrets"]["alice-password"];
+    assert_eq!(pw["neededForUsers"], json!(true));
+    assert_eq!(
+        pw["path"].as_str(),
+        Some("/run/agenix-for-users/alice-password")
+    );
+    assert_eq!(
+        v["users"]["alice"]["hashedPasswordFile"].as_str(),
+        Some("/run/agenix-for-users/alice-password")
+    );
+    assert_eq!(
+        v["manifest"]["secrets"]["other"]["neededForUsers"],
+        json!(false)
+    );
+    let scripts = &v["activationScripts"];
+    assert_eq!(
+        scripts["agenixInstall"].as_str(),
+        Some(install_cmd("users").as_str())
+    );
+    assert_eq!(
+        scripts["agenix"].as_str(),
+        Some(install_cmd("main").as_str())
+    );
+    let order = strs(&v["activationOrder"]);
+    assert_order(
+        &order,
+        &["specialfs", "agenixInstall", "users", "groups", "agenix"],
+    );
+    assert_deps(&v, "users", &["agenixInstall"]);
+    assert_deps(&v, "agenix", &["users", "groups"]);
+    // Same order in the concatenated script.
+    let script = v["activationScript"].as_str().unwrap();
+    let users_phase = script.find(&install_cmd("users")).unwrap();
+    let users_script = script.find("update-users-groups").unwrap();
+    let main_phase = script.find(&install_cmd("main")).unwrap();
+    assert!(
+        users_phase < users_script && users_script < main_phase,
+        "{script}"
+    );
+    assert_eq!(v["units"], json!({}));
+}
+
+#[test]
+fn sysusers_uses_units_around_systemd_sysusers() {
+    need_nix!();
+    let v = eval_case("sysusers");
+    // Includes NixOS's own check that activationScripts.users stays "".
+    assert_no_problems(&v);
+    assert_eq!(v["activationScripts"]["users"].as_str(), Some(""));
+    assert_eq!(strs(&v["activationDeps"]["users"]), Vec::<&str>::new());
+    assert_eq!(v["activationScripts"]["agenix"].as_str(), Some(""));
+    assert_eq!(v["activationScripts"]["agenixInstall"].as_str(), Some(""));
+    assert_eq!(v["manifest"]["restartMode"].as_str(), Some("systemctl"));
+
+    let manifest = format!("{STORE}-agenix-manifest-checked.json");
+    let users = &v["units"]["agenix-install-users"];
+    assert_eq!(
+        users["serviceConfig"]["ExecStart"].as_str(),
+        Some(install_cmd("users").as_str())
+    );
+    let before = strs(&users["before"]);
+    for u in [
+        "systemd-sysusers.service",
+        "userborn.service",
+        "sysinit.target",
+    ] {
+        assert!(
+            before.contains(&u),
+            "users phase not before {u}: {before:?}"
+        );
+    }
+    assert_eq!(users["unitConfig"]["DefaultDependencies"], json!(false));
+    assert_eq!(strs(&users["restartTriggers"]), [manifest.as_str()]);
+
+    let main = &v["units"]["agenix-install-secrets"];
+    assert_eq!(
+        main["serviceConfig"]["ExecStart"].as_str(),
+        Some(install_cmd("main").as_str())
+    );
+    assert_eq!(main["serviceConfig"]["Type"].as_str(), Some("oneshot"));
+    let after = strs(&main["after"]);
+    for u in [
+        "systemd-sysusers.service",
+        "userborn.service",
+        "agenix-install-users.service",
+    ] {
+        assert!(after.contains(&u), "main phase not after {u}: {after:?}");
+    }
+    assert!(strs(&main["before"]).contains(&"sysinit.target"));
+    assert!(strs(&main["wantedBy"]).contains(&"sysinit.target"));
+    assert!(strs(&main["requiredBy"]).contains(&"sysinit-reactivation.target"));
+    assert_eq!(strs(&main["restartTriggers"]), [manifest.as_str()]);
+    assert_eq!(main["unitConfig"]["DefaultDependencies"], json!(false));
+}
+
+#[test]
+fn userborn_without_password_secrets_has_only_the_main_unit() {
+    need_nix!();
+    let v = eval_case("userborn");
+    assert_no_problems(&v);
+    let units = v["units"].as_object().expect("a JSON object");
+    assert_eq!(units.keys().collect::<Vec<_>>(), ["agenix-install-secrets"]);
+    assert!(strs(&v["units"]["agenix-install-secrets"]["after"]).contains(&"userborn.service"));
+}
+
+#[test]
+fn systemd_mode_with_scripted_users_keeps_the_users_phase_in_activation() {
+    need_nix!();
+    let v = eval_case("systemdScripted");
+    assert_no_problems(&v);
+    let scripts = &v["activationScripts"];
+    assert_eq!(
+        scripts["agenixInstall"].as_str(),
+        Some(install_cmd("users").as_str())
+    );
+    assert_eq!(scripts["agenix"].as_str(), Some(""));
+    assert_order(&strs(&v["activationOrder"]), &["agenixInstall", "users"]);
+    assert_deps(&v, "users", &["agenixInstall"]);
+    let units = v["units"].as_object().expect("a JSON object");
+    assert_eq!(units.keys().collect::<Vec<_>>(), ["agenix-install-secrets"]);
+    assert_eq!(
+        v["units"]["agenix-install-secrets"]["serviceConfig"]["ExecStart"].as_str(),
+        Some(install_cmd("main").as_str())
+    );
+    assert_eq!(v["manifest"]["restartMode"].as_str(), Some("systemctl"));
+}
+
+#[test]
+fn bad_configs_are_rejected_with_clear_messages() {
+    need_nix!();
+    assert_rejected("noIdentity", "age.identityPaths must be set");
+    assert_rejected(
+        "symlinkFalseDefaultPath",
+        "age.secrets.a: symlink = false only makes sense with a custom path",
+    );
+    assert_rejected(
+        "usersSecretNotRoot",
+        "age.secrets.pw: neededForUsers secrets are installed before users exist and must be owned by root",
+    );
+    assert_rejected("identityPathLiteral", "is a Nix path literal");
+    assert_rejected("identityInStore", "is in the Nix store");
+    assert_rejected(
+        "templateWithoutPlaceholder",
+        "age.templates.t: content contains no placeholder",
+    );
+    assert_rejected(
+        "templateUnknownPlaceholder",
+        "<SECRET:ffa63583dfa6706b87d284b86b0d693a161e4840aad2c5cf6b5d27c3b9621f7d:PLACEHOLDER>",
+    );
+    assert_rejected(
+        "activationWithSysusers",
+        "age.installationMode = \"activation\" cannot be combined with systemd.sysusers",
+    );
+}
+
+#[test]
+fn suspicious_configs_warn() {
+    need_nix!();
+    let v = eval_case("plaintextFile");
+    assert_eq!(v["failedAssertions"], json!([]));
+    let w = strs(&v["warnings"]);
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert!(w[0].contains("does not end in .age"), "{w:?}");
+
+    let v = eval_case("ageBinSet");
+    assert_eq!(v["failedAssertions"], json!([]));
+    let w = strs(&v["warnings"]);
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert!(w[0].contains("age.ageBin is set but unused"), "{w:?}");
+}
+
+#[test]
+fn home_manager_agenix_config_runs_a_user_service_in_user_mode() {
+    need_nix!();
+    let v = eval_case("hmAgenix");
+    assert_eq!(v["failedAssertions"], json!([]));
+    // agenix's age.package (the age binary) is ignored with a warning.
+    let w = strs(&v["warnings"]);
+    assert!(w.len() == 1 && w[0].contains("age.package = age"), "{w:?}");
+    let m = &v["manifest"];
+    assert_eq!(m["userMode"], json!(true));
+    assert_eq!(m["restartMode"].as_str(), Some("systemctl"));
+    assert_eq!(m["secretsDir"].as_str(), Some("${XDG_RUNTIME_DIR}/agenix"));
+    assert_eq!(
+        m["secretsMountPoint"].as_str(),
+        Some("${XDG_RUNTIME_DIR}/agenix.d")
+    );
+    assert_eq!(
+        strs(&m["identityPaths"]),
+        ["/home/alice/.ssh/id_ed25519", "/home/alice/.ssh/id_rsa"]
+    );
+    // No owner/group in user mode, and no users-phase directory.
+    let token = m["secrets"]["token"].as_object().expect("a JSON object");
+    assert!(!token.contains_key("owner") && !token.contains_key("group"));
+    assert!(!m
+        .as_object()
+        .expect("a JSON object")
+        .contains_key("secretsDirForUsers"));
+    assert_eq!(
+        v["secretPaths"]["token"].as_str(),
+        Some("${XDG_RUNTIME_DIR}/agenix/token")
+    );
+    assert_eq!(
+        v["secretPaths"]["gpg"].as_str(),
+        Some("/home/alice/.gnupg/key")
+    );
+    assert_eq!(m["secrets"]["gpg"]["symlink"], json!(false));
+    assert_eq!(strs(&m["secrets"]["api"]["restartUnits"]), ["sync.service"]);
+
+    let unit = &v["userUnits"]["agenix"];
+    let manifest = format!("{STORE}-agenix-home-manifest-checked.json");
+    assert_eq!(
+        unit["ExecStart"].as_str(),
+        Some(format!("{STORE}-secrets-0.1.0/bin/secrets install --manifest {manifest}").as_str())
+    );
+    assert_eq!(strs(&unit["RestartTriggers"]), [manifest.as_str()]);
+    assert_eq!(unit["Type"].as_str(), Some("oneshot"));
+    assert_eq!(strs(&unit["WantedBy"]), ["default.target"]);
+    assert_eq!(v["launchd"], json!({}));
+}
+
+#[test]
+fn home_manager_runtime_dir_makes_paths_literal() {
+    need_nix!();
+    let v = eval_case("hmLiteralRuntimeDir");
+    assert_no_problems(&v);
+    assert_eq!(
+        v["secretPaths"]["token"].as_str(),
+        Some("/run/user/1000/agenix/token")
+    );
+    assert_eq!(
+        v["manifest"]["secretsDir"].as_str(),
+        Some("/run/user/1000/agenix")
+    );
+}
+
+#[test]
+fn darwin_module_evaluates_to_a_launchd_daemon() {
+    need_nix!();
+    let v = eval_case("darwinPlain");
+    assert_no_problems(&v);
+    let m = &v["manifest"];
+    assert_eq!(m["filesystem"].as_str(), Some("none"));
+    assert_eq!(m["restartMode"].as_str(), Some("none"));
+    assert_eq!(
+        strs(&m["identityPaths"]),
+        ["/etc/ssh/ssh_host_ed25519_key", "/etc/ssh/ssh_host_rsa_key"]
+    );
+    assert_eq!(m["secrets"]["db"]["owner"].as_str(), Some("_postgres"));
+    let script = v["launchd"]["activate-agenix"].as_str().unwrap();
+    let mount = script.find("hdiutil attach").expect("RAM disk");
+    let install = script
+        .find("bin/secrets install --manifest")
+        .expect("installer call");
+    assert!(mount < install, "{script}");
+
+    assert_rejected(
+        "darwinUsersSecret",
+        "neededForUsers is not supported on nix-darwin",
+    );
+}
