@@ -249,6 +249,290 @@ pub fn harden_process() {
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Installer helpers: files created owner-first and never readable by anyone else in between,
+// atomic symlink swaps, no-follow reads, mount inspection.
+
+fn cpath(path: &Path) -> io::Result<CString> {
+    CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains NUL"))
+}
+
+fn cvt(ret: libc::c_int) -> io::Result<()> {
+    if ret == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// Owner and group to give a file; `None` keeps the creating user (user mode).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ownership {
+    pub uid: u32,
+    pub gid: u32,
+}
+
+/// Create `path` (which must not exist; symlinks are not followed) as mode 0400 owned by the
+/// caller, write `data`, then give it `owner` and finally `mode`. The file is never more
+/// permissive than 0400-root while it is being filled, whatever the umask. `sync` fsyncs it
+/// (needed on disk, pointless on tmpfs).
+pub fn create_owned_file(
+    path: &Path,
+    data: &[u8],
+    owner: Option<Ownership>,
+    mode: u32,
+    sync: bool,
+) -> io::Result<()> {
+    let res = (|| {
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o400)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(path)?;
+        // The umask may have cleared bits of 0400; fix the mode before any byte lands.
+        f.set_permissions(Permissions::from_mode(0o400))?;
+        f.write_all(data)?;
+        if let Some(o) = owner {
+            std::os::unix::fs::fchown(&f, Some(o.uid), Some(o.gid))?;
+        }
+        // After chown: chown clears set-id bits, and the final mode must be the last word.
+        f.set_permissions(Permissions::from_mode(mode))?;
+        if sync {
+            f.sync_all()?;
+        }
+        Ok(())
+    })();
+    if res.is_err() {
+        let _ = fs::remove_file(path);
+    }
+    res
+}
+
+/// What an atomic replacement found at the destination before replacing it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Replaced {
+    Nothing,
+    /// A symlink that already pointed where we wanted.
+    SameSymlink,
+    /// A symlink pointing elsewhere (its old target), replaced without following it.
+    OtherSymlink(PathBuf),
+    /// A regular file (or other non-directory), replaced.
+    File,
+}
+
+/// What is at `path` now, without following a symlink there.
+fn inspect_dest(path: &Path, want_target: Option<&Path>) -> io::Result<Replaced> {
+    match fs::symlink_metadata(path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Replaced::Nothing),
+        Err(e) => Err(e),
+        Ok(m) if m.is_dir() => Err(io::Error::other(
+            "a directory is in the way (not replaced; remove it if it should be this secret)",
+        )),
+        Ok(m) if m.file_type().is_symlink() => {
+            let t = fs::read_link(path)?;
+            if want_target == Some(t.as_path()) {
+                Ok(Replaced::SameSymlink)
+            } else {
+                Ok(Replaced::OtherSymlink(t))
+            }
+        }
+        Ok(_) => Ok(Replaced::File),
+    }
+}
+
+fn temp_sibling(path: &Path, tag: &str) -> PathBuf {
+    let dir = parent_dir(path);
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "x".into());
+    let r: u64 = rand::random();
+    dir.join(format!(".{name}.{tag}-{}-{r:016x}", std::process::id()))
+}
+
+/// Point `link` at `target` atomically: a temp symlink in the same directory (lchown'ed to
+/// `owner`) renamed over `link`. An existing symlink or file at `link` is replaced, never
+/// followed; a directory there is an error. Returns what was there before.
+pub fn atomic_symlink(
+    target: &Path,
+    link: &Path,
+    owner: Option<Ownership>,
+) -> io::Result<Replaced> {
+    let before = inspect_dest(link, Some(target))?;
+    let tmp = temp_sibling(link, "link");
+    std::os::unix::fs::symlink(target, &tmp)?;
+    let res = (|| {
+        if let Some(o) = owner {
+            std::os::unix::fs::lchown(&tmp, Some(o.uid), Some(o.gid))?;
+        }
+        fs::rename(&tmp, link)
+    })();
+    if let Err(e) = res {
+        let _ = fs::remove_file(&tmp);
+        return Err(e);
+    }
+    sync_dir(&parent_dir(link));
+    Ok(before)
+}
+
+/// Replace `path` with a new file holding `data`, created as in [`create_owned_file`] next to
+/// it and renamed over it. A symlink at `path` is replaced, not followed; a directory is an error.
+pub fn atomic_copy_owned(
+    path: &Path,
+    data: &[u8],
+    owner: Option<Ownership>,
+    mode: u32,
+) -> io::Result<Replaced> {
+    let before = inspect_dest(path, None)?;
+    let tmp = temp_sibling(path, "copy");
+    create_owned_file(&tmp, data, owner, mode, true)?;
+    if let Err(e) = fs::rename(&tmp, path) {
+        let _ = fs::remove_file(&tmp);
+        return Err(e);
+    }
+    sync_dir(&parent_dir(path));
+    Ok(before)
+}
+
+/// Create directory `path` with exactly `mode` (umask ignored); an existing directory (not a
+/// symlink) gets `mode` too.
+pub fn mkdir_mode(path: &Path, mode: u32) -> io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    match fs::DirBuilder::new().mode(mode & 0o700).create(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+            let m = fs::symlink_metadata(path)?;
+            if !m.is_dir() {
+                return Err(io::Error::new(
+                    io::ErrorKind::AlreadyExists,
+                    "exists and is not a directory",
+                ));
+            }
+        }
+        Err(e) => return Err(e),
+    }
+    fs::set_permissions(path, Permissions::from_mode(mode))
+}
+
+/// Read a regular file without following a symlink at `path`, with its metadata.
+pub fn read_secret_nofollow(path: &Path) -> io::Result<(SecretBytes, fs::Metadata)> {
+    let mut f = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(path)?;
+    let meta = f.metadata()?;
+    if !meta.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file",
+        ));
+    }
+    let mut buf = Zeroizing::new(Vec::with_capacity(meta.len() as usize + 1));
+    f.read_to_end(&mut buf)?;
+    Ok((buf, meta))
+}
+
+/// lchown without following a symlink.
+pub fn lchown(path: &Path, o: Ownership) -> io::Result<()> {
+    std::os::unix::fs::lchown(path, Some(o.uid), Some(o.gid))
+}
+
+/// An exclusive advisory lock on a directory, held until dropped (one installer at a time).
+pub struct DirLock(#[allow(dead_code)] File);
+
+pub fn lock_dir(dir: &Path) -> io::Result<DirLock> {
+    use std::os::fd::AsRawFd;
+    let f = File::open(dir)?;
+    // SAFETY: flock on a descriptor we own.
+    cvt(unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) })?;
+    Ok(DirLock(f))
+}
+
+/// One line of /proc/self/mountinfo: where and what.
+#[derive(Clone, Debug)]
+pub struct MountEntry {
+    pub mount_point: PathBuf,
+    pub fs_type: String,
+    pub options: Vec<String>,
+}
+
+fn unescape_mountinfo(s: &str) -> String {
+    // The kernel escapes space, tab, newline and backslash as \ooo.
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\' && i + 4 <= b.len() {
+            if let Ok(v) =
+                u8::from_str_radix(std::str::from_utf8(&b[i + 1..i + 4]).unwrap_or("x"), 8)
+            {
+                out.push(v);
+                i += 4;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The topmost mount exactly at `path` (which should be canonical), if any.
+pub fn mount_at(path: &Path) -> io::Result<Option<MountEntry>> {
+    let text = fs::read_to_string("/proc/self/mountinfo")?;
+    let mut found = None;
+    for line in text.lines() {
+        // id parent maj:min root mountpoint options [optional...] - fstype source superopts
+        let Some((left, right)) = line.split_once(" - ") else {
+            continue;
+        };
+        let l: Vec<&str> = left.split(' ').collect();
+        let r: Vec<&str> = right.split(' ').collect();
+        if l.len() < 6 || r.is_empty() {
+            continue;
+        }
+        if Path::new(&unescape_mountinfo(l[4])) == path {
+            let mut options: Vec<String> = l[5].split(',').map(str::to_string).collect();
+            if let Some(sup) = r.get(2) {
+                options.extend(sup.split(',').map(str::to_string));
+            }
+            // Later lines are mounted on top of earlier ones.
+            found = Some(MountEntry {
+                mount_point: path.to_path_buf(),
+                fs_type: r[0].to_string(),
+                options,
+            });
+        }
+    }
+    Ok(found)
+}
+
+/// mount(2) a RAM filesystem (`tmpfs` or `ramfs`) on `target` with nodev,nosuid,noexec.
+pub fn mount_ramfs(target: &Path, fstype: &str, data: &str) -> io::Result<()> {
+    let t = cpath(target)?;
+    let fs_c = CString::new(fstype).expect("no NUL");
+    let d = CString::new(data).expect("no NUL");
+    let flags = libc::MS_NODEV | libc::MS_NOSUID | libc::MS_NOEXEC;
+    // SAFETY: all pointers are valid NUL-terminated strings that outlive the call.
+    cvt(unsafe {
+        libc::mount(
+            fs_c.as_ptr(),
+            t.as_ptr(),
+            fs_c.as_ptr(),
+            flags,
+            d.as_ptr() as *const libc::c_void,
+        )
+    })
+}
+
+/// Set the process umask (returns the old one).
+pub fn set_umask(mask: u32) -> u32 {
+    // SAFETY: umask has no preconditions.
+    unsafe { libc::umask(mask as libc::mode_t) as u32 }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

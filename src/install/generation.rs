@@ -1,0 +1,252 @@
+//! Generations: `<mp>/<N>` (main) and `<mp>/users.<N>` (users phase), the stable symlink that
+//! names the current one, stale leftovers of crashed runs, pruning, and the per-generation
+//! state file (names and units only, never values or hashes of values).
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::manifest::{PhaseKind, Plan, STATE_FILE};
+use crate::error::{describe_io, Error, Result};
+use crate::fsutil::{self, Ownership};
+
+#[derive(Clone, Debug)]
+pub struct Gen {
+    /// 0 when the stable symlink points somewhere we did not create (an older layout).
+    pub number: u64,
+    pub path: PathBuf,
+}
+
+pub fn name(phase: PhaseKind, n: u64) -> String {
+    match phase {
+        PhaseKind::Main => n.to_string(),
+        PhaseKind::Users => format!("users.{n}"),
+    }
+}
+
+fn parse_name(phase: PhaseKind, s: &str) -> Option<u64> {
+    let digits = match phase {
+        PhaseKind::Main => s,
+        PhaseKind::Users => s.strip_prefix("users.")?,
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+/// The generation the stable symlink points to now.
+pub fn current(plan: &Plan, phase: PhaseKind) -> Result<Option<Gen>> {
+    let stable = plan.stable_dir(phase);
+    let meta = match std::fs::symlink_metadata(stable) {
+        Ok(m) => m,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io("cannot inspect", stable, e)),
+    };
+    if !meta.file_type().is_symlink() {
+        return Err(Error::new(format!(
+            "{} is a {}, not the symlink the installer manages; it may hold secrets from \
+             another tool. Move it away (e.g. mv {0} {0}.old) and run again",
+            stable.display(),
+            if meta.is_dir() { "directory" } else { "file" }
+        )));
+    }
+    let target = std::fs::read_link(stable).map_err(|e| Error::io("cannot read", stable, e))?;
+    let target = if target.is_absolute() {
+        target
+    } else {
+        fsutil::parent_dir(stable).join(target)
+    };
+    match std::fs::symlink_metadata(&target) {
+        Ok(m) if m.is_dir() => {}
+        _ => return Ok(None),
+    }
+    let number = if target.parent() == Some(plan.mount_point.as_path()) {
+        target
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| parse_name(phase, n))
+            .unwrap_or(0)
+    } else {
+        0
+    };
+    Ok(Some(Gen {
+        number,
+        path: target,
+    }))
+}
+
+/// All generations of this phase under the mount point, oldest first.
+pub fn list(plan: &Plan, phase: PhaseKind) -> Vec<Gen> {
+    let mut out: Vec<Gen> = std::fs::read_dir(&plan.mount_point)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let n = parse_name(phase, e.file_name().to_str()?)?;
+            Some(Gen {
+                number: n,
+                path: e.path(),
+            })
+        })
+        .collect();
+    out.sort_by_key(|g| g.number);
+    out
+}
+
+fn remove_tree(p: &Path) -> io::Result<()> {
+    match std::fs::symlink_metadata(p) {
+        Ok(m) if m.is_dir() => std::fs::remove_dir_all(p),
+        Ok(_) => std::fs::remove_file(p),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Remove leftovers of a crashed run (generations newer than the current one, temp symlinks
+/// next to the stable path) and create the next generation directory.
+pub fn create_next(
+    plan: &Plan,
+    phase: PhaseKind,
+    current: Option<&Gen>,
+    keys_gid: Option<u32>,
+) -> Result<Gen> {
+    let all = list(plan, phase);
+    if let Some(cur) = current.filter(|c| c.number > 0) {
+        for g in all.iter().filter(|g| g.number > cur.number) {
+            remove_tree(&g.path)
+                .map_err(|e| Error::io("cannot remove stale generation", &g.path, e))?;
+        }
+    }
+    remove_stale_temps(plan.stable_dir(phase));
+    let base = current.map(|c| c.number).unwrap_or(0);
+    let highest = list(plan, phase).last().map(|g| g.number).unwrap_or(0);
+    let n = base.max(highest) + 1;
+    let path = plan.mount_point.join(name(phase, n));
+    let mode = if plan.user_mode { 0o700 } else { 0o751 };
+    fsutil::mkdir_mode(&path, mode).map_err(|e| Error::io("cannot create generation", &path, e))?;
+    if !plan.user_mode {
+        super::mount::set_dir_owner(&path, mode, keys_gid)?;
+    }
+    Ok(Gen { number: n, path })
+}
+
+/// Remove our temp files/symlinks (`.<name>.link-*`, `.<name>.copy-*`) next to `path`, left by
+/// a run that was killed between creating and renaming them.
+pub fn remove_stale_temps(path: &Path) {
+    let Some(fname) = path.file_name().and_then(|n| n.to_str()) else {
+        return;
+    };
+    let prefixes = [format!(".{fname}.link-"), format!(".{fname}.copy-")];
+    let dir = fsutil::parent_dir(path);
+    let Ok(rd) = std::fs::read_dir(&dir) else {
+        return;
+    };
+    for e in rd.flatten() {
+        let n = e.file_name();
+        let Some(n) = n.to_str() else { continue };
+        if prefixes.iter().any(|p| n.starts_with(p.as_str())) {
+            if let Ok(ft) = e.file_type() {
+                if !ft.is_dir() {
+                    let _ = std::fs::remove_file(e.path());
+                }
+            }
+        }
+    }
+}
+
+/// Point the stable symlink at `gen` atomically.
+pub fn switch(plan: &Plan, phase: PhaseKind, gen: &Gen) -> Result<()> {
+    let stable = plan.stable_dir(phase);
+    super::mount::create_parents(stable)?;
+    fsutil::atomic_symlink(&gen.path, stable, None).map_err(|e| {
+        Error::new(format!(
+            "cannot switch {} to {}: {}",
+            stable.display(),
+            gen.path.display(),
+            describe_io(&e)
+        ))
+    })?;
+    Ok(())
+}
+
+/// Remove generations beyond the newest `keep` (the current one is always kept).
+pub fn prune(plan: &Plan, phase: PhaseKind, current: &Gen) -> Vec<String> {
+    let mut problems = Vec::new();
+    let all = list(plan, phase);
+    let keep = plan.keep_generations as usize;
+    let older: Vec<&Gen> = all.iter().filter(|g| g.number != current.number).collect();
+    let n_remove = older.len().saturating_sub(keep.saturating_sub(1));
+    for g in older.iter().take(n_remove) {
+        if let Err(e) = remove_tree(&g.path) {
+            problems.push(format!(
+                "cannot remove old generation {}: {}",
+                g.path.display(),
+                describe_io(&e)
+            ));
+        }
+    }
+    problems
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct State {
+    pub version: u32,
+    pub items: Vec<StateItem>,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone)]
+#[serde(rename_all = "camelCase")]
+pub struct StateItem {
+    pub kind: String,
+    pub attr: String,
+    pub rel: String,
+    pub path: Option<PathBuf>,
+    pub symlink: bool,
+    pub restart_units: Vec<String>,
+    pub reload_units: Vec<String>,
+}
+
+pub fn write_state(gen: &Gen, state: &State, owner: Option<Ownership>) -> Result<()> {
+    let p = gen.path.join(STATE_FILE);
+    let data = serde_json::to_vec(state).expect("state serializes");
+    fsutil::create_owned_file(&p, &data, owner, 0o400, false)
+        .map_err(|e| Error::io("cannot write", &p, e))
+}
+
+/// The state of a generation; None for generations written by other tools.
+pub fn read_state(gen: &Gen) -> Option<State> {
+    let p = gen.path.join(STATE_FILE);
+    let (data, _) = fsutil::read_secret_nofollow(&p).ok()?;
+    serde_json::from_slice(&data).ok()
+}
+
+/// Regular files below a generation (relative paths), for generations without a state file.
+pub fn walk_files(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![(dir.to_path_buf(), String::new())];
+    while let Some((d, prefix)) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let Some(n) = e.file_name().to_str().map(str::to_string) else {
+                continue;
+            };
+            let rel = if prefix.is_empty() {
+                n.clone()
+            } else {
+                format!("{prefix}/{n}")
+            };
+            match e.file_type() {
+                Ok(ft) if ft.is_dir() => stack.push((e.path(), rel)),
+                Ok(ft) if ft.is_file() && rel != STATE_FILE => out.push(rel),
+                _ => {}
+            }
+        }
+    }
+    out.sort();
+    out
+}

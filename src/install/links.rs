@@ -1,0 +1,84 @@
+//! Custom destinations (`path` other than `<secretsDir>/<name>`): an atomic symlink to the
+//! stable path, owned like the secret, or an atomic copy. Nothing at a destination is followed;
+//! a directory there is left alone and reported; a foreign symlink is replaced and reported.
+
+use std::path::Path;
+
+use crate::error::describe_io;
+use crate::fsutil::{self, Ownership, Replaced};
+
+use super::generation::{self, StateItem};
+use super::manifest::Common;
+use super::report::Report;
+
+/// Create the link or copy for one installed item. Returns an error message on failure.
+pub fn install(
+    c: &Common,
+    stable_dir: &Path,
+    dest: &Path,
+    value: Option<&[u8]>,
+    own: Option<Ownership>,
+    mode: u32,
+    report: &mut Report,
+) -> Result<(), String> {
+    generation::remove_stale_temps(dest);
+    super::mount::create_parents(dest).map_err(|e| e.to_string())?;
+    let target = stable_dir.join(&c.rel);
+    let what = if c.symlink { "link" } else { "copy" };
+    let res = if c.symlink {
+        fsutil::atomic_symlink(&target, dest, own)
+    } else {
+        let Some(v) = value else {
+            return Err(format!("{}: no value to copy", dest.display()));
+        };
+        fsutil::atomic_copy_owned(dest, v, own, mode)
+    };
+    match res {
+        Ok(Replaced::OtherSymlink(old)) if !old.starts_with(stable_dir) => {
+            report.warn(format!(
+                "{}: replaced a symlink to {} (not ours) with the secret's {what}; the old \
+                 target was not followed or touched",
+                dest.display(),
+                old.display()
+            ));
+            Ok(())
+        }
+        Ok(Replaced::File) if c.symlink => {
+            report.info(format!(
+                "{}: replaced a regular file with a symlink to {}",
+                dest.display(),
+                target.display()
+            ));
+            Ok(())
+        }
+        Ok(_) => Ok(()),
+        Err(e) => Err(format!(
+            "cannot install {what} {} for {}: {}",
+            dest.display(),
+            c.attr,
+            describe_io(&e)
+        )),
+    }
+}
+
+/// A removed secret's symlink at its custom path is removed when it still points to the
+/// stable path we made it point to; anything else there is left alone.
+pub fn remove_old(item: &StateItem, stable_dir: &Path, report: &mut Report) {
+    let Some(dest) = &item.path else { return };
+    if !item.symlink {
+        return;
+    }
+    let want = stable_dir.join(&item.rel);
+    match std::fs::read_link(dest) {
+        Ok(t) if t == want => {
+            if let Err(e) = std::fs::remove_file(dest) {
+                report.warn(format!(
+                    "cannot remove {}: {}",
+                    dest.display(),
+                    describe_io(&e)
+                ));
+            }
+        }
+        _ => {}
+    }
+}

@@ -1,0 +1,756 @@
+//! The manifest (v1, see README): parsed strictly (unknown fields rejected) and validated as a
+//! whole into a [`Plan`] before anything on the system is touched.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Component, Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+use crate::recipients::Recipient;
+
+use super::template::{self, Segment};
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct RawManifest {
+    #[allow(dead_code)] // checked before this struct is parsed
+    version: u32,
+    #[serde(default = "d_secrets_dir")]
+    secrets_dir: String,
+    #[serde(default = "d_mount_point")]
+    secrets_mount_point: String,
+    #[serde(default = "d_users_dir")]
+    secrets_dir_for_users: String,
+    #[serde(default)]
+    filesystem: Filesystem,
+    #[serde(default = "d_keep")]
+    keep_generations: u32,
+    #[serde(default)]
+    on_failure: OnFailure,
+    #[serde(default = "d_identities")]
+    identity_paths: Vec<String>,
+    #[serde(default)]
+    user_mode: bool,
+    #[serde(default)]
+    restart_mode: RestartMode,
+    #[serde(default)]
+    host_public_keys: Vec<String>,
+    #[serde(default)]
+    secrets: BTreeMap<String, RawSecret>,
+    #[serde(default)]
+    templates: BTreeMap<String, RawTemplate>,
+}
+
+fn d_secrets_dir() -> String {
+    "/run/agenix".into()
+}
+fn d_mount_point() -> String {
+    "/run/agenix.d".into()
+}
+fn d_users_dir() -> String {
+    "/run/agenix-for-users".into()
+}
+fn d_keep() -> u32 {
+    1
+}
+fn d_identities() -> Vec<String> {
+    vec!["/etc/ssh/ssh_host_ed25519_key".into()]
+}
+fn d_mode() -> String {
+    "0400".into()
+}
+fn d_root() -> String {
+    "0".into()
+}
+fn d_true() -> bool {
+    true
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct RawSecret {
+    name: Option<String>,
+    file: String,
+    path: Option<String>,
+    #[serde(default = "d_mode")]
+    mode: String,
+    #[serde(default = "d_root")]
+    owner: String,
+    #[serde(default = "d_root")]
+    group: String,
+    #[serde(default = "d_true")]
+    symlink: bool,
+    #[serde(default)]
+    needed_for_users: bool,
+    #[serde(default)]
+    restart_units: Vec<String>,
+    #[serde(default)]
+    reload_units: Vec<String>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct RawTemplate {
+    name: Option<String>,
+    content: String,
+    path: Option<String>,
+    #[serde(default = "d_mode")]
+    mode: String,
+    #[serde(default = "d_root")]
+    owner: String,
+    #[serde(default = "d_root")]
+    group: String,
+    #[serde(default = "d_true")]
+    symlink: bool,
+    #[serde(default)]
+    restart_units: Vec<String>,
+    #[serde(default)]
+    reload_units: Vec<String>,
+}
+
+#[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Filesystem {
+    #[default]
+    Tmpfs,
+    Ramfs,
+    /// Mount nothing; use the existing directory (nix-darwin's RAM disk).
+    None,
+}
+
+#[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum OnFailure {
+    #[default]
+    KeepPrevious,
+    Abort,
+}
+
+#[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum RestartMode {
+    #[default]
+    Systemctl,
+    ActivationList,
+    None,
+}
+
+/// A user or group as written in the manifest.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Principal {
+    Id(u32),
+    Name(String),
+}
+
+impl Principal {
+    fn parse(s: &str, what: &str, item: &str) -> Result<Principal> {
+        if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
+            return s
+                .parse()
+                .map(Principal::Id)
+                .map_err(|_| Error::new(format!("{item}: {what} id {s:?} is out of range")));
+        }
+        let ok = !s.is_empty()
+            && s.len() <= 256
+            && !s.starts_with('-')
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b'$'));
+        if !ok {
+            return Err(Error::new(format!(
+                "{item}: {what} {s:?} is neither a numeric id nor a valid {what} name"
+            )));
+        }
+        Ok(Principal::Name(s.to_string()))
+    }
+
+    pub fn is_root(&self) -> bool {
+        matches!(self, Principal::Id(0)) || matches!(self, Principal::Name(n) if n == "root")
+    }
+}
+
+impl std::fmt::Display for Principal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Principal::Id(i) => write!(f, "{i}"),
+            Principal::Name(n) => f.write_str(n),
+        }
+    }
+}
+
+/// Which installation phase an item belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum PhaseKind {
+    Users,
+    Main,
+}
+
+impl PhaseKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PhaseKind::Users => "users",
+            PhaseKind::Main => "main",
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Common {
+    /// Manifest attribute name (for messages).
+    pub attr: String,
+    /// The item's name (`name`, defaulting to the attribute name).
+    pub name: String,
+    pub is_template: bool,
+    /// Relative path inside the generation (`rendered/<name>` for templates).
+    pub rel: String,
+    /// Extra destination (symlink or copy) when it differs from the stable path.
+    pub custom_path: Option<PathBuf>,
+    pub mode: u32,
+    pub owner: Principal,
+    pub group: Principal,
+    pub symlink: bool,
+    pub phase: PhaseKind,
+    pub restart_units: Vec<String>,
+    pub reload_units: Vec<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct SecretSpec {
+    pub c: Common,
+    pub file: PathBuf,
+}
+
+#[derive(Clone, Debug)]
+pub struct TemplateSpec {
+    pub c: Common,
+    pub segments: Vec<Segment>,
+}
+
+/// A validated manifest with paths expanded and everything parsed.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    pub secrets_dir: PathBuf,
+    pub mount_point: PathBuf,
+    pub users_dir: PathBuf,
+    pub filesystem: Filesystem,
+    pub keep_generations: u32,
+    pub on_failure: OnFailure,
+    pub identity_paths: Vec<PathBuf>,
+    pub user_mode: bool,
+    pub restart_mode: RestartMode,
+    pub host_keys: Vec<Recipient>,
+    pub secrets: Vec<SecretSpec>,
+    pub templates: Vec<TemplateSpec>,
+}
+
+impl Plan {
+    pub fn stable_dir(&self, phase: PhaseKind) -> &Path {
+        match phase {
+            PhaseKind::Users => &self.users_dir,
+            PhaseKind::Main => &self.secrets_dir,
+        }
+    }
+}
+
+/// Name of the per-generation state file (non-secret: names, units, destinations).
+pub const STATE_FILE: &str = ".secrets-install.json";
+
+/// Read, parse and validate a manifest file.
+pub fn load(path: &Path) -> Result<Plan> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Error::new(format!(
+            "cannot read manifest {}: {}",
+            path.display(),
+            crate::error::describe_io(&e)
+        ))
+    })?;
+    parse(&text).map_err(|e| e.context(format!("manifest {}", path.display())))
+}
+
+pub fn parse(text: &str) -> Result<Plan> {
+    // Look at the version first so a future manifest gets a clear message rather than a
+    // complaint about an unknown field.
+    let v: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| Error::new(format!("invalid JSON: {e}")))?;
+    match v.get("version") {
+        Some(serde_json::Value::Number(n)) if n.as_u64() == Some(1) => {}
+        Some(other) => {
+            return Err(Error::new(format!(
+                "unsupported manifest version {other}; this secrets understands version 1 \
+                 (update secrets, or the NixOS module that wrote it)"
+            )))
+        }
+        None => return Err(Error::new("missing \"version\": 1")),
+    }
+    let raw: RawManifest = serde_json::from_str(text).map_err(|e| Error::new(format!("{e}")))?;
+    validate(raw)
+}
+
+fn expand(s: &str, user_mode: bool, what: &str) -> Result<PathBuf> {
+    let mut out = s.to_string();
+    if user_mode {
+        let var = |name: &str| -> Result<String> {
+            std::env::var(name)
+                .ok()
+                .filter(|v| !v.is_empty())
+                .ok_or_else(|| Error::new(format!("{what}: {s} uses ${name}, which is not set")))
+        };
+        for (pat, name) in [
+            ("${XDG_RUNTIME_DIR}", "XDG_RUNTIME_DIR"),
+            ("$XDG_RUNTIME_DIR", "XDG_RUNTIME_DIR"),
+            ("${HOME}", "HOME"),
+            ("$HOME", "HOME"),
+        ] {
+            if let Some(rest) = s.strip_prefix(pat) {
+                out = format!("{}{rest}", var(name)?);
+                break;
+            }
+        }
+        if s == "~" || s.starts_with("~/") {
+            out = format!("{}{}", var("HOME")?, &s[1..]);
+        }
+    }
+    let p = PathBuf::from(&out);
+    if !p.is_absolute() {
+        return Err(Error::new(format!(
+            "{what}: {s:?} must be an absolute path"
+        )));
+    }
+    if p.components().any(|c| matches!(c, Component::ParentDir)) || out.contains('\0') {
+        return Err(Error::new(format!("{what}: {s:?} must not contain `..`")));
+    }
+    Ok(normalize(&p))
+}
+
+/// Drop `.` components and trailing slashes so paths compare reliably.
+fn normalize(p: &Path) -> PathBuf {
+    p.components()
+        .filter(|c| !matches!(c, Component::CurDir))
+        .collect()
+}
+
+/// A safe relative name: no absolute path, no `.`/`..`/empty components, no control characters.
+pub fn check_name(name: &str, item: &str) -> Result<()> {
+    let bad = |why: &str| {
+        Err(Error::new(format!(
+            "{item}: name {name:?} {why}; use a relative path like \"db-password\" or \"nginx/cert\""
+        )))
+    };
+    if name.is_empty() {
+        return bad("is empty");
+    }
+    if name.starts_with('/') {
+        return bad("is absolute");
+    }
+    if name.len() > 1024 {
+        return bad("is too long");
+    }
+    if name.chars().any(|c| c.is_control()) {
+        return bad("contains a control character");
+    }
+    for comp in name.split('/') {
+        if comp.is_empty() || comp == "." || comp == ".." {
+            return bad("has an empty, `.` or `..` component");
+        }
+        if comp.len() > 255 {
+            return bad("has a component longer than 255 bytes");
+        }
+    }
+    if name == STATE_FILE {
+        return bad("is reserved for the installer's state file");
+    }
+    Ok(())
+}
+
+/// A systemd unit name: `name.type`, from the characters systemd allows (plus `\xNN` escapes).
+pub fn check_unit(unit: &str, item: &str) -> Result<()> {
+    const TYPES: &[&str] = &[
+        "service",
+        "socket",
+        "target",
+        "timer",
+        "path",
+        "mount",
+        "automount",
+        "swap",
+        "slice",
+        "scope",
+        "device",
+    ];
+    let ok_chars = {
+        let b = unit.as_bytes();
+        let mut i = 0;
+        let mut ok = true;
+        while i < b.len() {
+            match b[i] {
+                c if c.is_ascii_alphanumeric() || matches!(c, b':' | b'_' | b'.' | b'@' | b'-') => {
+                    i += 1
+                }
+                b'\\'
+                    if b.len() >= i + 4
+                        && b[i + 1] == b'x'
+                        && b[i + 2].is_ascii_hexdigit()
+                        && b[i + 3].is_ascii_hexdigit() =>
+                {
+                    i += 4
+                }
+                _ => {
+                    ok = false;
+                    break;
+                }
+            }
+        }
+        ok
+    };
+    let typed = unit
+        .rsplit_once('.')
+        .is_some_and(|(stem, t)| !stem.is_empty() && TYPES.contains(&t));
+    if unit.is_empty() || unit.len() > 255 || unit.starts_with('-') || !ok_chars || !typed {
+        return Err(Error::new(format!(
+            "{item}: {unit:?} is not a systemd unit name (expected e.g. \"postgresql.service\"; \
+             letters, digits and :_.@- only, with a unit type suffix)"
+        )));
+    }
+    Ok(())
+}
+
+pub fn parse_mode(s: &str, item: &str) -> Result<u32> {
+    let ok = (3..=4).contains(&s.len()) && s.bytes().all(|b| (b'0'..=b'7').contains(&b));
+    let m = if ok {
+        u32::from_str_radix(s, 8).ok()
+    } else {
+        None
+    };
+    match m {
+        Some(m) if m <= 0o777 => Ok(m),
+        Some(_) => Err(Error::new(format!(
+            "{item}: mode {s:?} has setuid/setgid/sticky bits, which make no sense for a secret; \
+             use e.g. \"0400\" or \"0440\""
+        ))),
+        None => Err(Error::new(format!(
+            "{item}: mode {s:?} is not an octal mode; use e.g. \"0400\" or \"0440\""
+        ))),
+    }
+}
+
+struct CommonRaw<'a> {
+    name: &'a Option<String>,
+    path: &'a Option<String>,
+    mode: &'a str,
+    owner: &'a str,
+    group: &'a str,
+    symlink: bool,
+    restart: &'a [String],
+    reload: &'a [String],
+}
+
+fn validate(raw: RawManifest) -> Result<Plan> {
+    let um = raw.user_mode;
+    let secrets_dir = expand(&raw.secrets_dir, um, "secretsDir")?;
+    let mount_point = expand(&raw.secrets_mount_point, um, "secretsMountPoint")?;
+    let users_dir = expand(&raw.secrets_dir_for_users, um, "secretsDirForUsers")?;
+    if raw.keep_generations < 1 {
+        return Err(Error::new(
+            "keepGenerations must be at least 1 (the current generation counts)",
+        ));
+    }
+    for (a, an, b, bn) in [
+        (
+            &secrets_dir,
+            "secretsDir",
+            &mount_point,
+            "secretsMountPoint",
+        ),
+        (
+            &users_dir,
+            "secretsDirForUsers",
+            &mount_point,
+            "secretsMountPoint",
+        ),
+        (&secrets_dir, "secretsDir", &users_dir, "secretsDirForUsers"),
+    ] {
+        if a == b || a.starts_with(b) || b.starts_with(a) {
+            return Err(Error::new(format!(
+                "{an} ({}) and {bn} ({}) must be separate paths, neither inside the other",
+                a.display(),
+                b.display()
+            )));
+        }
+    }
+    let identity_paths = raw
+        .identity_paths
+        .iter()
+        .map(|p| expand(p, um, "identityPaths"))
+        .collect::<Result<Vec<_>>>()?;
+    let host_keys = raw
+        .host_public_keys
+        .iter()
+        .map(|k| Recipient::parse(k).map_err(|e| e.context(format!("hostPublicKeys: {k:?}"))))
+        .collect::<Result<Vec<_>>>()?;
+
+    let mut plan = Plan {
+        secrets_dir,
+        mount_point,
+        users_dir,
+        filesystem: raw.filesystem,
+        keep_generations: raw.keep_generations,
+        on_failure: raw.on_failure,
+        identity_paths,
+        user_mode: um,
+        restart_mode: raw.restart_mode,
+        host_keys,
+        secrets: Vec::new(),
+        templates: Vec::new(),
+    };
+
+    for (attr, s) in &raw.secrets {
+        let item = format!("secret {attr:?}");
+        let phase = if s.needed_for_users {
+            PhaseKind::Users
+        } else {
+            PhaseKind::Main
+        };
+        let c = common(
+            &plan,
+            attr,
+            &item,
+            phase,
+            CommonRaw {
+                name: &s.name,
+                path: &s.path,
+                mode: &s.mode,
+                owner: &s.owner,
+                group: &s.group,
+                symlink: s.symlink,
+                restart: &s.restart_units,
+                reload: &s.reload_units,
+            },
+            false,
+        )?;
+        if s.needed_for_users && !um && (!c.owner.is_root() || !c.group.is_root()) {
+            return Err(Error::new(format!(
+                "{item}: neededForUsers secrets are installed before users and groups exist, \
+                 so they must be owned by root (owner and group \"0\"), not {}:{}",
+                c.owner, c.group
+            )));
+        }
+        if s.file.is_empty() {
+            return Err(Error::new(format!("{item}: \"file\" is empty")));
+        }
+        let file = expand(&s.file, um, &format!("{item} file"))?;
+        plan.secrets.push(SecretSpec { c, file });
+    }
+
+    let mut known = BTreeMap::new();
+    for s in &plan.secrets {
+        known.insert(template::placeholder_hash(&s.c.attr), s.c.attr.clone());
+    }
+    for (attr, t) in &raw.templates {
+        let item = format!("template {attr:?}");
+        let c = common(
+            &plan,
+            attr,
+            &item,
+            PhaseKind::Main,
+            CommonRaw {
+                name: &t.name,
+                path: &t.path,
+                mode: &t.mode,
+                owner: &t.owner,
+                group: &t.group,
+                symlink: t.symlink,
+                restart: &t.restart_units,
+                reload: &t.reload_units,
+            },
+            true,
+        )?;
+        let segments = template::parse(&t.content, &known).map_err(|e| e.context(&item))?;
+        plan.templates.push(TemplateSpec { c, segments });
+    }
+
+    check_collisions(&plan)?;
+    Ok(plan)
+}
+
+fn common(
+    plan: &Plan,
+    attr: &str,
+    item: &str,
+    phase: PhaseKind,
+    r: CommonRaw<'_>,
+    is_template: bool,
+) -> Result<Common> {
+    let name = r.name.clone().unwrap_or_else(|| attr.to_string());
+    check_name(&name, item)?;
+    let rel = if is_template {
+        format!("rendered/{name}")
+    } else {
+        name.clone()
+    };
+    let stable = plan.stable_dir(phase).join(&rel);
+    let custom_path = match r.path {
+        None => None,
+        Some(p) => {
+            let p = expand(p, plan.user_mode, &format!("{item} path"))?;
+            if p == stable {
+                None
+            } else {
+                for (dir, dn) in [
+                    (&plan.secrets_dir, "secretsDir"),
+                    (&plan.users_dir, "secretsDirForUsers"),
+                    (&plan.mount_point, "secretsMountPoint"),
+                ] {
+                    if p.starts_with(dir) {
+                        return Err(Error::new(format!(
+                            "{item}: path {} is inside {dn} ({}) but is not {}; leave path at \
+                             its default or point it outside {dn}",
+                            p.display(),
+                            dir.display(),
+                            stable.display()
+                        )));
+                    }
+                }
+                Some(p)
+            }
+        }
+    };
+    let mode = parse_mode(r.mode, item)?;
+    let owner = Principal::parse(r.owner, "owner", item)?;
+    let group = Principal::parse(r.group, "group", item)?;
+    for u in r.restart.iter().chain(r.reload) {
+        check_unit(u, &format!("{item} restartUnits/reloadUnits"))?;
+    }
+    Ok(Common {
+        attr: attr.to_string(),
+        name,
+        is_template,
+        rel,
+        custom_path,
+        mode,
+        owner,
+        group,
+        symlink: r.symlink,
+        phase,
+        restart_units: r.restart.to_vec(),
+        reload_units: r.reload.to_vec(),
+    })
+}
+
+fn check_collisions(plan: &Plan) -> Result<()> {
+    let items: Vec<(&Common, &str)> = plan
+        .secrets
+        .iter()
+        .map(|s| (&s.c, "secret"))
+        .chain(plan.templates.iter().map(|t| (&t.c, "template")))
+        .collect();
+    // Same relative path (or one a directory of the other) within a phase's generation.
+    let mut rels: BTreeMap<(PhaseKind, &str), String> = BTreeMap::new();
+    for (c, kind) in &items {
+        let who = format!("{kind} {:?}", c.attr);
+        if let Some(other) = rels.insert((c.phase, c.rel.as_str()), who.clone()) {
+            return Err(Error::new(format!(
+                "{other} and {who} both install to {:?}; give one of them another name",
+                c.rel
+            )));
+        }
+    }
+    for phase in [PhaseKind::Users, PhaseKind::Main] {
+        let names: Vec<(&str, &String)> = rels
+            .iter()
+            .filter(|((p, _), _)| *p == phase)
+            .map(|((_, r), w)| (*r, w))
+            .collect();
+        for (a, wa) in &names {
+            for (b, wb) in &names {
+                if b.len() > a.len() && b.starts_with(a) && b.as_bytes()[a.len()] == b'/' {
+                    return Err(Error::new(format!(
+                        "{wa} is named {a:?}, but {wb} needs {a:?} to be a directory ({b:?}); \
+                         rename one of them"
+                    )));
+                }
+            }
+        }
+    }
+    // Destinations: stable paths and custom paths must all differ.
+    let mut dests: BTreeMap<PathBuf, String> = BTreeMap::new();
+    let mut seen = BTreeSet::new();
+    for (c, kind) in &items {
+        let who = format!("{kind} {:?}", c.attr);
+        let mut paths = vec![plan.stable_dir(c.phase).join(&c.rel)];
+        paths.extend(c.custom_path.clone());
+        for p in paths {
+            if let Some(other) = dests.insert(p.clone(), who.clone()) {
+                if other != who {
+                    return Err(Error::new(format!(
+                        "{other} and {who} share the destination {}; give each secret its own path",
+                        p.display()
+                    )));
+                }
+            }
+            seen.insert(p);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(body: &str) -> Result<Plan> {
+        parse(&format!("{{\"version\": 1, {body}}}"))
+    }
+
+    #[test]
+    fn defaults_and_unknown_fields() {
+        let p = parse(r#"{"version":1}"#).unwrap();
+        assert_eq!(p.secrets_dir, PathBuf::from("/run/agenix"));
+        assert_eq!(p.keep_generations, 1);
+        let e = m(r#""secretz": {}"#).unwrap_err();
+        assert!(e.message().contains("unknown field"), "{e}");
+        let e = m(r#""secrets": {"a": {"file": "/x", "mod": "0400"}}"#).unwrap_err();
+        assert!(e.message().contains("unknown field"), "{e}");
+        assert!(parse(r#"{"version":2}"#)
+            .unwrap_err()
+            .message()
+            .contains("version 2"));
+    }
+
+    #[test]
+    fn names_modes_units() {
+        assert!(check_name("a/b/c", "x").is_ok());
+        for bad in ["", "/a", "a/../b", "a//b", "./a", "a/.", "a\nb"] {
+            assert!(check_name(bad, "x").is_err(), "{bad:?}");
+        }
+        assert_eq!(parse_mode("0440", "x").unwrap(), 0o440);
+        assert!(parse_mode("4755", "x").is_err());
+        assert!(parse_mode("u+r", "x").is_err());
+        assert!(check_unit("postgresql.service", "x").is_ok());
+        assert!(check_unit("foo@bar\\x2dbaz.service", "x").is_ok());
+        for bad in [
+            "x",
+            "a;b.service",
+            "a b.service",
+            "a\n.service",
+            "-x.service",
+            ".service",
+        ] {
+            assert!(check_unit(bad, "x").is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn shared_destination_and_prefix() {
+        let e = m(r#""secrets": {"a": {"file": "/x", "path": "/etc/s"}, "b": {"file": "/y", "path": "/etc/s"}}"#)
+            .unwrap_err();
+        assert!(e.message().contains("share the destination"), "{e}");
+        let e = m(r#""secrets": {"a": {"file": "/x"}, "b": {"file": "/y", "name": "a/b"}}"#)
+            .unwrap_err();
+        assert!(e.message().contains("directory"), "{e}");
+        let e = m(r#""secrets": {"a": {"file": "/x", "path": "/run/agenix/other"}}"#).unwrap_err();
+        assert!(e.message().contains("inside secretsDir"), "{e}");
+        let e = m(r#""secrets": {"a": {"file": "/x", "neededForUsers": true, "owner": "alice"}}"#)
+            .unwrap_err();
+        assert!(e.message().contains("owned by root"), "{e}");
+    }
+}

@@ -1,0 +1,119 @@
+//! Owners and groups: names resolved once per run with getpwnam_r/getgrnam_r (NSS, so
+//! systemd-userdb and LDAP users work too), numeric strings used as ids.
+
+use std::collections::BTreeMap;
+use std::ffi::CString;
+
+use super::manifest::Principal;
+use crate::fsutil::Ownership;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Db {
+    User,
+    Group,
+}
+
+fn lookup(db: Db, name: &str) -> std::result::Result<Option<u32>, String> {
+    let c = CString::new(name).map_err(|_| "name contains NUL".to_string())?;
+    let mut buf = vec![0 as libc::c_char; 16 * 1024];
+    loop {
+        let (rc, found, id) = match db {
+            Db::User => {
+                let mut pw: libc::passwd = unsafe { std::mem::zeroed() };
+                let mut res: *mut libc::passwd = std::ptr::null_mut();
+                // SAFETY: all out-parameters point to live, correctly sized storage.
+                let rc = unsafe {
+                    libc::getpwnam_r(c.as_ptr(), &mut pw, buf.as_mut_ptr(), buf.len(), &mut res)
+                };
+                (rc, !res.is_null(), pw.pw_uid)
+            }
+            Db::Group => {
+                let mut gr: libc::group = unsafe { std::mem::zeroed() };
+                let mut res: *mut libc::group = std::ptr::null_mut();
+                // SAFETY: as above.
+                let rc = unsafe {
+                    libc::getgrnam_r(c.as_ptr(), &mut gr, buf.as_mut_ptr(), buf.len(), &mut res)
+                };
+                (rc, !res.is_null(), gr.gr_gid)
+            }
+        };
+        if rc == libc::ERANGE && buf.len() < (1 << 22) {
+            buf.resize(buf.len() * 4, 0);
+            continue;
+        }
+        if rc != 0 && rc != libc::ENOENT && rc != libc::ESRCH {
+            return Err(std::io::Error::from_raw_os_error(rc).to_string());
+        }
+        return Ok(found.then_some(id));
+    }
+}
+
+pub fn group_id(name: &str) -> Option<u32> {
+    lookup(Db::Group, name).ok().flatten()
+}
+
+/// Resolves principals once per run, remembering failures as messages.
+#[derive(Default)]
+pub struct Resolver {
+    users: BTreeMap<Principal, std::result::Result<u32, String>>,
+    groups: BTreeMap<Principal, std::result::Result<u32, String>>,
+}
+
+impl Resolver {
+    fn get(&mut self, db: Db, p: &Principal) -> std::result::Result<u32, String> {
+        let map = if db == Db::User {
+            &mut self.users
+        } else {
+            &mut self.groups
+        };
+        map.entry(p.clone())
+            .or_insert_with(|| match p {
+                Principal::Id(i) => Ok(*i),
+                Principal::Name(n) => {
+                    let what = if db == Db::User { "user" } else { "group" };
+                    match lookup(db, n) {
+                        Ok(Some(id)) => Ok(id),
+                        Ok(None) => Err(format!(
+                            "{what} {n:?} does not exist (yet?); declare it (users.{}s.{n}) or \
+                             use a numeric id",
+                            if db == Db::User { "user" } else { "group" }
+                        )),
+                        Err(e) => Err(format!("cannot look up {what} {n:?}: {e}")),
+                    }
+                }
+            })
+            .clone()
+    }
+
+    pub fn ownership(
+        &mut self,
+        owner: &Principal,
+        group: &Principal,
+    ) -> std::result::Result<Ownership, String> {
+        let uid = self.get(Db::User, owner)?;
+        let gid = self.get(Db::Group, group)?;
+        Ok(Ownership { uid, gid })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolves_root_and_ids() {
+        let mut r = Resolver::default();
+        let root = Principal::Name("root".into());
+        assert_eq!(
+            r.ownership(&root, &Principal::Id(7)).unwrap(),
+            Ownership { uid: 0, gid: 7 }
+        );
+        let e = r
+            .ownership(
+                &Principal::Name("no-such-user-xyz".into()),
+                &Principal::Id(0),
+            )
+            .unwrap_err();
+        assert!(e.contains("does not exist"), "{e}");
+    }
+}

@@ -1,0 +1,658 @@
+//! `secrets install` (issue A): the real binary as root in a private mount namespace with a
+//! real tmpfs. Each test re-runs itself under `unshare --mount` (see install_support).
+
+mod common;
+mod install_support;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use install_support::{assert_not_leaked, assert_ok, in_private_ns, mode, owner, text, Env};
+use serde_json::json;
+
+fn mount_line(mp: &Path) -> String {
+    let Ok(canon) = std::fs::canonicalize(mp) else {
+        return String::new();
+    };
+    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    info.lines()
+        .rfind(|l| l.split(' ').nth(4) == Some(canon.to_str().unwrap()))
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[test]
+fn modes_owners_nested_custom_and_copy() {
+    if !in_private_ns("modes_owners_nested_custom_and_copy") {
+        return;
+    }
+    let env = Env::new();
+    let etc = env.path().join("etc");
+    let m = env.manifest(
+        json!({
+            "named": {"file": env.encrypt_age_cli("named", b"value-named"), "mode": "0440",
+                      "owner": "daemon", "group": "nogroup"},
+            "numeric": {"file": env.encrypt("numeric", b"value-numeric"), "owner": "1234",
+                        "group": "5678"},
+            "nested": {"file": env.encrypt("nested", b"value-nested"), "name": "a/b/c"},
+            "linked": {"file": env.encrypt("linked", b"value-linked"), "path": etc.join("app/linked"),
+                       "owner": "1234", "group": "5678", "mode": "0400"},
+            "copied": {"file": env.encrypt("copied", b"value-copied"), "path": etc.join("copied"),
+                       "symlink": false, "mode": "0640", "owner": "1234", "group": "5678"},
+        }),
+        json!({}),
+    );
+    let o = env.install(&m, &[]);
+    assert_ok(&o);
+    assert_not_leaked(&o, &["value-"]);
+
+    // Mount: a tmpfs with the hardening options, mode 0751.
+    let line = mount_line(&env.mp());
+    assert!(line.contains(" - tmpfs "), "not a tmpfs: {line}");
+    for opt in ["nodev", "nosuid", "noexec", "noswap"] {
+        assert!(line.contains(opt), "{opt} missing: {line}");
+    }
+    assert_eq!(mode(&env.mp()), 0o751);
+
+    let g = env.current();
+    assert_eq!(g, env.mp().join("1"));
+    assert_eq!(mode(&g), 0o751);
+    let s = env.stable();
+    assert_eq!(std::fs::read(s.join("named")).unwrap(), b"value-named");
+    assert_eq!(mode(&g.join("named")), 0o440);
+    assert_eq!(owner(&g.join("named")), (1, 65534)); // daemon:nogroup on Debian
+    assert_eq!(owner(&g.join("numeric")), (1234, 5678));
+    assert_eq!(mode(&g.join("numeric")), 0o400);
+    assert_eq!(std::fs::read(s.join("a/b/c")).unwrap(), b"value-nested");
+    assert_eq!(mode(&g.join("a")), 0o751);
+    assert_eq!(mode(&g.join("a/b")), 0o751);
+    assert_eq!(owner(&g.join("a/b/c")), (0, 0));
+
+    // Custom path: a symlink to the stable path, owned like the secret.
+    let link = etc.join("app/linked");
+    assert!(std::fs::symlink_metadata(&link)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert_eq!(std::fs::read_link(&link).unwrap(), s.join("linked"));
+    assert_eq!(owner(&link), (1234, 5678));
+    assert_eq!(std::fs::read(&link).unwrap(), b"value-linked");
+    assert_eq!(mode(&etc.join("app")), 0o755);
+
+    // Copy: a regular file with the secret's mode and owner.
+    let copy = etc.join("copied");
+    assert!(std::fs::symlink_metadata(&copy).unwrap().is_file());
+    assert_eq!(std::fs::read(&copy).unwrap(), b"value-copied");
+    assert_eq!(mode(&copy), 0o640);
+    assert_eq!(owner(&copy), (1234, 5678));
+    // No temp files left next to destinations.
+    let names: Vec<_> = std::fs::read_dir(&etc)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+
+    // Second run: unchanged copy and link stay correct, a new generation.
+    let o = env.install(&m, &[]);
+    assert_ok(&o);
+    assert_eq!(env.current(), env.mp().join("2"));
+    assert_eq!(std::fs::read(&copy).unwrap(), b"value-copied");
+    assert_eq!(env.gens(), vec!["2"]);
+}
+
+#[test]
+fn generations_pruning_and_atomic_swap() {
+    if !in_private_ns("generations_pruning_and_atomic_swap") {
+        return;
+    }
+    let env = Env::new();
+    for round in 1..=4 {
+        let v = format!("v{round}");
+        let m = env.manifest(
+            json!({"s": {"file": env.encrypt("s", v.as_bytes())}}),
+            json!({"keepGenerations": 2}),
+        );
+        assert_ok(&env.install(&m, &[]));
+        assert_eq!(std::fs::read(env.stable().join("s")).unwrap(), v.as_bytes());
+    }
+    assert_eq!(env.current(), env.mp().join("4"));
+    assert_eq!(env.gens(), vec!["3", "4"]);
+    assert_eq!(std::fs::read(env.mp().join("3/s")).unwrap(), b"v3");
+    // The stable path is a symlink (swapped by rename, not rewritten in place).
+    assert!(std::fs::symlink_metadata(env.stable())
+        .unwrap()
+        .file_type()
+        .is_symlink());
+
+    // Stale leftover of a crashed run (a generation newer than the current one) is replaced.
+    std::fs::create_dir(env.mp().join("5")).unwrap();
+    std::fs::write(env.mp().join("5/junk"), b"partial").unwrap();
+    let m = env.manifest(json!({"s": {"file": env.encrypt("s", b"v5")}}), json!({}));
+    assert_ok(&env.install(&m, &[]));
+    assert_eq!(env.current(), env.mp().join("5"));
+    assert!(!env.mp().join("5/junk").exists());
+    assert_eq!(env.gens(), vec!["5"]);
+}
+
+#[test]
+fn corrupted_secret_keeps_previous_value() {
+    if !in_private_ns("corrupted_secret_keeps_previous_value") {
+        return;
+    }
+    let env = Env::new();
+    let m1 = env.manifest(
+        json!({
+            "a": {"file": env.encrypt("a", b"a-one")},
+            "b": {"file": env.encrypt("b", b"b-one"), "mode": "0440", "group": "5678"},
+            "c": {"file": env.encrypt("c", b"c-one")},
+        }),
+        json!({}),
+    );
+    assert_ok(&env.install(&m1, &[]));
+
+    // Round 2: a changes, b's file is corrupted, c's owner does not exist, d is new and
+    // corrupted (no previous value).
+    let a = env.encrypt("a", b"a-two");
+    let b = env.encrypt("b", b"b-two");
+    let mut data = std::fs::read(&b).unwrap();
+    let n = data.len();
+    data[n - 5] ^= 0x55;
+    std::fs::write(&b, data).unwrap();
+    let d = env.path().join("enc/d.age");
+    std::fs::write(&d, b"this is not an age file\n").unwrap();
+    let m2 = env.manifest(
+        json!({
+            "a": {"file": a},
+            "b": {"file": b, "mode": "0440", "group": "5678"},
+            "c": {"file": env.encrypt("c", b"c-two"), "owner": "no-such-user-s3cr3ts"},
+            "d": {"file": d},
+        }),
+        json!({}),
+    );
+    let o = env.install(&m2, &["--json"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert_not_leaked(&o, &["-one", "-two"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("secret b:") && err.contains("keeping the previous value"),
+        "{err}"
+    );
+    assert!(err.contains("no-such-user-s3cr3ts"), "{err}");
+    assert!(
+        err.contains("secret d:") && err.contains("not installed"),
+        "{err}"
+    );
+
+    assert_eq!(env.current(), env.mp().join("2"));
+    let s = env.stable();
+    assert_eq!(std::fs::read(s.join("a")).unwrap(), b"a-two");
+    assert_eq!(std::fs::read(s.join("b")).unwrap(), b"b-one");
+    assert_eq!(mode(&s.join("b")), 0o440);
+    assert_eq!(owner(&s.join("b")), (0, 5678));
+    assert_eq!(std::fs::read(s.join("c")).unwrap(), b"c-one");
+    assert!(!s.join("d").exists());
+
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(j["ok"], false);
+    let status = |n: &str| {
+        j["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["name"] == n)
+            .unwrap()["status"]
+            .clone()
+    };
+    assert_eq!(status("a"), "installed");
+    assert_eq!(status("b"), "carried-over");
+    assert_eq!(status("c"), "carried-over");
+    assert_eq!(status("d"), "failed");
+}
+
+#[test]
+fn fail_closed_aborts_before_switch() {
+    if !in_private_ns("fail_closed_aborts_before_switch") {
+        return;
+    }
+    let env = Env::new();
+    let m1 = env.manifest(
+        json!({"a": {"file": env.encrypt("a", b"a-one")}, "b": {"file": env.encrypt("b", b"b-one")}}),
+        json!({}),
+    );
+    assert_ok(&env.install(&m1, &[]));
+    let bad = env.path().join("enc/bad.age");
+    std::fs::write(&bad, b"garbage").unwrap();
+    let secrets = json!({"a": {"file": env.encrypt("a2", b"a-two")}, "b": {"file": bad}});
+    for (extra, args) in [
+        (json!({}), vec!["--fail-closed"]),
+        (json!({"onFailure": "abort"}), vec![]),
+    ] {
+        let m2 = env.manifest(secrets.clone(), extra);
+        let o = env.install(&m2, &args);
+        assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains("aborted"),
+            "{}",
+            text(&o)
+        );
+        assert_eq!(env.current(), env.mp().join("1"));
+        assert_eq!(env.gens(), vec!["1"]);
+        assert_eq!(std::fs::read(env.stable().join("a")).unwrap(), b"a-one");
+    }
+}
+
+#[test]
+fn missing_and_empty_identities() {
+    if !in_private_ns("missing_and_empty_identities") {
+        return;
+    }
+    let env = Env::new();
+    let empty = env.path().join("empty_key");
+    std::fs::write(&empty, b"").unwrap();
+    let missing = env.path().join("no_such_key");
+    let secrets = json!({"a": {"file": env.encrypt("a", b"a-one")}});
+
+    // Only unusable identities: an error, nothing mounted or created.
+    let m = env.manifest(secrets.clone(), json!({"identityPaths": [missing, empty]}));
+    let o = env.install(&m, &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("no usable identity"), "{err}");
+    assert!(
+        err.contains("no_such_key") && err.contains("empty_key"),
+        "{err}"
+    );
+    assert!(!env.stable().exists());
+    assert!(mount_line(env.path()).is_empty() && !env.mp().exists());
+
+    // Skipped with warnings when a usable one remains.
+    let m = env.manifest(
+        secrets,
+        json!({"identityPaths": [missing, empty, env.host_key()]}),
+    );
+    let o = env.install(&m, &[]);
+    assert_ok(&o);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("warning: skipping identity") && err.contains("no_such_key"),
+        "{err}"
+    );
+    assert!(
+        err.contains("SHA256:"),
+        "fingerprint of the key used is logged: {err}"
+    );
+    assert_eq!(std::fs::read(env.stable().join("a")).unwrap(), b"a-one");
+}
+
+#[test]
+fn enospc_on_tiny_tmpfs_keeps_previous_generation() {
+    if !in_private_ns("enospc_on_tiny_tmpfs_keeps_previous_generation") {
+        return;
+    }
+    let env = Env::new();
+    std::fs::create_dir_all(env.mp()).unwrap();
+    let st = std::process::Command::new("mount")
+        .args([
+            "-t",
+            "tmpfs",
+            "-o",
+            "size=64k,mode=0751,nodev,nosuid,noexec",
+            "tmpfs",
+        ])
+        .arg(env.mp())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let m1 = env.manifest(
+        json!({"a": {"file": env.encrypt("a", b"a-one")}, "b": {"file": env.encrypt("b", b"b-one")}}),
+        json!({"keepGenerations": 3}),
+    );
+    let o = env.install(&m1, &["--json"]);
+    assert_ok(&o);
+    // An existing tmpfs exactly at the mount point is reused, not mounted over.
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(j["mount"], "tmpfs (existing)");
+    assert!(
+        mount_line(&env.mp()).contains("size=64k"),
+        "{}",
+        mount_line(&env.mp())
+    );
+
+    let big = vec![b'x'; 200 * 1024];
+    let m2 = env.manifest(
+        json!({"a": {"file": env.encrypt("a2", b"a-two")}, "big": {"file": env.encrypt("big", &big)}}),
+        json!({"keepGenerations": 3}),
+    );
+    let o = env.install(&m2, &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("No space left") || err.contains("no space"),
+        "{err}"
+    );
+    assert!(err.contains("still points to"), "{err}");
+    assert_eq!(env.current(), env.mp().join("1"));
+    assert_eq!(env.gens(), vec!["1"]);
+    assert_eq!(std::fs::read(env.stable().join("a")).unwrap(), b"a-one");
+    assert_eq!(std::fs::read(env.stable().join("b")).unwrap(), b"b-one");
+}
+
+#[test]
+fn destination_directory_and_foreign_symlink() {
+    if !in_private_ns("destination_directory_and_foreign_symlink") {
+        return;
+    }
+    let env = Env::new();
+    let etc = env.path().join("etc");
+    std::fs::create_dir_all(etc.join("isdir")).unwrap();
+    std::fs::write(etc.join("isdir/keep"), b"keep me").unwrap();
+    let victim = env.path().join("victim");
+    std::fs::write(&victim, b"victim content").unwrap();
+    std::os::unix::fs::symlink(&victim, etc.join("evil")).unwrap();
+    std::os::unix::fs::symlink(&victim, etc.join("evilcopy")).unwrap();
+    let m = env.manifest(
+        json!({
+            "d": {"file": env.encrypt("d", b"d-val"), "path": etc.join("isdir")},
+            "l": {"file": env.encrypt("l", b"l-val"), "path": etc.join("evil")},
+            "c": {"file": env.encrypt("c", b"c-val"), "path": etc.join("evilcopy"), "symlink": false},
+            "ok": {"file": env.encrypt("ok", b"ok-val")},
+        }),
+        json!({}),
+    );
+    let o = env.install(&m, &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("isdir") && err.contains("directory"), "{err}");
+    assert!(
+        err.contains("replaced a symlink to") && err.contains("victim"),
+        "{err}"
+    );
+    // The directory is untouched, the victim never written through.
+    assert_eq!(std::fs::read(etc.join("isdir/keep")).unwrap(), b"keep me");
+    assert_eq!(std::fs::read(&victim).unwrap(), b"victim content");
+    assert_eq!(
+        std::fs::read_link(etc.join("evil")).unwrap(),
+        env.stable().join("l")
+    );
+    assert!(std::fs::symlink_metadata(etc.join("evilcopy"))
+        .unwrap()
+        .is_file());
+    assert_eq!(std::fs::read(etc.join("evilcopy")).unwrap(), b"c-val");
+    assert_eq!(mode(&etc.join("evilcopy")), 0o400);
+    // Everything else is installed.
+    assert_eq!(std::fs::read(env.stable().join("ok")).unwrap(), b"ok-val");
+    assert_eq!(std::fs::read(env.stable().join("d")).unwrap(), b"d-val");
+}
+
+#[test]
+fn check_validates_without_writing() {
+    if !in_private_ns("check_validates_without_writing") {
+        return;
+    }
+    let env = Env::new();
+    let good = env.encrypt("good", b"x");
+    let plain = env.path().join("enc/plain.age");
+    std::fs::write(&plain, b"committed in clear\n").unwrap();
+    let before = install_support::full_snapshot(env.path());
+    let m = env.manifest(json!({"good": {"file": good}}), json!({}));
+    let o = env.install(&m, &["--check"]);
+    assert_ok(&o);
+    for (secrets, needle) in [
+        (json!({"p": {"file": plain}}), "not an age file"),
+        (
+            json!({"m": {"file": "/nix/store/0000-missing.age"}}),
+            "missing.age",
+        ),
+        (
+            json!({"x": {"file": good, "mode": "0999"}}),
+            "not an octal mode",
+        ),
+        (
+            json!({"x": {"file": good, "name": "../etc/passwd"}}),
+            "component",
+        ),
+        (
+            json!({"x": {"file": good, "path": "/etc/shared"}, "y": {"file": good, "path": "/etc/shared"}}),
+            "share the destination",
+        ),
+        (
+            json!({"x": {"file": good, "restartUnits": ["a;reboot.service"]}}),
+            "not a systemd unit",
+        ),
+        (json!({"x": {"file": good, "bogus": 1}}), "unknown field"),
+    ] {
+        let m = env.manifest(secrets, json!({}));
+        let o = env.install(&m, &["--check"]);
+        assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains(needle),
+            "{needle}: {}",
+            text(&o)
+        );
+    }
+    // Outside the store (build sandbox), a missing file is only a warning.
+    let m = env.manifest(
+        json!({"m": {"file": env.path().join("enc/elsewhere.age")}}),
+        json!({}),
+    );
+    let o = env.install(&m, &["--check"]);
+    assert_ok(&o);
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("warning:"),
+        "{}",
+        text(&o)
+    );
+    std::fs::remove_file(env.path().join("manifest.json")).unwrap();
+    assert_eq!(install_support::full_snapshot(env.path()), before);
+    assert!(!env.mp().exists() && !env.stable().exists());
+}
+
+#[test]
+fn users_phase_then_main_phase() {
+    if !in_private_ns("users_phase_then_main_phase") {
+        return;
+    }
+    let env = Env::new();
+    let m = env.manifest(
+        json!({
+            "pw": {"file": env.encrypt("pw", b"hash"), "neededForUsers": true},
+            "app": {"file": env.encrypt("app", b"app-val"), "owner": "daemon"},
+        }),
+        json!({}),
+    );
+    let o = env.install(&m, &["--phase", "users"]);
+    assert_ok(&o);
+    assert_eq!(
+        std::fs::read_link(env.users()).unwrap(),
+        env.mp().join("users.1")
+    );
+    assert_eq!(std::fs::read(env.users().join("pw")).unwrap(), b"hash");
+    assert_eq!(owner(&env.users().join("pw")), (0, 0));
+    assert!(!env.stable().exists(), "main phase must not run yet");
+    let o = env.install(&m, &["--phase", "main"]);
+    assert_ok(&o);
+    assert_eq!(std::fs::read(env.stable().join("app")).unwrap(), b"app-val");
+    assert!(!env.stable().join("pw").exists());
+    assert_eq!(owner(&env.stable().join("app")).0, 1);
+    // all = both, each with its own generation sequence.
+    assert_ok(&env.install(&m, &[]));
+    assert_eq!(env.gens(), vec!["2", "users.2"]);
+
+    // No neededForUsers secret: the users phase is a no-op that mounts nothing.
+    let other = Env::new();
+    let m = other.manifest(
+        json!({"app": {"file": env.encrypt("app", b"x")}}),
+        json!({}),
+    );
+    let o = other.install(&m, &["--phase", "users"]);
+    assert_ok(&o);
+    assert!(
+        !other.mp().exists() && !other.users().exists(),
+        "{}",
+        text(&o)
+    );
+}
+
+#[test]
+fn ramfs_and_user_mode() {
+    if !in_private_ns("ramfs_and_user_mode") {
+        return;
+    }
+    let env = Env::new();
+    let m = env.manifest(
+        json!({"a": {"file": env.encrypt("a", b"a-val")}}),
+        json!({"filesystem": "ramfs"}),
+    );
+    assert_ok(&env.install(&m, &[]));
+    assert!(
+        mount_line(&env.mp()).contains(" - ramfs "),
+        "{}",
+        mount_line(&env.mp())
+    );
+    assert_eq!(std::fs::read(env.stable().join("a")).unwrap(), b"a-val");
+
+    // filesystem = "none": the existing directory as is, nothing mounted.
+    let none = Env::new();
+    let m = none.manifest(
+        json!({"a": {"file": env.encrypt("a", b"a-val")}}),
+        json!({"filesystem": "none"}),
+    );
+    assert_ok(&none.install(&m, &[]));
+    assert!(mount_line(&none.mp()).is_empty());
+    assert_eq!(std::fs::read(none.stable().join("a")).unwrap(), b"a-val");
+
+    // User mode: nothing mounted, paths from $XDG_RUNTIME_DIR, no chown.
+    let xdg = env.path().join("xdg");
+    std::fs::create_dir(&xdg).unwrap();
+    std::fs::set_permissions(&xdg, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let manifest = json!({
+        "version": 1, "userMode": true,
+        "secretsDir": "$XDG_RUNTIME_DIR/agenix",
+        "secretsMountPoint": "${XDG_RUNTIME_DIR}/agenix.d",
+        "identityPaths": [env.host_key()],
+        "secrets": {"u": {"file": env.encrypt("u", b"u-val"), "owner": "daemon",
+                          "path": "$XDG_RUNTIME_DIR/app/u"}},
+    });
+    let p = env.path().join("user.json");
+    std::fs::write(&p, manifest.to_string()).unwrap();
+    let o = common::cmd()
+        .args(["install", "--manifest"])
+        .arg(&p)
+        .env("XDG_RUNTIME_DIR", &xdg)
+        .output()
+        .unwrap();
+    assert_ok(&o);
+    assert!(mount_line(&xdg.join("agenix.d")).is_empty());
+    assert_eq!(std::fs::read(xdg.join("agenix/u")).unwrap(), b"u-val");
+    assert_eq!(std::fs::read(xdg.join("app/u")).unwrap(), b"u-val");
+    assert_eq!(
+        owner(&xdg.join("agenix/u")),
+        (0, 0),
+        "no chown in user mode"
+    );
+    assert_eq!(mode(&xdg.join("agenix.d")), 0o700);
+}
+
+/// kill -9 at random moments; the stable symlink must always name a complete generation.
+#[test]
+fn crash_kill9_never_leaves_partial_generation() {
+    if !in_private_ns("crash_kill9_never_leaves_partial_generation") {
+        return;
+    }
+    let env = Env::new();
+    const N: usize = 150;
+    let mut manifests = Vec::new();
+    for (round, modestr) in [("A", "0400"), ("B", "0440")] {
+        let mut secrets = serde_json::Map::new();
+        for i in 0..N {
+            let f = env.encrypt(&format!("{round}{i}"), format!("{round}-{i}").as_bytes());
+            secrets.insert(
+                format!("s{i}"),
+                json!({"file": f, "name": format!("d{}/s{i}", i % 7), "mode": modestr}),
+            );
+        }
+        let v = env.manifest_value(
+            serde_json::Value::Object(secrets),
+            json!({"keepGenerations": 2}),
+        );
+        let p = env.path().join(format!("m{round}.json"));
+        std::fs::write(&p, v.to_string()).unwrap();
+        manifests.push((round, modestr, p));
+    }
+    let verify = |ctx: &str| {
+        let g = env.current();
+        let round = std::fs::read(g.join("d0/s0")).unwrap_or_else(|e| panic!("{ctx}: {e}"));
+        let (r, want_mode) = if round.starts_with(b"A") {
+            ("A", 0o400)
+        } else {
+            ("B", 0o440)
+        };
+        for i in 0..N {
+            let p = g.join(format!("d{}/s{i}", i % 7));
+            let v = std::fs::read(&p).unwrap_or_else(|e| panic!("{ctx}: {}: {e}", p.display()));
+            assert_eq!(v, format!("{r}-{i}").as_bytes(), "{ctx}: {}", p.display());
+            assert_eq!(mode(&p), want_mode, "{ctx}: {}", p.display());
+        }
+    };
+    // A complete first install, and the time one takes.
+    let t = Instant::now();
+    assert_ok(&env.install(&manifests[0].2, &[]));
+    let full = t.elapsed();
+    verify("initial");
+    let bin = common::bin();
+    let mut killed_midway = 0;
+    let mut mid_generation = 0;
+    for run in 0..50u32 {
+        let (_, _, m) = &manifests[(run % 2) as usize];
+        let delay =
+            Duration::from_micros(rand::random::<u64>() % (full.as_micros() as u64 * 3 / 2 + 1));
+        let mut child = std::process::Command::new(&bin)
+            .args(["install", "--manifest"])
+            .arg(m)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(delay);
+        if child.try_wait().unwrap().is_none() {
+            killed_midway += 1;
+        }
+        child.kill().ok(); // SIGKILL
+        child.wait().unwrap();
+        verify(&format!("after kill {run} at {delay:?}"));
+        // A generation newer than the current one: killed while writing it.
+        let cur: u64 = env
+            .current()
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        if env
+            .gens()
+            .iter()
+            .any(|g| g.parse::<u64>().is_ok_and(|n| n > cur))
+        {
+            mid_generation += 1;
+        }
+    }
+    eprintln!(
+        "{killed_midway} of 50 runs were killed while running, {mid_generation} while writing \
+         a generation (full run {full:?})"
+    );
+    assert!(
+        killed_midway >= 10,
+        "too few runs were interrupted: {killed_midway}"
+    );
+    assert!(
+        mid_generation >= 1,
+        "no run was killed while writing a generation"
+    );
+    // A normal run afterwards cleans up and succeeds.
+    assert_ok(&env.install(&manifests[1].2, &[]));
+    verify("final");
+    assert!(env.gens().len() <= 2, "{:?}", env.gens());
+}
