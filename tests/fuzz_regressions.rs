@@ -60,3 +60,15 @@ fn rules_corpus_parses_without_panic() {
         }
     }
 }
+
+#[test]
+fn manifest_corpus_parses_without_panic() {
+    for (path, data) in corpus("manifest") {
+        let Ok(text) = std::str::from_utf8(&data) else {
+            continue;
+        };
+        if let Err(e) = secrets::install::manifest::parse(text) {
+            assert!(!e.message().is_empty(), "{}", path.display());
+        }
+    }
+}
