@@ -30,7 +30,9 @@ pub fn edit(file: &Path, allow_disk_tmp: bool, g: &Global) -> Result<i32> {
     fsutil::harden_process();
     let (_rules, rule) = super::rules_and_rule(g, file)?;
     let shown = file.display();
-    let old: Option<SecretBytes> = if rule.path.exists() {
+    // symlink_metadata, not exists(): anything at the path that cannot be read (dangling or
+    // looping link) must fail the read, never be treated as a new secret and overwritten.
+    let old: Option<SecretBytes> = if rule.path.symlink_metadata().is_ok() {
         let ids = super::identities(g)?;
         Some(super::decrypt_rule(&rule, &ids)?)
     } else {
