@@ -118,8 +118,10 @@ fn cache_dir() -> PathBuf {
 }
 
 /// Fetch and unpack the vectors once; None (after a skip) when npm/node or the registry is
-/// unavailable.
+/// unavailable. Both tests call this at once; one fetch at a time.
 fn vectors_dir() -> Option<PathBuf> {
+    static FETCH: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one_at_a_time = FETCH.lock().unwrap_or_else(|e| e.into_inner());
     let cache = cache_dir();
     let out = cache.join("vectors");
     if out.join(".complete").exists() {
