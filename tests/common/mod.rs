@@ -53,8 +53,36 @@ pub fn skip_kind(kind: &str, reason: &str) -> bool {
         panic!("required by SECRETS_TEST_NO_SKIP=1 but unavailable: {reason}");
     }
     // Straight to fd 2: the test harness captures eprintln!, and a skip must show in CI logs.
-    let _ = writeln!(std::io::stderr().lock(), "SKIP: {reason}");
+    let tag = if kind.is_empty() {
+        String::new()
+    } else {
+        format!("[{kind}]")
+    };
+    // One write, so the line is not torn apart by the harness's own output.
+    let line = format!("SKIP{tag}: {reason}\n");
+    let _ = std::io::stderr().lock().write_all(line.as_bytes());
     true
+}
+
+/// True when `<nixpkgs/lib>` resolves (module evaluation tests need it); otherwise reports a
+/// skip of kind `nixpkgs`, the one dependency no package registry provides (CI may allow it
+/// with `SECRETS_TEST_ALLOW_SKIP=nixpkgs`). nix-instantiate itself is required like any tool.
+pub fn nixpkgs_lib() -> bool {
+    if missing("nix-instantiate") {
+        return false;
+    }
+    let out = Command::new("nix-instantiate")
+        .args(["--find-file", "nixpkgs/lib"])
+        .output()
+        .expect("run nix-instantiate");
+    out.status.success()
+        || !skip_kind(
+            "nixpkgs",
+            &format!(
+                "<nixpkgs/lib> not found (set NIX_PATH=nixpkgs=<nixpkgs or nixpkgs.lib checkout>): {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ),
+        )
 }
 
 pub fn have(tool: &str) -> bool {
