@@ -35,14 +35,6 @@ pub fn is_ram_backed(path: &Path) -> bool {
     matches!(fs_type(path), Ok(t) if t == TMPFS_MAGIC || t == RAMFS_MAGIC)
 }
 
-pub fn is_tmpfs(path: &Path) -> bool {
-    matches!(fs_type(path), Ok(t) if t == TMPFS_MAGIC)
-}
-
-pub fn is_ramfs(path: &Path) -> bool {
-    matches!(fs_type(path), Ok(t) if t == RAMFS_MAGIC)
-}
-
 /// Where plaintext may be put for editing: `$XDG_RUNTIME_DIR`, else `/dev/shm`, if RAM-backed.
 /// A disk-backed directory is used only when the caller allows it.
 pub fn secure_tmp_base(allow_disk: bool) -> Result<PathBuf> {

@@ -113,6 +113,54 @@ pub fn not_root() -> bool {
     !is_root() && skip("needs root (mounts, chown)")
 }
 
+/// Run the binary on a pseudo-terminal (passphrases are read from /dev/tty) in `dir` with
+/// HOME=`dir`, answering each `Passphrase for` prompt with the next of `answers` (the last one
+/// repeats). Returns (exit code, number of prompts, terminal transcript). Needs python3.
+pub fn run_in_pty(dir: &Path, args: &[&str], answers: &[&str]) -> (i32, usize, String) {
+    let script = r#"
+import os, pty, sys
+answers = [a.encode() + b"\n" for a in sys.argv[1].split("\x1f")]
+argv = sys.argv[2:]
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(argv[0], argv)
+out = b""
+prompts = 0
+while True:
+    try:
+        chunk = os.read(fd, 4096)
+    except OSError:
+        break
+    if not chunk:
+        break
+    out += chunk
+    while out.count(b"Passphrase for") > prompts:
+        os.write(fd, answers[min(prompts, len(answers) - 1)])
+        prompts += 1
+_, status = os.waitpid(pid, 0)
+sys.stdout.write("%d %d\n" % (os.waitstatus_to_exitcode(status), prompts))
+sys.stdout.write(out.decode(errors="replace"))
+"#;
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(answers.join("\x1f"))
+        .arg(bin())
+        .args(args)
+        .current_dir(dir)
+        .env("HOME", dir)
+        .env_remove("RULES")
+        .env_remove("SECRETS_IDENTITY")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (first, rest) = text.split_once('\n').unwrap_or((&text, ""));
+    let mut it = first.split(' ');
+    let code = it.next().unwrap().parse().unwrap();
+    let prompts = it.next().unwrap().parse().unwrap();
+    (code, prompts, rest.to_string())
+}
+
 /// A scratch directory with a rules file; dropped at the end of the test.
 pub struct Repo {
     pub dir: tempfile::TempDir,
