@@ -44,6 +44,12 @@ impl Rules {
     /// Find the rules file: `--rules`, then `$RULES` (agenix's variable), then `./secrets.nix`
     /// or `./secrets.json` in the current directory.
     pub fn discover(explicit: Option<&Path>) -> Result<Rules> {
+        Self::load(&Self::discover_path(explicit)?)
+    }
+
+    /// The rules file `discover` would load: `explicit`, else $RULES, else the one of
+    /// ./secrets.nix and ./secrets.json that exists.
+    pub fn discover_path(explicit: Option<&Path>) -> Result<PathBuf> {
         let path =
             match explicit {
                 Some(p) => p.to_path_buf(),
@@ -71,7 +77,7 @@ impl Rules {
                     }
                 },
             };
-        Self::load(&path)
+        Ok(path)
     }
 
     pub fn load(path: &Path) -> Result<Rules> {
@@ -136,14 +142,20 @@ impl Rules {
                 return Ok(r);
             }
         }
+        // Outside the rules directory no entry could name it: say so rather than suggest one.
+        let Some(first) = candidates.first() else {
+            return Err(Error::new(format!(
+                "{}: no rule for this file in {}: it is outside {}, and secrets must be below \
+                 the rules file's directory",
+                arg.display(),
+                self.file.display(),
+                self.dir.display()
+            )));
+        };
         Err(Error::new(format!(
-            "{}: no rule for this file in {}; add an entry for \"{}\" with its publicKeys",
+            "{}: no rule for this file in {}; add an entry for \"{first}\" with its publicKeys",
             arg.display(),
             self.file.display(),
-            candidates
-                .first()
-                .cloned()
-                .unwrap_or_else(|| arg.display().to_string())
         )))
     }
 

@@ -4,8 +4,15 @@
 //! (the scratch directory, which is also HOME, is snapshotted before and after).
 //!
 //! The matrix is one table (`cases()`); a row is a name, the tools it needs, a setup function
-//! that writes files and sets the command line, and the fragments stderr must contain. Rows for
-//! `rekey`, `check` and `install` can be added the same way.
+//! that writes files and sets the command line, and the fragments stderr must contain.
+//!
+//! Rows for the newer commands use three extras a setup may set on its `Ctx`:
+//! - `report`: the command is `check --json`, whose report on stdout is its output channel:
+//!   stdout must be a report with `ok: false` and a problem of that kind naming a file, and the
+//!   fragments are looked for in the report and stderr together.
+//! - `changes`: files that must change (rekey goes on past a bad file); all others must not.
+//! - `variants`: more command lines run against a fresh copy of the same setup with the same
+//!   expectations (each install row runs as `install --check` and as `install --dry-run`).
 
 mod common;
 
@@ -21,6 +28,14 @@ struct Ctx<'a> {
     args: Vec<OsString>,
     env: Vec<(&'static str, Option<OsString>)>,
     stdin: Vec<u8>,
+    /// `check --json`: the problem kind the report must contain.
+    report: Option<&'static str>,
+    /// Files (relative) that must change; everything else must stay as it was.
+    changes: Vec<&'static str>,
+    /// Run after the command; returns what is wrong with the result, if anything.
+    verify: Option<fn(&Path) -> Option<String>>,
+    /// Other command lines for the same setup and expectations.
+    variants: Vec<Vec<OsString>>,
 }
 
 impl Ctx<'_> {
@@ -66,6 +81,81 @@ impl Ctx<'_> {
     fn nix(&mut self, text: &str) {
         self.repo.write("secrets.nix", text);
     }
+    /// `name` encrypted (binary) to the named test keys.
+    fn encrypted(&self, name: &str, keys: &[&str], value: &[u8]) {
+        let rs: Vec<_> = keys
+            .iter()
+            .map(|k| secrets::recipients::Recipient::parse(&pubkey(k)).unwrap())
+            .collect();
+        let c = secrets::crypto::encrypt(value, &rs, false).unwrap();
+        self.repo.write(name, c);
+    }
+    /// Rules asking for alice and bob on `names`, whose files are encrypted to alice only, so
+    /// a rekey has work to do on each of them.
+    fn drifted(&self, names: &[&str]) {
+        let rules: Vec<String> = names
+            .iter()
+            .map(|n| format!(r#""{n}": {{"publicKeys": ["alice", "bob"]}}"#))
+            .collect();
+        self.repo.json_rules(&format!("{{{}}}", rules.join(", ")));
+        for n in names {
+            self.encrypted(n, &["alice_ed25519"], format!("value of {n}").as_bytes());
+        }
+    }
+    fn rekey_as_alice(&mut self, files: &[&str]) {
+        let mut a: Vec<OsString> = vec!["rekey".into()];
+        a.extend(files.iter().map(OsString::from));
+        a.extend(["-i".into(), key("alice_ed25519").into_os_string()]);
+        self.args = a;
+    }
+    fn check_json(&mut self, kind: &'static str) {
+        self.args(["check", "--json"]);
+        self.report = Some(kind);
+    }
+    /// A manifest: the defaults below (every path inside the scratch dir, alice's key as the
+    /// identity, db.age and api.age encrypted to alice) with the top-level fields of `overlay`
+    /// put over them; `@` in `overlay` stands for the scratch dir. Runs `install --check`, and
+    /// `install --dry-run` as a variant.
+    fn install(&mut self, overlay: &str) {
+        let p = self.p().display().to_string();
+        let mut m = serde_json::json!({
+            "version": 1,
+            "secretsDir": format!("{p}/run/agenix"),
+            "secretsMountPoint": format!("{p}/run/agenix.d"),
+            "secretsDirForUsers": format!("{p}/run/agenix-for-users"),
+            "identityPaths": [key("alice_ed25519")],
+            "restartMode": "none",
+            "secrets": {"db": {"file": format!("{p}/db.age")}},
+        });
+        let o: serde_json::Value = serde_json::from_str(&overlay.replace('@', &p)).unwrap();
+        for (k, v) in o.as_object().unwrap() {
+            m[k] = v.clone();
+        }
+        self.install_raw(&m.to_string());
+    }
+    /// `install` with the manifest text as given.
+    fn install_raw(&mut self, text: &str) {
+        self.encrypted("db.age", &["alice_ed25519"], b"db value");
+        self.encrypted("api.age", &["alice_ed25519"], b"api value");
+        self.repo.write("m.json", text);
+        self.args(["install", "--check", "--manifest", "m.json"]);
+        self.variants = vec![["install", "--dry-run", "--manifest", "m.json"]
+            .iter()
+            .map(OsString::from)
+            .collect()];
+    }
+    /// Only `install --check` (what the other mode does not look at).
+    fn check_only(&mut self) {
+        self.variants.clear();
+    }
+}
+
+/// The placeholder for secret attribute `attr`, as the NixOS module writes it.
+fn placeholder(attr: &str) -> String {
+    use sha2::Digest;
+    let h = sha2::Sha256::digest(attr.as_bytes());
+    let hex: String = h.iter().map(|b| format!("{b:02x}")).collect();
+    format!("<SECRET:{hex}:PLACEHOLDER>")
 }
 
 fn bad(name: &str) -> PathBuf {
@@ -799,7 +889,7 @@ fn cases() -> Vec<Case> {
             expect: &[
                 "/tmp/outside-rules.age",
                 "no rule for this file",
-                "publicKeys",
+                "secrets must be below the rules file's directory",
             ],
         },
         Case {
@@ -924,6 +1014,388 @@ fn cases() -> Vec<Case> {
             },
             expect: &["keydir", "cannot read", "directory"],
         },
+        // ---- check (report on stdout, see the module doc) ----
+        Case {
+            name: "check: rules file with a syntax error",
+            needs: &[],
+            setup: |c| {
+                c.json(r#"{"keys": "#);
+                c.check_json("rules");
+            },
+            expect: &["secrets.json", "EOF while parsing", "secrets schema"],
+        },
+        Case {
+            name: "check: --rules names a missing file",
+            needs: &[],
+            setup: |c| {
+                c.db_encrypted(false);
+                c.check_json("rules");
+                c.args.extend(["--rules".into(), "nowhere.json".into()]);
+            },
+            expect: &["nowhere.json", "no such file"],
+        },
+        Case {
+            name: "check: lock file with garbage",
+            needs: &[],
+            setup: |c| {
+                c.db_encrypted(false);
+                c.repo.write("secrets.lock.json", "garbage{\n");
+                c.check_json("lock");
+            },
+            expect: &[
+                "secrets.lock.json",
+                "invalid lock file",
+                "secrets rekey --force",
+            ],
+        },
+        Case {
+            name: "check: orphan in a nested directory",
+            needs: &[],
+            setup: |c| {
+                c.db_encrypted(false);
+                c.encrypted("hosts/web1/old.age", &["alice_ed25519"], b"old");
+                c.check_json("orphan");
+            },
+            expect: &[
+                "hosts/web1/old.age",
+                "without a rule",
+                "add a rule for \\\"hosts/web1/old.age\\\" or delete",
+            ],
+        },
+        Case {
+            name: "check: plaintext file named x.age with a rule",
+            needs: &[],
+            setup: |c| {
+                c.repo.json_rules(r#"{"x.age": {"publicKeys": ["alice"]}}"#);
+                c.repo.write("x.age", "password=hunter2\n");
+                c.check_json("invalid");
+            },
+            expect: &["x.age", "not an age file", "committed unencrypted"],
+        },
+        Case {
+            name: "check: plaintext file named x.age without a rule",
+            needs: &[],
+            setup: |c| {
+                c.db_encrypted(false);
+                c.repo.write("x.age", "password=hunter2\n");
+                c.check_json("orphan");
+            },
+            expect: &["x.age", "not an age file", "purge it from git history"],
+        },
+        // ---- rekey ----
+        Case {
+            name: "rekey: a FILE without a rule",
+            needs: &[],
+            setup: |c| {
+                // db.age needs rekeying, but the bad argument must stop the run first.
+                c.drifted(&["db.age"]);
+                c.rekey_as_alice(&["db.age", "nope.age"]);
+            },
+            expect: &[
+                "nope.age",
+                "no rule for this file",
+                "add an entry for \"nope.age\"",
+            ],
+        },
+        Case {
+            name: "rekey: a FILE outside the rules directory",
+            needs: &[],
+            setup: |c| {
+                c.drifted(&["db.age"]);
+                c.rekey_as_alice(&["db.age", "../elsewhere.age"]);
+            },
+            expect: &[
+                "../elsewhere.age",
+                "no rule for this file",
+                "secrets must be below the rules file's directory",
+            ],
+        },
+        Case {
+            name: "rekey: corrupted .age among good ones",
+            needs: &[],
+            setup: |c| {
+                c.drifted(&["api.age", "db.age", "web/tls.age"]);
+                let mut d = std::fs::read(c.p().join("db.age")).unwrap();
+                let n = d.len();
+                d[n - 5] ^= 1;
+                c.repo.write("db.age", d);
+                c.rekey_as_alice(&[]);
+                c.changes = vec!["api.age", "web/tls.age", "secrets.lock.json"];
+                c.verify = Some(|p| {
+                    for f in ["api.age", "web/tls.age"] {
+                        let out = common::cmd()
+                            .current_dir(p)
+                            .env("HOME", p)
+                            .args(["decrypt", f, "-i"])
+                            .arg(key("bob_rsa3072"))
+                            .output()
+                            .unwrap();
+                        if !out.status.success() {
+                            return Some(format!("{f} was not rekeyed to bob"));
+                        }
+                    }
+                    None
+                });
+            },
+            expect: &[
+                "db.age",
+                "payload is damaged",
+                "all other files were rekeyed",
+            ],
+        },
+        Case {
+            name: "rekey: committed plaintext among good ones",
+            needs: &[],
+            setup: |c| {
+                c.drifted(&["api.age", "db.age"]);
+                c.repo.write("db.age", "password=hunter2\n");
+                c.rekey_as_alice(&[]);
+                c.changes = vec!["api.age", "secrets.lock.json"];
+            },
+            expect: &["db.age", "not an age file", "committed unencrypted"],
+        },
+        Case {
+            name: "rekey: no identity opens any file",
+            needs: &[],
+            setup: |c| {
+                c.drifted(&["api.age", "db.age"]);
+                c.args = vec![
+                    "rekey".into(),
+                    "-i".into(),
+                    key("dave_age.key").into_os_string(),
+                ];
+            },
+            expect: &["api.age", "db.age", "could not be rekeyed"],
+        },
+        Case {
+            name: "rekey: rules with an invalid key",
+            needs: &[],
+            setup: |c| {
+                c.encrypted("db.age", &["alice_ed25519"], b"v");
+                rules_with_key(c, "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBroken");
+                c.rekey_as_alice(&[]);
+            },
+            expect: &["key \"k\"", "ssh-ed25519"],
+        },
+        // ---- install --check / --dry-run (manifest) ----
+        Case {
+            name: "install: manifest is not JSON",
+            needs: &[],
+            setup: |c| c.install_raw("version = 1\n"),
+            expect: &["manifest m.json", "invalid JSON"],
+        },
+        Case {
+            name: "install: manifest version 2",
+            needs: &[],
+            setup: |c| c.install(r#"{"version": 2}"#),
+            expect: &[
+                "manifest m.json",
+                "unsupported manifest version 2",
+                "update secrets",
+            ],
+        },
+        Case {
+            name: "install: manifest without a version",
+            needs: &[],
+            setup: |c| c.install_raw(r#"{"secrets": {}}"#),
+            expect: &["manifest m.json", "missing \"version\": 1"],
+        },
+        Case {
+            name: "install: unknown top-level field",
+            needs: &[],
+            setup: |c| c.install(r#"{"secretDir": "@/run/x"}"#),
+            expect: &["manifest m.json", "unknown field `secretDir`", "secretsDir"],
+        },
+        Case {
+            name: "install: unknown field in a secret",
+            needs: &[],
+            setup: |c| c.install(r#"{"secrets": {"db": {"file": "@/db.age", "owenr": "x"}}}"#),
+            expect: &["manifest m.json", "unknown field `owenr`", "owner"],
+        },
+        Case {
+            name: "install: `..` in a secret name",
+            needs: &[],
+            setup: |c| {
+                c.install(
+                    r#"{"secrets": {"db": {"file": "@/db.age", "name": "../../etc/shadow"}}}"#,
+                )
+            },
+            expect: &["secret \"db\"", "`..` component", "use a relative path"],
+        },
+        Case {
+            name: "install: absolute secret name",
+            needs: &[],
+            setup: |c| {
+                c.install(r#"{"secrets": {"db": {"file": "@/db.age", "name": "/etc/shadow"}}}"#)
+            },
+            expect: &["secret \"db\"", "is absolute", "use a relative path"],
+        },
+        Case {
+            name: "install: two secrets with one name",
+            needs: &[],
+            setup: |c| {
+                c.install(
+                    r#"{"secrets": {"db": {"file": "@/db.age", "name": "x"},
+                                    "api": {"file": "@/api.age", "name": "x"}}}"#,
+                )
+            },
+            expect: &[
+                "secret \"api\" and secret \"db\"",
+                "both install to \"x\"",
+                "another name",
+            ],
+        },
+        Case {
+            name: "install: two secrets with one destination path",
+            needs: &[],
+            setup: |c| {
+                c.install(
+                    r#"{"secrets": {"db": {"file": "@/db.age", "path": "@/etc/x"},
+                                    "api": {"file": "@/api.age", "path": "@/etc/x"}}}"#,
+                )
+            },
+            expect: &[
+                "secret \"api\" and secret \"db\"",
+                "share the destination",
+                "its own path",
+            ],
+        },
+        Case {
+            name: "install: mode 0999",
+            needs: &[],
+            setup: |c| c.install(r#"{"secrets": {"db": {"file": "@/db.age", "mode": "0999"}}}"#),
+            expect: &[
+                "secret \"db\"",
+                "mode \"0999\" is not an octal mode",
+                "\"0400\"",
+            ],
+        },
+        Case {
+            name: "install: mode 4755",
+            needs: &[],
+            setup: |c| c.install(r#"{"secrets": {"db": {"file": "@/db.age", "mode": "4755"}}}"#),
+            expect: &["secret \"db\"", "mode \"4755\" has setuid", "\"0400\""],
+        },
+        Case {
+            name: "install: unit name with a `;`",
+            needs: &[],
+            setup: |c| {
+                c.install(
+                    r#"{"secrets": {"db": {"file": "@/db.age", "restartUnits": ["a.service;reboot"]}}}"#,
+                )
+            },
+            expect: &[
+                "secret \"db\"",
+                "\"a.service;reboot\" is not a systemd unit name",
+                "postgresql.service",
+            ],
+        },
+        Case {
+            name: "install: unit name with a newline",
+            needs: &[],
+            setup: |c| {
+                c.install(
+                    r#"{"secrets": {"db": {"file": "@/db.age", "reloadUnits": ["a.service\nb.service"]}}}"#,
+                )
+            },
+            expect: &[
+                "secret \"db\"",
+                "\"a.service\\nb.service\" is not a systemd unit name",
+            ],
+        },
+        Case {
+            name: "install: template without a placeholder",
+            needs: &[],
+            setup: |c| c.install(r#"{"templates": {"app.env": {"content": "USER=app\n"}}}"#),
+            expect: &["template \"app.env\"", "no placeholder", "environment.etc"],
+        },
+        Case {
+            name: "install: template with an unknown placeholder",
+            needs: &[],
+            setup: |c| {
+                let t = serde_json::json!({"templates": {"app.env": {
+                    "content": format!("PW={}\n", placeholder("nope")),
+                }}});
+                c.install(&t.to_string());
+            },
+            expect: &[
+                "template \"app.env\"",
+                "names no secret in this manifest",
+                "add the secret",
+            ],
+        },
+        Case {
+            name: "install: template with a malformed placeholder",
+            needs: &[],
+            setup: |c| {
+                c.install(
+                    r#"{"templates": {"app.env": {"content": "PW=<SECRET:abc:PLACEHOLDER>"}}}"#,
+                )
+            },
+            expect: &[
+                "template \"app.env\"",
+                "malformed placeholder",
+                "placeholder option",
+            ],
+        },
+        Case {
+            name: "install: `file` is not an age file",
+            needs: &[],
+            setup: |c| {
+                c.repo.write("plain.age", "password=hunter2\n");
+                c.install(r#"{"secrets": {"db": {"file": "@/plain.age"}}}"#);
+            },
+            expect: &["db", "plain.age", "not an age file"],
+        },
+        Case {
+            name: "install: `file` is missing from the store",
+            needs: &[],
+            setup: |c| {
+                c.install(
+                    r#"{"secrets": {"db": {"file": "/nix/store/00000000000000000000000000000000-nope.age"}}}"#,
+                )
+            },
+            expect: &["db", "-nope.age", "no such file"],
+        },
+        Case {
+            name: "install: hostPublicKeys not matching",
+            needs: &[],
+            setup: |c| {
+                let v = serde_json::json!({"hostPublicKeys": [pubkey("web1_ed25519")]});
+                c.install(&v.to_string());
+                c.check_only();
+            },
+            expect: &[
+                "secret \"db\": db.age is not encrypted to this host's key SHA256:",
+                "add the host key to the secret's recipients and run `secrets rekey`",
+            ],
+        },
+        Case {
+            name: "install: relative secretsDir",
+            needs: &[],
+            setup: |c| c.install(r#"{"secretsDir": "run/agenix"}"#),
+            expect: &["secretsDir", "must be an absolute path"],
+        },
+        Case {
+            name: "install: neededForUsers secret not owned by root",
+            needs: &[],
+            setup: |c| {
+                c.install(
+                    r#"{"secrets": {"db": {"file": "@/db.age", "neededForUsers": true, "owner": "alice"}}}"#,
+                )
+            },
+            expect: &["secret \"db\"", "neededForUsers", "root"],
+        },
+        Case {
+            name: "install: manifest is a directory",
+            needs: &[],
+            setup: |c| {
+                c.install_raw("{}");
+                std::fs::remove_file(c.p().join("m.json")).unwrap();
+                std::fs::create_dir(c.p().join("m.json")).unwrap();
+            },
+            expect: &["manifest m.json", "directory"],
+        },
     ]
 }
 
@@ -939,6 +1411,114 @@ fn find(data: &[u8], pat: &[u8]) -> usize {
     data.windows(pat.len()).position(|w| w == pat).unwrap()
 }
 
+type Snapshot = std::collections::BTreeMap<String, (u32, Vec<u8>)>;
+
+fn snap(repo: &Repo) -> Snapshot {
+    repo.snapshot()
+        .into_iter()
+        .map(|(p, m, c)| (p, (m, c)))
+        .collect()
+}
+
+/// Files whose presence, mode or content differ between two snapshots.
+fn changed(before: &Snapshot, after: &Snapshot) -> Vec<String> {
+    let mut names: Vec<&String> = before.keys().chain(after.keys()).collect();
+    names.sort();
+    names.dedup();
+    names
+        .into_iter()
+        .filter(|n| before.get(*n) != after.get(*n))
+        .cloned()
+        .collect()
+}
+
+/// Run one command line of a case in a fresh scratch dir; returns what went wrong.
+fn run_case(case: &Case, variant: usize) -> (Vec<OsString>, Vec<String>, String) {
+    let repo = Repo::new();
+    let mut ctx = Ctx {
+        repo: &repo,
+        args: Vec::new(),
+        env: Vec::new(),
+        stdin: Vec::new(),
+        report: None,
+        changes: Vec::new(),
+        verify: None,
+        variants: Vec::new(),
+    };
+    (case.setup)(&mut ctx);
+    let args = if variant == 0 {
+        ctx.args.clone()
+    } else {
+        ctx.variants[variant - 1].clone()
+    };
+    let before = snap(&repo);
+    let mut cmd = repo.cmd();
+    cmd.args(&args).write_stdin(ctx.stdin.clone());
+    for (k, v) in &ctx.env {
+        match v {
+            Some(v) => cmd.env(k, v),
+            None => cmd.env_remove(k),
+        };
+    }
+    let out = cmd.output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let mut problems = Vec::new();
+    if out.status.success() {
+        problems.push("exited 0".to_string());
+    }
+    // Where the fragments are looked for: stderr, plus check's report.
+    let mut said = stderr.clone();
+    match ctx.report {
+        None if !out.stdout.is_empty() => {
+            problems.push(format!("wrote to stdout: {stdout:?}"));
+        }
+        None => {}
+        Some(kind) => {
+            said.push_str(&stdout);
+            match serde_json::from_str::<serde_json::Value>(&stdout) {
+                Err(e) => problems.push(format!("stdout is not a JSON report ({e}): {stdout:?}")),
+                Ok(r) => {
+                    if r["ok"] != false {
+                        problems.push("report says ok".into());
+                    }
+                    let hit = r["problems"].as_array().into_iter().flatten().any(|p| {
+                        p["kind"] == kind && p["file"].as_str().is_some_and(|f| !f.is_empty())
+                    });
+                    if !hit {
+                        problems.push(format!("no problem of kind {kind:?} naming a file"));
+                    }
+                }
+            }
+        }
+    }
+    for frag in case.expect {
+        if !said.contains(frag) {
+            problems.push(format!("stderr lacks {frag:?}"));
+        }
+    }
+    if stderr.contains("panicked") {
+        problems.push("panicked".into());
+    }
+    let diff = changed(&before, &snap(&repo));
+    let unexpected: Vec<_> = diff
+        .iter()
+        .filter(|f| !ctx.changes.contains(&f.as_str()))
+        .collect();
+    if !unexpected.is_empty() {
+        problems.push(format!("files were created or changed: {unexpected:?}"));
+    }
+    for f in &ctx.changes {
+        if !diff.iter().any(|d| d == f) {
+            problems.push(format!("{f} was not changed"));
+        }
+    }
+    if let Some(v) = ctx.verify {
+        problems.extend(v(repo.path()));
+    }
+    (args, problems, stderr)
+}
+
 #[test]
 fn bad_input_matrix() {
     let cases = cases();
@@ -951,58 +1531,42 @@ fn bad_input_matrix() {
                 continue;
             }
         }
-        let repo = Repo::new();
-        let mut ctx = Ctx {
-            repo: &repo,
-            args: Vec::new(),
-            env: Vec::new(),
-            stdin: Vec::new(),
-        };
-        (case.setup)(&mut ctx);
-        let before = repo.snapshot();
-        let mut cmd = repo.cmd();
-        cmd.args(&ctx.args).write_stdin(ctx.stdin.clone());
-        for (k, v) in &ctx.env {
-            match v {
-                Some(v) => cmd.env(k, v),
-                None => cmd.env_remove(k),
+        // The setup is run once more per variant, each time in a fresh directory.
+        let variants = {
+            let repo = Repo::new();
+            let mut ctx = Ctx {
+                repo: &repo,
+                args: Vec::new(),
+                env: Vec::new(),
+                stdin: Vec::new(),
+                report: None,
+                changes: Vec::new(),
+                verify: None,
+                variants: Vec::new(),
             };
-        }
-        let out = cmd.output().unwrap();
-        ran += 1;
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        let mut problems = Vec::new();
-        if out.status.success() {
-            problems.push("exited 0".to_string());
-        }
-        if !out.stdout.is_empty() {
-            problems.push(format!(
-                "wrote to stdout: {:?}",
-                String::from_utf8_lossy(&out.stdout)
-            ));
-        }
-        for frag in case.expect {
-            if !stderr.contains(frag) {
-                problems.push(format!("stderr lacks {frag:?}"));
+            (case.setup)(&mut ctx);
+            ctx.variants.len()
+        };
+        for v in 0..=variants {
+            let (args, problems, stderr) = run_case(case, v);
+            ran += 1;
+            if !problems.is_empty() {
+                failures.push(format!(
+                    "{} ({}): {}\n    stderr: {}",
+                    case.name,
+                    args.iter()
+                        .map(|a| a.to_string_lossy())
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                    problems.join("; "),
+                    stderr.trim_end().replace('\n', "\n            ")
+                ));
             }
-        }
-        if stderr.contains("panicked") {
-            problems.push("panicked".into());
-        }
-        if repo.snapshot() != before {
-            problems.push("files were created or changed".into());
-        }
-        if !problems.is_empty() {
-            failures.push(format!(
-                "{}: {}\n    stderr: {}",
-                case.name,
-                problems.join("; "),
-                stderr.trim_end().replace('\n', "\n            ")
-            ));
         }
     }
     eprintln!(
-        "bad-input matrix: {ran} cases run, {} failed",
+        "bad-input matrix: {} rows, {ran} command lines run, {} failed",
+        cases.len(),
         failures.len()
     );
     assert!(failures.is_empty(), "\n{}", failures.join("\n"));

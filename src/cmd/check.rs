@@ -96,15 +96,17 @@ pub fn check(g: &Global) -> Report {
     let rules = match Rules::discover(g.rules.as_deref()) {
         Ok(r) => r,
         Err(e) => {
-            let file = g
-                .rules
+            // Name the file that was found but could not be loaded (the schema promises its
+            // path); "" and null only when there is none at all.
+            let found = Rules::discover_path(g.rules.as_deref()).ok();
+            let file = found
                 .as_ref()
                 .map(|p| p.display().to_string())
                 .unwrap_or_default();
             return Report {
                 version: 1,
                 ok: false,
-                rules: g.rules.as_ref().map(|p| p.display().to_string()),
+                rules: found.map(|p| std::fs::canonicalize(&p).unwrap_or(p).display().to_string()),
                 checked: 0,
                 problems: vec![Problem::new("rules", file, e.message())],
             };
@@ -198,15 +200,25 @@ pub fn check(g: &Global) -> Report {
     let ruled: BTreeSet<&str> = rules.secrets.keys().map(String::as_str).collect();
     for orphan in age_files(&rules.dir) {
         if !ruled.contains(orphan.as_str()) {
-            problems.push(Problem::new(
-                "orphan",
-                &orphan,
-                format!(
+            // A plaintext file that merely ends in .age must not be called "encrypted": it may
+            // be a secret committed in the clear.
+            let not_age = std::fs::read(rules.dir.join(&orphan))
+                .ok()
+                .and_then(|d| crate::header::Header::parse(&d).err());
+            let message = match not_age {
+                Some(why) => format!(
+                    "{why}; it has no rule in {}: if it holds a secret, purge it from git \
+                     history, then add a rule for \"{orphan}\" and set it with `secrets edit \
+                     {orphan}`",
+                    rules.file.display()
+                ),
+                None => format!(
                     "encrypted file without a rule in {}; add a rule for \"{orphan}\" or delete \
                      the file",
                     rules.file.display()
                 ),
-            ));
+            };
+            problems.push(Problem::new("orphan", &orphan, message));
         }
     }
     problems.sort();
