@@ -5,7 +5,12 @@
 //! file under the scratch directory (also HOME) or the temp base (XDG_RUNTIME_DIR, a fresh
 //! directory on /dev/shm) other than the files the step is meant to write.
 //!
-//! Steps are rows of `steps()`; install/rekey steps can be added the same way.
+//! Steps are rows of `steps()`. Rekey and check steps run like the others. Install steps
+//! (root only) run a shell script under `unshare --mount --propagation private`: a tmpfs is
+//! mounted on the scratch `run/` (which holds secretsDir, the mount point the installer mounts
+//! its own tmpfs on, and secretsDirForUsers), the installer runs, and before the namespace
+//! goes away the script lists the files below `run/` that hold a marker; those count as files
+//! of the scratch dir, so the installed secret files must be listed in `intended`.
 
 mod common;
 
@@ -87,6 +92,46 @@ enum Run {
     Tty,
     /// Under `script`, interrupted with SIGINT once the editor has started.
     TtyInterrupt,
+    /// `sh -c SCRIPT` in a private mount namespace with a tmpfs on `run/` (root only). The
+    /// script sees $SECRETS (the binary); its stdout/stderr are the step's.
+    Namespace(String),
+}
+
+/// Names of the lists the namespace script leaves: files below `run/` holding each marker.
+const NS_FOUND: [&str; 2] = ["ns-found-1.list", "ns-found-2.list"];
+
+/// Write install manifest `name` for secrets `secrets` (a JSON object whose `@` stands for the
+/// scratch dir), with every path inside the scratch dir and alice's key as the identity.
+fn manifest(e: &Env, name: &str, secrets: &str, templates: &str) {
+    let p = e.p().display().to_string();
+    let m = serde_json::json!({
+        "version": 1,
+        "secretsDir": format!("{p}/run/agenix"),
+        "secretsMountPoint": format!("{p}/run/agenix.d"),
+        "secretsDirForUsers": format!("{p}/run/agenix-for-users"),
+        "identityPaths": [key("alice_ed25519")],
+        "restartMode": "none",
+        "secrets": serde_json::from_str::<serde_json::Value>(&secrets.replace('@', &p)).unwrap(),
+        "templates": serde_json::from_str::<serde_json::Value>(templates).unwrap(),
+    });
+    std::fs::write(e.p().join(name), m.to_string()).unwrap();
+}
+
+fn placeholder(attr: &str) -> String {
+    use sha2::Digest;
+    let h = sha2::Sha256::digest(attr.as_bytes());
+    let hex: String = h.iter().map(|b| format!("{b:02x}")).collect();
+    format!("<SECRET:{hex}:PLACEHOLDER>")
+}
+
+/// The secrets of the install steps: db (marker, from db.age), a copy of it at a custom path
+/// outside the tmpfs, and a template using it.
+const SECRETS: &str = r#"{"db": {"file": "@/db.age", "mode": "0440"},
+    "copy": {"file": "@/db.age", "path": "@/out/copy", "symlink": false}}"#;
+
+fn app_template() -> String {
+    serde_json::json!({"app.env": {"content": format!("USER=app\nPW={}\n", placeholder("db"))}})
+        .to_string()
 }
 
 struct Step {
@@ -102,6 +147,13 @@ struct Step {
     prints_secret: bool,
     /// Files (relative to the scratch dir) the step is meant to write with the plaintext.
     intended: &'static [&'static str],
+}
+
+/// Rules with bob added to db.age and carol to new.age, so a rekey has work to do.
+fn widen_rules(e: &Env, extra: &str) {
+    e.repo.json_rules(&format!(
+        r#"{{"db.age": {{"publicKeys": ["alice", "bob"{extra}]}}, "new.age": {{"publicKeys": ["alice", "dave"{extra}], "armor": true}}}}"#
+    ));
 }
 
 fn os(v: &[&str]) -> Vec<OsString> {
@@ -280,6 +332,150 @@ fn steps() -> Vec<Step> {
             prints_secret: false,
             intended: &[],
         },
+        Step {
+            name: "rekey --dry-run",
+            program: "secrets",
+            args: |_| os(&["rekey", "--dry-run"]),
+            editor: None,
+            run: |e| {
+                widen_rules(e, "");
+                Run::Stdin(Vec::new())
+            },
+            success: true,
+            prints_secret: false,
+            intended: &[],
+        },
+        Step {
+            name: "rekey (db.age and new.age hold the marker)",
+            program: "secrets",
+            args: |_| vec!["-v".into(), "rekey".into(), "-i".into(), alice()],
+            editor: None,
+            run: |_| Run::Stdin(Vec::new()),
+            success: true,
+            prints_secret: false,
+            intended: &[],
+        },
+        Step {
+            name: "rekey --force where one file cannot be decrypted",
+            program: "secrets",
+            // dave opens new.age but not db.age.
+            args: |_| {
+                vec![
+                    "rekey".into(),
+                    "--force".into(),
+                    "-i".into(),
+                    key("dave_age.key").into_os_string(),
+                ]
+            },
+            editor: None,
+            run: |e| {
+                widen_rules(e, r#", "carol""#);
+                Run::Stdin(Vec::new())
+            },
+            success: false,
+            prints_secret: false,
+            intended: &[],
+        },
+        Step {
+            name: "check --json (db.age drifted, new.age rekeyed)",
+            program: "secrets",
+            args: |_| os(&["check", "--json"]),
+            editor: None,
+            run: |_| Run::Stdin(Vec::new()),
+            success: false,
+            prints_secret: false,
+            intended: &[],
+        },
+        Step {
+            name: "install --json in a private mount namespace",
+            program: "secrets",
+            args: |_| Vec::new(),
+            editor: None,
+            run: |e| {
+                manifest(e, "m.json", SECRETS, &app_template());
+                Run::Namespace(r#""$SECRETS" -v install --json --manifest m.json"#.into())
+            },
+            success: true,
+            prints_secret: false,
+            intended: &[
+                "run/agenix.d/1/db",
+                "run/agenix.d/1/copy",
+                "run/agenix.d/1/rendered/app.env",
+                "out/copy",
+            ],
+        },
+        Step {
+            name: "install --dry-run --json over an installed generation",
+            program: "secrets",
+            args: |_| Vec::new(),
+            editor: None,
+            run: |e| {
+                // db2.age holds marker2: the dry run compares it with the installed marker.
+                let r = secrets::recipients::Recipient::parse(&common::pubkey("alice_ed25519"))
+                    .unwrap();
+                let c = secrets::crypto::encrypt(e.marker2.as_bytes(), &[r], false).unwrap();
+                std::fs::write(e.p().join("db2.age"), c).unwrap();
+                manifest(e, "m.json", SECRETS, &app_template());
+                manifest(
+                    e,
+                    "m2.json",
+                    &SECRETS.replace("@/db.age", "@/db2.age"),
+                    &app_template(),
+                );
+                Run::Namespace(
+                    r#""$SECRETS" install --manifest m.json >/dev/null 2>&1 || exit 90
+                       "$SECRETS" -v install --dry-run --json --manifest m2.json"#
+                        .into(),
+                )
+            },
+            success: true,
+            prints_secret: false,
+            intended: &[
+                "run/agenix.d/1/db",
+                "run/agenix.d/1/copy",
+                "run/agenix.d/1/rendered/app.env",
+                "out/copy",
+            ],
+        },
+        Step {
+            name: "install with a failing secret and a template using it",
+            program: "secrets",
+            args: |_| Vec::new(),
+            editor: None,
+            run: |e| {
+                // A second install where db2 (marker2, now cut short) fails: db keeps its value,
+                // the template that needs db2 keeps its previous rendering.
+                let r = secrets::recipients::Recipient::parse(&common::pubkey("alice_ed25519"))
+                    .unwrap();
+                let c = secrets::crypto::encrypt(e.marker2.as_bytes(), &[r], false).unwrap();
+                std::fs::write(e.p().join("db2.age"), &c).unwrap();
+                std::fs::write(e.p().join("cut.age"), &c[..c.len() - 3]).unwrap();
+                let both = SECRETS.replacen('{', r#"{"db2": {"file": "@/db2.age"}, "#, 1);
+                let t = serde_json::json!({"two.env": {"content": format!(
+                    "A={}
+B={}
+", placeholder("db"), placeholder("db2")
+                )}})
+                .to_string();
+                manifest(e, "m.json", &both, &t);
+                manifest(e, "m2.json", &both.replace("@/db2.age", "@/cut.age"), &t);
+                Run::Namespace(
+                    r#""$SECRETS" install --manifest m.json >/dev/null 2>&1 || exit 90
+                       "$SECRETS" -v install --json --manifest m2.json"#
+                        .into(),
+                )
+            },
+            success: false,
+            prints_secret: false,
+            // Generation 1 is pruned (keepGenerations = 1); db2 and two.env are carried over.
+            intended: &[
+                "run/agenix.d/2/db",
+                "run/agenix.d/2/db2",
+                "run/agenix.d/2/copy",
+                "run/agenix.d/2/rendered/two.env",
+                "out/copy",
+            ],
+        },
     ]
 }
 
@@ -302,9 +498,29 @@ fn run_step(env: &Env, step: &Step) -> Output {
     };
     let args = (step.args)(env);
     let run = (step.run)(env);
-    let mut cmd = match run {
+    let mut cmd = match &run {
         Run::Stdin(_) => env.command(&program, &args),
         Run::Tty | Run::TtyInterrupt => tty_command(env, &program, &args),
+        Run::Namespace(body) => {
+            let script = format!(
+                r#"mount -t tmpfs -o mode=0755 tmpfs run || exit 91
+(
+{body}
+)
+rc=$?
+grep -rlaF -e "$MARKER" run > {} 2>/dev/null
+grep -rlaF -e "$MARKER2" run > {} 2>/dev/null
+exit $rc"#,
+                NS_FOUND[0], NS_FOUND[1]
+            );
+            std::fs::create_dir_all(env.p().join("run")).unwrap();
+            let mut c = env.command(
+                Path::new("unshare"),
+                &os(&["--mount", "--propagation", "private", "sh", "-c", &script]),
+            );
+            c.env("SECRETS", bin()).env("MARKER2", &env.marker2);
+            c
+        }
     };
     if let Some(body) = step.editor {
         cmd.env("EDITOR", env.editor("editor.sh", body));
@@ -321,6 +537,7 @@ fn run_step(env: &Env, step: &Step) -> Output {
             child.wait_with_output().unwrap()
         }
         Run::Tty => cmd.output().unwrap(),
+        Run::Namespace(_) => cmd.stdin(Stdio::null()).output().unwrap(),
         Run::TtyInterrupt => {
             let pid_file = env.p().join("editor.pid");
             let _ = std::fs::remove_file(&pid_file);
@@ -388,7 +605,16 @@ fn marker_never_leaks() {
     }
     let env = Env::new();
     let mut problems = Vec::new();
+    let mut install_ok = None;
     for step in steps() {
+        let namespaced = matches!((step.run)(&env), Run::Namespace(_));
+        if namespaced {
+            let ok = *install_ok
+                .get_or_insert_with(|| !common::not_root() && !common::missing("unshare"));
+            if !ok {
+                continue;
+            }
+        }
         let out = run_step(&env, &step);
         let mut p = Vec::new();
         if out.status.success() != step.success {
@@ -406,12 +632,44 @@ fn marker_never_leaks() {
             if in_stdout && !(step.prints_secret && m == &env.marker) {
                 p.push(format!("{m} in stdout"));
             }
+            // Files inside the namespace's tmpfs, listed by the script before it went away.
+            let idx = usize::from(m == &env.marker2);
+            let in_ns: Vec<PathBuf> = std::fs::read_to_string(env.p().join(NS_FOUND[idx]))
+                .unwrap_or_default()
+                .lines()
+                .map(|l| env.p().join(l))
+                .collect();
             for dir in [env.p(), env.run_dir.path()] {
-                for f in files_with(dir, m.as_bytes()) {
+                for f in files_with(dir, m.as_bytes())
+                    .into_iter()
+                    .chain(in_ns.iter().filter(|_| dir == env.p()).cloned())
+                {
                     let rel = f.strip_prefix(env.p()).ok();
                     if !rel.is_some_and(|r| step.intended.iter().any(|i| Path::new(i) == r)) {
                         p.push(format!("{m} in {}", f.display()));
                     }
+                }
+            }
+        }
+        if namespaced {
+            // The install really happened: each intended file holds a marker.
+            let found: Vec<String> = NS_FOUND
+                .iter()
+                .flat_map(|l| {
+                    std::fs::read_to_string(env.p().join(l))
+                        .unwrap_or_default()
+                        .lines()
+                        .map(str::to_string)
+                        .collect::<Vec<_>>()
+                })
+                .collect();
+            for i in step.intended {
+                let on_disk = std::fs::read(env.p().join(i)).unwrap_or_default();
+                if !found.iter().any(|f| f == i)
+                    && !contains(&on_disk, &env.marker)
+                    && !contains(&on_disk, &env.marker2)
+                {
+                    p.push(format!("{i} was not installed with the secret"));
                 }
             }
         }
@@ -426,7 +684,7 @@ fn marker_never_leaks() {
         if !left.is_empty() {
             p.push(format!("left in the temp base: {left:?}"));
         }
-        for i in step.intended {
+        for i in step.intended.iter().chain(&NS_FOUND) {
             let _ = std::fs::remove_file(env.p().join(i));
         }
         if !p.is_empty() {
