@@ -220,6 +220,32 @@ pub fn read_secret(path: &Path) -> io::Result<SecretBytes> {
     Ok(buf)
 }
 
+/// Read an encrypted file from the repository, which must be a regular file (after following
+/// symlinks). A FIFO or a device (a committed symlink to /dev/zero, say) would otherwise make
+/// `check` in CI or `rekey` hang or exhaust memory; O_NONBLOCK keeps the open of a FIFO from
+/// blocking before we can look at it.
+pub fn read_regular(path: &Path) -> io::Result<Vec<u8>> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)?;
+    let meta = f.metadata()?;
+    if meta.is_dir() {
+        return Err(io::Error::from_raw_os_error(libc::EISDIR));
+    }
+    if !meta.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file (a FIFO, device or socket); an encrypted file must be a regular \
+             file",
+        ));
+    }
+    let mut buf = Vec::with_capacity(meta.len() as usize + 1);
+    f.read_to_end(&mut buf)?;
+    Ok(buf)
+}
+
 /// Read all of stdin into a wiped buffer. Reserve up front so the buffer is not reallocated
 /// (each reallocation would leave an unwiped copy behind) for inputs up to 1 MiB.
 pub fn read_stdin_secret() -> io::Result<SecretBytes> {
@@ -415,6 +441,9 @@ pub fn read_secret_nofollow(path: &Path) -> io::Result<(SecretBytes, fs::Metadat
         .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
         .open(path)?;
     let meta = f.metadata()?;
+    if meta.is_dir() {
+        return Err(io::Error::from_raw_os_error(libc::EISDIR));
+    }
     if !meta.is_file() {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,

@@ -1082,6 +1082,42 @@ fn cases() -> Vec<Case> {
             },
             expect: &["x.age", "not an age file", "purge it from git history"],
         },
+        Case {
+            name: "check: a committed symlink to /dev/zero",
+            needs: &[],
+            setup: |c| {
+                c.db_rules();
+                std::os::unix::fs::symlink("/dev/zero", c.p().join("db.age")).unwrap();
+                c.check_json("invalid");
+            },
+            expect: &["db.age", "not a regular file"],
+        },
+        Case {
+            name: "rekey: a symlink to /dev/zero among good ones",
+            needs: &[],
+            setup: |c| {
+                c.drifted(&["api.age", "db.age"]);
+                std::fs::remove_file(c.p().join("db.age")).unwrap();
+                std::os::unix::fs::symlink("/dev/zero", c.p().join("db.age")).unwrap();
+                c.rekey_as_alice(&[]);
+                c.changes = vec!["api.age", "secrets.lock.json"];
+            },
+            expect: &[
+                "db.age",
+                "not a regular file",
+                "all other files were rekeyed",
+            ],
+        },
+        Case {
+            name: "path: secret file is a symlink to /dev/zero",
+            needs: &[],
+            setup: |c| {
+                c.db_rules();
+                std::os::unix::fs::symlink("/dev/zero", c.p().join("db.age")).unwrap();
+                c.decrypt_db();
+            },
+            expect: &["db.age", "not a regular file"],
+        },
         // ---- rekey ----
         Case {
             name: "rekey: a FILE without a rule",

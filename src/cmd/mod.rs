@@ -35,7 +35,7 @@ pub fn identities(g: &Global) -> Result<Identities> {
 
 /// Read and decrypt a rule's file.
 pub fn decrypt_rule(rule: &Rule, ids: &Identities) -> Result<crate::fsutil::SecretBytes> {
-    let data = std::fs::read(&rule.path).map_err(|e| {
+    let data = crate::fsutil::read_regular(&rule.path).map_err(|e| {
         Error::new(format!(
             "{}: cannot read: {}",
             rule.path.display(),
