@@ -507,41 +507,13 @@ fn editor(dir: &Path, name: &str, body: &str) -> std::path::PathBuf {
 
 /// Run `secrets edit` with stdin on a pseudo-terminal (so the editor path is taken).
 fn edit_on_tty(repo: &Repo, file: &str, editor_cmd: &str, runtime: &Path) -> (i32, String) {
-    let script = r#"
-import os, pty, sys
-pid, fd = pty.fork()
-if pid == 0:
-    os.execv(sys.argv[1], sys.argv[1:])
-out = b""
-while True:
-    try:
-        data = os.read(fd, 4096)
-    except OSError:
-        break
-    if not data:
-        break
-    out += data
-_, status = os.waitpid(pid, 0)
-sys.stdout.write(out.decode("utf-8", "replace"))
-sys.exit(os.waitstatus_to_exitcode(status) & 0xff)
-"#;
-    let out = std::process::Command::new("python3")
-        .current_dir(repo.path())
-        .env("HOME", repo.path())
-        .env("EDITOR", editor_cmd)
-        .env_remove("VISUAL")
-        .env_remove("RULES")
-        .env("XDG_RUNTIME_DIR", runtime)
-        .args(["-c", script])
-        .arg(common::bin())
-        .args(["edit", file, "-i"])
-        .arg(key("alice_ed25519"))
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-    )
+    let alice = key("alice_ed25519");
+    let (code, _, out) =
+        common::Pty::new(repo.path(), &["edit", file, "-i", alice.to_str().unwrap()])
+            .env("EDITOR", editor_cmd)
+            .env("XDG_RUNTIME_DIR", runtime)
+            .run();
+    (code, out)
 }
 
 fn shm_dir() -> Option<tempfile::TempDir> {
@@ -643,42 +615,16 @@ fn sigint_during_edit_removes_plaintext() {
         "slow",
         "echo EDITING; echo changed >> \"$1\"; sleep 30",
     );
-    let script = r#"
-import os, pty, sys, time
-pid, fd = pty.fork()
-if pid == 0:
-    os.execv(sys.argv[1], sys.argv[1:])
-out = b""
-while b"EDITING" not in out:
-    out += os.read(fd, 4096)
-time.sleep(0.3)
-os.write(fd, b"\x03")
-while True:
-    try:
-        data = os.read(fd, 4096)
-    except OSError:
-        break
-    if not data:
-        break
-    out += data
-_, status = os.waitpid(pid, 0)
-sys.stdout.write(out.decode("utf-8", "replace"))
-sys.exit(os.waitstatus_to_exitcode(status) & 0xff)
-"#;
-    let out = std::process::Command::new("python3")
-        .current_dir(repo.path())
-        .env("HOME", repo.path())
-        .env("EDITOR", &ed)
-        .env_remove("RULES")
-        .env("XDG_RUNTIME_DIR", runtime.path())
-        .args(["-c", script])
-        .arg(common::bin())
-        .args(["edit", "db.age", "-i"])
-        .arg(key("alice_ed25519"))
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(130), "{text}");
+    let alice = key("alice_ed25519");
+    let (code, _, text) = common::Pty::new(
+        repo.path(),
+        &["edit", "db.age", "-i", alice.to_str().unwrap()],
+    )
+    .env("EDITOR", &ed)
+    .env("XDG_RUNTIME_DIR", runtime.path())
+    .interrupt_after("EDITING")
+    .run();
+    assert_eq!(code, 130, "{text}");
     assert!(text.contains("interrupted"), "{text}");
     assert!(
         common::snapshot(runtime.path()).is_empty(),

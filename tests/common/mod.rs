@@ -117,10 +117,74 @@ pub fn not_root() -> bool {
 /// HOME=`dir`, answering each `Passphrase for` prompt with the next of `answers` (the last one
 /// repeats). Returns (exit code, number of prompts, terminal transcript). Needs python3.
 pub fn run_in_pty(dir: &Path, args: &[&str], answers: &[&str]) -> (i32, usize, String) {
-    let script = r#"
-import os, pty, sys
-answers = [a.encode() + b"\n" for a in sys.argv[1].split("\x1f")]
-argv = sys.argv[2:]
+    Pty::new(dir, args).answers(answers).run()
+}
+
+/// A run of the binary on a pseudo-terminal, for what needs a terminal: passphrase prompts,
+/// the editor path of `edit`, Ctrl-C.
+pub struct Pty {
+    cmd: Command,
+    answers: Vec<String>,
+    interrupt_after: String,
+}
+
+impl Pty {
+    pub fn new(dir: &Path, args: &[&str]) -> Pty {
+        let mut cmd = Command::new("python3");
+        cmd.arg("-c")
+            .arg(PTY_DRIVER)
+            .current_dir(dir)
+            .env("HOME", dir)
+            .env_remove("RULES")
+            .env_remove("SECRETS_IDENTITY")
+            .env_remove("VISUAL")
+            .env_remove("EDITOR");
+        let mut pty = Pty {
+            cmd,
+            answers: vec![String::new()],
+            interrupt_after: String::new(),
+        };
+        pty.cmd.arg(bin()).args(args);
+        pty
+    }
+
+    pub fn answers(mut self, answers: &[&str]) -> Pty {
+        self.answers = answers.iter().map(|a| a.to_string()).collect();
+        self
+    }
+
+    pub fn env(mut self, key: &str, value: impl AsRef<std::ffi::OsStr>) -> Pty {
+        self.cmd.env(key, value);
+        self
+    }
+
+    /// Type Ctrl-C once `text` has appeared on the terminal.
+    pub fn interrupt_after(mut self, text: &str) -> Pty {
+        self.interrupt_after = text.to_string();
+        self
+    }
+
+    pub fn run(mut self) -> (i32, usize, String) {
+        let out = self
+            .cmd
+            .env("PTY_ANSWERS", self.answers.join("\x1f"))
+            .env("PTY_INTERRUPT_AFTER", &self.interrupt_after)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let (first, rest) = text.split_once('\n').unwrap_or((&text, ""));
+        let mut it = first.split(' ');
+        let code = it.next().unwrap().parse().unwrap();
+        let prompts = it.next().unwrap().parse().unwrap();
+        (code, prompts, rest.to_string())
+    }
+}
+
+const PTY_DRIVER: &str = r#"
+import os, pty, sys, time
+answers = [a.encode() + b"\n" for a in os.environ["PTY_ANSWERS"].split("\x1f")]
+interrupt = os.environ["PTY_INTERRUPT_AFTER"].encode()
+argv = sys.argv[1:]
 pid, fd = pty.fork()
 if pid == 0:
     os.execv(argv[0], argv)
@@ -137,29 +201,14 @@ while True:
     while out.count(b"Passphrase for") > prompts:
         os.write(fd, answers[min(prompts, len(answers) - 1)])
         prompts += 1
+    if interrupt and interrupt in out:
+        interrupt = b""
+        time.sleep(0.3)
+        os.write(fd, b"\x03")
 _, status = os.waitpid(pid, 0)
-sys.stdout.write("%d %d\n" % (os.waitstatus_to_exitcode(status), prompts))
+sys.stdout.write("%d %d\n" % (os.waitstatus_to_exitcode(status) & 0xff, prompts))
 sys.stdout.write(out.decode(errors="replace"))
 "#;
-    let out = Command::new("python3")
-        .arg("-c")
-        .arg(script)
-        .arg(answers.join("\x1f"))
-        .arg(bin())
-        .args(args)
-        .current_dir(dir)
-        .env("HOME", dir)
-        .env_remove("RULES")
-        .env_remove("SECRETS_IDENTITY")
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let (first, rest) = text.split_once('\n').unwrap_or((&text, ""));
-    let mut it = first.split(' ');
-    let code = it.next().unwrap().parse().unwrap();
-    let prompts = it.next().unwrap().parse().unwrap();
-    (code, prompts, rest.to_string())
-}
 
 /// A scratch directory with a rules file; dropped at the end of the test.
 pub struct Repo {
