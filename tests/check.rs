@@ -300,7 +300,15 @@ fn unloadable_rules_are_a_problem_in_the_report() {
     );
     let (code, v) = check_json(&repo);
     assert_eq!(code, 1);
-    assert_eq!(problems(&v), [("".to_string(), "rules".to_string())]);
+    // The file that was found but could not be loaded is named (the schema promises it).
+    assert_eq!(
+        problems(&v),
+        [("secrets.json".to_string(), "rules".to_string())]
+    );
+    assert!(
+        v["rules"].as_str().unwrap().ends_with("/secrets.json"),
+        "{v:#}"
+    );
     assert!(v["problems"][0]["message"]
         .as_str()
         .unwrap()
