@@ -656,3 +656,26 @@ fn crash_kill9_never_leaves_partial_generation() {
     verify("final");
     assert!(env.gens().len() <= 2, "{:?}", env.gens());
 }
+
+/// A malformed placeholder with a multi-byte character right after it is a validation error
+/// (exit 1, names the template), not a panic (exit 101), in --check and in install.
+#[test]
+fn malformed_placeholder_with_multibyte_char() {
+    let env = Env::new();
+    let content = format!("<SECRET:{}é", "a".repeat(15));
+    let m = env.manifest(
+        json!({"s": {"file": env.encrypt("s", b"v")}}),
+        json!({"templates": {"t": {"content": content}}}),
+    );
+    for args in [&["--check"][..], &[][..]] {
+        let o = env.install(&m, args);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {}", text(&o));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            err.contains("template \"t\"") && err.contains("malformed placeholder"),
+            "{args:?}: {err}"
+        );
+        assert!(!err.contains("panicked"), "{err}");
+    }
+    assert!(!env.mp().exists() && !env.stable().exists());
+}
