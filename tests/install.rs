@@ -679,3 +679,94 @@ fn malformed_placeholder_with_multibyte_char() {
     }
     assert!(!env.mp().exists() && !env.stable().exists());
 }
+
+/// Removing the last neededForUsers secret removes it now: the users phase still runs while
+/// the users symlink exists, switches to an empty generation, prunes the old one and asks for
+/// the secret's restart units.
+#[test]
+fn removing_last_users_secret_takes_effect_now() {
+    if !in_private_ns("removing_last_users_secret_takes_effect_now") {
+        return;
+    }
+    let env = Env::new();
+    let lists = env.path().join("nixos");
+    let extra = json!({"restartMode": "activation-list"});
+    let app = json!({"file": env.encrypt("app", b"app-val")});
+    let m1 = env.manifest(
+        json!({
+            "pw": {"file": env.encrypt("pw", b"hash"), "neededForUsers": true,
+                   "restartUnits": ["pw-user.service"]},
+            "app": app,
+        }),
+        extra.clone(),
+    );
+    let run = |m: &Path, args: &[&str]| {
+        let o = common::cmd()
+            .arg("install")
+            .arg("--manifest")
+            .arg(m)
+            .args(args)
+            .env_remove("NIXOS_ACTION")
+            .env("SECRETS_ACTIVATION_LIST_DIR", &lists)
+            .output()
+            .unwrap();
+        assert_ok(&o);
+        o
+    };
+    run(&m1, &[]);
+    assert_eq!(std::fs::read(env.users().join("pw")).unwrap(), b"hash");
+
+    let m2 = env.manifest(json!({"app": app}), extra);
+    let o = run(&m2, &["--json"]);
+    assert_eq!(
+        std::fs::read_link(env.users()).unwrap(),
+        env.mp().join("users.2"),
+        "{}",
+        text(&o)
+    );
+    assert!(!env.users().join("pw").exists(), "{}", text(&o));
+    assert!(
+        !env.mp().join("users.1").exists(),
+        "old users generation kept"
+    );
+    let restart =
+        std::fs::read_to_string(lists.join("activation-restart-list")).unwrap_or_default();
+    assert!(
+        restart.lines().any(|l| l == "pw-user.service"),
+        "{restart:?}"
+    );
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(
+        j["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["name"] == "pw" && i["status"] == "removed"),
+        "{j}"
+    );
+    // Later runs (users phase alone too) keep working with the empty users generation.
+    run(&m2, &["--phase", "users"]);
+    assert!(!env.users().join("pw").exists());
+    assert_eq!(env.gens(), vec!["2", "users.3"]);
+
+    // Only `--phase main` runs (the module's systemd mode has no users unit once the last
+    // neededForUsers secret is gone): it removes the leftover users secret itself.
+    let env = Env::new();
+    let m1 = env.manifest(
+        json!({"pw": {"file": env.encrypt("pw", b"hash"), "neededForUsers": true},
+               "app": {"file": env.encrypt("app", b"app-val")}}),
+        json!({}),
+    );
+    assert_ok(&env.install(&m1, &[]));
+    let m2 = env.manifest(
+        json!({"app": {"file": env.encrypt("app", b"app-val")}}),
+        json!({}),
+    );
+    let o = env.install(&m2, &["--phase", "main"]);
+    assert_ok(&o);
+    assert!(!env.users().join("pw").exists(), "{}", text(&o));
+    assert_eq!(env.gens(), vec!["2", "users.2"]);
+    // Nothing left: the next main phase leaves the users generation alone.
+    assert_ok(&env.install(&m2, &["--phase", "main"]));
+    assert_eq!(env.gens(), vec!["3", "users.2"]);
+}

@@ -99,9 +99,18 @@ pub fn run(args: &InstallArgs) -> Result<i32> {
         PhaseArg::Main => vec![PhaseKind::Main],
         PhaseArg::All => vec![PhaseKind::Users, PhaseKind::Main],
     };
-    // Without neededForUsers secrets the users phase is a no-op (nothing mounted either).
-    if !plan.secrets.iter().any(|s| s.c.phase == PhaseKind::Users) {
+    // Without neededForUsers secrets the users phase is a no-op (nothing mounted either),
+    // unless an earlier run installed some: then it runs to switch to an empty generation,
+    // so the removed secrets disappear now (not at reboot) and their units restart.
+    let has_users = plan.secrets.iter().any(|s| s.c.phase == PhaseKind::Users);
+    let users_installed = std::fs::symlink_metadata(&plan.users_dir).is_ok();
+    if !users_installed && !has_users {
         phases.retain(|p| *p != PhaseKind::Users);
+    }
+    // The NixOS module runs no users phase at all (systemd mode) once the last
+    // neededForUsers secret is gone, so the main phase removes what is left of them.
+    if args.phase == PhaseArg::Main && !has_users && users_secrets_left(&plan) {
+        phases.insert(0, PhaseKind::Users);
     }
     if phases.is_empty() {
         report.info("no secrets are needed for users; nothing to do");
@@ -172,6 +181,17 @@ pub fn run(args: &InstallArgs) -> Result<i32> {
     report.summary.restart = requests.restart.iter().cloned().collect();
     report.summary.reload = requests.reload.iter().cloned().collect();
     Ok(finish(report, args.json))
+}
+
+/// Does the current users generation still hold anything?
+fn users_secrets_left(plan: &Plan) -> bool {
+    match generation::current(plan, PhaseKind::Users) {
+        Ok(Some(g)) => match generation::read_state(&g) {
+            Some(st) => !st.items.is_empty(),
+            None => !generation::walk_files(&g.path).is_empty(),
+        },
+        _ => false,
+    }
 }
 
 fn finish(mut report: Report, json: bool) -> i32 {
