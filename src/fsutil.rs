@@ -282,13 +282,14 @@ pub fn create_owned_file(
     mode: u32,
     sync: bool,
 ) -> io::Result<()> {
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o400)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(path)?;
+    // From here on the file is ours: on error remove it (never what was there before).
     let res = (|| {
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o400)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-            .open(path)?;
         // The umask may have cleared bits of 0400; fix the mode before any byte lands.
         f.set_permissions(Permissions::from_mode(0o400))?;
         f.write_all(data)?;
@@ -653,6 +654,16 @@ mod tests {
         assert_eq!(fs::read(d.path().join("b.age")).unwrap(), b"new b");
         // No temp files left behind, and the dropped one is gone.
         assert_eq!(fs::read_dir(d.path()).unwrap().count(), 2);
+    }
+
+    #[test]
+    fn create_owned_file_never_removes_what_was_there() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("taken");
+        fs::write(&p, b"someone else's").unwrap();
+        let e = create_owned_file(&p, b"new", None, 0o400, false).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::AlreadyExists);
+        assert_eq!(fs::read(&p).unwrap(), b"someone else's");
     }
 
     #[test]

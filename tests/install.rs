@@ -770,3 +770,35 @@ fn removing_last_users_secret_takes_effect_now() {
     assert_ok(&env.install(&m2, &["--phase", "main"]));
     assert_eq!(env.gens(), vec!["3", "users.2"]);
 }
+
+/// A secret named like another's old temp file (`.a.new` next to `a`) installs fine, both
+/// with their own values, on the first and on later runs.
+#[test]
+fn secret_named_like_a_temp_file() {
+    if !in_private_ns("secret_named_like_a_temp_file") {
+        return;
+    }
+    let env = Env::new();
+    let mut secrets = serde_json::Map::new();
+    for i in 0..20 {
+        let a = format!("a{i}");
+        let t = format!(".a{i}.new");
+        secrets.insert(a.clone(), json!({"file": env.encrypt(&a, a.as_bytes())}));
+        secrets.insert(
+            t.clone(),
+            json!({"file": env.encrypt(&format!("t{i}"), t.as_bytes())}),
+        );
+    }
+    let m = env.manifest(serde_json::Value::Object(secrets), json!({}));
+    for _ in 0..2 {
+        let o = env.install(&m, &[]);
+        assert_ok(&o);
+        for i in 0..20 {
+            for n in [format!("a{i}"), format!(".a{i}.new")] {
+                let got = std::fs::read(env.stable().join(&n))
+                    .unwrap_or_else(|e| panic!("{n}: {e}\n{}", text(&o)));
+                assert_eq!(got, n.as_bytes(), "{n}");
+            }
+        }
+    }
+}
