@@ -802,3 +802,82 @@ fn secret_named_like_a_temp_file() {
         }
     }
 }
+
+/// A symlink in a custom destination's directories (here `conf` -> the victim directory, as
+/// a user owning /var/lib/app could plant) is never written through, in root and user mode:
+/// the victim directory stays byte-for-byte as it was (no link, copy, temp file or cleanup
+/// there), the secret reports an error naming the symlink, other secrets install.
+#[test]
+fn symlinked_destination_directory_is_not_followed() {
+    if !in_private_ns("symlinked_destination_directory_is_not_followed") {
+        return;
+    }
+    let env = Env::new();
+    let victim = env.path().join("victim-etc");
+    std::fs::create_dir(&victim).unwrap();
+    std::fs::write(victim.join("key"), b"victim key").unwrap();
+    std::fs::write(victim.join("copy"), b"victim copy").unwrap();
+    // Looks like our stale temp file: must not be cleaned up through the symlink either.
+    std::fs::write(victim.join(".key.link-1-00"), b"not ours").unwrap();
+    let app = env.path().join("var/lib/app");
+    std::fs::create_dir_all(&app).unwrap();
+    std::os::unix::fs::symlink(&victim, app.join("conf")).unwrap();
+    let before = install_support::full_snapshot(&victim);
+
+    let secrets = |base: &str| {
+        json!({
+            "linked": {"file": env.encrypt("linked", b"linked-val"),
+                       "path": format!("{base}/var/lib/app/conf/key")},
+            "copied": {"file": env.encrypt("copied", b"copied-val"), "symlink": false,
+                       "path": format!("{base}/var/lib/app/conf/copy")},
+            "deeper": {"file": env.encrypt("deeper", b"deeper-val"),
+                       "path": format!("{base}/var/lib/app/conf/new/dir/x")},
+            "ok": {"file": env.encrypt("ok", b"ok-val"),
+                   "path": format!("{base}/var/lib/app/real/ok")},
+        })
+    };
+    let check = |o: &std::process::Output, stable: &Path| {
+        assert_eq!(o.status.code(), Some(1), "{}", text(o));
+        let err = String::from_utf8_lossy(&o.stderr);
+        for n in ["linked", "copied", "deeper"] {
+            assert!(
+                err.lines()
+                    .any(|l| l.contains(&format!("for {n}:")) && l.contains("conf is a symlink")),
+                "{n}: {err}"
+            );
+        }
+        assert_eq!(install_support::full_snapshot(&victim), before, "{err}");
+        assert_eq!(std::fs::read(app.join("real/ok")).unwrap(), b"ok-val");
+        // The secrets themselves are installed in the generation.
+        assert_eq!(std::fs::read(stable.join("linked")).unwrap(), b"linked-val");
+    };
+
+    // Root mode.
+    let m = env.manifest(secrets(env.path().to_str().unwrap()), json!({}));
+    let o = env.install(&m, &[]);
+    check(&o, &env.stable());
+
+    // User mode ($XDG_RUNTIME_DIR expansion, no mount, no chown).
+    std::fs::remove_dir_all(app.join("real")).unwrap();
+    let xdg = env.path().join("xdg");
+    std::fs::create_dir(&xdg).unwrap();
+    let manifest = json!({
+        "version": 1, "userMode": true,
+        "secretsDir": "$XDG_RUNTIME_DIR/agenix",
+        "secretsMountPoint": "$XDG_RUNTIME_DIR/agenix.d",
+        "identityPaths": [env.host_key()],
+        "restartMode": "none",
+        "secrets": secrets("$HOME"),
+    });
+    let p = env.path().join("user.json");
+    std::fs::write(&p, manifest.to_string()).unwrap();
+    let o = common::cmd()
+        .args(["install", "--manifest"])
+        .arg(&p)
+        .env("XDG_RUNTIME_DIR", &xdg)
+        .env("HOME", env.path())
+        .env_remove("NIXOS_ACTION")
+        .output()
+        .unwrap();
+    check(&o, &xdg.join("agenix"));
+}
