@@ -1,7 +1,7 @@
 //! The manifest (v1, see README): parsed strictly (unknown fields rejected) and validated as a
 //! whole into a [`Plan`] before anything on the system is touched.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
 
 use serde::Deserialize;
@@ -673,7 +673,6 @@ fn check_collisions(plan: &Plan) -> Result<()> {
     }
     // Destinations: stable paths and custom paths must all differ.
     let mut dests: BTreeMap<PathBuf, String> = BTreeMap::new();
-    let mut seen = BTreeSet::new();
     for (c, kind) in &items {
         let who = format!("{kind} {:?}", c.attr);
         let mut paths = vec![plan.stable_dir(c.phase).join(&c.rel)];
@@ -687,7 +686,6 @@ fn check_collisions(plan: &Plan) -> Result<()> {
                     )));
                 }
             }
-            seen.insert(p);
         }
     }
     Ok(())

@@ -16,6 +16,9 @@ use crate::identity::Identities;
 
 use super::manifest::{Common, PhaseKind, SecretSpec};
 
+/// Permission bits we set and compare (set-id and sticky bits are rejected in manifests).
+const MODE_BITS: u32 = 0o777;
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Change {
     Added,
@@ -96,7 +99,7 @@ pub fn compare(
     if old[..] != value[..] {
         what.push("content");
     }
-    if meta.permissions().mode() & 0o7777 != mode {
+    if meta.permissions().mode() & MODE_BITS != mode {
         what.push("mode");
     }
     if let Some(o) = own {
@@ -192,7 +195,7 @@ fn carry_over(ctx: &Ctx<'_>, c: &Common, err: String, keep_value: bool) -> Outco
         uid: meta.uid(),
         gid: meta.gid(),
     });
-    let mode = meta.permissions().mode() & 0o777;
+    let mode = meta.permissions().mode() & MODE_BITS;
     if let Some(gen) = ctx.new_gen {
         if let Err(e) = write_into(gen, &c.rel, &old, own, mode) {
             return failed(
