@@ -881,3 +881,90 @@ fn symlinked_destination_directory_is_not_followed() {
         .unwrap();
     check(&o, &xdg.join("agenix"));
 }
+
+/// Counts opens of files with inotify (IN_OPEN), to see how often the installer reads them.
+struct OpenCounter {
+    fd: i32,
+    watches: Vec<(i32, std::path::PathBuf)>,
+}
+
+impl OpenCounter {
+    fn new(files: &[&Path]) -> OpenCounter {
+        use std::os::unix::ffi::OsStrExt;
+        // SAFETY: plain syscalls with valid NUL-terminated paths.
+        let fd = unsafe { libc::inotify_init1(libc::IN_NONBLOCK | libc::IN_CLOEXEC) };
+        assert!(fd >= 0);
+        let watches = files
+            .iter()
+            .map(|f| {
+                let c = std::ffi::CString::new(f.as_os_str().as_bytes()).unwrap();
+                let wd = unsafe { libc::inotify_add_watch(fd, c.as_ptr(), libc::IN_OPEN) };
+                assert!(wd >= 0);
+                (wd, f.to_path_buf())
+            })
+            .collect();
+        OpenCounter { fd, watches }
+    }
+
+    /// Opens of each watched file (in the order given to `new`) since the last call.
+    fn opens(&self) -> Vec<usize> {
+        let mut n = vec![0; self.watches.len()];
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            // SAFETY: buf is writable for its length.
+            let r = unsafe { libc::read(self.fd, buf.as_mut_ptr().cast(), buf.len()) };
+            if r <= 0 {
+                break;
+            }
+            let mut off = 0;
+            while off < r as usize {
+                // SAFETY: the kernel writes whole inotify_event records.
+                let ev: libc::inotify_event =
+                    unsafe { std::ptr::read_unaligned(buf[off..].as_ptr().cast()) };
+                if let Some(i) = self.watches.iter().position(|(w, _)| *w == ev.wd) {
+                    if ev.mask & libc::IN_OPEN != 0 {
+                        n[i] += 1;
+                    }
+                }
+                off += std::mem::size_of::<libc::inotify_event>() + ev.len as usize;
+            }
+        }
+        n
+    }
+}
+
+impl Drop for OpenCounter {
+    fn drop(&mut self) {
+        unsafe { libc::close(self.fd) };
+    }
+}
+
+/// With `--phase all`, a neededForUsers secret used by a (main-phase) template is read and
+/// decrypted once: the users phase hands its value on to the main phase.
+#[test]
+fn users_secret_in_template_is_decrypted_once() {
+    if !in_private_ns("users_secret_in_template_is_decrypted_once") {
+        return;
+    }
+    use secrets::install::template::placeholder;
+    let env = Env::new();
+    let pw = env.encrypt("pw", b"hash");
+    let app = env.encrypt("app", b"app-val");
+    let content = format!("pw={} app={}\n", placeholder("pw"), placeholder("app"));
+    let m = env.manifest(
+        json!({"pw": {"file": pw, "neededForUsers": true}, "app": {"file": app}}),
+        json!({"templates": {"t": {"content": content}}}),
+    );
+    let counter = OpenCounter::new(&[&pw, &app]);
+    let o = env.install(&m, &[]);
+    assert_ok(&o);
+    assert_eq!(
+        std::fs::read(env.stable().join("rendered/t")).unwrap(),
+        b"pw=hash app=app-val\n"
+    );
+    assert_eq!(counter.opens(), [1, 1], "opens of pw, app\n{}", text(&o));
+    // The main phase alone decrypts the users secret itself.
+    let o = env.install(&m, &["--phase", "main"]);
+    assert_ok(&o);
+    assert_eq!(counter.opens(), [1, 1], "opens of pw, app\n{}", text(&o));
+}

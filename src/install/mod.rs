@@ -156,20 +156,13 @@ pub fn run(args: &InstallArgs) -> Result<i32> {
         )
     };
 
-    let mut requests = Requests::default();
+    let mut across = Across::default();
     for phase in phases {
-        if let Err(e) = run_phase(
-            &plan,
-            &ids,
-            phase,
-            dry_run,
-            abort,
-            &mut report,
-            &mut requests,
-        ) {
+        if let Err(e) = run_phase(&plan, &ids, phase, dry_run, abort, &mut report, &mut across) {
             report.error(format!("{} phase: {e}", phase.as_str()));
         }
     }
+    let mut requests = across.requests;
     requests.finish();
     restart::execute(
         &requests,
@@ -257,6 +250,15 @@ fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Ve
         .collect()
 }
 
+/// What phases pass on within one run.
+#[derive(Default)]
+struct Across {
+    requests: Requests,
+    /// Values (or decryption errors) of secrets one phase installs and a later phase's
+    /// templates need (attr -> value): each file is decrypted once per run.
+    handoff: BTreeMap<String, std::result::Result<SecretBytes, String>>,
+}
+
 struct Item<'a> {
     kind: &'static str,
     c: &'a Common,
@@ -270,8 +272,9 @@ fn run_phase(
     dry_run: bool,
     abort: bool,
     report: &mut Report,
-    requests: &mut Requests,
+    across: &mut Across,
 ) -> Result<()> {
+    let Across { requests, handoff } = across;
     let secrets: Vec<_> = plan.secrets.iter().filter(|s| s.c.phase == phase).collect();
     let templates: Vec<_> = plan
         .templates
@@ -289,11 +292,23 @@ fn run_phase(
         .iter()
         .flat_map(|t| template::references(&t.segments))
         .collect();
-    // Template inputs installed by the other phase are decrypted again, in memory only.
+    // Template inputs installed by the other phase: handed over when that phase ran in this
+    // process, else decrypted here, in memory only.
     let extra: Vec<_> = plan
         .secrets
         .iter()
-        .filter(|s| s.c.phase != phase && referenced.contains(s.c.attr.as_str()))
+        .filter(|s| {
+            s.c.phase != phase
+                && referenced.contains(s.c.attr.as_str())
+                && !handoff.contains_key(&s.c.attr)
+        })
+        .collect();
+    // This phase's secrets that another phase's templates need.
+    let wanted_later: BTreeSet<&str> = plan
+        .templates
+        .iter()
+        .filter(|t| t.c.phase != phase)
+        .flat_map(|t| template::references(&t.segments))
         .collect();
 
     let mut resolver = own::Resolver::default();
@@ -345,8 +360,9 @@ fn run_phase(
     let indexed: Vec<usize> = (0..secrets.len()).collect();
     let sec_out: Vec<Outcome> = parallel_map(&indexed, |&i| {
         let s = secrets[i];
-        let keep =
-            referenced.contains(s.c.attr.as_str()) || (s.c.custom_path.is_some() && !s.c.symlink);
+        let keep = referenced.contains(s.c.attr.as_str())
+            || wanted_later.contains(s.c.attr.as_str())
+            || (s.c.custom_path.is_some() && !s.c.symlink);
         write::place(&ctx, &s.c, write::decrypt(s, ids), sec_own[i].clone(), keep)
     });
     let extra_values: Vec<std::result::Result<SecretBytes, String>> =
@@ -365,6 +381,11 @@ fn run_phase(
     for (s, v) in extra.iter().zip(&extra_values) {
         if let Ok(v) = v {
             values.insert(&s.c.attr, v);
+        }
+    }
+    for (a, v) in handoff.iter() {
+        if let Ok(v) = v {
+            values.insert(a, v);
         }
     }
     let mut tpl_out = Vec::new();
@@ -390,6 +411,18 @@ fn run_phase(
             out,
         }))
         .collect();
+
+    for it in items
+        .iter()
+        .filter(|i| wanted_later.contains(i.c.attr.as_str()))
+    {
+        // Only a fresh value: a carried-over one is not what the secret's file holds now.
+        let v = match (&it.out.value, it.out.status) {
+            (Some(v), Status::Installed) => Ok(v.clone()),
+            _ => Err(it.out.error.clone().unwrap_or_default()),
+        };
+        handoff.insert(it.c.attr.clone(), v);
+    }
 
     let fatal = items
         .iter()
