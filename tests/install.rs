@@ -968,3 +968,44 @@ fn users_secret_in_template_is_decrypted_once() {
     assert_ok(&o);
     assert_eq!(counter.opens(), [1, 1], "opens of pw, app\n{}", text(&o));
 }
+
+/// `--json`: one `identities` entry per key even when its path contains ", ", and a skipped
+/// identity's warning is in `warnings` (and printed on stderr once).
+#[test]
+fn identities_and_skip_warnings_in_json() {
+    if !in_private_ns("identities_and_skip_warnings_in_json") {
+        return;
+    }
+    let env = Env::new();
+    let dir = env.path().join("keys, rotated");
+    std::fs::create_dir(&dir).unwrap();
+    let key = dir.join("host, web1");
+    std::fs::copy(env.host_key(), &key).unwrap();
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let missing = env.path().join("no_such_key");
+    let m = env.manifest(
+        json!({"a": {"file": env.encrypt("a", b"a-one")}}),
+        json!({"identityPaths": [missing, key]}),
+    );
+    let o = env.install(&m, &["--json"]);
+    assert_ok(&o);
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let ids = j["identities"].as_array().unwrap();
+    assert_eq!(ids.len(), 1, "{j}");
+    let id = ids[0].as_str().unwrap();
+    assert!(
+        id.starts_with(key.to_str().unwrap()) && id.contains("SHA256:"),
+        "{id}"
+    );
+    let warnings: Vec<&str> = j["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|w| w.as_str())
+        .filter(|w| w.contains("skipping identity"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{j}");
+    assert!(warnings[0].contains("no_such_key"), "{j}");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(err.matches("skipping identity").count(), 1, "{err}");
+}

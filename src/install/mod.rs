@@ -26,7 +26,7 @@ use clap::{Args, ValueEnum};
 
 use crate::error::{Error, Result};
 use crate::fsutil::{self, Ownership, SecretBytes};
-use crate::identity::{Identities, Origin};
+use crate::identity::Identities;
 
 use generation::{Gen, State, StateItem};
 use manifest::{Common, OnFailure, PhaseKind, Plan};
@@ -118,7 +118,7 @@ pub fn run(args: &InstallArgs) -> Result<i32> {
     }
     let abort = args.fail_closed || plan.on_failure == OnFailure::Abort;
 
-    let ids = Identities::load(&plan.identity_paths, Origin::Lenient)?;
+    let ids = Identities::load_reporting(&plan.identity_paths, |w| report.warn(w));
     let needs_keys = plan.secrets.iter().any(|s| phases.contains(&s.c.phase))
         || plan.templates.iter().any(|t| phases.contains(&t.c.phase));
     if needs_keys && ids.is_empty() {
@@ -140,11 +140,7 @@ pub fn run(args: &InstallArgs) -> Result<i32> {
     if !ids.is_empty() {
         report.info(format!("decrypting with {}", ids.describe()));
     }
-    report.summary.identities = if ids.is_empty() {
-        Vec::new()
-    } else {
-        ids.describe().split(", ").map(str::to_string).collect()
-    };
+    report.summary.identities = ids.labels();
 
     let _lock = if dry_run {
         None
