@@ -11,6 +11,17 @@ use std::time::{Duration, Instant};
 use install_support::{assert_not_leaked, assert_ok, in_private_ns, mode, owner, text, Env};
 use serde_json::json;
 
+/// A tmpfs at `dir`, like $XDG_RUNTIME_DIR (we are root in a private mount namespace).
+fn mount_tmpfs(dir: &Path) {
+    let ok = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "mode=0700", "tmpfs"])
+        .arg(dir)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "cannot mount a tmpfs on {}", dir.display());
+}
+
 fn mount_line(mp: &Path) -> String {
     let Ok(canon) = std::fs::canonicalize(mp) else {
         return String::new();
@@ -523,9 +534,10 @@ fn ramfs_and_user_mode() {
     assert!(mount_line(&none.mp()).is_empty());
     assert_eq!(std::fs::read(none.stable().join("a")).unwrap(), b"a-val");
 
-    // User mode: nothing mounted, paths from $XDG_RUNTIME_DIR, no chown.
+    // User mode: nothing mounted, paths from $XDG_RUNTIME_DIR (a tmpfs), no chown.
     let xdg = env.path().join("xdg");
     std::fs::create_dir(&xdg).unwrap();
+    mount_tmpfs(&xdg);
     std::fs::set_permissions(&xdg, std::fs::Permissions::from_mode(0o700)).unwrap();
     let manifest = json!({
         "version": 1, "userMode": true,
@@ -544,7 +556,10 @@ fn ramfs_and_user_mode() {
         .output()
         .unwrap();
     assert_ok(&o);
-    assert!(mount_line(&xdg.join("agenix.d")).is_empty());
+    assert!(
+        mount_line(&xdg.join("agenix.d")).is_empty(),
+        "nothing mounted"
+    );
     assert_eq!(std::fs::read(xdg.join("agenix/u")).unwrap(), b"u-val");
     assert_eq!(std::fs::read(xdg.join("app/u")).unwrap(), b"u-val");
     assert_eq!(
@@ -861,6 +876,7 @@ fn symlinked_destination_directory_is_not_followed() {
     std::fs::remove_dir_all(app.join("real")).unwrap();
     let xdg = env.path().join("xdg");
     std::fs::create_dir(&xdg).unwrap();
+    mount_tmpfs(&xdg);
     let manifest = json!({
         "version": 1, "userMode": true,
         "secretsDir": "$XDG_RUNTIME_DIR/agenix",
@@ -1008,4 +1024,72 @@ fn identities_and_skip_warnings_in_json() {
     assert!(warnings[0].contains("no_such_key"), "{j}");
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(err.matches("skipping identity").count(), 1, "{err}");
+}
+
+/// userMode with secretsMountPoint on a disk-backed filesystem: refused before anything is
+/// written, unless the manifest says "allowDiskBacked": true (then a warning).
+#[test]
+fn user_mode_refuses_disk_backed_mount_point() {
+    if !in_private_ns("user_mode_refuses_disk_backed_mount_point") {
+        return;
+    }
+    let env = Env::new();
+    let base = [
+        env.path().to_path_buf(),
+        Path::new(env!("CARGO_TARGET_TMPDIR")).into(),
+    ]
+    .into_iter()
+    .find(|d| !secrets::fsutil::is_ram_backed(d));
+    let Some(base) = base else {
+        common::skip("no disk-backed directory (the temp dir and the target dir are RAM-backed)");
+        return;
+    };
+    let home = tempfile::tempdir_in(&base).unwrap();
+    let h = home.path();
+    let manifest = |allow: Option<bool>| {
+        let mut m = json!({
+            "version": 1, "userMode": true,
+            "secretsDir": "$HOME/agenix",
+            "secretsMountPoint": "$HOME/.cache/agenix.d",
+            "identityPaths": [env.host_key()],
+            "restartMode": "none",
+            "secrets": {"u": {"file": env.encrypt("u", b"u-val"), "symlink": false,
+                              "path": "$HOME/app/u"}},
+        });
+        if let Some(a) = allow {
+            m["allowDiskBacked"] = json!(a);
+        }
+        let p = env.path().join("user.json");
+        std::fs::write(&p, m.to_string()).unwrap();
+        common::cmd()
+            .args(["install", "--manifest"])
+            .arg(&p)
+            .env("HOME", h)
+            .env_remove("NIXOS_ACTION")
+            .output()
+            .unwrap()
+    };
+    for allow in [None, Some(false)] {
+        let o = manifest(allow);
+        assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            err.contains("not on a RAM-backed filesystem") && err.contains("allowDiskBacked"),
+            "{err}"
+        );
+        assert_eq!(
+            std::fs::read_dir(h).unwrap().count(),
+            0,
+            "something was written"
+        );
+    }
+    let o = manifest(Some(true));
+    assert_ok(&o);
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("warning:"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(std::fs::read(h.join("agenix/u")).unwrap(), b"u-val");
+    assert_eq!(std::fs::read(h.join("app/u")).unwrap(), b"u-val");
 }

@@ -33,6 +33,8 @@ struct RawManifest {
     #[serde(default)]
     user_mode: bool,
     #[serde(default)]
+    allow_disk_backed: bool,
+    #[serde(default)]
     restart_mode: RestartMode,
     #[serde(default)]
     host_public_keys: Vec<String>,
@@ -237,6 +239,8 @@ pub struct Plan {
     pub on_failure: OnFailure,
     pub identity_paths: Vec<PathBuf>,
     pub user_mode: bool,
+    /// userMode: accept a secretsMountPoint on a disk-backed filesystem (plaintext on disk).
+    pub allow_disk_backed: bool,
     pub restart_mode: RestartMode,
     pub host_keys: Vec<Recipient>,
     pub secrets: Vec<SecretSpec>,
@@ -497,6 +501,7 @@ fn validate(raw: RawManifest) -> Result<Plan> {
         on_failure: raw.on_failure,
         identity_paths,
         user_mode: um,
+        allow_disk_backed: raw.allow_disk_backed,
         restart_mode: raw.restart_mode,
         host_keys,
         secrets: Vec::new(),
