@@ -1093,3 +1093,37 @@ fn user_mode_refuses_disk_backed_mount_point() {
     assert_eq!(std::fs::read(h.join("agenix/u")).unwrap(), b"u-val");
     assert_eq!(std::fs::read(h.join("app/u")).unwrap(), b"u-val");
 }
+
+/// A secret removed from the manifest takes its custom-path copy with it, but only while the
+/// file there is still exactly what we wrote (bytes, owner, group, mode); an edited or
+/// re-owned file stays.
+#[test]
+fn removed_secret_copy_is_removed_only_if_ours() {
+    if !in_private_ns("removed_secret_copy_is_removed_only_if_ours") {
+        return;
+    }
+    let env = Env::new();
+    let etc = env.path().join("etc");
+    let copy = |n: &str| {
+        json!({"file": env.encrypt(n, format!("{n}-val").as_bytes()), "symlink": false,
+               "path": etc.join(n), "mode": "0440", "owner": "1234", "group": "5678"})
+    };
+    let m1 = env.manifest(
+        json!({"gone": copy("gone"), "edited": copy("edited"), "chowned": copy("chowned"),
+               "kept": copy("kept")}),
+        json!({}),
+    );
+    assert_ok(&env.install(&m1, &[]));
+    assert_eq!(std::fs::read(etc.join("gone")).unwrap(), b"gone-val");
+    // The admin changed two of the copies since.
+    std::fs::write(etc.join("edited"), b"admin's own").unwrap();
+    std::os::unix::fs::lchown(etc.join("chowned"), Some(0), Some(0)).unwrap();
+
+    let m2 = env.manifest(json!({"kept": copy("kept")}), json!({}));
+    let o = env.install(&m2, &[]);
+    assert_ok(&o);
+    assert!(!etc.join("gone").exists(), "{}", text(&o));
+    assert_eq!(std::fs::read(etc.join("edited")).unwrap(), b"admin's own");
+    assert_eq!(std::fs::read(etc.join("chowned")).unwrap(), b"chowned-val");
+    assert_eq!(std::fs::read(etc.join("kept")).unwrap(), b"kept-val");
+}

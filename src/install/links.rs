@@ -4,10 +4,11 @@
 //! everything is done relative to the directory's descriptor); a directory at a destination
 //! is left alone and reported; a foreign symlink is replaced and reported.
 
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 use crate::error::describe_io;
-use crate::fsutil::{Ownership, Replaced, SafeDir};
+use crate::fsutil::{self, Ownership, Replaced, SafeDir};
 
 use super::generation::StateItem;
 use super::manifest::Common;
@@ -71,13 +72,11 @@ pub fn install(
 }
 
 /// A removed secret's symlink at its custom path is removed when it still points to the
-/// stable path we made it point to; anything else there is left alone.
-pub fn remove_old(item: &StateItem, stable_dir: &Path, report: &mut Report) {
+/// stable path we made it point to; its copy (`symlink = false`) when the file there is
+/// still the one we wrote: a regular file with the same bytes, owner, group and mode as in
+/// the previous generation. Anything else there is left alone.
+pub fn remove_old(item: &StateItem, stable_dir: &Path, prev_gen: &Path, report: &mut Report) {
     let Some(dest) = &item.path else { return };
-    if !item.symlink {
-        return;
-    }
-    let want = stable_dir.join(&item.rel);
     let (Some(parent), Some(name)) = (dest.parent(), dest.file_name()) else {
         return;
     };
@@ -85,16 +84,32 @@ pub fn remove_old(item: &StateItem, stable_dir: &Path, report: &mut Report) {
     let Ok(dir) = SafeDir::open(parent, false) else {
         return;
     };
-    match dir.read_link(name) {
-        Ok(t) if t == want => {
-            if let Err(e) = dir.remove(name) {
-                report.warn(format!(
-                    "cannot remove {}: {}",
-                    dest.display(),
-                    describe_io(&e)
-                ));
-            }
+    let ours = if item.symlink {
+        dir.read_link(name)
+            .is_ok_and(|t| t == stable_dir.join(&item.rel))
+    } else {
+        is_our_copy(&dir, name, &prev_gen.join(&item.rel))
+    };
+    if ours {
+        if let Err(e) = dir.remove(name) {
+            report.warn(format!(
+                "cannot remove {}: {}",
+                dest.display(),
+                describe_io(&e)
+            ));
         }
-        _ => {}
     }
+}
+
+fn is_our_copy(dir: &SafeDir, name: &std::ffi::OsStr, ours: &Path) -> bool {
+    let Ok((want, meta)) = fsutil::read_secret_nofollow(ours) else {
+        return false;
+    };
+    let Ok((have, st)) = dir.read_file(name) else {
+        return false;
+    };
+    have[..] == want[..]
+        && st.st_uid == meta.uid()
+        && st.st_gid == meta.gid()
+        && st.st_mode & 0o7777 == meta.mode() & 0o7777
 }

@@ -576,8 +576,10 @@ fn run_phase(
         for e in link_errors {
             report.error(e);
         }
-        for r in &removed {
-            links::remove_old(r, stable, report);
+        if let Some(p) = &prev {
+            for r in &removed {
+                links::remove_old(r, stable, &p.path, report);
+            }
         }
         for p in generation::prune(plan, phase, g) {
             report.warn(p);
