@@ -900,7 +900,7 @@ pub fn stage_write(path: &Path, data: &[u8], mode: u32) -> Result<Staged> {
 /// each directory is fsynced once. Every target is still replaced atomically: after a crash it
 /// holds either its old or its new content. Returns one result per staged file, in order.
 pub fn commit_staged(staged: Vec<Staged>) -> Vec<Result<()>> {
-    let synced = par_io(&staged, |s| {
+    let synced = crate::par::par_map(&staged, IO_THREADS, |s| {
         File::open(&s.temp)
             .and_then(|f| f.sync_all())
             .path_ctx("cannot sync", &s.temp)
@@ -910,7 +910,7 @@ pub fn commit_staged(staged: Vec<Staged>) -> Vec<Result<()>> {
         .iter()
         .zip(synced.iter().map(Result::is_ok))
         .collect();
-    let renamed = par_io(&pending, |(s, ok)| {
+    let renamed = crate::par::par_map(&pending, IO_THREADS, |(s, ok)| {
         if !ok {
             return Ok(());
         }
@@ -935,33 +935,9 @@ pub fn commit_staged(staged: Vec<Staged>) -> Vec<Result<()>> {
     out
 }
 
-/// Run blocking filesystem calls on several threads (they wait on the disk, not the CPU, so
-/// more threads than cores is the point). Results keep the input order.
-fn par_io<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    const THREADS: usize = 16;
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let mut parts: Vec<(usize, R)> = std::thread::scope(|sc| {
-        let workers: Vec<_> = (0..THREADS.min(items.len()))
-            .map(|_| {
-                sc.spawn(|| {
-                    let mut out = Vec::new();
-                    loop {
-                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some(item) = items.get(i) else { break };
-                        out.push((i, f(item)));
-                    }
-                    out
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .flat_map(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-            .collect()
-    });
-    parts.sort_by_key(|(i, _)| *i);
-    parts.into_iter().map(|(_, r)| r).collect()
-}
+/// Blocking filesystem calls wait on the disk, not the CPU: more threads than cores is the
+/// point.
+const IO_THREADS: usize = 16;
 
 #[cfg(test)]
 mod tests {

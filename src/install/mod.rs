@@ -20,13 +20,13 @@ pub mod write;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use clap::{Args, ValueEnum};
 
 use crate::error::{Error, Result};
 use crate::fsutil::{self, Ownership, SecretBytes};
 use crate::identity::Identities;
+use crate::par;
 
 use generation::{Gen, State, StateItem};
 use manifest::{Common, OnFailure, PhaseKind, Plan};
@@ -204,48 +204,6 @@ fn finish(mut report: Report, json: bool) -> i32 {
     }
 }
 
-/// Apply `f` to every item on all cores; results in input order. Secrets are independent.
-fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let n = items.len();
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .min(n)
-        .min(8);
-    if threads <= 1 {
-        return items.iter().map(&f).collect();
-    }
-    let next = AtomicUsize::new(0);
-    let parts: Vec<Vec<(usize, R)>> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..threads)
-            .map(|_| {
-                s.spawn(|| {
-                    let mut out = Vec::new();
-                    loop {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        if i >= n {
-                            break out;
-                        }
-                        out.push((i, f(&items[i])));
-                    }
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("worker panicked"))
-            .collect()
-    });
-    let mut slots: Vec<Option<R>> = (0..n).map(|_| None).collect();
-    for (i, r) in parts.into_iter().flatten() {
-        slots[i] = Some(r);
-    }
-    slots
-        .into_iter()
-        .map(|r| r.expect("every item done"))
-        .collect()
-}
-
 /// What phases pass on within one run.
 #[derive(Default)]
 struct Across {
@@ -354,7 +312,9 @@ fn run_phase(
     };
 
     let indexed: Vec<usize> = (0..secrets.len()).collect();
-    let sec_out: Vec<Outcome> = parallel_map(&indexed, |&i| {
+    // Secrets are independent: decrypt them on all cores (at most 8).
+    let threads = par::cores().min(8);
+    let sec_out: Vec<Outcome> = par::par_map(&indexed, threads, |&i| {
         let s = secrets[i];
         let keep = referenced.contains(s.c.attr.as_str())
             || wanted_later.contains(s.c.attr.as_str())
@@ -362,7 +322,7 @@ fn run_phase(
         write::place(&ctx, &s.c, write::decrypt(s, ids), sec_own[i].clone(), keep)
     });
     let extra_values: Vec<std::result::Result<SecretBytes, String>> =
-        parallel_map(&extra, |s| write::decrypt(s, ids));
+        par::par_map(&extra, threads, |s| write::decrypt(s, ids));
 
     // Template inputs: freshly decrypted values only (a carried-over secret means its
     // template is carried over too, so the two stay consistent).
