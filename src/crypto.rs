@@ -85,7 +85,12 @@ pub fn decrypt_with_header(
     if usable.is_empty() {
         return Err(no_match(header, ids));
     }
-    let dec = age::Decryptor::new_buffered(ArmoredReader::new(cipher))
+    let input = if header.armored {
+        crate::header::strip_leading_whitespace(cipher)
+    } else {
+        cipher
+    };
+    let dec = age::Decryptor::new_buffered(ArmoredReader::new(input))
         .map_err(|e| DecryptFailure::Corrupted(describe(&e)))?;
     let mut reader = match dec.decrypt(usable.iter().map(|i| *i as &dyn age::Identity)) {
         Ok(r) => r,
@@ -135,5 +140,24 @@ fn describe(e: &age::DecryptError) -> String {
         age::DecryptError::UnknownFormat => "unknown age format".into(),
         age::DecryptError::KeyDecryptionFailed => "a private key could not be decrypted".into(),
         other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::identity::Origin;
+
+    #[test]
+    fn decrypt_accepts_whitespace_around_armor() {
+        let keys = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/keys");
+        let public = std::fs::read_to_string(keys.join("dave_age.pub")).unwrap();
+        let r = Recipient::parse(&public).unwrap();
+        let armored = encrypt(b"hello", &[r], true).unwrap();
+        let mut padded = b"\n\r \t\n".to_vec();
+        padded.extend_from_slice(&armored);
+        padded.extend_from_slice(b"\n \t\n");
+        let ids = Identities::load(&[keys.join("dave_age.key")], Origin::Explicit).unwrap();
+        assert_eq!(decrypt(&padded, &ids).unwrap().as_slice(), b"hello");
     }
 }

@@ -36,14 +36,6 @@ pub fn is_ram_backed(path: &Path) -> bool {
     matches!(fs_type(path), Ok(t) if t == TMPFS_MAGIC || t == RAMFS_MAGIC)
 }
 
-pub fn is_tmpfs(path: &Path) -> bool {
-    matches!(fs_type(path), Ok(t) if t == TMPFS_MAGIC)
-}
-
-pub fn is_ramfs(path: &Path) -> bool {
-    matches!(fs_type(path), Ok(t) if t == RAMFS_MAGIC)
-}
-
 /// Where plaintext may be put for editing: `$XDG_RUNTIME_DIR`, else `/dev/shm`, if RAM-backed.
 /// A disk-backed directory is used only when the caller allows it.
 pub fn secure_tmp_base(allow_disk: bool) -> Result<PathBuf> {
@@ -173,16 +165,18 @@ pub fn create_new_with_mode(path: &Path, data: &[u8], mode: u32) -> Result<()> {
 /// The temp file starts at 0600 and gets `mode` before any byte is written.
 pub fn atomic_write(path: &Path, data: &[u8], mode: u32) -> Result<()> {
     let dir = parent_dir(path);
-    let name = path
+    // Cap the name in the temp file's name: a valid 250-byte target must not fail because
+    // its temp name would exceed the filesystem's 255-byte limit.
+    let name: String = path
         .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
+        .map(|n| n.to_string_lossy().chars().take(64).collect())
         .unwrap_or_else(|| "file".into());
     let mut tmp = tempfile::Builder::new()
         .prefix(&format!(".{name}."))
         .suffix(".tmp")
         .permissions(Permissions::from_mode(0o600))
         .tempfile_in(&dir)
-        .path_ctx("cannot create a temporary file in", &dir)?;
+        .map_err(|e| Error::io("cannot write", path, e))?;
     tmp.as_file()
         .set_permissions(Permissions::from_mode(mode))
         .path_ctx("cannot set permissions on", tmp.path())?;
@@ -982,6 +976,18 @@ mod tests {
         assert_eq!(fs::read(&p).unwrap(), b"new");
         assert_eq!(existing_mode(&p), Some(0o640));
         // No temp files left behind.
+        assert_eq!(fs::read_dir(d.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn atomic_write_takes_names_up_to_the_limit() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join(format!("{}.age", "n".repeat(250)));
+        atomic_write(&p, b"x", 0o644).unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"x");
+        let too_long = d.path().join("n".repeat(300));
+        let e = atomic_write(&too_long, b"x", 0o644).unwrap_err();
+        assert!(e.message().contains(&"n".repeat(300)), "{e}");
         assert_eq!(fs::read_dir(d.path()).unwrap().count(), 1);
     }
 

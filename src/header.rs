@@ -50,7 +50,7 @@ impl Header {
             .unwrap_or(data.len());
         let armored = data[trimmed_start..].starts_with(ARMOR_BEGIN.as_bytes());
         if armored {
-            let mut r = age::armor::ArmoredReader::new(data);
+            let mut r = age::armor::ArmoredReader::new(strip_leading_whitespace(data));
             let mut bin = Vec::new();
             r.read_to_end(&mut bin)
                 .map_err(|e| bad(format!("invalid ASCII armor: {e}")))?;
@@ -170,6 +170,16 @@ impl Header {
     }
 }
 
+/// The age spec allows whitespace before an armored file, but the age crate's armor reader
+/// only recognizes armor at the first byte; callers strip it before handing the data over.
+pub fn strip_leading_whitespace(data: &[u8]) -> &[u8] {
+    let start = data
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(data.len());
+    &data[start..]
+}
+
 fn not_age(data: &[u8]) -> HeaderError {
     if data.starts_with(b"age-encryption.org/") {
         bad("unsupported age format version")
@@ -187,5 +197,22 @@ mod tests {
         assert!(Header::parse(b"").is_err());
         assert!(Header::parse(b"hello world\n").is_err());
         assert!(Header::parse(b"age-encryption.org/v1\n").is_err());
+    }
+
+    #[test]
+    fn whitespace_before_armor_is_allowed() {
+        let id = age::x25519::Identity::generate();
+        let mut out = Vec::new();
+        let w = age::armor::ArmoredWriter::wrap_output(&mut out, age::armor::Format::AsciiArmor)
+            .unwrap();
+        let enc = age::Encryptor::with_recipients(std::iter::once(&id.to_public() as _)).unwrap();
+        let mut w2 = enc.wrap_output(w).unwrap();
+        std::io::Write::write_all(&mut w2, b"x").unwrap();
+        w2.finish().unwrap().finish().unwrap();
+        let mut padded = b"\n\r   \t\n".to_vec();
+        padded.extend_from_slice(&out);
+        padded.extend_from_slice(b"\n\r  \t\n");
+        let h = Header::parse(&padded).expect("leading whitespace before armor");
+        assert!(h.armored);
     }
 }

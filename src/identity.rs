@@ -115,10 +115,6 @@ impl Identities {
         self.items.is_empty()
     }
 
-    pub fn len(&self) -> usize {
-        self.items.len()
-    }
-
     /// Each identity's path, with its fingerprint for SSH keys.
     pub fn labels(&self) -> Vec<String> {
         self.items
@@ -184,24 +180,33 @@ impl Identities {
     }
 }
 
+/// Ask for the passphrase (up to three tries, as ssh does) and decrypt the key.
 fn unlock(
     enc: &age::ssh::EncryptedKey,
     path: &Path,
     fp: &str,
 ) -> std::result::Result<age::ssh::Identity, String> {
+    const TRIES: usize = 3;
     let prompt = format!("Passphrase for {} ({fp}): ", path.display());
-    let pass = rpassword::prompt_password(&prompt).map_err(|e| {
-        format!(
-            "cannot ask for the passphrase of {} ({fp}): {}; run in a terminal, or use an \
-             unencrypted key for automation (SECRETS_IDENTITY)",
-            path.display(),
-            describe_io(&e)
-        )
-    })?;
-    let pass = SecretString::from(pass);
-    enc.decrypt(pass)
-        .map(age::ssh::Identity::from)
-        .map_err(|_| format!("wrong passphrase for {} ({fp})", path.display()))
+    for attempt in 1..=TRIES {
+        let pass = rpassword::prompt_password(&prompt).map_err(|e| {
+            format!(
+                "cannot ask for the passphrase of {} ({fp}): {}; run in a terminal, or use an \
+                 unencrypted key for automation (SECRETS_IDENTITY)",
+                path.display(),
+                describe_io(&e)
+            )
+        })?;
+        match enc.decrypt(SecretString::from(pass)) {
+            Ok(key) => return Ok(age::ssh::Identity::from(key)),
+            Err(_) if attempt < TRIES => eprintln!("wrong passphrase, try again"),
+            Err(_) => {}
+        }
+    }
+    Err(format!(
+        "wrong passphrase for {} ({fp}), {TRIES} tries",
+        path.display()
+    ))
 }
 
 fn load_one(path: &Path) -> Result<Vec<Loaded>> {

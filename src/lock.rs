@@ -79,16 +79,6 @@ pub fn path_in(dir: &Path) -> PathBuf {
     dir.join(FILE_NAME)
 }
 
-/// The rules directory of a rule: its path without its (relative) name.
-pub fn rule_dir(rule: &Rule) -> PathBuf {
-    let depth = Path::new(&rule.name).components().count();
-    let mut dir = rule.path.clone();
-    for _ in 0..depth {
-        dir.pop();
-    }
-    dir
-}
-
 impl Lock {
     /// Read the lock in `dir`; a missing file is an empty lock.
     pub fn load(dir: &Path) -> Result<Lock> {
@@ -131,14 +121,20 @@ impl Lock {
 
     /// Like `load`, but an unreadable or invalid lock is reported on stderr and treated as
     /// empty: every X25519/plugin file then counts as unverified, which is the safe side.
-    pub fn load_lenient(dir: &Path) -> Lock {
-        Lock::load(dir).unwrap_or_else(|e| {
-            eprintln!("warning: {e}");
-            Lock {
-                path: path_in(dir),
-                files: BTreeMap::new(),
+    /// The flag says whether the lock may be saved: a broken lock file is never overwritten
+    /// (that would silently drop the entries of every file not rewritten in this run).
+    pub fn load_lenient(dir: &Path) -> (Lock, bool) {
+        match Lock::load(dir) {
+            Ok(lock) => (lock, true),
+            Err(e) => {
+                eprintln!("warning: {e}");
+                let empty = Lock {
+                    path: path_in(dir),
+                    files: BTreeMap::new(),
+                };
+                (empty, false)
             }
-        })
+        }
     }
 
     /// The entry for `name` if it still describes exactly these bytes.
@@ -185,9 +181,8 @@ impl Lock {
 /// Record one freshly written file (used by edit/encrypt through `cmd::write_rule`). A failure
 /// is a warning: the secret itself is written, and a missing entry only makes the file
 /// "unverified" until the next `secrets rekey`.
-pub fn record(rule: &Rule, cipher: &[u8]) {
-    let dir = rule_dir(rule);
-    let res = Lock::load(&dir).and_then(|mut lock| {
+pub fn record(rules_dir: &Path, rule: &Rule, cipher: &[u8]) {
+    let res = Lock::load(rules_dir).and_then(|mut lock| {
         lock.files
             .insert(rule.name.clone(), entry_for(cipher, &rule.recipients));
         lock.save()

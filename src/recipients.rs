@@ -174,7 +174,8 @@ fn parse_age(s: &str) -> Result<Recipient> {
             shorten(s)
         )));
     }
-    let fingerprint = if s.len() > 20 {
+    // Byte slicing below needs ASCII (valid recipients are); found by fuzzing.
+    let fingerprint = if s.len() > 20 && s.is_ascii() {
         format!("{}…{}", &s[..12], &s[s.len() - 6..])
     } else {
         s.to_string()
@@ -272,6 +273,14 @@ mod tests {
         assert!(Recipient::parse("AGE-SECRET-KEY-1QQQ").is_err());
         assert!(Recipient::parse("ecdsa-sha2-nistp256 AAAA").is_err());
         assert!(Recipient::parse("age1notvalid").is_err());
+    }
+
+    #[test]
+    fn non_ascii_age_recipient_is_an_error_not_a_panic() {
+        let e =
+            Recipient::parse("age10doR1oNxyC1lZDI1NTEjhGVvKRGhu+H4SOSoB7uEvooiKmJo\u{10a}nmHxM")
+                .unwrap_err();
+        assert!(e.message().contains("invalid age recipient"), "{e}");
     }
 
     #[test]

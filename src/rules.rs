@@ -52,7 +52,9 @@ impl Rules {
                     None => {
                         let nix = Path::new("secrets.nix");
                         let json = Path::new("secrets.json");
-                        match (nix.exists(), json.exists()) {
+                        // symlink_metadata: a dangling link is reported by load(), not skipped.
+                        let here = |p: &Path| p.symlink_metadata().is_ok();
+                        match (here(nix), here(json)) {
                             (true, true) => return Err(Error::new(
                                 "both secrets.nix and secrets.json exist here: choose one with \
                                  --rules secrets.nix or --rules secrets.json (or remove the other)",
@@ -342,6 +344,20 @@ fn parse_json(text: &str) -> Result<Raw> {
             })
             .collect(),
     })
+}
+
+/// Fuzzing entry point (used by fuzz/): parse `secrets.json` text (or, with `nix`, the JSON that
+/// evaluating a `secrets.nix` gives) and resolve it as `Rules::load` would, against a fixed
+/// directory. Returns the number of secrets, or the error a user would see. Touches no files.
+pub fn parse_for_fuzz(text: &str, nix: bool) -> Result<usize> {
+    let raw = if nix {
+        parse_nix_json(text)?
+    } else {
+        parse_json(text)?
+    };
+    resolve(raw, Path::new("/fuzz"))
+        .map(|s| s.len())
+        .map_err(|errs| Error::new(errs.join("\n")))
 }
 
 /// Resolve names and groups, parse every key, and validate; collects every problem found.

@@ -507,41 +507,13 @@ fn editor(dir: &Path, name: &str, body: &str) -> std::path::PathBuf {
 
 /// Run `secrets edit` with stdin on a pseudo-terminal (so the editor path is taken).
 fn edit_on_tty(repo: &Repo, file: &str, editor_cmd: &str, runtime: &Path) -> (i32, String) {
-    let script = r#"
-import os, pty, sys
-pid, fd = pty.fork()
-if pid == 0:
-    os.execv(sys.argv[1], sys.argv[1:])
-out = b""
-while True:
-    try:
-        data = os.read(fd, 4096)
-    except OSError:
-        break
-    if not data:
-        break
-    out += data
-_, status = os.waitpid(pid, 0)
-sys.stdout.write(out.decode("utf-8", "replace"))
-sys.exit(os.waitstatus_to_exitcode(status) & 0xff)
-"#;
-    let out = std::process::Command::new("python3")
-        .current_dir(repo.path())
-        .env("HOME", repo.path())
-        .env("EDITOR", editor_cmd)
-        .env_remove("VISUAL")
-        .env_remove("RULES")
-        .env("XDG_RUNTIME_DIR", runtime)
-        .args(["-c", script])
-        .arg(common::bin())
-        .args(["edit", file, "-i"])
-        .arg(key("alice_ed25519"))
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-    )
+    let alice = key("alice_ed25519");
+    let (code, _, out) =
+        common::Pty::new(repo.path(), &["edit", file, "-i", alice.to_str().unwrap()])
+            .env("EDITOR", editor_cmd)
+            .env("XDG_RUNTIME_DIR", runtime)
+            .run();
+    (code, out)
 }
 
 fn shm_dir() -> Option<tempfile::TempDir> {
@@ -643,88 +615,22 @@ fn sigint_during_edit_removes_plaintext() {
         "slow",
         "echo EDITING; echo changed >> \"$1\"; sleep 30",
     );
-    let script = r#"
-import os, pty, sys, time
-pid, fd = pty.fork()
-if pid == 0:
-    os.execv(sys.argv[1], sys.argv[1:])
-out = b""
-while b"EDITING" not in out:
-    out += os.read(fd, 4096)
-time.sleep(0.3)
-os.write(fd, b"\x03")
-while True:
-    try:
-        data = os.read(fd, 4096)
-    except OSError:
-        break
-    if not data:
-        break
-    out += data
-_, status = os.waitpid(pid, 0)
-sys.stdout.write(out.decode("utf-8", "replace"))
-sys.exit(os.waitstatus_to_exitcode(status) & 0xff)
-"#;
-    let out = std::process::Command::new("python3")
-        .current_dir(repo.path())
-        .env("HOME", repo.path())
-        .env("EDITOR", &ed)
-        .env_remove("RULES")
-        .env("XDG_RUNTIME_DIR", runtime.path())
-        .args(["-c", script])
-        .arg(common::bin())
-        .args(["edit", "db.age", "-i"])
-        .arg(key("alice_ed25519"))
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(130), "{text}");
+    let alice = key("alice_ed25519");
+    let (code, _, text) = common::Pty::new(
+        repo.path(),
+        &["edit", "db.age", "-i", alice.to_str().unwrap()],
+    )
+    .env("EDITOR", &ed)
+    .env("XDG_RUNTIME_DIR", runtime.path())
+    .interrupt_after("EDITING")
+    .run();
+    assert_eq!(code, 130, "{text}");
     assert!(text.contains("interrupted"), "{text}");
     assert!(
         common::snapshot(runtime.path()).is_empty(),
         "plaintext left after SIGINT"
     );
     assert_eq!(fs::read(repo.path().join("db.age")).unwrap(), before);
-}
-
-/// Drive `secrets decrypt` on a pty, answering passphrase prompts; returns (exit, transcript).
-fn with_passphrase(repo: &Repo, args: &[&str], answer: &str) -> (i32, String) {
-    let script = r#"
-import os, pty, sys
-answer = sys.argv[1].encode() + b"\n"
-pid, fd = pty.fork()
-if pid == 0:
-    os.execv(sys.argv[2], sys.argv[2:])
-out = b""
-asked = 0
-while True:
-    try:
-        data = os.read(fd, 4096)
-    except OSError:
-        break
-    if not data:
-        break
-    out += data
-    if out.count(b"Passphrase for") > asked:
-        asked += 1
-        os.write(fd, answer)
-_, status = os.waitpid(pid, 0)
-sys.stdout.write(out.decode("utf-8", "replace"))
-sys.exit(os.waitstatus_to_exitcode(status) & 0xff)
-"#;
-    let out = std::process::Command::new("python3")
-        .current_dir(repo.path())
-        .env("HOME", repo.path())
-        .env_remove("RULES")
-        .args(["-c", script, answer])
-        .arg(common::bin())
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-    )
 }
 
 #[test]
@@ -737,57 +643,40 @@ fn passphrase_asked_once_and_only_when_needed() {
     set(&repo, "carol.age", "rsa4096 secret");
     set(&repo, "db.age", "not for carol");
     let carol = key("carol_rsa4096_pass");
+    let carol = carol.to_str().unwrap();
     let alice = key("alice_ed25519");
-    let (code, out) = with_passphrase(
-        &repo,
-        &["decrypt", "carol.age", "-i", carol.to_str().unwrap()],
-        "correct horse",
-    );
-    assert_eq!(code, 0, "{out}");
+    let alice = alice.to_str().unwrap();
+    let run = |args: &[&str], answers: &[&str]| common::run_in_pty(repo.path(), args, answers);
+    let (code, prompts, out) = run(&["decrypt", "carol.age", "-i", carol], &["correct horse"]);
+    assert_eq!((code, prompts), (0, 1), "{out}");
     assert!(out.contains("rsa4096 secret"), "{out}");
-    assert_eq!(out.matches("Passphrase for").count(), 1, "{out}");
     // db.age has no stanza for carol: her key is never unlocked, alice decrypts.
-    let (code, out) = with_passphrase(
-        &repo,
-        &[
-            "decrypt",
-            "db.age",
-            "-i",
-            carol.to_str().unwrap(),
-            "-i",
-            alice.to_str().unwrap(),
-        ],
-        "correct horse",
+    let (code, prompts, out) = run(
+        &["decrypt", "db.age", "-i", carol, "-i", alice],
+        &["correct horse"],
     );
-    assert_eq!(code, 0, "{out}");
-    assert_eq!(out.matches("Passphrase for").count(), 0, "{out}");
-    // Wrong passphrase: a clear error.
-    let (code, out) = with_passphrase(
-        &repo,
-        &["decrypt", "carol.age", "-i", carol.to_str().unwrap()],
-        "wrong",
+    assert_eq!((code, prompts), (0, 0), "{out}");
+    // A typo gets another try.
+    let (code, prompts, out) = run(
+        &["decrypt", "carol.age", "-i", carol],
+        &["wrong", "correct horse"],
     );
-    assert_eq!(code, 1, "{out}");
+    assert_eq!((code, prompts), (0, 2), "{out}");
+    assert!(out.contains("rsa4096 secret"), "{out}");
+    // Three wrong answers: a clear error.
+    let (code, prompts, out) = run(&["decrypt", "carol.age", "-i", carol], &["wrong"]);
+    assert_eq!((code, prompts), (1, 3), "{out}");
     assert!(out.contains("wrong passphrase for"), "{out}");
     // A key that cannot be unlocked does not hide another key that can open the file.
-    let (code, out) = with_passphrase(
-        &repo,
-        &[
-            "decrypt",
-            "carol.age",
-            "-i",
-            carol.to_str().unwrap(),
-            "-i",
-            alice.to_str().unwrap(),
-        ],
-        "wrong",
+    let (code, _, out) = run(
+        &["decrypt", "carol.age", "-i", carol, "-i", alice],
+        &["wrong"],
     );
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("rsa4096 secret"), "{out}");
     // Without a terminal the prompt cannot happen: a clear error, not a hang.
     repo.cmd()
-        .args(["decrypt", "carol.age", "-i"])
-        .arg(&carol)
+        .args(["decrypt", "carol.age", "-i", carol])
         .assert()
         .code(1)
         .stderr(predicate::str::contains("cannot ask for the passphrase"));

@@ -9,18 +9,6 @@ use std::process::Command;
 
 use common::{key, Repo};
 
-fn nixpkgs_lib() -> bool {
-    let ok = Command::new("nix-instantiate")
-        .args(["--find-file", "nixpkgs/lib"])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    ok || !common::skip_kind(
-        "nixpkgs",
-        "<nixpkgs/lib> not found on NIX_PATH (set NIX_PATH=nixpkgs=<nixpkgs or nixpkgs.lib checkout>)",
-    )
-}
-
 fn eval(module: &Path, attr: &str) -> serde_json::Value {
     let out = Command::new("nix-instantiate")
         .current_dir(env!("CARGO_MANIFEST_DIR"))
@@ -46,11 +34,7 @@ fn eval(module: &Path, attr: &str) -> serde_json::Value {
 
 #[test]
 fn module_manifest_installs_with_the_real_binary() {
-    if common::not_root()
-        || common::missing("nix-instantiate")
-        || common::missing("unshare")
-        || !nixpkgs_lib()
-    {
+    if common::not_root() || common::missing("unshare") || !common::nixpkgs_lib() {
         return;
     }
     let repo = Repo::new();

@@ -25,28 +25,8 @@ fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Why the tests cannot run here, if they cannot.
-fn skip_reason() -> Option<String> {
-    match Command::new("nix-instantiate")
-        .args(["--find-file", "nixpkgs/lib"])
-        .output()
-    {
-        Err(e) => Some(format!("nix-instantiate not runnable: {e}")),
-        Ok(o) if !o.status.success() => Some(format!(
-            "<nixpkgs/lib> not found (set NIX_PATH=nixpkgs=<nixpkgs or nixpkgs.lib checkout>): {}",
-            String::from_utf8_lossy(&o.stderr).trim()
-        )),
-        Ok(_) => None,
-    }
-}
-
-/// Returns false (and reports) when the tests must be skipped. No package registry ships
-/// nixpkgs' lib, so CI may allow this one kind of skip by name (`SECRETS_TEST_ALLOW_SKIP=nixpkgs`).
 fn available() -> bool {
-    match skip_reason() {
-        None => true,
-        Some(reason) => !common::skip_kind("nixpkgs", &reason),
-    }
+    common::nixpkgs_lib()
 }
 
 /// Evaluates `case` of nix/tests/eval.nix and returns its fields.

@@ -573,53 +573,6 @@ fn agenix_r_rekeys_everything_with_its_messages() {
     assert_eq!(f.check_json().0, 0);
 }
 
-/// Run `secrets` under a pseudo-terminal (rpassword reads /dev/tty), answer every passphrase
-/// prompt, and return (exit code, number of prompts, terminal output).
-fn run_in_pty(dir: &Path, args: &[String], answer: &str) -> (i32, usize, String) {
-    let script = r#"
-import os, pty, sys
-answer = sys.argv[1].encode() + b"\n"
-argv = sys.argv[2:]
-pid, fd = pty.fork()
-if pid == 0:
-    os.execv(argv[0], argv)
-out = b""
-prompts = 0
-while True:
-    try:
-        chunk = os.read(fd, 4096)
-    except OSError:
-        break
-    if not chunk:
-        break
-    out += chunk
-    while out.count(b"Passphrase for") > prompts:
-        prompts += 1
-        os.write(fd, answer)
-_, status = os.waitpid(pid, 0)
-sys.stdout.write("%d %d\n" % (os.waitstatus_to_exitcode(status), prompts))
-sys.stdout.write(out.decode(errors="replace"))
-"#;
-    let out = Command::new("python3")
-        .arg("-c")
-        .arg(script)
-        .arg(answer)
-        .arg(common::bin())
-        .args(args)
-        .current_dir(dir)
-        .env("HOME", dir)
-        .env_remove("RULES")
-        .env_remove("SECRETS_IDENTITY")
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let (first, rest) = text.split_once('\n').unwrap_or((&text, ""));
-    let mut it = first.split(' ');
-    let code = it.next().unwrap().parse().unwrap();
-    let prompts = it.next().unwrap().parse().unwrap();
-    (code, prompts, rest.to_string())
-}
-
 #[test]
 fn passphrase_is_asked_once_for_the_whole_parallel_run() {
     if common::missing("python3") || common::missing("age") {
@@ -635,14 +588,9 @@ fn passphrase_is_asked_once_for_the_whole_parallel_run() {
         .map(|n| (n.as_str(), &["carol", "alice"][..], false))
         .collect();
     f.rules(&rules);
-    let args: Vec<String> = vec![
-        "rekey".into(),
-        "--jobs".into(),
-        "4".into(),
-        "-i".into(),
-        key("carol_rsa4096_pass").display().to_string(),
-    ];
-    let (code, prompts, out) = run_in_pty(f.path(), &args, "correct horse");
+    let carol = key("carol_rsa4096_pass");
+    let args = ["rekey", "--jobs", "4", "-i", carol.to_str().unwrap()];
+    let (code, prompts, out) = common::run_in_pty(f.path(), &args, &["correct horse"]);
     assert_eq!(code, 0, "{out}");
     assert_eq!(prompts, 1, "passphrase asked {prompts} times:\n{out}");
     for n in &names {
@@ -652,13 +600,14 @@ fn passphrase_is_asked_once_for_the_whole_parallel_run() {
             "{n}"
         );
     }
-    // A wrong passphrase is asked once too, and every file reports it.
+    // A wrong passphrase: three tries for the whole run (not per file), then every file
+    // reports it.
     for n in &names {
         f.age_encrypt(n, &["carol"], false);
     }
-    let (code, prompts, out) = run_in_pty(f.path(), &args, "wrong");
+    let (code, prompts, out) = common::run_in_pty(f.path(), &args, &["wrong"]);
     assert_eq!(code, 1, "{out}");
-    assert_eq!(prompts, 1, "{out}");
+    assert_eq!(prompts, 3, "{out}");
     assert!(out.contains("12 file(s) could not be rekeyed"), "{out}");
     assert!(out.contains("wrong passphrase"), "{out}");
 }
@@ -706,4 +655,34 @@ fn secrets_nix_rules_are_evaluated_and_rekeyed() {
     );
     assert!(age_decrypt(&key("dave_age.key"), &f.path().join("a.age")).is_none());
     f.repo.cmd().arg("check").assert().success();
+}
+
+#[test]
+fn a_broken_lock_file_is_never_overwritten() {
+    let f = Fleet::new();
+    f.rules(&[
+        ("a.age", &["alice", "dave"], false),
+        ("b.age", &["dave"], false),
+    ]);
+    f.secrets_encrypt("a.age");
+    f.secrets_encrypt("b.age");
+    // A merge left conflict markers in the lock.
+    let lock = f.path().join("secrets.lock.json");
+    let broken = format!(
+        "<<<<<<< ours\n{}=======\n",
+        std::fs::read_to_string(&lock).unwrap()
+    );
+    std::fs::write(&lock, &broken).unwrap();
+    f.rules(&[("a.age", &["alice"], false), ("b.age", &["dave"], false)]);
+    let out = f
+        .repo
+        .cmd()
+        .args(["rekey", "a.age", "-i"])
+        .arg(key("alice_ed25519"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("left unchanged"), "{stderr}");
+    assert_eq!(std::fs::read_to_string(&lock).unwrap(), broken);
 }

@@ -21,7 +21,8 @@ pub struct DecryptArgs {
 pub fn run(args: &DecryptArgs, g: &Global) -> Result<i32> {
     fsutil::harden_process();
     let (_rules, rule) = super::rules_and_rule(g, &args.file)?;
-    if !rule.path.exists() {
+    // symlink_metadata: a dangling or looping link is a read error below, not "missing".
+    if rule.path.symlink_metadata().is_err() {
         return Err(Error::new(format!(
             "{}: the file does not exist yet; create it with `secrets edit {}`",
             rule.path.display(),

@@ -28,9 +28,11 @@ pub fn run(args: &EditArgs, g: &Global) -> Result<i32> {
 
 pub fn edit(file: &Path, allow_disk_tmp: bool, g: &Global) -> Result<i32> {
     fsutil::harden_process();
-    let (_rules, rule) = super::rules_and_rule(g, file)?;
+    let (rules, rule) = super::rules_and_rule(g, file)?;
     let shown = file.display();
-    let old: Option<SecretBytes> = if rule.path.exists() {
+    // symlink_metadata, not exists(): anything at the path that cannot be read (dangling or
+    // looping link) must fail the read, never be treated as a new secret and overwritten.
+    let old: Option<SecretBytes> = if rule.path.symlink_metadata().is_ok() {
         let ids = super::identities(g)?;
         Some(super::decrypt_rule(&rule, &ids)?)
     } else {
@@ -55,7 +57,8 @@ pub fn edit(file: &Path, allow_disk_tmp: bool, g: &Global) -> Result<i32> {
         // A script run without input (CI, cron) must not blank a secret by accident.
         if input.is_empty() {
             return Err(Error::new(format!(
-                "{shown}: stdin is empty, refusing to store an empty secret; pipe the content                  in, or use `secrets encrypt {shown} < /dev/null` if empty is really meant"
+                "{shown}: stdin is empty, refusing to store an empty secret; pipe the content \
+                 in, or use `secrets encrypt {shown} < /dev/null` if empty is really meant"
             )));
         }
         input
@@ -65,7 +68,7 @@ pub fn edit(file: &Path, allow_disk_tmp: bool, g: &Global) -> Result<i32> {
         eprintln!("{shown} wasn't changed, skipping re-encryption.");
         return Ok(0);
     }
-    super::write_rule(&rule, &new)?;
+    super::write_rule(&rules, &rule, &new)?;
     if g.verbose {
         eprintln!(
             "{shown}: encrypted to {} recipient(s)",
@@ -81,14 +84,32 @@ extern "C" fn on_signal(sig: libc::c_int) {
     SIGNALED.store(sig, Ordering::SeqCst);
 }
 
-/// Catch the signals that would otherwise kill us with the plaintext file still present. The
-/// editor gets default dispositions back at exec, so it still reacts to Ctrl-C as usual.
-fn catch_signals() {
-    for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT] {
+const CAUGHT: [libc::c_int; 4] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT];
+
+/// While alive, the signals that would otherwise kill us with the plaintext file still present
+/// only set a flag; dropping it restores the defaults. The editor gets default dispositions
+/// back at exec, so it still reacts to Ctrl-C as usual.
+struct CatchSignals;
+
+impl CatchSignals {
+    fn install() -> CatchSignals {
+        set_handlers(on_signal as *const () as usize);
+        CatchSignals
+    }
+}
+
+impl Drop for CatchSignals {
+    fn drop(&mut self) {
+        set_handlers(libc::SIG_DFL);
+    }
+}
+
+fn set_handlers(handler: libc::sighandler_t) {
+    for sig in CAUGHT {
         // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
         unsafe {
             let mut sa: libc::sigaction = std::mem::zeroed();
-            sa.sa_sigaction = on_signal as *const () as usize;
+            sa.sa_sigaction = handler;
             libc::sigemptyset(&mut sa.sa_mask);
             libc::sigaction(sig, &sa, std::ptr::null_mut());
         }
@@ -102,14 +123,16 @@ fn edit_in_editor(
     allow_disk_tmp: bool,
 ) -> Result<Option<SecretBytes>> {
     let base = fsutil::secure_tmp_base(allow_disk_tmp)?;
-    let mut dir = PrivateDir::new_in(&base)?;
+    // Before any plaintext exists; `dir` is declared after it, so it is wiped before the
+    // default handlers come back.
+    let _signals = CatchSignals::install();
+    let dir = PrivateDir::new_in(&base)?;
     let plain_path = dir.path().join(plaintext_name(name));
     if let Some(old) = old {
         fsutil::create_new_with_mode(&plain_path, old, 0o600)?;
     }
     let mut argv = editor_command()?;
     let prog = argv.remove(0);
-    catch_signals();
     let mut child = Command::new(&prog)
         .args(hardening_args(&prog))
         .args(&argv)
@@ -137,7 +160,6 @@ fn edit_in_editor(
             }
             let _ = child.kill();
             let _ = child.wait();
-            dir.destroy();
             return Err(interrupted(sig, name));
         }
         std::thread::sleep(Duration::from_millis(50));
@@ -145,11 +167,9 @@ fn edit_in_editor(
     // Ctrl-C on the terminal reaches the editor too; it may exit before we poll the flag.
     let sig = SIGNALED.load(Ordering::SeqCst);
     if sig != 0 {
-        dir.destroy();
         return Err(interrupted(sig, name));
     }
     if !status.success() {
-        dir.destroy();
         return Err(Error::new(format!(
             "the editor exited with {status}; {name} is unchanged"
         )));
@@ -157,7 +177,6 @@ fn edit_in_editor(
     let new = match fsutil::read_secret(&plain_path) {
         Ok(n) => n,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            dir.destroy();
             if old.is_some() {
                 return Err(Error::new(format!(
                     "the editor removed the temporary file; {name} is unchanged"
@@ -172,7 +191,6 @@ fn edit_in_editor(
             )))
         }
     };
-    dir.destroy();
     Ok(Some(new))
 }
 

@@ -19,7 +19,7 @@ pub struct EncryptArgs {
 
 pub fn run(args: &EncryptArgs, g: &Global) -> Result<i32> {
     fsutil::harden_process();
-    let (_rules, rule) = super::rules_and_rule(g, &args.file)?;
+    let (rules, rule) = super::rules_and_rule(g, &args.file)?;
     let plain = match &args.input {
         Some(p) => fsutil::read_secret(p).map_err(|e| {
             Error::new(format!("{}: cannot read: {}", p.display(), describe_io(&e)))
@@ -27,7 +27,7 @@ pub fn run(args: &EncryptArgs, g: &Global) -> Result<i32> {
         None => fsutil::read_stdin_secret()
             .map_err(|e| Error::new(format!("cannot read stdin: {e}")))?,
     };
-    super::write_rule(&rule, &plain)?;
+    super::write_rule(&rules, &rule, &plain)?;
     if g.verbose {
         eprintln!(
             "encrypted {} to {} recipient(s)",

@@ -47,7 +47,7 @@ pub fn decrypt_rule(rule: &Rule, ids: &Identities) -> Result<crate::fsutil::Secr
 }
 
 /// Encrypt `plain` to the rule's recipients and replace the file atomically, keeping its mode.
-pub fn write_rule(rule: &Rule, plain: &[u8]) -> Result<()> {
+pub fn write_rule(rules: &Rules, rule: &Rule, plain: &[u8]) -> Result<()> {
     let cipher = crate::crypto::encrypt(plain, &rule.recipients, rule.armor)
         .map_err(|e| e.context(rule.path.display()))?;
     let dir = crate::fsutil::parent_dir(&rule.path);
@@ -55,6 +55,6 @@ pub fn write_rule(rule: &Rule, plain: &[u8]) -> Result<()> {
     let mode = crate::fsutil::existing_mode(&rule.path).unwrap_or(0o644);
     crate::fsutil::atomic_write(&rule.path, &cipher, mode)?;
     // X25519/plugin recipients are invisible in headers; the lock records them for drift checks.
-    crate::lock::record(rule, &cipher);
+    crate::lock::record(&rules.dir, rule, &cipher);
     Ok(())
 }

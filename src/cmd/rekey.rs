@@ -80,7 +80,7 @@ fn rekey(files: &[PathBuf], opts: &Options, g: &Global) -> Result<i32> {
     crate::fsutil::harden_process();
     let rules = Rules::discover(g.rules.as_deref())?;
     let selected = select(&rules, files)?;
-    let lock = Lock::load_lenient(&rules.dir);
+    let (lock, lock_ok) = Lock::load_lenient(&rules.dir);
     let known = KnownKeys::from_rules(&rules);
 
     let states = par_map(&selected, opts.jobs, |r| assess_file(r, &lock, &known));
@@ -176,10 +176,10 @@ fn rekey(files: &[PathBuf], opts: &Options, g: &Global) -> Result<i32> {
                 Err(e) => failures.push((name, e.to_string())),
             }
         }
-        save_lock(&mut lock, &rules, files.is_empty());
+        save_lock(&mut lock, lock_ok, &rules, files.is_empty());
     } else if files.is_empty() {
         let mut lock = lock;
-        save_lock(&mut lock, &rules, true);
+        save_lock(&mut lock, lock_ok, &rules, true);
     }
 
     if !opts.agenix {
@@ -225,7 +225,15 @@ fn select<'a>(rules: &'a Rules, files: &[PathBuf]) -> Result<Vec<&'a Rule>> {
 }
 
 /// Record the new entries; after a run over all files, drop entries of files without a rule.
-fn save_lock(lock: &mut Lock, rules: &Rules, prune: bool) {
+fn save_lock(lock: &mut Lock, lock_ok: bool, rules: &Rules, prune: bool) {
+    if !lock_ok {
+        eprintln!(
+            "warning: {} was left unchanged because it could not be read; fix it (or delete it \
+             and run `secrets rekey --force`)",
+            lock.path.display()
+        );
+        return;
+    }
     if prune {
         lock.files
             .retain(|name, _| rules.secrets.contains_key(name));

@@ -53,8 +53,36 @@ pub fn skip_kind(kind: &str, reason: &str) -> bool {
         panic!("required by SECRETS_TEST_NO_SKIP=1 but unavailable: {reason}");
     }
     // Straight to fd 2: the test harness captures eprintln!, and a skip must show in CI logs.
-    let _ = writeln!(std::io::stderr().lock(), "SKIP: {reason}");
+    let tag = if kind.is_empty() {
+        String::new()
+    } else {
+        format!("[{kind}]")
+    };
+    // One write, so the line is not torn apart by the harness's own output.
+    let line = format!("SKIP{tag}: {reason}\n");
+    let _ = std::io::stderr().lock().write_all(line.as_bytes());
     true
+}
+
+/// True when `<nixpkgs/lib>` resolves (module evaluation tests need it); otherwise reports a
+/// skip of kind `nixpkgs`, the one dependency no package registry provides (CI may allow it
+/// with `SECRETS_TEST_ALLOW_SKIP=nixpkgs`). nix-instantiate itself is required like any tool.
+pub fn nixpkgs_lib() -> bool {
+    if missing("nix-instantiate") {
+        return false;
+    }
+    let out = Command::new("nix-instantiate")
+        .args(["--find-file", "nixpkgs/lib"])
+        .output()
+        .expect("run nix-instantiate");
+    out.status.success()
+        || !skip_kind(
+            "nixpkgs",
+            &format!(
+                "<nixpkgs/lib> not found (set NIX_PATH=nixpkgs=<nixpkgs or nixpkgs.lib checkout>): {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ),
+        )
 }
 
 pub fn have(tool: &str) -> bool {
@@ -84,6 +112,103 @@ extern "C" {
 pub fn not_root() -> bool {
     !is_root() && skip("needs root (mounts, chown)")
 }
+
+/// Run the binary on a pseudo-terminal (passphrases are read from /dev/tty) in `dir` with
+/// HOME=`dir`, answering each `Passphrase for` prompt with the next of `answers` (the last one
+/// repeats). Returns (exit code, number of prompts, terminal transcript). Needs python3.
+pub fn run_in_pty(dir: &Path, args: &[&str], answers: &[&str]) -> (i32, usize, String) {
+    Pty::new(dir, args).answers(answers).run()
+}
+
+/// A run of the binary on a pseudo-terminal, for what needs a terminal: passphrase prompts,
+/// the editor path of `edit`, Ctrl-C.
+pub struct Pty {
+    cmd: Command,
+    answers: Vec<String>,
+    interrupt_after: String,
+}
+
+impl Pty {
+    pub fn new(dir: &Path, args: &[&str]) -> Pty {
+        let mut cmd = Command::new("python3");
+        cmd.arg("-c")
+            .arg(PTY_DRIVER)
+            .current_dir(dir)
+            .env("HOME", dir)
+            .env_remove("RULES")
+            .env_remove("SECRETS_IDENTITY")
+            .env_remove("VISUAL")
+            .env_remove("EDITOR");
+        let mut pty = Pty {
+            cmd,
+            answers: vec![String::new()],
+            interrupt_after: String::new(),
+        };
+        pty.cmd.arg(bin()).args(args);
+        pty
+    }
+
+    pub fn answers(mut self, answers: &[&str]) -> Pty {
+        self.answers = answers.iter().map(|a| a.to_string()).collect();
+        self
+    }
+
+    pub fn env(mut self, key: &str, value: impl AsRef<std::ffi::OsStr>) -> Pty {
+        self.cmd.env(key, value);
+        self
+    }
+
+    /// Type Ctrl-C once `text` has appeared on the terminal.
+    pub fn interrupt_after(mut self, text: &str) -> Pty {
+        self.interrupt_after = text.to_string();
+        self
+    }
+
+    pub fn run(mut self) -> (i32, usize, String) {
+        let out = self
+            .cmd
+            .env("PTY_ANSWERS", self.answers.join("\x1f"))
+            .env("PTY_INTERRUPT_AFTER", &self.interrupt_after)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let (first, rest) = text.split_once('\n').unwrap_or((&text, ""));
+        let mut it = first.split(' ');
+        let code = it.next().unwrap().parse().unwrap();
+        let prompts = it.next().unwrap().parse().unwrap();
+        (code, prompts, rest.to_string())
+    }
+}
+
+const PTY_DRIVER: &str = r#"
+import os, pty, sys, time
+answers = [a.encode() + b"\n" for a in os.environ["PTY_ANSWERS"].split("\x1f")]
+interrupt = os.environ["PTY_INTERRUPT_AFTER"].encode()
+argv = sys.argv[1:]
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(argv[0], argv)
+out = b""
+prompts = 0
+while True:
+    try:
+        chunk = os.read(fd, 4096)
+    except OSError:
+        break
+    if not chunk:
+        break
+    out += chunk
+    while out.count(b"Passphrase for") > prompts:
+        os.write(fd, answers[min(prompts, len(answers) - 1)])
+        prompts += 1
+    if interrupt and interrupt in out:
+        interrupt = b""
+        time.sleep(0.3)
+        os.write(fd, b"\x03")
+_, status = os.waitpid(pid, 0)
+sys.stdout.write("%d %d\n" % (os.waitstatus_to_exitcode(status) & 0xff, prompts))
+sys.stdout.write(out.decode(errors="replace"))
+"#;
 
 /// A scratch directory with a rules file; dropped at the end of the test.
 pub struct Repo {

@@ -1,0 +1,1009 @@
+//! The bad-input matrix: malformed rules, `.age` files, keys, paths and environments. Every case
+//! must end in a non-zero exit, a message on stderr that names the item (file, key or secret)
+//! and says what is wrong or how to fix it, nothing on stdout, and no file created or changed
+//! (the scratch directory, which is also HOME, is snapshotted before and after).
+//!
+//! The matrix is one table (`cases()`); a row is a name, the tools it needs, a setup function
+//! that writes files and sets the command line, and the fragments stderr must contain. Rows for
+//! `rekey`, `check` and `install` can be added the same way.
+
+mod common;
+
+use std::ffi::OsString;
+use std::os::unix::ffi::OsStringExt;
+use std::path::{Path, PathBuf};
+
+use common::{key, pubkey, Repo};
+
+/// What a case sets up: the command line, extra environment, stdin.
+struct Ctx<'a> {
+    repo: &'a Repo,
+    args: Vec<OsString>,
+    env: Vec<(&'static str, Option<OsString>)>,
+    stdin: Vec<u8>,
+}
+
+impl Ctx<'_> {
+    fn p(&self) -> &Path {
+        self.repo.path()
+    }
+    fn args<I: IntoIterator<Item = S>, S: Into<OsString>>(&mut self, a: I) {
+        self.args = a.into_iter().map(Into::into).collect();
+    }
+    /// Rules with one secret `db.age` for alice.
+    fn db_rules(&self) {
+        self.repo
+            .json_rules(r#"{"db.age": {"publicKeys": ["alice"]}}"#);
+    }
+    /// Rules for `db.age` plus an encrypted db.age (to alice, binary) holding `content`.
+    fn db_encrypted(&self, armor: bool) -> Vec<u8> {
+        self.db_rules();
+        let r = secrets::recipients::Recipient::parse(&pubkey("alice_ed25519")).unwrap();
+        let c = secrets::crypto::encrypt(b"the secret", &[r], armor).unwrap();
+        self.repo.write("db.age", &c);
+        c
+    }
+    fn decrypt_db(&mut self) {
+        let k = key("alice_ed25519");
+        self.args([
+            "decrypt".into(),
+            "db.age".into(),
+            "-i".into(),
+            k.into_os_string(),
+        ]);
+    }
+    fn decrypt_db_with(&mut self, id: impl Into<OsString>) {
+        self.args(["decrypt".into(), "db.age".into(), "-i".into(), id.into()]);
+    }
+    /// `encrypt db.age` from stdin: the command that would write if validation let it through.
+    fn encrypt_db(&mut self) {
+        self.args(["encrypt", "db.age"]);
+        self.stdin = b"new value".to_vec();
+    }
+    fn json(&self, text: &str) {
+        self.repo.write("secrets.json", text);
+    }
+    fn nix(&mut self, text: &str) {
+        self.repo.write("secrets.nix", text);
+    }
+}
+
+fn bad(name: &str) -> PathBuf {
+    key(&format!("bad/{name}"))
+}
+
+fn bad_pub(name: &str) -> String {
+    std::fs::read_to_string(bad(&format!("{name}.pub")))
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
+/// Rules with key `k` set to `text`, used by secret `db.age`.
+fn rules_with_key(c: &Ctx, text: &str) {
+    let v = serde_json::json!({
+        "keys": {"k": text},
+        "secrets": {"db.age": {"publicKeys": ["k"]}},
+    });
+    c.json(&v.to_string());
+}
+
+fn nix_rule(c: &mut Ctx, body: &str) {
+    c.nix(&format!(
+        "let alice = \"{}\"; in {{ {body} }}",
+        pubkey("alice_ed25519")
+    ));
+}
+
+struct Case {
+    name: &'static str,
+    needs: &'static [&'static str],
+    setup: fn(&mut Ctx),
+    /// Fragments stderr must contain: the item named, then the reason or the fix.
+    expect: &'static [&'static str],
+}
+
+const NIX: &[&str] = &["nix-instantiate"];
+
+fn cases() -> Vec<Case> {
+    vec![
+        // ---- rules: secrets.json ----
+        Case {
+            name: "json: unknown top-level field",
+            needs: &[],
+            setup: |c| {
+                c.json(r#"{"secrets": {}, "extra": 1}"#);
+                c.encrypt_db();
+            },
+            expect: &["secrets.json", "unknown field `extra`", "secrets schema"],
+        },
+        Case {
+            name: "json: unknown field in a rule",
+            needs: &[],
+            setup: |c| {
+                c.repo
+                    .json_rules(r#"{"db.age": {"publicKeys": ["alice"], "mode": "0400"}}"#);
+                c.encrypt_db();
+            },
+            expect: &["secrets.json", "unknown field `mode`", "publicKeys"],
+        },
+        Case {
+            name: "json: duplicate secret",
+            needs: &[],
+            setup: |c| {
+                c.repo.json_rules(
+                    r#"{"db.age": {"publicKeys": ["alice"]}, "db.age": {"publicKeys": ["bob"]}}"#,
+                );
+                c.encrypt_db();
+            },
+            expect: &[
+                "secrets.json",
+                "duplicate entry \"db.age\"",
+                "may appear once",
+            ],
+        },
+        Case {
+            name: "json: duplicate key name",
+            needs: &[],
+            setup: |c| {
+                let a = pubkey("alice_ed25519");
+                c.json(&format!(
+                    r#"{{"keys": {{"a": "{a}", "a": "{a}"}}, "secrets": {{"db.age": {{"publicKeys": ["a"]}}}}}}"#
+                ));
+                c.encrypt_db();
+            },
+            expect: &["secrets.json", "duplicate entry \"a\""],
+        },
+        Case {
+            name: "json: group cycle",
+            needs: &[],
+            setup: |c| {
+                let a = pubkey("alice_ed25519");
+                c.json(&format!(
+                    r#"{{"keys": {{"alice": "{a}"}}, "groups": {{"ops": ["alice", "devs"], "devs": ["ops"]}},
+                       "secrets": {{"db.age": {{"publicKeys": ["ops"]}}}}}}"#
+                ));
+                c.encrypt_db();
+            },
+            expect: &[
+                "secret \"db.age\"",
+                "group cycle",
+                "must not contain itself",
+            ],
+        },
+        Case {
+            name: "json: key and group with the same name",
+            needs: &[],
+            setup: |c| {
+                let a = pubkey("alice_ed25519");
+                c.json(&format!(
+                    r#"{{"keys": {{"ops": "{a}"}}, "groups": {{"ops": ["ops"]}},
+                       "secrets": {{"db.age": {{"publicKeys": ["ops"]}}}}}}"#
+                ));
+                c.encrypt_db();
+            },
+            expect: &["\"ops\"", "both a key and a group", "rename"],
+        },
+        Case {
+            name: "json: `..` in a secret name",
+            needs: &[],
+            setup: |c| {
+                c.repo
+                    .json_rules(r#"{"../escape.age": {"publicKeys": ["alice"]}}"#);
+                c.args(["encrypt", "../escape.age"]);
+                c.stdin = b"x".to_vec();
+            },
+            expect: &[
+                "secret \"../escape.age\"",
+                "outside the rules file's directory",
+            ],
+        },
+        Case {
+            name: "json: absolute secret name",
+            needs: &[],
+            setup: |c| {
+                c.repo
+                    .json_rules(r#"{"/tmp/abs-secret.age": {"publicKeys": ["alice"]}}"#);
+                c.args(["encrypt", "/tmp/abs-secret.age"]);
+                c.stdin = b"x".to_vec();
+            },
+            expect: &[
+                "secret \"/tmp/abs-secret.age\"",
+                "absolute paths are not allowed",
+            ],
+        },
+        Case {
+            name: "json: no recipients",
+            needs: &[],
+            setup: |c| {
+                c.repo.json_rules(r#"{"db.age": {"publicKeys": []}}"#);
+                c.encrypt_db();
+            },
+            expect: &[
+                "secret \"db.age\" has no recipients",
+                "at least one public key",
+            ],
+        },
+        Case {
+            name: "json: undefined key reference",
+            needs: &[],
+            setup: |c| {
+                c.repo
+                    .json_rules(r#"{"db.age": {"publicKeys": ["mallory"]}}"#);
+                c.encrypt_db();
+            },
+            expect: &[
+                "\"mallory\" is not a defined key or group",
+                "define it under \"keys\"",
+            ],
+        },
+        Case {
+            name: "json: invalid ssh-ed25519 key",
+            needs: &[],
+            setup: |c| {
+                rules_with_key(c, "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBroken");
+                c.encrypt_db();
+            },
+            expect: &["key \"k\"", "ssh-ed25519"],
+        },
+        Case {
+            name: "json: age private key pasted as public",
+            needs: &[],
+            setup: |c| {
+                let sk = std::fs::read_to_string(key("dave_age.key")).unwrap();
+                let line = sk
+                    .lines()
+                    .find(|l| l.starts_with("AGE-SECRET-KEY-"))
+                    .unwrap();
+                rules_with_key(c, line);
+                c.encrypt_db();
+            },
+            expect: &["key \"k\"", "private", "age-keygen -y"],
+        },
+        Case {
+            name: "json: OpenSSH private key pasted as public",
+            needs: &[],
+            setup: |c| {
+                let sk = std::fs::read_to_string(key("alice_ed25519")).unwrap();
+                rules_with_key(c, &sk);
+                c.encrypt_db();
+            },
+            expect: &[
+                "key \"k\"",
+                "private key, not a public one",
+                "ssh-keygen -y",
+            ],
+        },
+        Case {
+            name: "json: RSA 1024 public key",
+            needs: &[],
+            setup: |c| {
+                rules_with_key(c, &bad_pub("rsa1024"));
+                c.encrypt_db();
+            },
+            expect: &["key \"k\"", "1024 bits", "too weak"],
+        },
+        Case {
+            name: "json: RSA 8192 public key",
+            needs: &[],
+            setup: |c| {
+                rules_with_key(c, &bad_pub("rsa8192"));
+                c.encrypt_db();
+            },
+            expect: &["key \"k\"", "8192 bits", "2048–4096"],
+        },
+        Case {
+            name: "json: ecdsa public key",
+            needs: &[],
+            setup: |c| {
+                rules_with_key(c, &bad_pub("ecdsa"));
+                c.encrypt_db();
+            },
+            expect: &[
+                "key \"k\"",
+                "ecdsa-sha2-nistp256 keys are not supported",
+                "ssh-ed25519",
+            ],
+        },
+        Case {
+            name: "json: FIDO sk key",
+            needs: &[],
+            setup: |c| {
+                rules_with_key(
+                    c,
+                    "sk-ssh-ed25519@openssh.com AAAAGnNrLXNzaC1lZDI1NTE5QG9wZW5zc2guY29t",
+                );
+                c.encrypt_db();
+            },
+            expect: &["key \"k\"", "hardware security key", "age plugin"],
+        },
+        Case {
+            name: "json: bad age1 checksum",
+            needs: &[],
+            setup: |c| {
+                let mut a = pubkey("dave_age");
+                a.pop();
+                a.push(if a.ends_with('q') { 'p' } else { 'q' });
+                rules_with_key(c, &a);
+                c.encrypt_db();
+            },
+            expect: &["key \"k\"", "invalid age recipient", "checksum"],
+        },
+        Case {
+            name: "json: syntax error",
+            needs: &[],
+            setup: |c| {
+                c.json(r#"{"secrets": {"db.age": {"publicKeys": ["#);
+                c.encrypt_db();
+            },
+            expect: &["secrets.json", "line 1", "secrets schema"],
+        },
+        Case {
+            name: "json: missing secrets",
+            needs: &[],
+            setup: |c| {
+                c.json(r#"{"keys": {}}"#);
+                c.encrypt_db();
+            },
+            expect: &["secrets.json", "missing field `secrets`"],
+        },
+        Case {
+            name: "json: two names for one file",
+            needs: &[],
+            setup: |c| {
+                c.repo.json_rules(
+                    r#"{"db.age": {"publicKeys": ["alice"]}, "./db.age": {"publicKeys": ["bob"]}}"#,
+                );
+                c.encrypt_db();
+            },
+            expect: &[
+                "names the same file as another rule (\"db.age\")",
+                "keep one",
+            ],
+        },
+        Case {
+            name: "json: not UTF-8",
+            needs: &[],
+            setup: |c| {
+                c.repo
+                    .write("secrets.json", b"{\"secrets\": {\"\xff.age\": {}}}");
+                c.encrypt_db();
+            },
+            expect: &["secrets.json", "valid UTF-8"],
+        },
+        Case {
+            name: "rules: RULES points to a missing file",
+            needs: &[],
+            setup: |c| {
+                c.env.push(("RULES", Some("nope/secrets.json".into())));
+                c.encrypt_db();
+            },
+            expect: &["nope/secrets.json", "no such file"],
+        },
+        Case {
+            name: "rules: none in the directory",
+            needs: &[],
+            setup: |c| c.encrypt_db(),
+            expect: &["no rules file", "--rules PATH"],
+        },
+        Case {
+            name: "rules: dangling symlink",
+            needs: &[],
+            setup: |c| {
+                std::os::unix::fs::symlink("gone.json", c.p().join("secrets.json")).unwrap();
+                c.encrypt_db();
+            },
+            expect: &["secrets.json", "no such file"],
+        },
+        // ---- rules: secrets.nix ----
+        Case {
+            name: "nix: unknown attribute in a rule",
+            needs: NIX,
+            setup: |c| {
+                nix_rule(
+                    c,
+                    r#""db.age" = { publicKeys = [ alice ]; mode = "0400"; };"#,
+                );
+                c.encrypt_db();
+            },
+            expect: &["secrets.nix", "\"db.age\"", "unknown field `mode`"],
+        },
+        Case {
+            name: "nix: `..` in a secret name",
+            needs: NIX,
+            setup: |c| {
+                nix_rule(c, r#""../x.age".publicKeys = [ alice ];"#);
+                c.encrypt_db();
+            },
+            expect: &["secret \"../x.age\"", "outside the rules file's directory"],
+        },
+        Case {
+            name: "nix: absolute secret name",
+            needs: NIX,
+            setup: |c| {
+                nix_rule(c, r#""/etc/x.age".publicKeys = [ alice ];"#);
+                c.encrypt_db();
+            },
+            expect: &["secret \"/etc/x.age\"", "absolute paths are not allowed"],
+        },
+        Case {
+            name: "nix: no recipients",
+            needs: NIX,
+            setup: |c| {
+                nix_rule(c, r#""db.age".publicKeys = [ ];"#);
+                c.encrypt_db();
+            },
+            expect: &["secret \"db.age\" has no recipients"],
+        },
+        Case {
+            name: "nix: invalid key",
+            needs: NIX,
+            setup: |c| {
+                nix_rule(c, r#""db.age".publicKeys = [ "ssh-ed25519 garbage" ];"#);
+                c.encrypt_db();
+            },
+            expect: &["secret \"db.age\"", "ssh-ed25519"],
+        },
+        Case {
+            name: "nix: duplicate attribute",
+            needs: NIX,
+            setup: |c| {
+                nix_rule(
+                    c,
+                    r#""db.age".publicKeys = [ alice ]; "db.age".publicKeys = [ alice ];"#,
+                );
+                c.encrypt_db();
+            },
+            expect: &["secrets.nix", "already defined"],
+        },
+        Case {
+            name: "nix: syntax error",
+            needs: NIX,
+            setup: |c| {
+                c.nix(r#"{ "db.age" = "#);
+                c.encrypt_db();
+            },
+            expect: &["secrets.nix", "nix-instantiate could not evaluate it"],
+        },
+        Case {
+            name: "nix: not an attribute set",
+            needs: NIX,
+            setup: |c| {
+                c.nix("[ 1 2 ]");
+                c.encrypt_db();
+            },
+            expect: &["secrets.nix", "must evaluate to an attribute set"],
+        },
+        // ---- .age files ----
+        Case {
+            name: "age: empty file",
+            needs: &[],
+            setup: |c| {
+                c.db_rules();
+                c.repo.write("db.age", b"");
+                c.decrypt_db();
+            },
+            expect: &["db.age", "empty file, not an age file"],
+        },
+        Case {
+            name: "age: plaintext committed",
+            needs: &[],
+            setup: |c| {
+                c.db_rules();
+                c.repo.write("db.age", b"hunter2\n");
+                c.decrypt_db();
+            },
+            expect: &["db.age", "not an age file", "committed unencrypted"],
+        },
+        Case {
+            name: "age: truncated in the header",
+            needs: &[],
+            setup: |c| {
+                let f = c.db_encrypted(false);
+                c.repo.write("db.age", &f[..40]);
+                c.decrypt_db();
+            },
+            expect: &["db.age", "truncated header"],
+        },
+        Case {
+            name: "age: truncated payload",
+            needs: &[],
+            setup: |c| {
+                let f = c.db_encrypted(false);
+                c.repo.write("db.age", &f[..f.len() - 20]);
+                c.decrypt_db();
+            },
+            expect: &["db.age", "truncated file"],
+        },
+        Case {
+            name: "age: last payload byte cut",
+            needs: &[],
+            setup: |c| {
+                let f = c.db_encrypted(false);
+                c.repo.write("db.age", &f[..f.len() - 1]);
+                c.decrypt_db();
+            },
+            expect: &["db.age", "the encrypted payload is damaged"],
+        },
+        Case {
+            name: "age: bit flipped in the stanza body",
+            needs: &[],
+            setup: |c| {
+                let mut f = c.db_encrypted(false);
+                // Second line of the stanza: the wrapped file key.
+                let i = nth_line_start(&f, 2) + 5;
+                f[i] = if f[i] == b'A' { b'B' } else { b'A' };
+                c.repo.write("db.age", &f);
+                c.decrypt_db();
+            },
+            expect: &[
+                "db.age",
+                "decryption failed (file corrupted or tampered with)",
+            ],
+        },
+        Case {
+            name: "age: bit flipped in the header MAC",
+            needs: &[],
+            setup: |c| {
+                let mut f = c.db_encrypted(false);
+                let i = find(&f, b"\n--- ") + 8;
+                f[i] = if f[i] == b'A' { b'B' } else { b'A' };
+                c.repo.write("db.age", &f);
+                c.decrypt_db();
+            },
+            expect: &["db.age", "header does not authenticate"],
+        },
+        Case {
+            name: "age: bit flipped in the payload",
+            needs: &[],
+            setup: |c| {
+                let mut f = c.db_encrypted(false);
+                let n = f.len();
+                f[n - 5] ^= 0x01;
+                c.repo.write("db.age", &f);
+                c.decrypt_db();
+            },
+            expect: &["db.age", "the encrypted payload is damaged"],
+        },
+        Case {
+            name: "age: armor with a damaged line",
+            needs: &[],
+            setup: |c| {
+                let f = c.db_encrypted(true);
+                let mut t = String::from_utf8(f).unwrap();
+                let i = t.find('\n').unwrap() + 3;
+                t.insert(i, '!');
+                c.repo.write("db.age", t);
+                c.decrypt_db();
+            },
+            expect: &["db.age", "invalid ASCII armor"],
+        },
+        Case {
+            name: "age: armor without its END line",
+            needs: &[],
+            setup: |c| {
+                let f = c.db_encrypted(true);
+                let t = String::from_utf8(f).unwrap();
+                let cut = t.find("-----END").unwrap();
+                c.repo.write("db.age", &t[..cut]);
+                c.decrypt_db();
+            },
+            expect: &["db.age", "invalid ASCII armor"],
+        },
+        Case {
+            name: "age: oversized header",
+            needs: &[],
+            setup: |c| {
+                c.db_rules();
+                let mut f = b"age-encryption.org/v1\n-> X25519 ".to_vec();
+                f.extend(vec![b'A'; 2 << 20]);
+                f.push(b'\n');
+                c.repo.write("db.age", &f);
+                c.decrypt_db();
+            },
+            expect: &["db.age", "header"],
+        },
+        Case {
+            name: "age: unsupported format version",
+            needs: &[],
+            setup: |c| {
+                c.db_rules();
+                c.repo
+                    .write("db.age", b"age-encryption.org/v2\n-> X25519 a\nb\n--- c\n");
+                c.decrypt_db();
+            },
+            expect: &["db.age", "unsupported age format version"],
+        },
+        Case {
+            name: "age: passphrase-encrypted file",
+            needs: &[],
+            setup: |c| {
+                c.db_rules();
+                let enc = age::Encryptor::with_user_passphrase(age::secrecy::SecretString::from(
+                    "pw".to_string(),
+                ));
+                let mut out = Vec::new();
+                let mut w = enc.wrap_output(&mut out).unwrap();
+                std::io::Write::write_all(&mut w, b"x").unwrap();
+                w.finish().unwrap();
+                c.repo.write("db.age", &out);
+                c.decrypt_db();
+            },
+            expect: &["db.age", "passphrase-encrypted (age -p)"],
+        },
+        Case {
+            name: "age: encrypted to someone else",
+            needs: &[],
+            setup: |c| {
+                c.db_encrypted(false);
+                c.decrypt_db_with(key("bob_rsa3072"));
+            },
+            expect: &[
+                "db.age",
+                "no identity can decrypt it",
+                "bob_rsa3072",
+                "secrets rekey",
+            ],
+        },
+        // ---- keys given with -i ----
+        Case {
+            name: "key: not a key at all",
+            needs: &[],
+            setup: |c| {
+                c.db_encrypted(false);
+                let k = c.repo.write("notes.txt", "just some text\n");
+                c.decrypt_db_with(k);
+            },
+            expect: &["notes.txt", "not a private key"],
+        },
+        Case {
+            name: "key: corrupted OpenSSH key",
+            needs: &[],
+            setup: |c| {
+                c.db_encrypted(false);
+                let t = std::fs::read_to_string(key("alice_ed25519")).unwrap();
+                let mut lines: Vec<String> = t.lines().map(str::to_string).collect();
+                lines[2] = "A".repeat(lines[2].len());
+                let k = c.repo.write("broken_key", lines.join("\n") + "\n");
+                c.decrypt_db_with(k);
+            },
+            expect: &["broken_key", "cannot parse this SSH private key"],
+        },
+        Case {
+            name: "key: chacha20-poly1305 encrypted OpenSSH key",
+            needs: &[],
+            setup: |c| {
+                c.db_encrypted(false);
+                c.decrypt_db_with(bad("ed25519_chacha20"));
+            },
+            expect: &[
+                "ed25519_chacha20",
+                "chacha20-poly1305",
+                "ssh-keygen -p -Z aes256-ctr",
+            ],
+        },
+        Case {
+            name: "key: passphrase-protected PEM key",
+            needs: &[],
+            setup: |c| {
+                c.db_encrypted(false);
+                c.decrypt_db_with(bad("rsa_pem_encrypted"));
+            },
+            expect: &[
+                "rsa_pem_encrypted",
+                "PEM keys are not supported",
+                "ssh-keygen -p -f",
+            ],
+        },
+        Case {
+            name: "key: PKCS#8 key",
+            needs: &[],
+            setup: |c| {
+                c.db_encrypted(false);
+                c.decrypt_db_with(bad("rsa_pkcs8"));
+            },
+            expect: &[
+                "rsa_pkcs8",
+                "PKCS#8 keys are not supported",
+                "ssh-keygen -p -f",
+            ],
+        },
+        Case {
+            name: "key: encrypted PKCS#8 key",
+            needs: &[],
+            setup: |c| {
+                c.db_encrypted(false);
+                c.decrypt_db_with(bad("rsa_pkcs8_encrypted"));
+            },
+            expect: &["rsa_pkcs8_encrypted", "PKCS#8 keys are not supported"],
+        },
+        Case {
+            name: "key: ecdsa private key",
+            needs: &[],
+            setup: |c| {
+                c.db_encrypted(false);
+                c.decrypt_db_with(bad("ecdsa"));
+            },
+            expect: &["ecdsa", "not supported by age", "ssh-ed25519"],
+        },
+        Case {
+            name: "key: public key given as identity",
+            needs: &[],
+            setup: |c| {
+                c.db_encrypted(false);
+                c.decrypt_db_with(key("alice_ed25519.pub"));
+            },
+            expect: &[
+                "alice_ed25519.pub",
+                "this is a public key",
+                "private key file",
+            ],
+        },
+        Case {
+            name: "key: age recipient given as identity",
+            needs: &[],
+            setup: |c| {
+                c.db_encrypted(false);
+                c.decrypt_db_with(key("dave_age.pub"));
+            },
+            expect: &["dave_age.pub", "this is a public key"],
+        },
+        Case {
+            name: "key: empty file",
+            needs: &[],
+            setup: |c| {
+                c.db_encrypted(false);
+                let k = c.repo.write("empty_key", "");
+                c.decrypt_db_with(k);
+            },
+            expect: &["empty_key", "the file is empty"],
+        },
+        Case {
+            name: "key: binary file",
+            needs: &[],
+            setup: |c| {
+                c.db_encrypted(false);
+                let k = c.repo.write("bin_key", [0xffu8, 0xfe, 0x00, 0x80]);
+                c.decrypt_db_with(k);
+            },
+            expect: &["bin_key", "not a text key file"],
+        },
+        Case {
+            name: "key: missing file",
+            needs: &[],
+            setup: |c| {
+                c.db_encrypted(false);
+                c.decrypt_db_with("no_such_key");
+            },
+            expect: &["no_such_key", "cannot read", "no such file"],
+        },
+        // ---- paths ----
+        Case {
+            name: "path: `..` out of the rules directory",
+            needs: &[],
+            setup: |c| {
+                c.db_rules();
+                c.args(["encrypt", "../db.age"]);
+                c.stdin = b"x".to_vec();
+            },
+            expect: &["../db.age", "no rule for this file"],
+        },
+        Case {
+            name: "path: absolute path outside the rules directory",
+            needs: &[],
+            setup: |c| {
+                c.db_rules();
+                c.args(["encrypt", "/tmp/outside-rules.age"]);
+                c.stdin = b"x".to_vec();
+            },
+            expect: &[
+                "/tmp/outside-rules.age",
+                "no rule for this file",
+                "publicKeys",
+            ],
+        },
+        Case {
+            name: "path: secret file is a symlink loop",
+            needs: &[],
+            setup: |c| {
+                c.db_rules();
+                std::os::unix::fs::symlink("db.age", c.p().join("db.age")).unwrap();
+                c.decrypt_db();
+            },
+            expect: &["db.age", "symbolic links"],
+        },
+        Case {
+            name: "path: edit through a dangling symlink",
+            needs: &[],
+            setup: |c| {
+                c.db_rules();
+                std::os::unix::fs::symlink("/nonexistent/db.age", c.p().join("db.age")).unwrap();
+                let k = key("alice_ed25519");
+                c.args([
+                    "edit".into(),
+                    "db.age".into(),
+                    "-i".into(),
+                    k.into_os_string(),
+                ]);
+                c.stdin = b"new".to_vec();
+            },
+            expect: &["db.age", "cannot read", "no such file"],
+        },
+        Case {
+            name: "path: secret file is a directory",
+            needs: &[],
+            setup: |c| {
+                c.db_rules();
+                std::fs::create_dir(c.p().join("db.age")).unwrap();
+                c.decrypt_db();
+            },
+            expect: &["db.age", "cannot read", "directory"],
+        },
+        Case {
+            name: "path: non-UTF-8 file name",
+            needs: &[],
+            setup: |c| {
+                c.db_rules();
+                c.args(vec![
+                    OsString::from("encrypt"),
+                    OsString::from_vec(b"caf\xe9.age".to_vec()),
+                ]);
+                c.stdin = b"x".to_vec();
+            },
+            expect: &["caf\u{FFFD}.age", "no rule for this file"],
+        },
+        Case {
+            name: "path: file name longer than the filesystem allows",
+            needs: &[],
+            setup: |c| {
+                let long = format!("{}.age", "n".repeat(300));
+                c.repo
+                    .json_rules(&format!(r#"{{"{long}": {{"publicKeys": ["alice"]}}}}"#));
+                c.args(["encrypt".to_string(), long]);
+                c.stdin = b"x".to_vec();
+            },
+            expect: &["nnnnnnnn.age", "too long"],
+        },
+        Case {
+            name: "path: decrypt -o into a missing directory",
+            needs: &[],
+            setup: |c| {
+                c.db_encrypted(false);
+                let k = key("alice_ed25519");
+                c.args([
+                    "decrypt".into(),
+                    "db.age".into(),
+                    "-i".into(),
+                    k.into_os_string(),
+                    "-o".into(),
+                    "no/such/dir/out.txt".into(),
+                ]);
+            },
+            expect: &["no/such/dir", "no such file"],
+        },
+        // ---- environment ----
+        Case {
+            name: "env: no HOME and no identity",
+            needs: &[],
+            setup: |c| {
+                c.db_encrypted(false);
+                c.env.push(("HOME", None));
+                c.args(["decrypt", "db.age"]);
+            },
+            expect: &["HOME is not set", "pass -i KEY"],
+        },
+        Case {
+            name: "env: default identity is a directory",
+            needs: &[],
+            setup: |c| {
+                c.db_encrypted(false);
+                std::fs::create_dir_all(c.p().join(".ssh/id_ed25519")).unwrap();
+                c.args(["decrypt", "db.age"]);
+            },
+            expect: &[".ssh/id_ed25519", "no identity to decrypt with"],
+        },
+        Case {
+            name: "env: SECRETS_IDENTITY is a dangling symlink",
+            needs: &[],
+            setup: |c| {
+                c.db_encrypted(false);
+                let l = c.p().join("id_link");
+                std::os::unix::fs::symlink("/nonexistent/key", &l).unwrap();
+                c.env.push(("SECRETS_IDENTITY", Some(l.into_os_string())));
+                c.args(["decrypt", "db.age"]);
+            },
+            expect: &["id_link", "cannot read", "no such file"],
+        },
+        Case {
+            name: "env: -i names a directory",
+            needs: &[],
+            setup: |c| {
+                c.db_encrypted(false);
+                std::fs::create_dir(c.p().join("keydir")).unwrap();
+                c.decrypt_db_with(c.p().join("keydir"));
+            },
+            expect: &["keydir", "cannot read", "directory"],
+        },
+    ]
+}
+
+fn nth_line_start(data: &[u8], n: usize) -> usize {
+    let mut pos = 0;
+    for _ in 0..n {
+        pos += data[pos..].iter().position(|b| *b == b'\n').unwrap() + 1;
+    }
+    pos
+}
+
+fn find(data: &[u8], pat: &[u8]) -> usize {
+    data.windows(pat.len()).position(|w| w == pat).unwrap()
+}
+
+#[test]
+fn bad_input_matrix() {
+    let cases = cases();
+    assert!(cases.len() >= 40, "the matrix has {} cases", cases.len());
+    let mut failures = Vec::new();
+    let mut ran = 0;
+    for case in &cases {
+        if let Some(t) = case.needs.iter().find(|t| !common::have(t)) {
+            if common::missing(t) {
+                continue;
+            }
+        }
+        let repo = Repo::new();
+        let mut ctx = Ctx {
+            repo: &repo,
+            args: Vec::new(),
+            env: Vec::new(),
+            stdin: Vec::new(),
+        };
+        (case.setup)(&mut ctx);
+        let before = repo.snapshot();
+        let mut cmd = repo.cmd();
+        cmd.args(&ctx.args).write_stdin(ctx.stdin.clone());
+        for (k, v) in &ctx.env {
+            match v {
+                Some(v) => cmd.env(k, v),
+                None => cmd.env_remove(k),
+            };
+        }
+        let out = cmd.output().unwrap();
+        ran += 1;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let mut problems = Vec::new();
+        if out.status.success() {
+            problems.push("exited 0".to_string());
+        }
+        if !out.stdout.is_empty() {
+            problems.push(format!(
+                "wrote to stdout: {:?}",
+                String::from_utf8_lossy(&out.stdout)
+            ));
+        }
+        for frag in case.expect {
+            if !stderr.contains(frag) {
+                problems.push(format!("stderr lacks {frag:?}"));
+            }
+        }
+        if stderr.contains("panicked") {
+            problems.push("panicked".into());
+        }
+        if repo.snapshot() != before {
+            problems.push("files were created or changed".into());
+        }
+        if !problems.is_empty() {
+            failures.push(format!(
+                "{}: {}\n    stderr: {}",
+                case.name,
+                problems.join("; "),
+                stderr.trim_end().replace('\n', "\n            ")
+            ));
+        }
+    }
+    eprintln!(
+        "bad-input matrix: {ran} cases run, {} failed",
+        failures.len()
+    );
+    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+}
