@@ -23,7 +23,9 @@ pub fn ensure(plan: &Plan, report: &mut Report) -> Result<String> {
             .ancestors()
             .find(|a| a.exists())
             .unwrap_or(Path::new("/"));
-        if !fsutil::is_ram_backed(existing) {
+        // Linux only: is_ram_backed knows Linux filesystem magics, and on macOS the
+        // home-manager module points $XDG_RUNTIME_DIR at the per-user temp dir (as agenix).
+        if cfg!(target_os = "linux") && !fsutil::is_ram_backed(existing) {
             if !plan.allow_disk_backed {
                 return Err(Error::new(format!(
                     "{} is not on a RAM-backed filesystem, so decrypted secrets would be \
