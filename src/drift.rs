@@ -311,34 +311,5 @@ pub fn assess(rule: &Rule, data: &[u8], header: &Header, lock: &Lock, known: &Kn
     d
 }
 
-/// Map `f` over `items` on up to `jobs` threads (0 = one per core), keeping order. Work is
-/// handed out one item at a time so a slow file does not hold up a whole chunk.
-pub fn par_map<T: Sync, R: Send>(items: &[T], jobs: usize, f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let n = if jobs == 0 { cores } else { jobs }.clamp(1, items.len().max(1));
-    if n == 1 {
-        return items.iter().map(f).collect();
-    }
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let mut parts: Vec<(usize, R)> = std::thread::scope(|s| {
-        let workers: Vec<_> = (0..n)
-            .map(|_| {
-                s.spawn(|| {
-                    let mut out = Vec::new();
-                    loop {
-                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some(item) = items.get(i) else { break };
-                        out.push((i, f(item)));
-                    }
-                    out
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .flat_map(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-            .collect()
-    });
-    parts.sort_by_key(|(i, _)| *i);
-    parts.into_iter().map(|(_, r)| r).collect()
-}
+/// Kept here for the commands that import it from `drift`.
+pub use crate::par::par_map;

@@ -1,16 +1,17 @@
 //! Filesystem safety in one place: private temp dirs on RAM-backed filesystems, atomic
 //! same-directory writes, secret buffers that are wiped, and process hardening.
 
-use std::ffi::CString;
+use std::ffi::{CStr, CString, OsStr};
 use std::fs::{self, File, OpenOptions, Permissions};
 use std::io::{self, Read, Write};
+use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 use zeroize::Zeroizing;
 
-use crate::error::{Error, IoContext, Result};
+use crate::error::{describe_io, Error, IoContext, Result};
 
 /// Plaintext lives in these buffers only; they are wiped when dropped.
 pub type SecretBytes = Zeroizing<Vec<u8>>;
@@ -302,30 +303,40 @@ pub fn create_owned_file(
     mode: u32,
     sync: bool,
 ) -> io::Result<()> {
-    let res = (|| {
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o400)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-            .open(path)?;
-        // The umask may have cleared bits of 0400; fix the mode before any byte lands.
-        f.set_permissions(Permissions::from_mode(0o400))?;
-        f.write_all(data)?;
-        if let Some(o) = owner {
-            std::os::unix::fs::fchown(&f, Some(o.uid), Some(o.gid))?;
-        }
-        // After chown: chown clears set-id bits, and the final mode must be the last word.
-        f.set_permissions(Permissions::from_mode(mode))?;
-        if sync {
-            f.sync_all()?;
-        }
-        Ok(())
-    })();
+    let f = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o400)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(path)?;
+    // From here on the file is ours: on error remove it (never what was there before).
+    let res = fill_owned(f, data, owner, mode, sync);
     if res.is_err() {
         let _ = fs::remove_file(path);
     }
     res
+}
+
+/// Fill a file just created 0400: data, then owner, then the final mode.
+fn fill_owned(
+    mut f: File,
+    data: &[u8],
+    owner: Option<Ownership>,
+    mode: u32,
+    sync: bool,
+) -> io::Result<()> {
+    // The umask may have cleared bits of 0400; fix the mode before any byte lands.
+    f.set_permissions(Permissions::from_mode(0o400))?;
+    f.write_all(data)?;
+    if let Some(o) = owner {
+        std::os::unix::fs::fchown(&f, Some(o.uid), Some(o.gid))?;
+    }
+    // After chown: chown clears set-id bits, and the final mode must be the last word.
+    f.set_permissions(Permissions::from_mode(mode))?;
+    if sync {
+        f.sync_all()?;
+    }
+    Ok(())
 }
 
 /// What an atomic replacement found at the destination before replacing it.
@@ -395,25 +406,6 @@ pub fn atomic_symlink(
     Ok(before)
 }
 
-/// Replace `path` with a new file holding `data`, created as in [`create_owned_file`] next to
-/// it and renamed over it. A symlink at `path` is replaced, not followed; a directory is an error.
-pub fn atomic_copy_owned(
-    path: &Path,
-    data: &[u8],
-    owner: Option<Ownership>,
-    mode: u32,
-) -> io::Result<Replaced> {
-    let before = inspect_dest(path, None)?;
-    let tmp = temp_sibling(path, "copy");
-    create_owned_file(&tmp, data, owner, mode, true)?;
-    if let Err(e) = fs::rename(&tmp, path) {
-        let _ = fs::remove_file(&tmp);
-        return Err(e);
-    }
-    sync_dir(&parent_dir(path));
-    Ok(before)
-}
-
 /// Create directory `path` with exactly `mode` (umask ignored); an existing directory (not a
 /// symlink) gets `mode` too.
 pub fn mkdir_mode(path: &Path, mode: u32) -> io::Result<()> {
@@ -455,6 +447,347 @@ pub fn read_secret_nofollow(path: &Path) -> io::Result<(SecretBytes, fs::Metadat
     Ok((buf, meta))
 }
 
+/// A directory reached from `/` one component at a time with O_NOFOLLOW, so that no symlink
+/// on the way (planted by whoever may write to a directory in the chain) can redirect what
+/// root writes. Everything below happens relative to the descriptor, never through the path.
+pub struct SafeDir {
+    fd: OwnedFd,
+    path: PathBuf,
+}
+
+fn c_name(name: &OsStr) -> io::Result<CString> {
+    CString::new(name.as_bytes())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "name contains NUL"))
+}
+
+fn cvt_fd(fd: libc::c_int) -> io::Result<OwnedFd> {
+    if fd < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        // SAFETY: a fresh descriptor from the kernel that nothing else owns.
+        Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    }
+}
+
+fn openat(dir: &OwnedFd, name: &CStr, flags: libc::c_int, mode: u32) -> io::Result<OwnedFd> {
+    // SAFETY: valid descriptor and NUL-terminated name.
+    cvt_fd(unsafe {
+        libc::openat(
+            dir.as_raw_fd(),
+            name.as_ptr(),
+            flags | libc::O_CLOEXEC,
+            mode as libc::c_uint,
+        )
+    })
+}
+
+/// lstat relative to `dir`; None when nothing is there.
+fn lstat_at(dir: &OwnedFd, name: &CStr) -> io::Result<Option<libc::stat>> {
+    // SAFETY: st is a properly sized out-parameter; valid descriptor and name.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    let rc = unsafe {
+        libc::fstatat(
+            dir.as_raw_fd(),
+            name.as_ptr(),
+            &mut st,
+            libc::AT_SYMLINK_NOFOLLOW,
+        )
+    };
+    if rc == 0 {
+        return Ok(Some(st));
+    }
+    let e = io::Error::last_os_error();
+    if e.kind() == io::ErrorKind::NotFound {
+        Ok(None)
+    } else {
+        Err(e)
+    }
+}
+
+fn readlink_at(dir: &OwnedFd, name: &CStr) -> io::Result<PathBuf> {
+    let mut buf = vec![0u8; libc::PATH_MAX as usize + 1];
+    // SAFETY: buf is writable for buf.len() bytes.
+    let n = unsafe {
+        libc::readlinkat(
+            dir.as_raw_fd(),
+            name.as_ptr(),
+            buf.as_mut_ptr() as *mut libc::c_char,
+            buf.len(),
+        )
+    };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    buf.truncate(n as usize);
+    Ok(PathBuf::from(OsStr::from_bytes(&buf)))
+}
+
+fn is_type(st: &libc::stat, t: libc::mode_t) -> bool {
+    st.st_mode & libc::S_IFMT == t
+}
+
+impl SafeDir {
+    /// Open the absolute directory `dir`, creating missing directories (mode 0755) when
+    /// `create`. A symlink or non-directory anywhere on the way is an error naming it.
+    pub fn open(dir: &Path, create: bool) -> io::Result<SafeDir> {
+        const DIR: libc::c_int = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW;
+        if !dir.is_absolute() {
+            return Err(io::Error::other(format!(
+                "{} is not an absolute path",
+                dir.display()
+            )));
+        }
+        // SAFETY: a constant NUL-terminated path.
+        let mut cur = cvt_fd(unsafe {
+            libc::open(
+                c"/".as_ptr(),
+                libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
+            )
+        })?;
+        let mut at = PathBuf::from("/");
+        for comp in dir.components() {
+            let name = match comp {
+                Component::RootDir | Component::CurDir => continue,
+                Component::Normal(n) => n,
+                _ => return Err(io::Error::other(format!("{} contains `..`", dir.display()))),
+            };
+            at.push(name);
+            let c = c_name(name)?;
+            let mut res = openat(&cur, &c, DIR, 0);
+            if create && matches!(&res, Err(e) if e.kind() == io::ErrorKind::NotFound) {
+                // SAFETY: valid descriptor and name.
+                let made = unsafe { libc::mkdirat(cur.as_raw_fd(), c.as_ptr(), 0o700) } == 0;
+                let mk_err = io::Error::last_os_error();
+                if !made && mk_err.kind() != io::ErrorKind::AlreadyExists {
+                    return Err(io::Error::other(format!(
+                        "cannot create directory {}: {}",
+                        at.display(),
+                        describe_io(&mk_err)
+                    )));
+                }
+                res = openat(&cur, &c, DIR, 0);
+                if let (true, Ok(fd)) = (made, &res) {
+                    // Created 0700 (umask); open it up like any directory on the way.
+                    // SAFETY: a descriptor we own.
+                    cvt(unsafe { libc::fchmod(fd.as_raw_fd(), 0o755) })?;
+                }
+            }
+            cur = match res {
+                Ok(fd) => fd,
+                Err(e) => {
+                    let st = lstat_at(&cur, &c).ok().flatten();
+                    return Err(match st {
+                        Some(st) if is_type(&st, libc::S_IFLNK) => io::Error::other(format!(
+                            "{} is a symlink (to {}); nothing is written through a symlink in \
+                             a destination's directories. Set `path` to the real location, or \
+                             replace the symlink with a directory",
+                            at.display(),
+                            readlink_at(&cur, &c)
+                                .map(|t| t.display().to_string())
+                                .unwrap_or_else(|_| "?".into())
+                        )),
+                        Some(st) if !is_type(&st, libc::S_IFDIR) => {
+                            io::Error::other(format!("{} is not a directory", at.display()))
+                        }
+                        _ => io::Error::other(format!("{}: {}", at.display(), describe_io(&e))),
+                    });
+                }
+            };
+        }
+        Ok(SafeDir {
+            fd: cur,
+            path: dir.to_path_buf(),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// What is at `name` now (not followed).
+    pub fn inspect(&self, name: &OsStr, want_target: Option<&Path>) -> io::Result<Replaced> {
+        let c = c_name(name)?;
+        match lstat_at(&self.fd, &c)? {
+            None => Ok(Replaced::Nothing),
+            Some(st) if is_type(&st, libc::S_IFDIR) => Err(io::Error::other(
+                "a directory is in the way (not replaced; remove it if it should be this secret)",
+            )),
+            Some(st) if is_type(&st, libc::S_IFLNK) => {
+                let t = readlink_at(&self.fd, &c)?;
+                if want_target == Some(t.as_path()) {
+                    Ok(Replaced::SameSymlink)
+                } else {
+                    Ok(Replaced::OtherSymlink(t))
+                }
+            }
+            Some(_) => Ok(Replaced::File),
+        }
+    }
+
+    /// The target of the symlink `name`.
+    pub fn read_link(&self, name: &OsStr) -> io::Result<PathBuf> {
+        readlink_at(&self.fd, &c_name(name)?)
+    }
+
+    /// Remove the non-directory `name`.
+    pub fn remove(&self, name: &OsStr) -> io::Result<()> {
+        let c = c_name(name)?;
+        // SAFETY: valid descriptor and name.
+        cvt(unsafe { libc::unlinkat(self.fd.as_raw_fd(), c.as_ptr(), 0) })
+    }
+
+    /// Read the regular file `name` (not followed) with its lstat.
+    pub fn read_file(&self, name: &OsStr) -> io::Result<(SecretBytes, libc::stat)> {
+        let c = c_name(name)?;
+        let fd = openat(&self.fd, &c, libc::O_RDONLY | libc::O_NOFOLLOW, 0)?;
+        let mut f = File::from(fd);
+        let meta = f.metadata()?;
+        if !meta.is_file() {
+            return Err(io::Error::other("not a regular file"));
+        }
+        let mut buf = Zeroizing::new(Vec::with_capacity(meta.len() as usize + 1));
+        f.read_to_end(&mut buf)?;
+        let st = lstat_at(&self.fd, &c)?.ok_or_else(|| io::Error::other("vanished"))?;
+        Ok((buf, st))
+    }
+
+    /// Names in this directory.
+    fn names(&self) -> io::Result<Vec<CString>> {
+        let fd = openat(&self.fd, c".", libc::O_RDONLY | libc::O_DIRECTORY, 0)?;
+        // SAFETY: fdopendir takes over the descriptor (closed by closedir).
+        let d = unsafe { libc::fdopendir(fd.into_raw_fd()) };
+        if d.is_null() {
+            return Err(io::Error::last_os_error());
+        }
+        let mut out = Vec::new();
+        loop {
+            // SAFETY: d is a valid DIR*; the entry is copied before the next readdir.
+            let ent = unsafe { libc::readdir(d) };
+            if ent.is_null() {
+                break;
+            }
+            let n = unsafe { CStr::from_ptr((*ent).d_name.as_ptr()) };
+            out.push(n.to_owned());
+        }
+        // SAFETY: d came from fdopendir and is closed once.
+        unsafe { libc::closedir(d) };
+        Ok(out)
+    }
+
+    /// Remove our temp files/symlinks for `name` (`.<name>.link-*`, `.<name>.copy-*`) left by
+    /// a run that was killed between creating and renaming them.
+    pub fn remove_stale_temps(&self, name: &OsStr) {
+        let n = name.as_bytes();
+        let prefixes: Vec<Vec<u8>> = ["link-", "copy-"]
+            .iter()
+            .map(|t| [b".", n, b".", t.as_bytes()].concat())
+            .collect();
+        for e in self.names().unwrap_or_default() {
+            if !prefixes.iter().any(|p| e.as_bytes().starts_with(p)) {
+                continue;
+            }
+            if let Ok(Some(st)) = lstat_at(&self.fd, &e) {
+                if !is_type(&st, libc::S_IFDIR) {
+                    // SAFETY: valid descriptor and name.
+                    unsafe { libc::unlinkat(self.fd.as_raw_fd(), e.as_ptr(), 0) };
+                }
+            }
+        }
+    }
+
+    fn temp_name(name: &OsStr, tag: &str) -> io::Result<CString> {
+        let r: u64 = rand::random();
+        let mut v = Vec::from(&b"."[..]);
+        v.extend_from_slice(name.as_bytes());
+        v.extend_from_slice(format!(".{tag}-{}-{r:016x}", std::process::id()).as_bytes());
+        c_name(OsStr::from_bytes(&v))
+    }
+
+    fn rename_into(&self, tmp: &CStr, name: &CStr) -> io::Result<()> {
+        let fd = self.fd.as_raw_fd();
+        // SAFETY: valid descriptors and names.
+        let res = cvt(unsafe { libc::renameat(fd, tmp.as_ptr(), fd, name.as_ptr()) });
+        if res.is_err() {
+            // SAFETY: as above.
+            unsafe { libc::unlinkat(fd, tmp.as_ptr(), 0) };
+        } else {
+            // SAFETY: fsync on a descriptor we own.
+            unsafe { libc::fsync(fd) };
+        }
+        res
+    }
+
+    /// Point `name` at `target` atomically: a temp symlink here, owned by `owner`, renamed
+    /// over `name`. An existing symlink or file is replaced, never followed; a directory is an
+    /// error. Returns what was there before.
+    pub fn symlink(
+        &self,
+        target: &Path,
+        name: &OsStr,
+        owner: Option<Ownership>,
+    ) -> io::Result<Replaced> {
+        let before = self.inspect(name, Some(target))?;
+        let c = c_name(name)?;
+        let tmp = Self::temp_name(name, "link")?;
+        let t = cpath(target)?;
+        // SAFETY: valid descriptor and NUL-terminated strings.
+        cvt(unsafe { libc::symlinkat(t.as_ptr(), self.fd.as_raw_fd(), tmp.as_ptr()) })?;
+        let res = (|| {
+            if let Some(o) = owner {
+                // Through a descriptor of the link itself: the name could be swapped for a
+                // hard link to some other file by whoever may write to this directory.
+                let l = openat(&self.fd, &tmp, libc::O_PATH | libc::O_NOFOLLOW, 0)?;
+                // SAFETY: valid descriptor; the empty path means the descriptor itself.
+                cvt(unsafe {
+                    libc::fchownat(
+                        l.as_raw_fd(),
+                        c"".as_ptr(),
+                        o.uid,
+                        o.gid,
+                        libc::AT_EMPTY_PATH | libc::AT_SYMLINK_NOFOLLOW,
+                    )
+                })?;
+            }
+            Ok(())
+        })();
+        if let Err(e) = res {
+            // SAFETY: valid descriptor and name.
+            unsafe { libc::unlinkat(self.fd.as_raw_fd(), tmp.as_ptr(), 0) };
+            return Err(e);
+        }
+        self.rename_into(&tmp, &c)?;
+        Ok(before)
+    }
+
+    /// Replace `name` with a new file holding `data`, created 0400-root next to it, filled,
+    /// given `owner` and `mode` through its descriptor, synced and renamed over `name`. A
+    /// symlink at `name` is replaced, not followed; a directory is an error.
+    pub fn copy(
+        &self,
+        name: &OsStr,
+        data: &[u8],
+        owner: Option<Ownership>,
+        mode: u32,
+    ) -> io::Result<Replaced> {
+        let before = self.inspect(name, None)?;
+        let c = c_name(name)?;
+        let tmp = Self::temp_name(name, "copy")?;
+        let fd = openat(
+            &self.fd,
+            &tmp,
+            libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW,
+            0o400,
+        )?;
+        if let Err(e) = fill_owned(File::from(fd), data, owner, mode, true) {
+            // SAFETY: valid descriptor and name.
+            unsafe { libc::unlinkat(self.fd.as_raw_fd(), tmp.as_ptr(), 0) };
+            return Err(e);
+        }
+        self.rename_into(&tmp, &c)?;
+        Ok(before)
+    }
+}
+
 /// lchown without following a symlink.
 pub fn lchown(path: &Path, o: Ownership) -> io::Result<()> {
     std::os::unix::fs::lchown(path, Some(o.uid), Some(o.gid))
@@ -464,7 +797,6 @@ pub fn lchown(path: &Path, o: Ownership) -> io::Result<()> {
 pub struct DirLock(#[allow(dead_code)] File);
 
 pub fn lock_dir(dir: &Path) -> io::Result<DirLock> {
-    use std::os::fd::AsRawFd;
     let f = File::open(dir)?;
     // SAFETY: flock on a descriptor we own.
     cvt(unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) })?;
@@ -591,7 +923,7 @@ pub fn stage_write(path: &Path, data: &[u8], mode: u32) -> Result<Staged> {
 /// each directory is fsynced once. Every target is still replaced atomically: after a crash it
 /// holds either its old or its new content. Returns one result per staged file, in order.
 pub fn commit_staged(staged: Vec<Staged>) -> Vec<Result<()>> {
-    let synced = par_io(&staged, |s| {
+    let synced = crate::par::par_map(&staged, IO_THREADS, |s| {
         File::open(&s.temp)
             .and_then(|f| f.sync_all())
             .path_ctx("cannot sync", &s.temp)
@@ -601,7 +933,7 @@ pub fn commit_staged(staged: Vec<Staged>) -> Vec<Result<()>> {
         .iter()
         .zip(synced.iter().map(Result::is_ok))
         .collect();
-    let renamed = par_io(&pending, |(s, ok)| {
+    let renamed = crate::par::par_map(&pending, IO_THREADS, |(s, ok)| {
         if !ok {
             return Ok(());
         }
@@ -626,33 +958,9 @@ pub fn commit_staged(staged: Vec<Staged>) -> Vec<Result<()>> {
     out
 }
 
-/// Run blocking filesystem calls on several threads (they wait on the disk, not the CPU, so
-/// more threads than cores is the point). Results keep the input order.
-fn par_io<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    const THREADS: usize = 16;
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let mut parts: Vec<(usize, R)> = std::thread::scope(|sc| {
-        let workers: Vec<_> = (0..THREADS.min(items.len()))
-            .map(|_| {
-                sc.spawn(|| {
-                    let mut out = Vec::new();
-                    loop {
-                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some(item) = items.get(i) else { break };
-                        out.push((i, f(item)));
-                    }
-                    out
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .flat_map(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-            .collect()
-    });
-    parts.sort_by_key(|(i, _)| *i);
-    parts.into_iter().map(|(_, r)| r).collect()
-}
+/// Blocking filesystem calls wait on the disk, not the CPU: more threads than cores is the
+/// point.
+const IO_THREADS: usize = 16;
 
 #[cfg(test)]
 mod tests {
@@ -676,6 +984,16 @@ mod tests {
         assert_eq!(fs::read(d.path().join("b.age")).unwrap(), b"new b");
         // No temp files left behind, and the dropped one is gone.
         assert_eq!(fs::read_dir(d.path()).unwrap().count(), 2);
+    }
+
+    #[test]
+    fn create_owned_file_never_removes_what_was_there() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("taken");
+        fs::write(&p, b"someone else's").unwrap();
+        let e = create_owned_file(&p, b"new", None, 0o400, false).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::AlreadyExists);
+        assert_eq!(fs::read(&p).unwrap(), b"someone else's");
     }
 
     #[test]

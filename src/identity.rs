@@ -49,14 +49,35 @@ impl Identities {
     /// Load identity files. With `Origin::Lenient`, unreadable or unparsable files are skipped
     /// with a warning on stderr; with `Origin::Explicit` they are errors.
     pub fn load(paths: &[PathBuf], origin: Origin) -> Result<Identities> {
+        match origin {
+            Origin::Explicit => Self::load_with(paths, Err),
+            Origin::Lenient => Self::load_with(paths, |e| {
+                eprintln!("warning: skipping identity {e}");
+                Ok(())
+            }),
+        }
+    }
+
+    /// Like `load` with `Origin::Lenient`, but each skipped file's warning ("skipping
+    /// identity …") goes to `warn` instead of stderr (the installer's report prints it once
+    /// and puts it into its JSON summary).
+    pub fn load_reporting(paths: &[PathBuf], mut warn: impl FnMut(String)) -> Identities {
+        Self::load_with(paths, |e| {
+            warn(format!("skipping identity {e}"));
+            Ok(())
+        })
+        .expect("lenient loading never fails")
+    }
+
+    fn load_with(
+        paths: &[PathBuf],
+        mut on_error: impl FnMut(Error) -> Result<()>,
+    ) -> Result<Identities> {
         let mut items = Vec::new();
         for p in paths {
             match load_one(p) {
                 Ok(mut l) => items.append(&mut l),
-                Err(e) => match origin {
-                    Origin::Explicit => return Err(e),
-                    Origin::Lenient => eprintln!("warning: skipping identity {e}"),
-                },
+                Err(e) => on_error(e)?,
             }
         }
         Ok(Identities {
@@ -94,19 +115,23 @@ impl Identities {
         self.items.is_empty()
     }
 
-    /// One line per identity, for messages: path and fingerprint.
-    pub fn describe(&self) -> String {
-        if self.items.is_empty() {
-            return "none".into();
-        }
+    /// Each identity's path, with its fingerprint for SSH keys.
+    pub fn labels(&self) -> Vec<String> {
         self.items
             .iter()
             .map(|l| match &l.fingerprint {
                 Some(fp) => format!("{} ({fp})", l.path.display()),
                 None => l.path.display().to_string(),
             })
-            .collect::<Vec<_>>()
-            .join(", ")
+            .collect()
+    }
+
+    /// All identities on one line, for messages: path and fingerprint.
+    pub fn describe(&self) -> String {
+        if self.items.is_empty() {
+            return "none".into();
+        }
+        self.labels().join(", ")
     }
 
     /// The identities that may open a file with this header. Locked SSH keys are unlocked

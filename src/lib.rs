@@ -16,6 +16,7 @@ pub mod header;
 pub mod identity;
 pub mod install;
 pub mod lock;
+pub mod par;
 pub mod recipients;
 pub mod rules;
 

@@ -11,6 +11,17 @@ use std::time::{Duration, Instant};
 use install_support::{assert_not_leaked, assert_ok, in_private_ns, mode, owner, text, Env};
 use serde_json::json;
 
+/// A tmpfs at `dir`, like $XDG_RUNTIME_DIR (we are root in a private mount namespace).
+fn mount_tmpfs(dir: &Path) {
+    let ok = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "mode=0700", "tmpfs"])
+        .arg(dir)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "cannot mount a tmpfs on {}", dir.display());
+}
+
 fn mount_line(mp: &Path) -> String {
     let Ok(canon) = std::fs::canonicalize(mp) else {
         return String::new();
@@ -523,9 +534,10 @@ fn ramfs_and_user_mode() {
     assert!(mount_line(&none.mp()).is_empty());
     assert_eq!(std::fs::read(none.stable().join("a")).unwrap(), b"a-val");
 
-    // User mode: nothing mounted, paths from $XDG_RUNTIME_DIR, no chown.
+    // User mode: nothing mounted, paths from $XDG_RUNTIME_DIR (a tmpfs), no chown.
     let xdg = env.path().join("xdg");
     std::fs::create_dir(&xdg).unwrap();
+    mount_tmpfs(&xdg);
     std::fs::set_permissions(&xdg, std::fs::Permissions::from_mode(0o700)).unwrap();
     let manifest = json!({
         "version": 1, "userMode": true,
@@ -544,7 +556,10 @@ fn ramfs_and_user_mode() {
         .output()
         .unwrap();
     assert_ok(&o);
-    assert!(mount_line(&xdg.join("agenix.d")).is_empty());
+    assert!(
+        mount_line(&xdg.join("agenix.d")).is_empty(),
+        "nothing mounted"
+    );
     assert_eq!(std::fs::read(xdg.join("agenix/u")).unwrap(), b"u-val");
     assert_eq!(std::fs::read(xdg.join("app/u")).unwrap(), b"u-val");
     assert_eq!(
@@ -655,4 +670,460 @@ fn crash_kill9_never_leaves_partial_generation() {
     assert_ok(&env.install(&manifests[1].2, &[]));
     verify("final");
     assert!(env.gens().len() <= 2, "{:?}", env.gens());
+}
+
+/// A malformed placeholder with a multi-byte character right after it is a validation error
+/// (exit 1, names the template), not a panic (exit 101), in --check and in install.
+#[test]
+fn malformed_placeholder_with_multibyte_char() {
+    let env = Env::new();
+    let content = format!("<SECRET:{}é", "a".repeat(15));
+    let m = env.manifest(
+        json!({"s": {"file": env.encrypt("s", b"v")}}),
+        json!({"templates": {"t": {"content": content}}}),
+    );
+    for args in [&["--check"][..], &[][..]] {
+        let o = env.install(&m, args);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {}", text(&o));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            err.contains("template \"t\"") && err.contains("malformed placeholder"),
+            "{args:?}: {err}"
+        );
+        assert!(!err.contains("panicked"), "{err}");
+    }
+    assert!(!env.mp().exists() && !env.stable().exists());
+}
+
+/// Removing the last neededForUsers secret removes it now: the users phase still runs while
+/// the users symlink exists, switches to an empty generation, prunes the old one and asks for
+/// the secret's restart units.
+#[test]
+fn removing_last_users_secret_takes_effect_now() {
+    if !in_private_ns("removing_last_users_secret_takes_effect_now") {
+        return;
+    }
+    let env = Env::new();
+    let lists = env.path().join("nixos");
+    let extra = json!({"restartMode": "activation-list"});
+    let app = json!({"file": env.encrypt("app", b"app-val")});
+    let m1 = env.manifest(
+        json!({
+            "pw": {"file": env.encrypt("pw", b"hash"), "neededForUsers": true,
+                   "restartUnits": ["pw-user.service"]},
+            "app": app,
+        }),
+        extra.clone(),
+    );
+    let run = |m: &Path, args: &[&str]| {
+        let o = common::cmd()
+            .arg("install")
+            .arg("--manifest")
+            .arg(m)
+            .args(args)
+            .env_remove("NIXOS_ACTION")
+            .env("SECRETS_ACTIVATION_LIST_DIR", &lists)
+            .output()
+            .unwrap();
+        assert_ok(&o);
+        o
+    };
+    run(&m1, &[]);
+    assert_eq!(std::fs::read(env.users().join("pw")).unwrap(), b"hash");
+
+    let m2 = env.manifest(json!({"app": app}), extra);
+    let o = run(&m2, &["--json"]);
+    assert_eq!(
+        std::fs::read_link(env.users()).unwrap(),
+        env.mp().join("users.2"),
+        "{}",
+        text(&o)
+    );
+    assert!(!env.users().join("pw").exists(), "{}", text(&o));
+    assert!(
+        !env.mp().join("users.1").exists(),
+        "old users generation kept"
+    );
+    let restart =
+        std::fs::read_to_string(lists.join("activation-restart-list")).unwrap_or_default();
+    assert!(
+        restart.lines().any(|l| l == "pw-user.service"),
+        "{restart:?}"
+    );
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(
+        j["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["name"] == "pw" && i["status"] == "removed"),
+        "{j}"
+    );
+    // Later runs (users phase alone too) keep working with the empty users generation.
+    run(&m2, &["--phase", "users"]);
+    assert!(!env.users().join("pw").exists());
+    assert_eq!(env.gens(), vec!["2", "users.3"]);
+
+    // Only `--phase main` runs (the module's systemd mode has no users unit once the last
+    // neededForUsers secret is gone): it removes the leftover users secret itself.
+    let env = Env::new();
+    let m1 = env.manifest(
+        json!({"pw": {"file": env.encrypt("pw", b"hash"), "neededForUsers": true},
+               "app": {"file": env.encrypt("app", b"app-val")}}),
+        json!({}),
+    );
+    assert_ok(&env.install(&m1, &[]));
+    let m2 = env.manifest(
+        json!({"app": {"file": env.encrypt("app", b"app-val")}}),
+        json!({}),
+    );
+    let o = env.install(&m2, &["--phase", "main"]);
+    assert_ok(&o);
+    assert!(!env.users().join("pw").exists(), "{}", text(&o));
+    assert_eq!(env.gens(), vec!["2", "users.2"]);
+    // Nothing left: the next main phase leaves the users generation alone.
+    assert_ok(&env.install(&m2, &["--phase", "main"]));
+    assert_eq!(env.gens(), vec!["3", "users.2"]);
+}
+
+/// A secret named like another's old temp file (`.a.new` next to `a`) installs fine, both
+/// with their own values, on the first and on later runs.
+#[test]
+fn secret_named_like_a_temp_file() {
+    if !in_private_ns("secret_named_like_a_temp_file") {
+        return;
+    }
+    let env = Env::new();
+    let mut secrets = serde_json::Map::new();
+    for i in 0..20 {
+        let a = format!("a{i}");
+        let t = format!(".a{i}.new");
+        secrets.insert(a.clone(), json!({"file": env.encrypt(&a, a.as_bytes())}));
+        secrets.insert(
+            t.clone(),
+            json!({"file": env.encrypt(&format!("t{i}"), t.as_bytes())}),
+        );
+    }
+    let m = env.manifest(serde_json::Value::Object(secrets), json!({}));
+    for _ in 0..2 {
+        let o = env.install(&m, &[]);
+        assert_ok(&o);
+        for i in 0..20 {
+            for n in [format!("a{i}"), format!(".a{i}.new")] {
+                let got = std::fs::read(env.stable().join(&n))
+                    .unwrap_or_else(|e| panic!("{n}: {e}\n{}", text(&o)));
+                assert_eq!(got, n.as_bytes(), "{n}");
+            }
+        }
+    }
+}
+
+/// A symlink in a custom destination's directories (here `conf` -> the victim directory, as
+/// a user owning /var/lib/app could plant) is never written through, in root and user mode:
+/// the victim directory stays byte-for-byte as it was (no link, copy, temp file or cleanup
+/// there), the secret reports an error naming the symlink, other secrets install.
+#[test]
+fn symlinked_destination_directory_is_not_followed() {
+    if !in_private_ns("symlinked_destination_directory_is_not_followed") {
+        return;
+    }
+    let env = Env::new();
+    let victim = env.path().join("victim-etc");
+    std::fs::create_dir(&victim).unwrap();
+    std::fs::write(victim.join("key"), b"victim key").unwrap();
+    std::fs::write(victim.join("copy"), b"victim copy").unwrap();
+    // Looks like our stale temp file: must not be cleaned up through the symlink either.
+    std::fs::write(victim.join(".key.link-1-00"), b"not ours").unwrap();
+    let app = env.path().join("var/lib/app");
+    std::fs::create_dir_all(&app).unwrap();
+    std::os::unix::fs::symlink(&victim, app.join("conf")).unwrap();
+    let before = install_support::full_snapshot(&victim);
+
+    let secrets = |base: &str| {
+        json!({
+            "linked": {"file": env.encrypt("linked", b"linked-val"),
+                       "path": format!("{base}/var/lib/app/conf/key")},
+            "copied": {"file": env.encrypt("copied", b"copied-val"), "symlink": false,
+                       "path": format!("{base}/var/lib/app/conf/copy")},
+            "deeper": {"file": env.encrypt("deeper", b"deeper-val"),
+                       "path": format!("{base}/var/lib/app/conf/new/dir/x")},
+            "ok": {"file": env.encrypt("ok", b"ok-val"),
+                   "path": format!("{base}/var/lib/app/real/ok")},
+        })
+    };
+    let check = |o: &std::process::Output, stable: &Path| {
+        assert_eq!(o.status.code(), Some(1), "{}", text(o));
+        let err = String::from_utf8_lossy(&o.stderr);
+        for n in ["linked", "copied", "deeper"] {
+            assert!(
+                err.lines()
+                    .any(|l| l.contains(&format!("for {n}:")) && l.contains("conf is a symlink")),
+                "{n}: {err}"
+            );
+        }
+        assert_eq!(install_support::full_snapshot(&victim), before, "{err}");
+        assert_eq!(std::fs::read(app.join("real/ok")).unwrap(), b"ok-val");
+        // The secrets themselves are installed in the generation.
+        assert_eq!(std::fs::read(stable.join("linked")).unwrap(), b"linked-val");
+    };
+
+    // Root mode.
+    let m = env.manifest(secrets(env.path().to_str().unwrap()), json!({}));
+    let o = env.install(&m, &[]);
+    check(&o, &env.stable());
+
+    // User mode ($XDG_RUNTIME_DIR expansion, no mount, no chown).
+    std::fs::remove_dir_all(app.join("real")).unwrap();
+    let xdg = env.path().join("xdg");
+    std::fs::create_dir(&xdg).unwrap();
+    mount_tmpfs(&xdg);
+    let manifest = json!({
+        "version": 1, "userMode": true,
+        "secretsDir": "$XDG_RUNTIME_DIR/agenix",
+        "secretsMountPoint": "$XDG_RUNTIME_DIR/agenix.d",
+        "identityPaths": [env.host_key()],
+        "restartMode": "none",
+        "secrets": secrets("$HOME"),
+    });
+    let p = env.path().join("user.json");
+    std::fs::write(&p, manifest.to_string()).unwrap();
+    let o = common::cmd()
+        .args(["install", "--manifest"])
+        .arg(&p)
+        .env("XDG_RUNTIME_DIR", &xdg)
+        .env("HOME", env.path())
+        .env_remove("NIXOS_ACTION")
+        .output()
+        .unwrap();
+    check(&o, &xdg.join("agenix"));
+}
+
+/// Counts opens of files with inotify (IN_OPEN), to see how often the installer reads them.
+struct OpenCounter {
+    fd: i32,
+    watches: Vec<(i32, std::path::PathBuf)>,
+}
+
+impl OpenCounter {
+    fn new(files: &[&Path]) -> OpenCounter {
+        use std::os::unix::ffi::OsStrExt;
+        // SAFETY: plain syscalls with valid NUL-terminated paths.
+        let fd = unsafe { libc::inotify_init1(libc::IN_NONBLOCK | libc::IN_CLOEXEC) };
+        assert!(fd >= 0);
+        let watches = files
+            .iter()
+            .map(|f| {
+                let c = std::ffi::CString::new(f.as_os_str().as_bytes()).unwrap();
+                let wd = unsafe { libc::inotify_add_watch(fd, c.as_ptr(), libc::IN_OPEN) };
+                assert!(wd >= 0);
+                (wd, f.to_path_buf())
+            })
+            .collect();
+        OpenCounter { fd, watches }
+    }
+
+    /// Opens of each watched file (in the order given to `new`) since the last call.
+    fn opens(&self) -> Vec<usize> {
+        let mut n = vec![0; self.watches.len()];
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            // SAFETY: buf is writable for its length.
+            let r = unsafe { libc::read(self.fd, buf.as_mut_ptr().cast(), buf.len()) };
+            if r <= 0 {
+                break;
+            }
+            let mut off = 0;
+            while off < r as usize {
+                // SAFETY: the kernel writes whole inotify_event records.
+                let ev: libc::inotify_event =
+                    unsafe { std::ptr::read_unaligned(buf[off..].as_ptr().cast()) };
+                if let Some(i) = self.watches.iter().position(|(w, _)| *w == ev.wd) {
+                    if ev.mask & libc::IN_OPEN != 0 {
+                        n[i] += 1;
+                    }
+                }
+                off += std::mem::size_of::<libc::inotify_event>() + ev.len as usize;
+            }
+        }
+        n
+    }
+}
+
+impl Drop for OpenCounter {
+    fn drop(&mut self) {
+        unsafe { libc::close(self.fd) };
+    }
+}
+
+/// With `--phase all`, a neededForUsers secret used by a (main-phase) template is read and
+/// decrypted once: the users phase hands its value on to the main phase.
+#[test]
+fn users_secret_in_template_is_decrypted_once() {
+    if !in_private_ns("users_secret_in_template_is_decrypted_once") {
+        return;
+    }
+    use secrets::install::template::placeholder;
+    let env = Env::new();
+    let pw = env.encrypt("pw", b"hash");
+    let app = env.encrypt("app", b"app-val");
+    let content = format!("pw={} app={}\n", placeholder("pw"), placeholder("app"));
+    let m = env.manifest(
+        json!({"pw": {"file": pw, "neededForUsers": true}, "app": {"file": app}}),
+        json!({"templates": {"t": {"content": content}}}),
+    );
+    let counter = OpenCounter::new(&[&pw, &app]);
+    let o = env.install(&m, &[]);
+    assert_ok(&o);
+    assert_eq!(
+        std::fs::read(env.stable().join("rendered/t")).unwrap(),
+        b"pw=hash app=app-val\n"
+    );
+    assert_eq!(counter.opens(), [1, 1], "opens of pw, app\n{}", text(&o));
+    // The main phase alone decrypts the users secret itself.
+    let o = env.install(&m, &["--phase", "main"]);
+    assert_ok(&o);
+    assert_eq!(counter.opens(), [1, 1], "opens of pw, app\n{}", text(&o));
+}
+
+/// `--json`: one `identities` entry per key even when its path contains ", ", and a skipped
+/// identity's warning is in `warnings` (and printed on stderr once).
+#[test]
+fn identities_and_skip_warnings_in_json() {
+    if !in_private_ns("identities_and_skip_warnings_in_json") {
+        return;
+    }
+    let env = Env::new();
+    let dir = env.path().join("keys, rotated");
+    std::fs::create_dir(&dir).unwrap();
+    let key = dir.join("host, web1");
+    std::fs::copy(env.host_key(), &key).unwrap();
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let missing = env.path().join("no_such_key");
+    let m = env.manifest(
+        json!({"a": {"file": env.encrypt("a", b"a-one")}}),
+        json!({"identityPaths": [missing, key]}),
+    );
+    let o = env.install(&m, &["--json"]);
+    assert_ok(&o);
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let ids = j["identities"].as_array().unwrap();
+    assert_eq!(ids.len(), 1, "{j}");
+    let id = ids[0].as_str().unwrap();
+    assert!(
+        id.starts_with(key.to_str().unwrap()) && id.contains("SHA256:"),
+        "{id}"
+    );
+    let warnings: Vec<&str> = j["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|w| w.as_str())
+        .filter(|w| w.contains("skipping identity"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{j}");
+    assert!(warnings[0].contains("no_such_key"), "{j}");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(err.matches("skipping identity").count(), 1, "{err}");
+}
+
+/// userMode with secretsMountPoint on a disk-backed filesystem: refused before anything is
+/// written, unless the manifest says "allowDiskBacked": true (then a warning).
+#[test]
+fn user_mode_refuses_disk_backed_mount_point() {
+    if !in_private_ns("user_mode_refuses_disk_backed_mount_point") {
+        return;
+    }
+    let env = Env::new();
+    let base = [
+        env.path().to_path_buf(),
+        Path::new(env!("CARGO_TARGET_TMPDIR")).into(),
+    ]
+    .into_iter()
+    .find(|d| !secrets::fsutil::is_ram_backed(d));
+    let Some(base) = base else {
+        common::skip("no disk-backed directory (the temp dir and the target dir are RAM-backed)");
+        return;
+    };
+    let home = tempfile::tempdir_in(&base).unwrap();
+    let h = home.path();
+    let manifest = |allow: Option<bool>| {
+        let mut m = json!({
+            "version": 1, "userMode": true,
+            "secretsDir": "$HOME/agenix",
+            "secretsMountPoint": "$HOME/.cache/agenix.d",
+            "identityPaths": [env.host_key()],
+            "restartMode": "none",
+            "secrets": {"u": {"file": env.encrypt("u", b"u-val"), "symlink": false,
+                              "path": "$HOME/app/u"}},
+        });
+        if let Some(a) = allow {
+            m["allowDiskBacked"] = json!(a);
+        }
+        let p = env.path().join("user.json");
+        std::fs::write(&p, m.to_string()).unwrap();
+        common::cmd()
+            .args(["install", "--manifest"])
+            .arg(&p)
+            .env("HOME", h)
+            .env_remove("NIXOS_ACTION")
+            .output()
+            .unwrap()
+    };
+    for allow in [None, Some(false)] {
+        let o = manifest(allow);
+        assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            err.contains("not on a RAM-backed filesystem") && err.contains("allowDiskBacked"),
+            "{err}"
+        );
+        assert_eq!(
+            std::fs::read_dir(h).unwrap().count(),
+            0,
+            "something was written"
+        );
+    }
+    let o = manifest(Some(true));
+    assert_ok(&o);
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("warning:"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(std::fs::read(h.join("agenix/u")).unwrap(), b"u-val");
+    assert_eq!(std::fs::read(h.join("app/u")).unwrap(), b"u-val");
+}
+
+/// A secret removed from the manifest takes its custom-path copy with it, but only while the
+/// file there is still exactly what we wrote (bytes, owner, group, mode); an edited or
+/// re-owned file stays.
+#[test]
+fn removed_secret_copy_is_removed_only_if_ours() {
+    if !in_private_ns("removed_secret_copy_is_removed_only_if_ours") {
+        return;
+    }
+    let env = Env::new();
+    let etc = env.path().join("etc");
+    let copy = |n: &str| {
+        json!({"file": env.encrypt(n, format!("{n}-val").as_bytes()), "symlink": false,
+               "path": etc.join(n), "mode": "0440", "owner": "1234", "group": "5678"})
+    };
+    let m1 = env.manifest(
+        json!({"gone": copy("gone"), "edited": copy("edited"), "chowned": copy("chowned"),
+               "kept": copy("kept")}),
+        json!({}),
+    );
+    assert_ok(&env.install(&m1, &[]));
+    assert_eq!(std::fs::read(etc.join("gone")).unwrap(), b"gone-val");
+    // The admin changed two of the copies since.
+    std::fs::write(etc.join("edited"), b"admin's own").unwrap();
+    std::os::unix::fs::lchown(etc.join("chowned"), Some(0), Some(0)).unwrap();
+
+    let m2 = env.manifest(json!({"kept": copy("kept")}), json!({}));
+    let o = env.install(&m2, &[]);
+    assert_ok(&o);
+    assert!(!etc.join("gone").exists(), "{}", text(&o));
+    assert_eq!(std::fs::read(etc.join("edited")).unwrap(), b"admin's own");
+    assert_eq!(std::fs::read(etc.join("chowned")).unwrap(), b"chowned-val");
+    assert_eq!(std::fs::read(etc.join("kept")).unwrap(), b"kept-val");
 }

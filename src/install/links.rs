@@ -1,13 +1,16 @@
 //! Custom destinations (`path` other than `<secretsDir>/<name>`): an atomic symlink to the
-//! stable path, owned like the secret, or an atomic copy. Nothing at a destination is followed;
-//! a directory there is left alone and reported; a foreign symlink is replaced and reported.
+//! stable path, owned like the secret, or an atomic copy. Nothing at a destination is followed,
+//! nor any symlink in the directories above it (they are walked from `/` with O_NOFOLLOW and
+//! everything is done relative to the directory's descriptor); a directory at a destination
+//! is left alone and reported; a foreign symlink is replaced and reported.
 
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 use crate::error::describe_io;
-use crate::fsutil::{self, Ownership, Replaced};
+use crate::fsutil::{self, Ownership, Replaced, SafeDir};
 
-use super::generation::{self, StateItem};
+use super::generation::StateItem;
 use super::manifest::Common;
 use super::report::Report;
 
@@ -21,17 +24,29 @@ pub fn install(
     mode: u32,
     report: &mut Report,
 ) -> Result<(), String> {
-    generation::remove_stale_temps(dest);
-    super::mount::create_parents(dest).map_err(|e| e.to_string())?;
     let target = stable_dir.join(&c.rel);
     let what = if c.symlink { "link" } else { "copy" };
+    let fail = |e: std::io::Error| {
+        format!(
+            "cannot install {what} {} for {}: {}",
+            dest.display(),
+            c.attr,
+            describe_io(&e)
+        )
+    };
+    let (Some(parent), Some(name)) = (dest.parent(), dest.file_name()) else {
+        return Err(format!("{}: not a file path", dest.display()));
+    };
+    // Walked from `/` without following symlinks; all writes are relative to it.
+    let dir = SafeDir::open(parent, true).map_err(fail)?;
+    dir.remove_stale_temps(name);
     let res = if c.symlink {
-        fsutil::atomic_symlink(&target, dest, own)
+        dir.symlink(&target, name, own)
     } else {
         let Some(v) = value else {
             return Err(format!("{}: no value to copy", dest.display()));
         };
-        fsutil::atomic_copy_owned(dest, v, own, mode)
+        dir.copy(name, v, own, mode)
     };
     match res {
         Ok(Replaced::OtherSymlink(old)) if !old.starts_with(stable_dir) => {
@@ -52,33 +67,49 @@ pub fn install(
             Ok(())
         }
         Ok(_) => Ok(()),
-        Err(e) => Err(format!(
-            "cannot install {what} {} for {}: {}",
-            dest.display(),
-            c.attr,
-            describe_io(&e)
-        )),
+        Err(e) => Err(fail(e)),
     }
 }
 
 /// A removed secret's symlink at its custom path is removed when it still points to the
-/// stable path we made it point to; anything else there is left alone.
-pub fn remove_old(item: &StateItem, stable_dir: &Path, report: &mut Report) {
+/// stable path we made it point to; its copy (`symlink = false`) when the file there is
+/// still the one we wrote: a regular file with the same bytes, owner, group and mode as in
+/// the previous generation. Anything else there is left alone.
+pub fn remove_old(item: &StateItem, stable_dir: &Path, prev_gen: &Path, report: &mut Report) {
     let Some(dest) = &item.path else { return };
-    if !item.symlink {
+    let (Some(parent), Some(name)) = (dest.parent(), dest.file_name()) else {
         return;
-    }
-    let want = stable_dir.join(&item.rel);
-    match std::fs::read_link(dest) {
-        Ok(t) if t == want => {
-            if let Err(e) = std::fs::remove_file(dest) {
-                report.warn(format!(
-                    "cannot remove {}: {}",
-                    dest.display(),
-                    describe_io(&e)
-                ));
-            }
+    };
+    // Never through a symlinked directory (see install); nothing to remove if it is one.
+    let Ok(dir) = SafeDir::open(parent, false) else {
+        return;
+    };
+    let ours = if item.symlink {
+        dir.read_link(name)
+            .is_ok_and(|t| t == stable_dir.join(&item.rel))
+    } else {
+        is_our_copy(&dir, name, &prev_gen.join(&item.rel))
+    };
+    if ours {
+        if let Err(e) = dir.remove(name) {
+            report.warn(format!(
+                "cannot remove {}: {}",
+                dest.display(),
+                describe_io(&e)
+            ));
         }
-        _ => {}
     }
+}
+
+fn is_our_copy(dir: &SafeDir, name: &std::ffi::OsStr, ours: &Path) -> bool {
+    let Ok((want, meta)) = fsutil::read_secret_nofollow(ours) else {
+        return false;
+    };
+    let Ok((have, st)) = dir.read_file(name) else {
+        return false;
+    };
+    have[..] == want[..]
+        && st.st_uid == meta.uid()
+        && st.st_gid == meta.gid()
+        && st.st_mode & 0o7777 == meta.mode() & 0o7777
 }

@@ -1,7 +1,7 @@
 //! The manifest (v1, see README): parsed strictly (unknown fields rejected) and validated as a
 //! whole into a [`Plan`] before anything on the system is touched.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
 
 use serde::Deserialize;
@@ -32,6 +32,8 @@ struct RawManifest {
     identity_paths: Vec<String>,
     #[serde(default)]
     user_mode: bool,
+    #[serde(default)]
+    allow_disk_backed: bool,
     #[serde(default)]
     restart_mode: RestartMode,
     #[serde(default)]
@@ -237,6 +239,8 @@ pub struct Plan {
     pub on_failure: OnFailure,
     pub identity_paths: Vec<PathBuf>,
     pub user_mode: bool,
+    /// userMode: accept a secretsMountPoint on a disk-backed filesystem (plaintext on disk).
+    pub allow_disk_backed: bool,
     pub restart_mode: RestartMode,
     pub host_keys: Vec<Recipient>,
     pub secrets: Vec<SecretSpec>,
@@ -497,6 +501,7 @@ fn validate(raw: RawManifest) -> Result<Plan> {
         on_failure: raw.on_failure,
         identity_paths,
         user_mode: um,
+        allow_disk_backed: raw.allow_disk_backed,
         restart_mode: raw.restart_mode,
         host_keys,
         secrets: Vec::new(),
@@ -673,7 +678,6 @@ fn check_collisions(plan: &Plan) -> Result<()> {
     }
     // Destinations: stable paths and custom paths must all differ.
     let mut dests: BTreeMap<PathBuf, String> = BTreeMap::new();
-    let mut seen = BTreeSet::new();
     for (c, kind) in &items {
         let who = format!("{kind} {:?}", c.attr);
         let mut paths = vec![plan.stable_dir(c.phase).join(&c.rel)];
@@ -687,7 +691,6 @@ fn check_collisions(plan: &Plan) -> Result<()> {
                     )));
                 }
             }
-            seen.insert(p);
         }
     }
     Ok(())

@@ -20,13 +20,13 @@ pub mod write;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use clap::{Args, ValueEnum};
 
 use crate::error::{Error, Result};
 use crate::fsutil::{self, Ownership, SecretBytes};
-use crate::identity::{Identities, Origin};
+use crate::identity::Identities;
+use crate::par;
 
 use generation::{Gen, State, StateItem};
 use manifest::{Common, OnFailure, PhaseKind, Plan};
@@ -99,9 +99,18 @@ pub fn run(args: &InstallArgs) -> Result<i32> {
         PhaseArg::Main => vec![PhaseKind::Main],
         PhaseArg::All => vec![PhaseKind::Users, PhaseKind::Main],
     };
-    // Without neededForUsers secrets the users phase is a no-op (nothing mounted either).
-    if !plan.secrets.iter().any(|s| s.c.phase == PhaseKind::Users) {
+    // Without neededForUsers secrets the users phase is a no-op (nothing mounted either),
+    // unless an earlier run installed some: then it runs to switch to an empty generation,
+    // so the removed secrets disappear now (not at reboot) and their units restart.
+    let has_users = plan.secrets.iter().any(|s| s.c.phase == PhaseKind::Users);
+    let users_installed = std::fs::symlink_metadata(&plan.users_dir).is_ok();
+    if !users_installed && !has_users {
         phases.retain(|p| *p != PhaseKind::Users);
+    }
+    // The NixOS module runs no users phase at all (systemd mode) once the last
+    // neededForUsers secret is gone, so the main phase removes what is left of them.
+    if args.phase == PhaseArg::Main && !has_users && users_secrets_left(&plan) {
+        phases.insert(0, PhaseKind::Users);
     }
     if phases.is_empty() {
         report.info("no secrets are needed for users; nothing to do");
@@ -109,7 +118,7 @@ pub fn run(args: &InstallArgs) -> Result<i32> {
     }
     let abort = args.fail_closed || plan.on_failure == OnFailure::Abort;
 
-    let ids = Identities::load(&plan.identity_paths, Origin::Lenient)?;
+    let ids = Identities::load_reporting(&plan.identity_paths, |w| report.warn(w));
     let needs_keys = plan.secrets.iter().any(|s| phases.contains(&s.c.phase))
         || plan.templates.iter().any(|t| phases.contains(&t.c.phase));
     if needs_keys && ids.is_empty() {
@@ -131,11 +140,7 @@ pub fn run(args: &InstallArgs) -> Result<i32> {
     if !ids.is_empty() {
         report.info(format!("decrypting with {}", ids.describe()));
     }
-    report.summary.identities = if ids.is_empty() {
-        Vec::new()
-    } else {
-        ids.describe().split(", ").map(str::to_string).collect()
-    };
+    report.summary.identities = ids.labels();
 
     let _lock = if dry_run {
         None
@@ -147,20 +152,13 @@ pub fn run(args: &InstallArgs) -> Result<i32> {
         )
     };
 
-    let mut requests = Requests::default();
+    let mut across = Across::default();
     for phase in phases {
-        if let Err(e) = run_phase(
-            &plan,
-            &ids,
-            phase,
-            dry_run,
-            abort,
-            &mut report,
-            &mut requests,
-        ) {
+        if let Err(e) = run_phase(&plan, &ids, phase, dry_run, abort, &mut report, &mut across) {
             report.error(format!("{} phase: {e}", phase.as_str()));
         }
     }
+    let mut requests = across.requests;
     requests.finish();
     restart::execute(
         &requests,
@@ -172,6 +170,17 @@ pub fn run(args: &InstallArgs) -> Result<i32> {
     report.summary.restart = requests.restart.iter().cloned().collect();
     report.summary.reload = requests.reload.iter().cloned().collect();
     Ok(finish(report, args.json))
+}
+
+/// Does the current users generation still hold anything?
+fn users_secrets_left(plan: &Plan) -> bool {
+    match generation::current(plan, PhaseKind::Users) {
+        Ok(Some(g)) => match generation::read_state(&g) {
+            Some(st) => !st.items.is_empty(),
+            None => !generation::walk_files(&g.path).is_empty(),
+        },
+        _ => false,
+    }
 }
 
 fn finish(mut report: Report, json: bool) -> i32 {
@@ -195,46 +204,13 @@ fn finish(mut report: Report, json: bool) -> i32 {
     }
 }
 
-/// Apply `f` to every item on all cores; results in input order. Secrets are independent.
-fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let n = items.len();
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .min(n)
-        .min(8);
-    if threads <= 1 {
-        return items.iter().map(&f).collect();
-    }
-    let next = AtomicUsize::new(0);
-    let parts: Vec<Vec<(usize, R)>> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..threads)
-            .map(|_| {
-                s.spawn(|| {
-                    let mut out = Vec::new();
-                    loop {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        if i >= n {
-                            break out;
-                        }
-                        out.push((i, f(&items[i])));
-                    }
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("worker panicked"))
-            .collect()
-    });
-    let mut slots: Vec<Option<R>> = (0..n).map(|_| None).collect();
-    for (i, r) in parts.into_iter().flatten() {
-        slots[i] = Some(r);
-    }
-    slots
-        .into_iter()
-        .map(|r| r.expect("every item done"))
-        .collect()
+/// What phases pass on within one run.
+#[derive(Default)]
+struct Across {
+    requests: Requests,
+    /// Values (or decryption errors) of secrets one phase installs and a later phase's
+    /// templates need (attr -> value): each file is decrypted once per run.
+    handoff: BTreeMap<String, std::result::Result<SecretBytes, String>>,
 }
 
 struct Item<'a> {
@@ -250,8 +226,9 @@ fn run_phase(
     dry_run: bool,
     abort: bool,
     report: &mut Report,
-    requests: &mut Requests,
+    across: &mut Across,
 ) -> Result<()> {
+    let Across { requests, handoff } = across;
     let secrets: Vec<_> = plan.secrets.iter().filter(|s| s.c.phase == phase).collect();
     let templates: Vec<_> = plan
         .templates
@@ -269,11 +246,23 @@ fn run_phase(
         .iter()
         .flat_map(|t| template::references(&t.segments))
         .collect();
-    // Template inputs installed by the other phase are decrypted again, in memory only.
+    // Template inputs installed by the other phase: handed over when that phase ran in this
+    // process, else decrypted here, in memory only.
     let extra: Vec<_> = plan
         .secrets
         .iter()
-        .filter(|s| s.c.phase != phase && referenced.contains(s.c.attr.as_str()))
+        .filter(|s| {
+            s.c.phase != phase
+                && referenced.contains(s.c.attr.as_str())
+                && !handoff.contains_key(&s.c.attr)
+        })
+        .collect();
+    // This phase's secrets that another phase's templates need.
+    let wanted_later: BTreeSet<&str> = plan
+        .templates
+        .iter()
+        .filter(|t| t.c.phase != phase)
+        .flat_map(|t| template::references(&t.segments))
         .collect();
 
     let mut resolver = own::Resolver::default();
@@ -323,14 +312,17 @@ fn run_phase(
     };
 
     let indexed: Vec<usize> = (0..secrets.len()).collect();
-    let sec_out: Vec<Outcome> = parallel_map(&indexed, |&i| {
+    // Secrets are independent: decrypt them on all cores (at most 8).
+    let threads = par::cores().min(8);
+    let sec_out: Vec<Outcome> = par::par_map(&indexed, threads, |&i| {
         let s = secrets[i];
-        let keep =
-            referenced.contains(s.c.attr.as_str()) || (s.c.custom_path.is_some() && !s.c.symlink);
+        let keep = referenced.contains(s.c.attr.as_str())
+            || wanted_later.contains(s.c.attr.as_str())
+            || (s.c.custom_path.is_some() && !s.c.symlink);
         write::place(&ctx, &s.c, write::decrypt(s, ids), sec_own[i].clone(), keep)
     });
     let extra_values: Vec<std::result::Result<SecretBytes, String>> =
-        parallel_map(&extra, |s| write::decrypt(s, ids));
+        par::par_map(&extra, threads, |s| write::decrypt(s, ids));
 
     // Template inputs: freshly decrypted values only (a carried-over secret means its
     // template is carried over too, so the two stay consistent).
@@ -345,6 +337,11 @@ fn run_phase(
     for (s, v) in extra.iter().zip(&extra_values) {
         if let Ok(v) = v {
             values.insert(&s.c.attr, v);
+        }
+    }
+    for (a, v) in handoff.iter() {
+        if let Ok(v) = v {
+            values.insert(a, v);
         }
     }
     let mut tpl_out = Vec::new();
@@ -370,6 +367,18 @@ fn run_phase(
             out,
         }))
         .collect();
+
+    for it in items
+        .iter()
+        .filter(|i| wanted_later.contains(i.c.attr.as_str()))
+    {
+        // Only a fresh value: a carried-over one is not what the secret's file holds now.
+        let v = match (&it.out.value, it.out.status) {
+            (Some(v), Status::Installed) => Ok(v.clone()),
+            _ => Err(it.out.error.clone().unwrap_or_default()),
+        };
+        handoff.insert(it.c.attr.clone(), v);
+    }
 
     let fatal = items
         .iter()
@@ -527,8 +536,10 @@ fn run_phase(
         for e in link_errors {
             report.error(e);
         }
-        for r in &removed {
-            links::remove_old(r, stable, report);
+        if let Some(p) = &prev {
+            for r in &removed {
+                links::remove_old(r, stable, &p.path, report);
+            }
         }
         for p in generation::prune(plan, phase, g) {
             report.warn(p);

@@ -17,14 +17,31 @@ const RAMFS_DATA: &str = "mode=0751";
 pub fn ensure(plan: &Plan, report: &mut Report) -> Result<String> {
     let mp = &plan.mount_point;
     if plan.user_mode {
-        create_dir_chain(mp, 0o700)?;
-        if !fsutil::is_ram_backed(mp) {
+        // Checked before anything is created: the directory (or its nearest existing
+        // ancestor) decides where the plaintext would land.
+        let existing = mp
+            .ancestors()
+            .find(|a| a.exists())
+            .unwrap_or(Path::new("/"));
+        // Linux only: is_ram_backed knows Linux filesystem magics, and on macOS the
+        // home-manager module points $XDG_RUNTIME_DIR at the per-user temp dir (as agenix).
+        if cfg!(target_os = "linux") && !fsutil::is_ram_backed(existing) {
+            if !plan.allow_disk_backed {
+                return Err(Error::new(format!(
+                    "{} is not on a RAM-backed filesystem, so decrypted secrets would be \
+                     written to disk; nothing was installed. Set secretsMountPoint below \
+                     $XDG_RUNTIME_DIR (a tmpfs), or set \"allowDiskBacked\": true in the \
+                     manifest to accept plaintext on disk",
+                    mp.display()
+                )));
+            }
             report.warn(format!(
-                "{} is not on a RAM-backed filesystem; secrets will be written to disk (set \
-                 secretsMountPoint below $XDG_RUNTIME_DIR)",
+                "{} is not on a RAM-backed filesystem; secrets are written to disk \
+                 (allowDiskBacked)",
                 mp.display()
             ));
         }
+        create_dir_chain(mp, 0o700)?;
         return Ok("none (user mode)".into());
     }
     create_dir_chain(mp, 0o751)?;

@@ -51,7 +51,6 @@ pub struct ItemSummary {
 
 pub struct Report {
     pub summary: Summary,
-    quiet_info: bool,
 }
 
 impl Report {
@@ -62,14 +61,11 @@ impl Report {
                 dry_run,
                 ..Default::default()
             },
-            quiet_info: false,
         }
     }
 
     pub fn info(&mut self, msg: impl AsRef<str>) {
-        if !self.quiet_info {
-            eprintln!("{}", msg.as_ref());
-        }
+        eprintln!("{}", msg.as_ref());
     }
 
     pub fn warn(&mut self, msg: impl Into<String>) {

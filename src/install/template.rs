@@ -43,11 +43,13 @@ pub fn parse(content: &str, known: &BTreeMap<String, String>) -> Result<Vec<Segm
                 .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
             && after[64..].starts_with(CLOSE);
         if !well_formed {
+            // Counted in chars: a byte offset could fall inside a multi-byte character.
+            let near: String = rest[i..].chars().take(24).collect();
             return Err(Error::new(format!(
                 "malformed placeholder near {:?}; placeholders look like \
                  <SECRET:<sha256 hex of the secret's attribute name>:PLACEHOLDER> (use the \
                  module's placeholder option rather than writing them by hand)",
-                &rest[i..rest.len().min(i + 24)]
+                near
             )));
         }
         let attr = known.get(hash).ok_or_else(|| {
@@ -135,5 +137,18 @@ mod tests {
         assert!(parse("no placeholder", &known).is_err());
         assert!(parse(&placeholder("nope"), &known).is_err());
         assert!(parse("<SECRET:abc:PLACEHOLDER>", &known).is_err());
+    }
+
+    #[test]
+    fn malformed_placeholder_with_multibyte_char_is_an_error() {
+        let known = BTreeMap::new();
+        for content in [
+            format!("<SECRET:{}é", "a".repeat(15)),
+            format!("<SECRET:{}é:PLACEHOLDER>", "a".repeat(63)),
+            format!("x<SECRET:{}", "é".repeat(40)),
+        ] {
+            let e = parse(&content, &known).unwrap_err();
+            assert!(e.to_string().contains("malformed placeholder"), "{e}");
+        }
     }
 }

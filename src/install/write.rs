@@ -1,6 +1,7 @@
 //! One secret (or rendered template) into a generation: decrypt in memory, create the file
-//! 0400-root, give it its owner, group and mode, rename it into place; on failure carry over
-//! the previous generation's file. Also decides whether the item changed.
+//! 0400-root, give it its owner, group and mode (the generation is invisible until the
+//! switch); on failure carry over the previous generation's file. Also decides whether the
+//! item changed.
 
 use std::collections::BTreeSet;
 use std::io;
@@ -14,6 +15,9 @@ use crate::header::Header;
 use crate::identity::Identities;
 
 use super::manifest::{Common, PhaseKind, SecretSpec};
+
+/// Permission bits we set and compare (set-id and sticky bits are rejected in manifests).
+const MODE_BITS: u32 = 0o777;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Change {
@@ -95,7 +99,7 @@ pub fn compare(
     if old[..] != value[..] {
         what.push("content");
     }
-    if meta.permissions().mode() & 0o7777 != mode {
+    if meta.permissions().mode() & MODE_BITS != mode {
         what.push("mode");
     }
     if let Some(o) = own {
@@ -120,19 +124,11 @@ fn write_into(
     own: Option<Ownership>,
     mode: u32,
 ) -> io::Result<()> {
-    let path = gen.join(rel);
-    let dir = fsutil::parent_dir(&path);
-    let base = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    // The generation directory is new (stale ones are removed first), so nothing is in the way.
-    let tmp = dir.join(format!(".{base}.new"));
-    // On tmpfs/ramfs an fsync does nothing useful; the rename is what makes the file appear.
-    fsutil::create_owned_file(&tmp, data, own, mode, false)?;
-    std::fs::rename(&tmp, &path).inspect_err(|_| {
-        let _ = std::fs::remove_file(&tmp);
-    })
+    // Straight to the final name: the generation is new (stale ones are removed first) and
+    // invisible until the switch, so no temp file is needed (one could collide with another
+    // secret's name); create_owned_file keeps it 0400-root until it is filled.
+    // On tmpfs/ramfs an fsync does nothing useful.
+    fsutil::create_owned_file(&gen.join(rel), data, own, mode, false)
 }
 
 /// Install `value` (or carry over the previous file when `value` is an error) for one item.
@@ -199,7 +195,7 @@ fn carry_over(ctx: &Ctx<'_>, c: &Common, err: String, keep_value: bool) -> Outco
         uid: meta.uid(),
         gid: meta.gid(),
     });
-    let mode = meta.permissions().mode() & 0o777;
+    let mode = meta.permissions().mode() & MODE_BITS;
     if let Some(gen) = ctx.new_gen {
         if let Err(e) = write_into(gen, &c.rel, &old, own, mode) {
             return failed(
