@@ -1375,6 +1375,18 @@ fn cases() -> Vec<Case> {
             ],
         },
         Case {
+            name: "install: malformed placeholder cut inside a multi-byte character",
+            needs: &[],
+            setup: |c| {
+                c.install(r#"{"templates": {"t.env": {"content": "PW=<SECRET:xééééééééééé"}}}"#)
+            },
+            expect: &[
+                "template \"t.env\"",
+                "malformed placeholder",
+                "placeholder option",
+            ],
+        },
+        Case {
             name: "install: `file` is not an age file",
             needs: &[],
             setup: |c| {
