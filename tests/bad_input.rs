@@ -1246,7 +1246,12 @@ fn cases() -> Vec<Case> {
             name: "install: unknown field in a secret",
             needs: &[],
             setup: |c| c.install(r#"{"secrets": {"db": {"file": "@/db.age", "owenr": "x"}}}"#),
-            expect: &["manifest m.json", "unknown field `owenr`", "owner"],
+            expect: &[
+                "manifest m.json",
+                "secrets.\"db\"",
+                "unknown field `owenr`",
+                "owner",
+            ],
         },
         Case {
             name: "install: `..` in a secret name",
@@ -1394,6 +1399,15 @@ fn cases() -> Vec<Case> {
                 c.install(r#"{"secrets": {"db": {"file": "@/plain.age"}}}"#);
             },
             expect: &["db", "plain.age", "not an age file"],
+        },
+        Case {
+            name: "install: `file` is a symlink to /dev/zero",
+            needs: &[],
+            setup: |c| {
+                std::os::unix::fs::symlink("/dev/zero", c.p().join("zero.age")).unwrap();
+                c.install(r#"{"secrets": {"db": {"file": "@/zero.age"}}}"#);
+            },
+            expect: &["db", "zero.age", "not a regular file"],
         },
         Case {
             name: "install: `file` is missing from the store",

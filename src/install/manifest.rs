@@ -286,8 +286,28 @@ pub fn parse(text: &str) -> Result<Plan> {
         }
         None => return Err(Error::new("missing \"version\": 1")),
     }
-    let raw: RawManifest = serde_json::from_str(text).map_err(|e| Error::new(format!("{e}")))?;
+    let raw: RawManifest = serde_json::from_value(v.clone()).map_err(|e| locate(&v, e))?;
     validate(raw)
+}
+
+/// serde's message for a nested item ("unknown field `owenr`") does not say which secret it is
+/// about: find the first entry that fails on its own and name it.
+fn locate(v: &serde_json::Value, whole: serde_json::Error) -> Error {
+    fn first_bad<T: serde::de::DeserializeOwned>(
+        v: &serde_json::Value,
+        section: &str,
+    ) -> Option<String> {
+        let map = v.get(section)?.as_object()?;
+        map.iter().find_map(|(name, item)| {
+            serde_json::from_value::<T>(item.clone())
+                .err()
+                .map(|e| format!("{section}.{name:?}: {e}"))
+        })
+    }
+    let msg = first_bad::<RawSecret>(v, "secrets")
+        .or_else(|| first_bad::<RawTemplate>(v, "templates"))
+        .unwrap_or_else(|| whole.to_string());
+    Error::new(msg)
 }
 
 fn expand(s: &str, user_mode: bool, what: &str) -> Result<PathBuf> {

@@ -402,7 +402,12 @@ fn run_phase(
                 _ if it.out.fatal => "",
                 _ => "; not installed (there is no previous value)",
             };
-            report.error(format!("{} {}: {e}{tail}", it.kind, write::label(it.c)));
+            // Templates are labelled "template NAME" already.
+            let what = match it.c.is_template {
+                true => write::label(it.c),
+                false => format!("secret {}", write::label(it.c)),
+            };
+            report.error(format!("{what}: {e}{tail}"));
         }
     }
 

@@ -74,7 +74,7 @@ pub struct Ctx<'a> {
 /// Read and decrypt one secret's file; the message names the file, never the content.
 pub fn decrypt(spec: &SecretSpec, ids: &Identities) -> Result<SecretBytes, String> {
     let f = &spec.file;
-    let cipher = std::fs::read(f)
+    let cipher = crate::fsutil::read_regular(f)
         .map_err(|e| format!("cannot read {}: {}", f.display(), describe_io(&e)))?;
     let header = Header::parse(&cipher).map_err(|e| format!("{}: {e}", f.display()))?;
     crypto::decrypt_with_header(&cipher, &header, ids)
