@@ -43,6 +43,21 @@ pub struct Recipient {
     pub ssh_tag: Option<[u8; 4]>,
     /// The name from the rules file (`keys.alice`), when there is one.
     pub name: Option<String>,
+    /// The age crate's parsed key, kept so encrypting many files does not parse it again.
+    parsed: Parsed,
+}
+
+#[derive(Clone)]
+enum Parsed {
+    Ssh(age::ssh::Recipient),
+    X25519(age::x25519::Recipient),
+    Plugin(age::plugin::Recipient),
+}
+
+impl fmt::Debug for Parsed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Parsed(..)")
+    }
 }
 
 impl Recipient {
@@ -148,7 +163,7 @@ fn parse_ssh(algo: &str, blob_b64: &str) -> Result<Recipient> {
         Kind::SshEd25519
     };
     // The age crate must accept it too, or encryption would fail later.
-    age::ssh::Recipient::from_str(&text)
+    let parsed = age::ssh::Recipient::from_str(&text)
         .map_err(|e| Error::new(format!("age cannot use key {fingerprint}: {e:?}")))?;
     Ok(Recipient {
         text,
@@ -156,6 +171,7 @@ fn parse_ssh(algo: &str, blob_b64: &str) -> Result<Recipient> {
         fingerprint,
         ssh_tag: Some(ssh_tag(&blob)),
         name: None,
+        parsed: Parsed::Ssh(parsed),
     })
 }
 
@@ -180,13 +196,14 @@ fn parse_age(s: &str) -> Result<Recipient> {
     } else {
         s.to_string()
     };
-    if age::x25519::Recipient::from_str(s).is_ok() {
+    if let Ok(r) = age::x25519::Recipient::from_str(s) {
         return Ok(Recipient {
             text: s.to_string(),
             kind: Kind::X25519,
             fingerprint,
             ssh_tag: None,
             name: None,
+            parsed: Parsed::X25519(r),
         });
     }
     match age::plugin::Recipient::from_str(s) {
@@ -196,6 +213,7 @@ fn parse_age(s: &str) -> Result<Recipient> {
             fingerprint,
             ssh_tag: None,
             name: None,
+            parsed: Parsed::Plugin(r),
         }),
         Err(_) => Err(Error::new(format!(
             "invalid age recipient `{}`: not an X25519 key nor a plugin recipient (bad checksum \
@@ -227,22 +245,13 @@ pub fn to_age_recipients(list: &[Recipient]) -> Result<Vec<Box<dyn age::Recipien
     let mut plugins: std::collections::BTreeMap<String, Vec<age::plugin::Recipient>> =
         Default::default();
     for r in list {
-        match &r.kind {
-            Kind::SshEd25519 | Kind::SshRsa => {
-                let rec = age::ssh::Recipient::from_str(&r.text)
-                    .map_err(|e| Error::new(format!("key {}: {e:?}", r.label())))?;
-                out.push(Box::new(rec));
-            }
-            Kind::X25519 => {
-                let rec = age::x25519::Recipient::from_str(&r.text)
-                    .map_err(|e| Error::new(format!("key {}: {e}", r.label())))?;
-                out.push(Box::new(rec));
-            }
-            Kind::Plugin(name) => {
-                let rec = age::plugin::Recipient::from_str(&r.text)
-                    .map_err(|e| Error::new(format!("key {}: {e}", r.label())))?;
-                plugins.entry(name.clone()).or_default().push(rec);
-            }
+        match &r.parsed {
+            Parsed::Ssh(rec) => out.push(Box::new(rec.clone())),
+            Parsed::X25519(rec) => out.push(Box::new(rec.clone())),
+            Parsed::Plugin(rec) => plugins
+                .entry(rec.plugin().to_string())
+                .or_default()
+                .push(rec.clone()),
         }
     }
     for (name, recs) in plugins {
