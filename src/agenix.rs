@@ -42,11 +42,19 @@ enum Action {
 
 /// Run agenix's interface; returns the exit code (agenix uses 1 for every error).
 pub fn main(args: Vec<OsString>) -> i32 {
+    // agenix reads only $EDITOR; keep that, so a $VISUAL set for other tools does not change
+    // which editor `agenix -e` opens. (Single-threaded here: nothing else reads the env yet.)
+    std::env::remove_var("VISUAL");
     match run(args) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("{e}");
-            1
+            // 128+N for an interrupted edit, as a shell reports it; agenix uses 1 otherwise.
+            if e.code() > 128 {
+                e.code()
+            } else {
+                1
+            }
         }
     }
 }

@@ -247,6 +247,12 @@ pub fn read_regular(path: &Path) -> io::Result<Vec<u8>> {
     Ok(buf)
 }
 
+/// `read_regular` for text files (rules, lock): a FIFO or device is an error, not a hang.
+pub fn read_regular_text(path: &Path) -> io::Result<String> {
+    String::from_utf8(read_regular(path)?)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "not valid UTF-8 text"))
+}
+
 /// Read all of stdin into a wiped buffer. Reserve up front so the buffer is not reallocated
 /// (each reallocation would leave an unwiped copy behind) for inputs up to 1 MiB.
 pub fn read_stdin_secret() -> io::Result<SecretBytes> {

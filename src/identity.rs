@@ -58,15 +58,29 @@ impl Identities {
         }
     }
 
-    /// Like `load` with `Origin::Lenient`, but each skipped file's warning ("skipping
-    /// identity …") goes to `warn` instead of stderr (the installer's report prints it once
-    /// and puts it into its JSON summary).
+    /// For unattended use (activation): like `load` with `Origin::Lenient`, and
+    /// passphrase-protected keys are skipped too, since nobody may be there to answer a prompt
+    /// (an activation run from a terminal would otherwise wait for one). Each skipped file's
+    /// warning goes to `warn` instead of stderr (the installer's report prints it once and puts
+    /// it into its JSON summary).
     pub fn load_reporting(paths: &[PathBuf], mut warn: impl FnMut(String)) -> Identities {
-        Self::load_with(paths, |e| {
+        let mut ids = Self::load_with(paths, |e| {
             warn(format!("skipping identity {e}"));
             Ok(())
         })
-        .expect("lenient loading never fails")
+        .expect("lenient loading never fails");
+        ids.items.retain(|l| {
+            let locked = matches!(l.key, Key::SshLocked { .. });
+            if locked {
+                warn(format!(
+                    "skipping identity {}: it is passphrase-protected, and the installer never \
+                     asks for a passphrase; use an unencrypted host key",
+                    l.path.display()
+                ));
+            }
+            !locked
+        });
+        ids
     }
 
     fn load_with(

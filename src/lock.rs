@@ -83,7 +83,7 @@ impl Lock {
     /// Read the lock in `dir`; a missing file is an empty lock.
     pub fn load(dir: &Path) -> Result<Lock> {
         let path = path_in(dir);
-        let text = match std::fs::read_to_string(&path) {
+        let text = match crate::fsutil::read_regular_text(&path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Ok(Lock {

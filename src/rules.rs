@@ -96,11 +96,18 @@ impl Rules {
         };
         let raw = match format {
             Format::Json => {
-                let text = std::fs::read_to_string(&file)
+                let text = crate::fsutil::read_regular_text(&file)
                     .map_err(|e| Error::io("cannot read rules file", &file, e))?;
                 parse_json(&text).map_err(|e| e.context(file.display()))?
             }
             Format::Nix => {
+                // Nix would block on a FIFO just the same; a rules file is a regular file.
+                if !std::fs::metadata(&file).is_ok_and(|m| m.is_file()) {
+                    return Err(Error::new(format!(
+                        "rules file {}: not a regular file",
+                        file.display()
+                    )));
+                }
                 let json = eval_nix(&file)?;
                 parse_nix_json(&json).map_err(|e| e.context(file.display()))?
             }

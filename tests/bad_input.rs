@@ -1049,6 +1049,25 @@ fn cases() -> Vec<Case> {
             ],
         },
         Case {
+            name: "check: lock file is a FIFO",
+            needs: &[],
+            setup: |c| {
+                c.db_encrypted(false);
+                mkfifo(&c.p().join("secrets.lock.json"));
+                c.check_json("lock");
+            },
+            expect: &["secrets.lock.json", "not a regular file"],
+        },
+        Case {
+            name: "check: rules file is a FIFO",
+            needs: &[],
+            setup: |c| {
+                mkfifo(&c.p().join("secrets.json"));
+                c.check_json("rules");
+            },
+            expect: &["secrets.json", "not a regular file"],
+        },
+        Case {
             name: "check: orphan in a nested directory",
             needs: &[],
             setup: |c| {
@@ -1632,4 +1651,12 @@ fn bad_input_matrix() {
         failures.len()
     );
     assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+}
+
+fn mkfifo(p: &Path) {
+    let st = std::process::Command::new("mkfifo")
+        .arg(p)
+        .status()
+        .unwrap();
+    assert!(st.success(), "mkfifo {}", p.display());
 }

@@ -1127,3 +1127,46 @@ fn removed_secret_copy_is_removed_only_if_ours() {
     assert_eq!(std::fs::read(etc.join("chowned")).unwrap(), b"chowned-val");
     assert_eq!(std::fs::read(etc.join("kept")).unwrap(), b"kept-val");
 }
+
+/// Activation must never wait for a passphrase, even when run from a terminal: a
+/// passphrase-protected identity is skipped with a warning (user mode and a dry run, so no
+/// root is needed; the terminal is real).
+#[test]
+fn passphrase_protected_identity_is_skipped_not_prompted() {
+    if common::missing("python3") {
+        return;
+    }
+    let Ok(runtime) = tempfile::Builder::new()
+        .prefix("secrets-test-")
+        .tempdir_in("/dev/shm")
+    else {
+        common::skip("/dev/shm is not available");
+        return;
+    };
+    let repo = common::Repo::new();
+    repo.json_rules(r#"{"db.age": {"publicKeys": ["carol"]}}"#);
+    repo.cmd()
+        .args(["encrypt", "db.age"])
+        .write_stdin("v")
+        .assert()
+        .success();
+    let manifest = json!({
+        "version": 1,
+        "userMode": true,
+        "secretsDir": "$XDG_RUNTIME_DIR/agenix",
+        "secretsMountPoint": "$XDG_RUNTIME_DIR/agenix.d",
+        "identityPaths": [common::key("carol_rsa4096_pass")],
+        "secrets": {"db": {"file": repo.path().join("db.age")}}
+    });
+    repo.write("m.json", manifest.to_string());
+    let (code, prompts, out) = common::Pty::new(
+        repo.path(),
+        &["install", "--dry-run", "--manifest", "m.json"],
+    )
+    .answers(&["correct horse"])
+    .env("XDG_RUNTIME_DIR", runtime.path())
+    .run();
+    assert_eq!(prompts, 0, "the installer asked for a passphrase:\n{out}");
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("passphrase-protected"), "{out}");
+}

@@ -261,7 +261,7 @@ impl Repo {
 }
 
 pub fn snapshot(dir: &Path) -> Vec<(String, u32, Vec<u8>)> {
-    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
@@ -278,12 +278,15 @@ pub fn snapshot(dir: &Path) -> Vec<(String, u32, Vec<u8>)> {
             } else if meta.file_type().is_symlink() {
                 let t = std::fs::read_link(&p).unwrap();
                 out.push((rel, 0o120000, t.display().to_string().into_bytes()));
-            } else {
+            } else if meta.is_file() {
                 out.push((
                     rel,
                     meta.permissions().mode(),
                     std::fs::read(&p).unwrap_or_default(),
                 ));
+            } else {
+                // FIFOs, sockets, devices: reading one could block; the mode says what it is.
+                out.push((rel, meta.mode(), Vec::new()));
             }
         }
     }
