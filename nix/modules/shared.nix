@@ -48,6 +48,22 @@ rec {
       '';
     };
 
+  # `owner` and `group` of an installed file (agenix's defaults: root, and the
+  # owner's primary group when the owner is a declared user).
+  ownershipOptions = users: config: what: {
+    owner = mkOption {
+      type = types.str;
+      default = "0";
+      description = "Owner of the ${what} file: a user name or numeric id.";
+    };
+    group = mkOption {
+      type = types.str;
+      default = users.${config.owner}.group or "0";
+      defaultText = literalExpression ''users.''${config.owner}.group or "0"'';
+      description = "Group of the ${what} file: a group name or numeric id.";
+    };
+  };
+
   # Options of one `age.secrets.<name>`. `system` = false drops owner/group and
   # the users phase (home-manager: everything belongs to the user).
   secretType =
@@ -109,18 +125,10 @@ rec {
             restartUnits = unitListOption "restart";
             reloadUnits = unitListOption "reload (or restart when reload is unsupported)";
           }
+          // lib.optionalAttrs system (
+            ownershipOptions users config "decrypted"
+          )
           // lib.optionalAttrs system {
-            owner = mkOption {
-              type = types.str;
-              default = "0";
-              description = "Owner of the decrypted file: a user name or numeric id.";
-            };
-            group = mkOption {
-              type = types.str;
-              default = users.${config.owner}.group or "0";
-              defaultText = literalExpression ''users.''${config.owner}.group or "0"'';
-              description = "Group of the decrypted file: a group name or numeric id.";
-            };
             neededForUsers = mkOption {
               type = types.bool;
               default = false;
@@ -183,19 +191,7 @@ rec {
             restartUnits = unitListOption "restart";
             reloadUnits = unitListOption "reload";
           }
-          // lib.optionalAttrs system {
-            owner = mkOption {
-              type = types.str;
-              default = "0";
-              description = "Owner of the rendered file: a user name or numeric id.";
-            };
-            group = mkOption {
-              type = types.str;
-              default = users.${config.owner}.group or "0";
-              defaultText = literalExpression ''users.''${config.owner}.group or "0"'';
-              description = "Group of the rendered file.";
-            };
-          };
+          // lib.optionalAttrs system (ownershipOptions users config "rendered");
       }
     );
 
