@@ -93,13 +93,7 @@ in
       default = { };
       description = "Files rendered from non-secret text with secrets substituted for placeholders.";
     };
-    placeholder = mkOption {
-      type = types.attrsOf types.str;
-      readOnly = true;
-      default = lib.mapAttrs (n: _: shared.placeholderFor n) cfg.secrets;
-      defaultText = literalExpression ''{ <secret> = "<SECRET:''${sha256 <secret>}:PLACEHOLDER>"; }'';
-      description = "Placeholder string of each secret, for templates.";
-    };
+    placeholder = shared.placeholderOption cfg.secrets;
     identityPaths = mkOption {
       type = types.listOf types.path;
       default = [

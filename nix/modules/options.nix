@@ -135,13 +135,7 @@ in
       default = { };
       description = "Files rendered from non-secret text with secrets substituted for placeholders.";
     };
-    placeholder = mkOption {
-      type = types.attrsOf types.str;
-      readOnly = true;
-      default = lib.mapAttrs (n: _: shared.placeholderFor n) cfg.secrets;
-      defaultText = literalExpression ''{ <secret> = "<SECRET:''${sha256 <secret>}:PLACEHOLDER>"; }'';
-      description = "Placeholder string of each secret, for use in `age.templates.<name>.content`.";
-    };
+    placeholder = shared.placeholderOption cfg.secrets;
     manifest = mkOption {
       type = types.attrs;
       internal = true;

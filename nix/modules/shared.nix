@@ -27,6 +27,17 @@ rec {
   # any text format.
   placeholderFor = name: "<SECRET:${builtins.hashString "sha256" name}:PLACEHOLDER>";
 
+  # `age.placeholder`: read-only, one placeholder per declared secret.
+  placeholderOption =
+    secrets:
+    mkOption {
+      type = types.attrsOf types.str;
+      readOnly = true;
+      default = mapAttrs (n: _: placeholderFor n) secrets;
+      defaultText = literalExpression ''{ <secret> = "<SECRET:''${sha256 <secret>}:PLACEHOLDER>"; }'';
+      description = "Placeholder string of each secret, for use in `age.templates.<name>.content`.";
+    };
+
   # agenix's type for secretsMountPoint, kept so that the same values are accepted.
   mountPointType =
     types.addCheck types.str (
