@@ -1170,3 +1170,36 @@ fn passphrase_protected_identity_is_skipped_not_prompted() {
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("passphrase-protected"), "{out}");
 }
+
+#[test]
+fn empty_manifest_is_a_no_op_then_removes_the_last_secret() {
+    if !in_private_ns("empty_manifest_is_a_no_op_then_removes_the_last_secret") {
+        return;
+    }
+    let env = Env::new();
+    let run = |m: &Path| {
+        let o = common::cmd()
+            .arg("install")
+            .arg("--manifest")
+            .arg(m)
+            .env_remove("NIXOS_ACTION")
+            .output()
+            .unwrap();
+        assert_ok(&o);
+        o
+    };
+    // A host that imports the module but has no secrets: nothing mounted, nothing created.
+    let empty = env.manifest(json!({}), json!({}));
+    let o = run(&empty);
+    assert!(!env.mp().exists(), "{}", text(&o));
+    assert!(mount_line(&env.mp()).is_empty());
+    assert!(std::fs::symlink_metadata(env.stable()).is_err());
+    // Its last secret removed: the secret is gone at once, not at reboot.
+    let one = env.manifest(json!({"db": {"file": env.encrypt("db", b"v")}}), json!({}));
+    run(&one);
+    assert_eq!(std::fs::read(env.stable().join("db")).unwrap(), b"v");
+    let empty = env.manifest(json!({}), json!({}));
+    let o = run(&empty);
+    assert!(!env.stable().join("db").exists(), "{}", text(&o));
+    assert!(!env.mp().join("1").exists(), "old generation kept");
+}

@@ -175,6 +175,20 @@ fn plain_agenix_config_emits_the_spec_manifest() {
 }
 
 #[test]
+fn host_without_secrets_still_runs_the_installer() {
+    need_nix!();
+    // So a host whose last secret was removed loses it now, not at the next reboot; with
+    // nothing installed before, the installer does nothing (tests/install.rs).
+    let v = eval_case("nosecrets");
+    assert_no_problems(&v);
+    assert_eq!(
+        v["activationScripts"]["agenix"].as_str(),
+        Some(install_cmd("main").as_str())
+    );
+    assert_eq!(v["manifest"]["secrets"], json!({}));
+}
+
+#[test]
 fn plain_config_uses_activation_scripts_in_agenix_order() {
     need_nix!();
     let v = eval_case("plain");

@@ -108,7 +108,10 @@ in
     # Activation scripts. The agenix names stay so that scripts ordered after
     # them keep working: agenixInstall = users phase (before `users`), agenix =
     # main phase (after users/groups), the others are ordering-only aliases.
-    (mkIf hasSecrets {
+    # Installed even without secrets: the installer then does nothing on a host that never had
+    # any, and removes what is left on a host whose last secret was just removed (agenix
+    # leaves it until reboot).
+    {
       system.activationScripts = {
         agenixNewGeneration = {
           text = "";
@@ -142,9 +145,9 @@ in
         # (With sysusers/userborn `users` must stay empty.)
         users.deps = [ "agenixInstall" ];
       };
-    })
+    }
 
-    (mkIf (hasSecrets && !useActivation) {
+    (mkIf (!useActivation) {
       systemd.services = mkMerge [
         (mkIf (hasUsersSecrets && sysusersEnabled) {
           # userborn.service aliases systemd-sysusers.service; both are named

@@ -99,6 +99,9 @@ let
   f = name: "/var/lib/test-secrets/${name}.age";
 in
 lib.mapAttrs (_: eval) {
+  # The module imported on a host without secrets.
+  nosecrets = { };
+
   # An agenix configuration, unchanged.
   plain = {
     services.openssh.enable = true;

@@ -112,8 +112,15 @@ pub fn run(args: &InstallArgs) -> Result<i32> {
     if args.phase == PhaseArg::Main && !has_users && users_secrets_left(&plan) {
         phases.insert(0, PhaseKind::Users);
     }
+    // Likewise the main phase: a host without secrets (the module imported everywhere) mounts
+    // nothing, while one whose last secret was just removed switches to an empty generation.
+    let has_main =
+        plan.secrets.iter().any(|s| s.c.phase == PhaseKind::Main) || !plan.templates.is_empty();
+    if !has_main && std::fs::symlink_metadata(&plan.secrets_dir).is_err() {
+        phases.retain(|p| *p != PhaseKind::Main);
+    }
     if phases.is_empty() {
-        report.info("no secrets are needed for users; nothing to do");
+        report.info("no secrets to install and none installed before; nothing to do");
         return Ok(finish(report, args.json));
     }
     let abort = args.fail_closed || plan.on_failure == OnFailure::Abort;
