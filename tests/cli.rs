@@ -747,6 +747,25 @@ fn agenix_entry_point() {
     )
     .success()
     .stdout("via agenix");
+    // On a terminal, `agenix -e` opens $EDITOR, as agenix does, even when $VISUAL is set.
+    if !common::missing("python3") {
+        let tools = tempfile::tempdir().unwrap();
+        let good = editor(tools.path(), "good", "echo edited > \"$1\"");
+        let visual = editor(tools.path(), "visual", "exit 7");
+        let (code, _, out) = common::Pty::program(
+            repo.path(),
+            &agenix,
+            &["-e", "db.age", "-i", alice.to_str().unwrap()],
+        )
+        .env("RULES", "./secrets.json")
+        .env("EDITOR", &good)
+        .env("VISUAL", &visual)
+        .run();
+        assert_eq!(code, 0, "{out}");
+        run(&["-d", "db.age", "-i", alice.to_str().unwrap()], "")
+            .success()
+            .stdout("edited\n");
+    }
     run(&["-h"], "")
         .success()
         .stdout(predicate::str::contains("-e, --edit FILE"));

@@ -130,6 +130,11 @@ pub struct Pty {
 
 impl Pty {
     pub fn new(dir: &Path, args: &[&str]) -> Pty {
+        Pty::program(dir, &bin(), args)
+    }
+
+    /// Another program (e.g. a link named `agenix` to the binary).
+    pub fn program(dir: &Path, program: &Path, args: &[&str]) -> Pty {
         let mut cmd = Command::new("python3");
         cmd.arg("-c")
             .arg(PTY_DRIVER)
@@ -144,7 +149,7 @@ impl Pty {
             answers: vec![String::new()],
             interrupt_after: String::new(),
         };
-        pty.cmd.arg(bin()).args(args);
+        pty.cmd.arg(program).args(args);
         pty
     }
 
