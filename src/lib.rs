@@ -1,9 +1,10 @@
 //! `secrets`: age-encrypted secrets for NixOS fleets.
 //!
 //! Modules, one job each: `rules` and `recipients` say who may read what; `identity`, `header`
-//! and `crypto` decrypt and encrypt; `cmd` holds one module per command; `install` is the
-//! activation-time installer; `fsutil` holds every filesystem safety measure; `agenix` is the
-//! agenix-compatible command line.
+//! and `crypto` decrypt and encrypt; `drift` and `lock` tell, without keys, whether a file
+//! matches its rule; `cmd` holds one module per command; `install` is the activation-time
+//! installer; `fsutil` holds every filesystem safety measure; `par` is the one parallel map;
+//! `agenix` is the agenix-compatible command line.
 
 pub mod agenix;
 pub mod cli;
