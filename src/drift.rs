@@ -60,46 +60,21 @@ impl KnownKeys {
     pub fn from_rules(rules: &Rules) -> KnownKeys {
         let mut by_tag = HashMap::new();
         let mut by_id = HashMap::new();
-        for rule in rules.secrets.values() {
-            for r in &rule.recipients {
-                if let Some(t) = r.ssh_tag {
-                    by_tag.entry(t).or_insert_with(|| r.clone());
-                }
-                by_id.entry(recipient_id(r)).or_insert_with(|| r.clone());
-            }
-        }
         // Keys declared in secrets.json but used by no rule (a host just removed) still have a
         // name worth showing.
-        if rules.format == crate::rules::Format::Json {
-            for r in declared_keys(&rules.file) {
-                if let Some(t) = r.ssh_tag {
-                    by_tag.entry(t).or_insert_with(|| r.clone());
-                }
-                by_id.entry(recipient_id(&r)).or_insert(r);
+        let all = rules
+            .secrets
+            .values()
+            .flat_map(|rule| &rule.recipients)
+            .chain(rules.keys.values());
+        for r in all {
+            if let Some(t) = r.ssh_tag {
+                by_tag.entry(t).or_insert_with(|| r.clone());
             }
+            by_id.entry(recipient_id(r)).or_insert_with(|| r.clone());
         }
         KnownKeys { by_tag, by_id }
     }
-}
-
-/// The named keys of a secrets.json (already validated by `Rules::load`).
-fn declared_keys(file: &std::path::Path) -> Vec<Recipient> {
-    let Ok(text) = std::fs::read_to_string(file) else {
-        return Vec::new();
-    };
-    let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) else {
-        return Vec::new();
-    };
-    let Some(keys) = v.get("keys").and_then(|k| k.as_object()) else {
-        return Vec::new();
-    };
-    keys.iter()
-        .filter_map(|(name, k)| {
-            let mut r = Recipient::parse(k.as_str()?).ok()?;
-            r.name = Some(name.clone());
-            Some(r)
-        })
-        .collect()
 }
 
 /// How a file differs from its rule. Empty = in sync.

@@ -38,6 +38,9 @@ pub struct Rules {
     pub dir: PathBuf,
     pub format: Format,
     pub secrets: BTreeMap<String, Rule>,
+    /// The named keys of a secrets.json (none for secrets.nix), also those no rule uses any
+    /// more: reports can still put a name on a key that was just removed.
+    pub keys: BTreeMap<String, Recipient>,
 }
 
 impl Rules {
@@ -112,7 +115,7 @@ impl Rules {
                 parse_nix_json(&json).map_err(|e| e.context(file.display()))?
             }
         };
-        let secrets = resolve(raw, &dir).map_err(|errs| {
+        let (secrets, keys) = resolve(raw, &dir).map_err(|errs| {
             Error::new(format!(
                 "{} is invalid:\n  - {}",
                 file.display(),
@@ -124,6 +127,7 @@ impl Rules {
             dir,
             format,
             secrets,
+            keys,
         })
     }
 
@@ -375,12 +379,14 @@ pub fn parse_for_fuzz(text: &str, nix: bool) -> Result<usize> {
         parse_json(text)?
     };
     resolve(raw, Path::new("/fuzz"))
-        .map(|s| s.len())
+        .map(|(s, _)| s.len())
         .map_err(|errs| Error::new(errs.join("\n")))
 }
 
 /// Resolve names and groups, parse every key, and validate; collects every problem found.
-fn resolve(raw: Raw, dir: &Path) -> std::result::Result<BTreeMap<String, Rule>, Vec<String>> {
+type Resolved = (BTreeMap<String, Rule>, BTreeMap<String, Recipient>);
+
+fn resolve(raw: Raw, dir: &Path) -> std::result::Result<Resolved, Vec<String>> {
     let mut errs = Vec::new();
     let mut keys = BTreeMap::new();
     for (name, text) in &raw.keys {
@@ -471,7 +477,7 @@ fn resolve(raw: Raw, dir: &Path) -> std::result::Result<BTreeMap<String, Rule>, 
         );
     }
     if errs.is_empty() {
-        Ok(secrets)
+        Ok((secrets, keys))
     } else {
         errs.sort();
         errs.dedup();
