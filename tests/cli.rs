@@ -516,20 +516,12 @@ fn edit_on_tty(repo: &Repo, file: &str, editor_cmd: &str, runtime: &Path) -> (i3
     (code, out)
 }
 
-fn shm_dir() -> Option<tempfile::TempDir> {
-    tempfile::Builder::new()
-        .prefix("secrets-test-")
-        .tempdir_in("/dev/shm")
-        .ok()
-}
-
 #[test]
 fn edit_with_editor_keeps_no_plaintext() {
     if common::missing("python3") {
         return;
     }
-    let Some(runtime) = shm_dir() else {
-        common::skip("/dev/shm is not available");
+    let Some(runtime) = common::shm_dir() else {
         return;
     };
     let repo = Repo::new();
@@ -600,8 +592,7 @@ fn sigint_during_edit_removes_plaintext() {
     if common::missing("python3") {
         return;
     }
-    let Some(runtime) = shm_dir() else {
-        common::skip("/dev/shm is not available");
+    let Some(runtime) = common::shm_dir() else {
         return;
     };
     let repo = Repo::new();

@@ -1136,11 +1136,7 @@ fn passphrase_protected_identity_is_skipped_not_prompted() {
     if common::missing("python3") {
         return;
     }
-    let Ok(runtime) = tempfile::Builder::new()
-        .prefix("secrets-test-")
-        .tempdir_in("/dev/shm")
-    else {
-        common::skip("/dev/shm is not available");
+    let Some(runtime) = common::shm_dir() else {
         return;
     };
     let repo = common::Repo::new();

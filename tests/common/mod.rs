@@ -215,6 +215,19 @@ sys.stdout.write("%d %d\n" % (os.waitstatus_to_exitcode(status) & 0xff, prompts)
 sys.stdout.write(out.decode(errors="replace"))
 "#;
 
+/// A scratch directory on /dev/shm (a tmpfs), as `$XDG_RUNTIME_DIR` would be; None (after a
+/// skip) when there is none.
+pub fn shm_dir() -> Option<tempfile::TempDir> {
+    let dir = tempfile::Builder::new()
+        .prefix("secrets-test-")
+        .tempdir_in("/dev/shm")
+        .ok();
+    if dir.is_none() {
+        skip("/dev/shm is not available");
+    }
+    dir
+}
+
 /// A scratch directory with a rules file; dropped at the end of the test.
 pub struct Repo {
     pub dir: tempfile::TempDir,
