@@ -1,6 +1,7 @@
-//! End to end from a Nix configuration to files on a tmpfs: evaluate the NixOS module (with
-//! nixpkgs' lib and the test stub), take the manifest it emits, and run the real installer on
-//! it as root in a private mount namespace (a fresh tmpfs on /run, so nothing leaks out).
+//! End to end from a Nix configuration to files on a tmpfs: evaluate a module (with nixpkgs'
+//! lib and the test stubs), take the manifest and the commands it emits, and run the real
+//! installer on them, as root in a private mount namespace (a fresh tmpfs on /run, so nothing
+//! leaks out) where something is installed.
 
 mod common;
 
@@ -8,6 +9,24 @@ use std::path::Path;
 use std::process::Command;
 
 use common::{key, Repo};
+
+/// The test stubs' made-up store path prefix (nix/tests/stub-pkgs.nix).
+const STORE: &str = "/nix/store/00000000000000000000000000000000";
+
+/// A command a module wrote against the stubs, made runnable here: the stub package's binary
+/// becomes the one under test and the stub's manifest files (plain and checked) `manifest`.
+fn materialize(cmd: &str, manifest: &Path) -> String {
+    let m = manifest.display().to_string();
+    let out = cmd
+        .replace(
+            &format!("{STORE}-secrets-0.1.0/bin/secrets"),
+            &common::bin().display().to_string(),
+        )
+        .replace(&format!("{STORE}-agenix-home-manifest-checked.json"), &m)
+        .replace(&format!("{STORE}-agenix-home-manifest.json"), &m);
+    assert!(!out.contains(STORE), "unknown store path in {out}");
+    out
+}
 
 fn eval(module: &Path, attr: &str) -> serde_json::Value {
     let out = Command::new("nix-instantiate")
@@ -125,4 +144,64 @@ printf 'fstype %s\n' "$(stat -f -c %T /run/agenix.d)"
     );
     // Everything happened on the private /run: nothing reached the host's.
     assert!(!Path::new("/run/app/db.env").exists() && !Path::new("/run/copied").exists());
+}
+
+/// The home-manager module's build-time check, run as a Nix build runs it: a cleared
+/// environment with HOME=/homeless-shelter and no XDG_RUNTIME_DIR, plus the derivation's own
+/// attributes. The default paths start with ${XDG_RUNTIME_DIR}, so the check must not depend
+/// on the builder's environment.
+#[test]
+fn home_manager_build_time_check_passes_in_a_build_environment() {
+    if !common::nixpkgs_lib() {
+        return;
+    }
+    let repo = Repo::new();
+    repo.json_rules(r#"{"token.age": {"publicKeys": ["alice"]}}"#);
+    repo.cmd()
+        .args(["encrypt", "token.age"])
+        .write_stdin("hm-token")
+        .assert()
+        .success();
+    let d = repo.path().display();
+    let module = repo.write(
+        "home.nix",
+        format!(
+            r#"{{
+  age.secrets.token.file = "{d}/token.age";
+  age.secrets.copy = {{ file = "{d}/token.age"; path = "$HOME/.config/app/token"; symlink = false; }};
+  age.secrets.tilde = {{ file = "{d}/token.age"; path = "~/.local/token"; }};
+}}"#
+        ),
+    );
+    assert_eq!(
+        eval(&module, "hmCustom.failedAssertions"),
+        serde_json::json!([])
+    );
+    let manifest = eval(&module, "hmCustom.manifest").to_string();
+    let mpath = repo.write("manifest.json", &manifest);
+    let check = eval(&module, "hmCustom.checkCommand");
+    let check = check.as_str().expect("validateManifest is on by default");
+    let out_path = repo.path().join("out");
+    let mut c = Command::new("bash");
+    c.env_clear()
+        .env("HOME", "/homeless-shelter")
+        .env("PATH", "/usr/bin:/bin")
+        .env("TMPDIR", repo.path())
+        .env("out", &out_path);
+    for (k, v) in eval(&module, "hmCustom.checkEnv")
+        .as_object()
+        .expect("derivation attributes")
+    {
+        c.env(k, v.as_str().expect("a string attribute"));
+    }
+    let out = c
+        .args(["-euo", "pipefail", "-c", &materialize(check, &mpath)])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "build-time check failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(std::fs::read_to_string(&out_path).unwrap(), manifest);
 }

@@ -539,6 +539,31 @@ fn home_manager_agenix_config_runs_a_user_service_in_user_mode() {
 }
 
 #[test]
+fn home_manager_build_time_check_gets_a_runtime_dir_and_home() {
+    need_nix!();
+    // The default paths start with ${XDG_RUNTIME_DIR}, which a Nix build does not set; the
+    // installer refuses to expand an unset variable (tests/nix_e2e.rs runs the check).
+    let v = eval_case("hmAgenix");
+    let check = v["checkCommand"].as_str().expect("check derivation");
+    assert!(
+        check.contains(&format!(
+            "{STORE}-secrets-0.1.0/bin/secrets install --check --manifest {STORE}-agenix-home-manifest.json"
+        )),
+        "{check}"
+    );
+    assert_eq!(
+        v["manifestFile"].as_str(),
+        Some(format!("{STORE}-agenix-home-manifest-checked.json").as_str())
+    );
+    let env = &v["checkEnv"];
+    let xdg = env["XDG_RUNTIME_DIR"]
+        .as_str()
+        .expect("XDG_RUNTIME_DIR set");
+    assert!(xdg.starts_with('/'), "{xdg}");
+    assert_eq!(env["HOME"].as_str(), Some("/home/alice"));
+}
+
+#[test]
 fn home_manager_runtime_dir_makes_paths_literal() {
     need_nix!();
     let v = eval_case("hmLiteralRuntimeDir");

@@ -44,12 +44,21 @@ let
   };
   manifestFile = pkgs.writeText "agenix-home-manifest.json" (builtins.toJSON manifest);
   canCheck = pkgs.stdenv.buildPlatform.canExecute pkgs.stdenv.hostPlatform;
+  # The build sandbox has no XDG_RUNTIME_DIR, and the installer refuses to
+  # expand an unset variable, so the check gets a stand-in (any absolute
+  # directory does: only the shape of the paths is checked) and the real home
+  # directory for `~`/$HOME.
   checkedManifest =
     if cfg.validateManifest && canCheck then
-      pkgs.runCommand "agenix-home-manifest-checked.json" { } ''
-        ${package}/bin/secrets install --check --manifest ${manifestFile}
-        cp ${manifestFile} "$out"
-      ''
+      pkgs.runCommand "agenix-home-manifest-checked.json"
+        {
+          XDG_RUNTIME_DIR = "/run/user/build-check";
+          HOME = config.home.homeDirectory;
+        }
+        ''
+          ${package}/bin/secrets install --check --manifest ${manifestFile}
+          cp ${manifestFile} "$out"
+        ''
     else
       manifestFile;
 
@@ -159,6 +168,13 @@ in
       readOnly = true;
       default = manifest;
       description = "The manifest given to the installer.";
+    };
+    manifestFile = mkOption {
+      type = types.unspecified;
+      internal = true;
+      readOnly = true;
+      default = checkedManifest;
+      description = "The (validated) manifest file in the store.";
     };
   };
 

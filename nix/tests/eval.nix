@@ -9,7 +9,8 @@
 # checkout (both have lib/default.nix at the top).
 #
 # `--arg module ./my-config.nix -A custom.manifest` evaluates any other
-# configuration (used for end-to-end runs, see notes/nix-e2e.md).
+# configuration (used for end-to-end runs, see tests/nix_e2e.rs); `hmCustom`
+# and `darwinCustom` do the same with the home-manager and nix-darwin modules.
 {
   lib ? import <nixpkgs/lib>,
   module ? { },
@@ -81,6 +82,9 @@ let
       failedAssertions = map (a: a.message) (builtins.filter (a: !a.assertion) config.assertions);
       inherit (config) warnings;
       manifest = config.age.manifest;
+      manifestFile = toString config.age.manifestFile;
+      checkCommand = config.age.manifestFile.buildCommand or null;
+      checkEnv = config.age.manifestFile.env or null;
       secretPaths = lib.mapAttrs (_: s: s.path) config.age.secrets;
       userUnits = lib.mapAttrs (_: u: {
         ExecStart = u.Service.ExecStart;
@@ -290,6 +294,8 @@ lib.mapAttrs (_: eval) {
     age.runtimeDir = "/run/user/1000";
     age.secrets.token.file = f "token";
   };
+  hmCustom = hm module;
+  darwinCustom = darwin module;
   darwinPlain = darwin {
     age.secrets.db = {
       file = f "db";
