@@ -508,13 +508,15 @@ fn home_manager_agenix_config_runs_a_user_service_in_user_mode() {
         strs(&m["identityPaths"]),
         ["/home/alice/.ssh/id_ed25519", "/home/alice/.ssh/id_rsa"]
     );
-    // No owner/group in user mode, and no users-phase directory.
+    // No owner/group in user mode.
     let token = m["secrets"]["token"].as_object().expect("a JSON object");
     assert!(!token.contains_key("owner") && !token.contains_key("group"));
-    assert!(!m
-        .as_object()
-        .expect("a JSON object")
-        .contains_key("secretsDirForUsers"));
+    // Never used, but it must be the user's: the manifest default is the system's
+    // /run/agenix-for-users, which a user's run would otherwise try to switch.
+    assert_eq!(
+        m["secretsDirForUsers"].as_str(),
+        Some("${XDG_RUNTIME_DIR}/agenix-for-users")
+    );
     assert_eq!(
         v["secretPaths"]["token"].as_str(),
         Some("${XDG_RUNTIME_DIR}/agenix/token")
@@ -575,6 +577,10 @@ fn home_manager_runtime_dir_makes_paths_literal() {
     assert_eq!(
         v["manifest"]["secretsDir"].as_str(),
         Some("/run/user/1000/agenix")
+    );
+    assert_eq!(
+        v["manifest"]["secretsDirForUsers"].as_str(),
+        Some("/run/user/1000/agenix-for-users")
     );
 }
 

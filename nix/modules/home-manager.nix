@@ -41,6 +41,12 @@ let
     userMode = true;
     filesystem = "tmpfs"; # ignored in userMode: nothing is mounted
     restartMode = if isLinux then "systemctl" else "none";
+    # Never used (home-manager has no neededForUsers), but the installer looks
+    # at this link to decide whether a users phase is due. Left at the manifest
+    # default it would be the NixOS module's /run/agenix-for-users, and on a
+    # host with password secrets the user's run would try (and fail) to switch
+    # that root-owned link.
+    secretsDirForUsers = "${cfg.secretsDir}-for-users";
   };
   manifestFile = pkgs.writeText "agenix-home-manifest.json" (builtins.toJSON manifest);
   canCheck = pkgs.stdenv.buildPlatform.canExecute pkgs.stdenv.hostPlatform;
