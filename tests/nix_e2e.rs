@@ -16,11 +16,15 @@ const STORE: &str = "/nix/store/00000000000000000000000000000000";
 /// A command a module wrote against the stubs, made runnable here: the stub package's binary
 /// becomes the one under test and the stub's manifest files (plain and checked) `manifest`.
 fn materialize(cmd: &str, manifest: &Path) -> String {
+    materialize_with(cmd, &common::bin(), manifest)
+}
+
+fn materialize_with(cmd: &str, bin: &Path, manifest: &Path) -> String {
     let m = manifest.display().to_string();
     let out = cmd
         .replace(
             &format!("{STORE}-secrets-0.1.0/bin/secrets"),
-            &common::bin().display().to_string(),
+            &bin.display().to_string(),
         )
         .replace(&format!("{STORE}-agenix-home-manifest-checked.json"), &m)
         .replace(&format!("{STORE}-agenix-home-manifest.json"), &m);
@@ -204,4 +208,139 @@ fn home_manager_build_time_check_passes_in_a_build_environment() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(std::fs::read_to_string(&out_path).unwrap(), manifest);
+}
+
+/// The home-manager service's command, run as an unprivileged user (uid 65534) the way the
+/// user's systemd would, first with secrets and then after the last one was removed: the
+/// second run must remove the previous generation, the copy and the rendered template. The
+/// host also has the NixOS module's password secrets (/run/agenix-for-users), which the
+/// user's runs must leave alone.
+#[test]
+fn home_manager_service_removes_the_last_secret_for_an_unprivileged_user() {
+    if common::not_root()
+        || common::missing("unshare")
+        || common::missing("setpriv")
+        || !common::nixpkgs_lib()
+    {
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let repo = Repo::new();
+    repo.json_rules(r#"{"token.age": {"publicKeys": ["alice"]}}"#);
+    repo.cmd()
+        .args(["encrypt", "token.age"])
+        .write_stdin("hm-s3cr3t")
+        .assert()
+        .success();
+    // Everything the user's process reads: the files here and a copy of the binary (the
+    // build's target directory may be private to root).
+    std::fs::set_permissions(repo.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let bin = repo.path().join("secrets");
+    std::fs::copy(common::bin(), &bin).unwrap();
+    let d = repo.path().display();
+    let home = "/run/home/u65534";
+    let with = repo.write(
+        "with.nix",
+        format!(
+            r#"{{ config, ... }}: {{
+  home.homeDirectory = "{home}";
+  age.secrets.token.file = "{d}/token.age";
+  age.secrets.copy = {{ file = "{d}/token.age"; path = "$HOME/token-copy"; symlink = false; }};
+  age.templates."app.env".content = "TOKEN=${{config.age.placeholder.token}}\n";
+}}"#
+        ),
+    );
+    let without = repo.write(
+        "without.nix",
+        format!("{{ home.homeDirectory = \"{home}\"; }}\n"),
+    );
+    let mut cmds = Vec::new();
+    for (i, module) in [&with, &without].into_iter().enumerate() {
+        assert_eq!(
+            eval(module, "hmCustom.failedAssertions"),
+            serde_json::json!([])
+        );
+        let manifest = eval(module, "hmCustom.manifest");
+        if i == 1 {
+            assert_eq!(manifest["secrets"], serde_json::json!({}));
+            assert_eq!(manifest["templates"], serde_json::json!({}));
+        }
+        let mpath = repo.write(&format!("manifest{i}.json"), manifest.to_string());
+        let units = eval(module, "hmCustom.userUnits");
+        let exec = units["agenix"]["ExecStart"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no agenix user service for {}: {units}", module.display()));
+        cmds.push(materialize_with(exec, &bin, &mpath));
+    }
+    let key = key("alice_ed25519");
+    let script = format!(
+        r#"set -e
+mount -t tmpfs tmpfs /run
+# The NixOS module's users generation (a password secret).
+mkdir -p /run/agenix.d/users.1
+echo root-only > /run/agenix.d/users.1/pw
+chmod 0751 /run/agenix.d /run/agenix.d/users.1; chmod 0400 /run/agenix.d/users.1/pw
+ln -s /run/agenix.d/users.1 /run/agenix-for-users
+# The user's runtime directory and key.
+install -d -m 0755 /run/user /run/home
+install -d -m 0700 -o 65534 -g 65534 /run/user/65534 {home} {home}/.ssh
+install -m 0600 -o 65534 -g 65534 '{key}' {home}/.ssh/id_ed25519
+as_user() {{
+  setpriv --reuid=65534 --regid=65534 --clear-groups \
+    env -i PATH=/usr/bin:/bin HOME={home} XDG_RUNTIME_DIR=/run/user/65534 sh -c "$1"
+}}
+as_user '{with_cmd}'
+echo "token $(cat /run/user/65534/agenix/token)"
+echo "copy $(cat {home}/token-copy)"
+echo "template $(cat /run/user/65534/agenix/rendered/app.env)"
+echo "owner $(stat -L -c %u /run/user/65534/agenix/token)"
+as_user '{without_cmd}'
+echo "generations $(ls /run/user/65534/agenix.d | tr '\n' ' ')"
+echo "current $(readlink /run/user/65534/agenix)"
+find /run/user/65534 {home} -type f | sed 's/^/left /'
+grep -rl hm-s3cr3t /run/user/65534 {home} | sed 's/^/plaintext /' || true
+echo "users-link $(readlink /run/agenix-for-users)"
+echo "users-secret $(cat /run/agenix-for-users/pw)"
+"#,
+        key = key.display(),
+        with_cmd = cmds[0],
+        without_cmd = cmds[1],
+    );
+    let out = Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "sh", "-c", &script])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    for line in [
+        "token hm-s3cr3t",
+        "copy hm-s3cr3t",
+        "template TOKEN=hm-s3cr3t",
+        "owner 65534",
+        // Generation 1 (with the secrets) pruned, the empty generation 2 current.
+        "generations 2 ",
+        "current /run/user/65534/agenix.d/2",
+        "users-link /run/agenix.d/users.1",
+        "users-secret root-only",
+    ] {
+        assert!(
+            stdout.lines().any(|l| l == line),
+            "missing `{line}` in:\nstdout:\n{stdout}\nstderr:\n{stderr}"
+        );
+    }
+    // Only the empty generation's state file and the key are left: no secret, copy or
+    // template.
+    let mut left: Vec<&str> = stdout.lines().filter(|l| l.starts_with("left ")).collect();
+    left.sort();
+    assert_eq!(
+        left,
+        [
+            "left /run/home/u65534/.ssh/id_ed25519",
+            "left /run/user/65534/agenix.d/2/.secrets-install.json"
+        ],
+        "stdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    assert!(!stdout.contains("plaintext "), "{stdout}");
+    assert!(!stderr.contains("hm-s3cr3t"), "{stderr}");
 }

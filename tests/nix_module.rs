@@ -133,6 +133,13 @@ fn install_cmd(phase: &str) -> String {
     )
 }
 
+/// What the home-manager service runs.
+fn hm_install_cmd() -> String {
+    format!(
+        "{STORE}-secrets-0.1.0/bin/secrets install --manifest {STORE}-agenix-home-manifest-checked.json"
+    )
+}
+
 // ---------------------------------------------------------------- tests
 
 #[test]
@@ -566,6 +573,36 @@ fn home_manager_build_time_check_gets_a_runtime_dir_and_home() {
 }
 
 #[test]
+fn home_manager_without_secrets_still_runs_the_installer() {
+    need_nix!();
+    // So a user whose last secret was removed loses its plaintext at the next switch; for a
+    // user who never had any the installer does nothing (tests/nix_e2e.rs runs both).
+    let v = eval_case("hmNoSecrets");
+    assert_no_problems(&v);
+    assert_eq!(v["manifest"]["secrets"], json!({}));
+    assert_eq!(v["manifest"]["templates"], json!({}));
+    assert_eq!(v["manifest"]["userMode"], json!(true));
+    let unit = &v["userUnits"]["agenix"];
+    assert_eq!(unit["ExecStart"].as_str(), Some(hm_install_cmd().as_str()));
+    assert_eq!(
+        strs(&unit["RestartTriggers"]),
+        [format!("{STORE}-agenix-home-manifest-checked.json").as_str()]
+    );
+    assert_eq!(strs(&unit["WantedBy"]), ["default.target"]);
+
+    // macOS: the launchd agent instead of the user service.
+    let v = eval_case("hmDarwinNoSecrets");
+    assert_no_problems(&v);
+    assert_eq!(v["manifest"]["secrets"], json!({}));
+    assert_eq!(v["manifest"]["restartMode"].as_str(), Some("none"));
+    assert_eq!(v["userUnits"], json!({}));
+    assert_eq!(
+        v["launchd"]["activate-agenix"].as_str(),
+        Some(format!("{STORE}-agenix-home-install").as_str())
+    );
+}
+
+#[test]
 fn home_manager_runtime_dir_makes_paths_literal() {
     need_nix!();
     let v = eval_case("hmLiteralRuntimeDir");
@@ -603,9 +640,38 @@ fn darwin_module_evaluates_to_a_launchd_daemon() {
         .find("bin/secrets install --manifest")
         .expect("installer call");
     assert!(mount < install, "{script}");
+    assert!(
+        !script.contains("[ -L"),
+        "RAM disk made conditional: {script}"
+    );
 
     assert_rejected(
         "darwinUsersSecret",
         "neededForUsers is not supported on nix-darwin",
     );
+}
+
+#[test]
+fn darwin_without_secrets_still_runs_the_installer() {
+    need_nix!();
+    let v = eval_case("darwinNoSecrets");
+    assert_no_problems(&v);
+    assert_eq!(v["manifest"]["secrets"], json!({}));
+    assert_eq!(v["manifest"]["templates"], json!({}));
+    let script = v["launchd"]["activate-agenix"]
+        .as_str()
+        .expect("the launchd daemon is defined");
+    let install = script
+        .find(&format!(
+            "{STORE}-secrets-0.1.0/bin/secrets install --manifest {STORE}-agenix-manifest-checked.json"
+        ))
+        .expect("installer call");
+    // A RAM disk only while a previous generation is still linked (the installer then
+    // switches to an empty one); a host that never had secrets gets none.
+    let guard = script
+        .find(r#"if [ -L "/run/agenix" ]; then"#)
+        .expect("RAM disk guarded");
+    let mount = script.find("hdiutil attach").expect("RAM disk");
+    let fi = script[..install].rfind("fi\n").expect("guard closed");
+    assert!(guard < mount && mount < fi, "{script}");
 }

@@ -44,6 +44,18 @@ let
       /sbin/mount -t hfs -o nobrowse,nodev,nosuid,-m=0751 "$dev" "${cfg.secretsMountPoint}"
     fi
   '';
+  # Without secrets the installer only has work when an earlier generation is
+  # still linked (it then switches to an empty one); otherwise it does nothing,
+  # and a host that never had secrets should not get a RAM disk.
+  ramDisk =
+    if hasSecrets then
+      mountRamDisk
+    else
+      ''
+        if [ -L "${cfg.secretsDir}" ]; then
+        ${mountRamDisk}
+        fi
+      '';
 in
 {
   imports = [ (import ./options.nix { isDarwin = true; }) ];
@@ -68,12 +80,16 @@ in
           lib.attrValues cfg.secrets ++ lib.attrValues cfg.templates
         )) "age: restartUnits/reloadUnits are ignored on nix-darwin (no systemd).";
 
-      # Re-run whenever the plist changes, i.e. on every activation that
-      # changes the manifest.
+    })
+
+    # Defined even without secrets, so that removing the last one removes its
+    # plaintext at the next activation. Re-run whenever the plist changes, i.e.
+    # on every activation that changes the manifest.
+    {
       launchd.daemons.activate-agenix = {
         script = ''
           set -e
-          ${mountRamDisk}
+          ${ramDisk}
           exec ${cfg.package}/bin/secrets install --manifest ${checkedManifest}
         '';
         serviceConfig = {
@@ -81,6 +97,6 @@ in
           KeepAlive.SuccessfulExit = false;
         };
       };
-    })
+    }
   ];
 }

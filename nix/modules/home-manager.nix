@@ -33,8 +33,6 @@ let
   packageIsOurs = lib.getName cfg.package == "secrets";
   package = if packageIsOurs then cfg.package else defaultPackage;
 
-  hasSecrets = cfg.secrets != { } || cfg.templates != { };
-
   manifest = shared.mkManifest {
     inherit cfg;
     system = false;
@@ -184,7 +182,10 @@ in
     };
   };
 
-  config = mkIf hasSecrets {
+  # Defined even without secrets: the installer then does nothing for a user who
+  # never had any, and switches to an empty generation (removing the previous
+  # one's plaintext) for a user whose last secret was just removed.
+  config = {
     assertions = (shared.checks cfg).assertions;
     warnings =
       (shared.checks cfg).warnings

@@ -290,12 +290,18 @@ lib.mapAttrs (_: eval) {
       };
     }
   );
+  # The module imported with nothing (left) in it.
+  hmNoSecrets = hm { };
+  hmDarwinNoSecrets = hm {
+    _module.args.pkgs = lib.mkForce (import ./stub-pkgs.nix { hostSystem = "aarch64-darwin"; });
+  };
   hmLiteralRuntimeDir = hm {
     age.runtimeDir = "/run/user/1000";
     age.secrets.token.file = f "token";
   };
   hmCustom = hm module;
   darwinCustom = darwin module;
+  darwinNoSecrets = darwin { };
   darwinPlain = darwin {
     age.secrets.db = {
       file = f "db";
