@@ -603,6 +603,30 @@ fn home_manager_without_secrets_still_runs_the_installer() {
 }
 
 #[test]
+fn home_manager_allow_disk_backed_reaches_the_manifest_only_when_set() {
+    need_nix!();
+    let v = eval_case("hmAllowDiskBacked");
+    assert_no_problems(&v);
+    let m = &v["manifest"];
+    assert_eq!(m["allowDiskBacked"], json!(true));
+    assert_eq!(
+        m["secretsMountPoint"].as_str(),
+        Some("$HOME/.local/state/agenix.d")
+    );
+    // The default (false) writes nothing: the installer's own default is to refuse. Nor do
+    // the system modules, which have no such option.
+    for case in ["hmAgenix", "hmNoSecrets", "darwinPlain", "plain"] {
+        let m = eval_case(case)["manifest"].clone();
+        assert!(
+            !m.as_object()
+                .expect("a JSON object")
+                .contains_key("allowDiskBacked"),
+            "{case}: {m}"
+        );
+    }
+}
+
+#[test]
 fn home_manager_runtime_dir_makes_paths_literal() {
     need_nix!();
     let v = eval_case("hmLiteralRuntimeDir");

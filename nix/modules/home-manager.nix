@@ -39,6 +39,7 @@ let
     userMode = true;
     filesystem = "tmpfs"; # ignored in userMode: nothing is mounted
     restartMode = if isLinux then "systemctl" else "none";
+    inherit (cfg) allowDiskBacked;
     # Never used (home-manager has no neededForUsers), but the installer looks
     # at this link to decide whether a users phase is due. Left at the manifest
     # default it would be the NixOS module's /run/agenix-for-users, and on a
@@ -165,6 +166,18 @@ in
       type = types.bool;
       default = true;
       description = "Run `secrets install --check` on the manifest at build time.";
+    };
+    allowDiskBacked = mkOption {
+      type = types.bool;
+      default = false;
+      example = true;
+      description = ''
+        Accept a `secretsMountPoint` that is not on a RAM-backed file system
+        (tmpfs or ramfs), so that the decrypted secrets are written to disk.
+        Without it the installer refuses such a mount point before writing
+        anything. Only for machines whose `$XDG_RUNTIME_DIR` is not a tmpfs (or
+        that have none). Linux only: on macOS the mount point is not checked.
+      '';
     };
     manifest = mkOption {
       type = types.attrs;

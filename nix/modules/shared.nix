@@ -216,6 +216,8 @@ rec {
       filesystem,
       restartMode,
       secretsDirForUsers ? null,
+      # userMode only. Written only when true: the installer's default is false.
+      allowDiskBacked ? false,
     }:
     let
       secretEntry =
@@ -259,7 +261,8 @@ rec {
       secrets = mapAttrs secretEntry cfg.secrets;
       templates = mapAttrs templateEntry cfg.templates;
     }
-    // lib.optionalAttrs (secretsDirForUsers != null) { inherit secretsDirForUsers; };
+    // lib.optionalAttrs (secretsDirForUsers != null) { inherit secretsDirForUsers; }
+    // lib.optionalAttrs allowDiskBacked { allowDiskBacked = true; };
 
   isStorePath = p: lib.hasPrefix "${builtins.storeDir}/" (toString p);
 

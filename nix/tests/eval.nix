@@ -295,6 +295,12 @@ lib.mapAttrs (_: eval) {
   hmDarwinNoSecrets = hm {
     _module.args.pkgs = lib.mkForce (import ./stub-pkgs.nix { hostSystem = "aarch64-darwin"; });
   };
+  hmAllowDiskBacked = hm {
+    age.allowDiskBacked = true;
+    age.secretsDir = "$HOME/.local/state/agenix";
+    age.secretsMountPoint = "$HOME/.local/state/agenix.d";
+    age.secrets.token.file = f "token";
+  };
   hmLiteralRuntimeDir = hm {
     age.runtimeDir = "/run/user/1000";
     age.secrets.token.file = f "token";
