@@ -1,9 +1,9 @@
-//! Evaluation tests of the NixOS module (nix/modules/nixos.nix).
+//! Evaluation tests of the NixOS, home-manager and nix-darwin modules (nix/modules/).
 //!
 //! Each test evaluates one configuration from nix/tests/eval.nix with
-//! `nix-instantiate --eval --strict --json` (module + nix/tests/nixos-stub.nix,
+//! `nix-instantiate --eval --strict --json` (module + its stub in nix/tests/*-stub.nix,
 //! only nixpkgs' `lib` needed) and checks the emitted manifest, activation
-//! scripts, systemd units and assertion/warning messages.
+//! scripts, systemd units, launchd jobs and assertion/warning messages.
 //!
 //! Needs `nix-instantiate` and `<nixpkgs/lib>` on NIX_PATH (a nixpkgs or a
 //! nixpkgs.lib checkout: `NIX_PATH=nixpkgs=/path/to/checkout`). Without them
