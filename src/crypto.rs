@@ -33,6 +33,90 @@ pub fn encrypt(plain: &[u8], recipients: &[Recipient], armor: bool) -> Result<Ve
     Ok(out)
 }
 
+/// HKDF label and stanza tag of age's ssh-ed25519 recipient type.
+const SSH_ED25519_LABEL: &[u8] = b"age-encryption.org/v1/ssh-ed25519";
+const SSH_ED25519_TAG: &str = "ssh-ed25519";
+
+/// age's ssh-ed25519 recipient, producing the same stanzas as the age crate's but doing one
+/// X25519 ladder per file instead of two. age derives the shared secret as
+/// `X25519(tweak, X25519(esk, pk))`, where `tweak` depends only on the recipient's key.
+/// Scalar multiplication commutes, so that equals `X25519(esk, X25519(tweak, pk))`, and
+/// `X25519(tweak, pk)` is computed once per key instead of once per file (rekey encrypts
+/// thousands of files to the same keys). The unit tests check both orders agree and that the
+/// age crate decrypts the result; tests/cli.rs and tests/rekey.rs check Go `age` does.
+#[derive(Clone)]
+pub struct SshEd25519Recipient {
+    /// Base64 of the 4-byte key tag, as written in the stanza.
+    tag: String,
+    /// The key as an X25519 public key (salt input).
+    pk: [u8; 32],
+    /// `X25519(tweak, pk)`.
+    tweaked: x25519_dalek::PublicKey,
+}
+
+impl SshEd25519Recipient {
+    /// `wire`: the SSH wire encoding of the public key (what `ssh-ed25519 AAAA…` base64-encodes);
+    /// `ed25519`: its 32-byte Ed25519 point; `tag`: the first 4 bytes of SHA-256(`wire`).
+    /// None for bytes that are not a point on the curve.
+    pub fn new(wire: &[u8], ed25519: &[u8; 32], tag: [u8; 4]) -> Option<Self> {
+        use base64::Engine;
+        let point = curve25519_dalek::edwards::CompressedEdwardsY(*ed25519).decompress()?;
+        let pk = point.to_montgomery().to_bytes();
+        let tweak = x25519_dalek::StaticSecret::from(age_core::primitives::hkdf(
+            wire,
+            SSH_ED25519_LABEL,
+            &[],
+        ));
+        let tweaked = x25519_dalek::PublicKey::from(
+            *tweak
+                .diffie_hellman(&x25519_dalek::PublicKey::from(pk))
+                .as_bytes(),
+        );
+        Some(SshEd25519Recipient {
+            tag: base64::engine::general_purpose::STANDARD_NO_PAD.encode(tag),
+            pk,
+            tweaked,
+        })
+    }
+}
+
+impl age::Recipient for SshEd25519Recipient {
+    fn wrap_file_key(
+        &self,
+        file_key: &age_core::format::FileKey,
+    ) -> std::result::Result<
+        (
+            Vec<age_core::format::Stanza>,
+            std::collections::HashSet<String>,
+        ),
+        age::EncryptError,
+    > {
+        use age_core::secrecy::ExposeSecret;
+        use base64::Engine;
+        let esk = x25519_dalek::EphemeralSecret::random_from_rng(rand::rngs::OsRng);
+        let epk = x25519_dalek::PublicKey::from(&esk);
+        let shared = esk.diffie_hellman(&self.tweaked);
+        let mut salt = [0u8; 64];
+        salt[..32].copy_from_slice(epk.as_bytes());
+        salt[32..].copy_from_slice(&self.pk);
+        let key = Zeroizing::new(age_core::primitives::hkdf(
+            &salt,
+            SSH_ED25519_LABEL,
+            shared.as_bytes(),
+        ));
+        let body = age_core::primitives::aead_encrypt(&key, file_key.expose_secret());
+        let stanza = age_core::format::Stanza {
+            tag: SSH_ED25519_TAG.to_string(),
+            args: vec![
+                self.tag.clone(),
+                base64::engine::general_purpose::STANDARD_NO_PAD.encode(epk.as_bytes()),
+            ],
+            body,
+        };
+        Ok((vec![stanza], Default::default()))
+    }
+}
+
 /// Why a decryption failed; the caller adds the file name.
 #[derive(Debug)]
 pub enum DecryptFailure {
@@ -147,6 +231,67 @@ fn describe(e: &age::DecryptError) -> String {
 mod tests {
     use super::*;
     use crate::identity::Origin;
+
+    fn keys() -> std::path::PathBuf {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/keys")
+    }
+
+    /// The precomputation relies on `X25519(tweak, X25519(esk, pk)) == X25519(esk, X25519(tweak,
+    /// pk))`: check it against the age crate's order for both test keys and many ephemerals.
+    #[test]
+    fn tweak_first_equals_age_order() {
+        for name in ["alice_ed25519", "web1_ed25519"] {
+            let text = std::fs::read_to_string(keys().join(format!("{name}.pub"))).unwrap();
+            let pk = ssh_key::PublicKey::from_openssh(text.trim()).unwrap();
+            let wire = pk.to_bytes().unwrap();
+            let ed = pk.key_data().ed25519().unwrap().0;
+            let ours = SshEd25519Recipient::new(&wire, &ed, [0; 4]).unwrap();
+            let tweak = x25519_dalek::StaticSecret::from(age_core::primitives::hkdf(
+                &wire,
+                SSH_ED25519_LABEL,
+                &[],
+            ));
+            let mont = x25519_dalek::PublicKey::from(ours.pk);
+            for _ in 0..32 {
+                let esk = x25519_dalek::StaticSecret::random_from_rng(rand::rngs::OsRng);
+                let inner = x25519_dalek::PublicKey::from(*esk.diffie_hellman(&mont).as_bytes());
+                let age_order = tweak.diffie_hellman(&inner);
+                let our_order = esk.diffie_hellman(&ours.tweaked);
+                assert_eq!(age_order.as_bytes(), our_order.as_bytes(), "{name}");
+            }
+        }
+    }
+
+    /// Our ssh-ed25519 stanzas decrypt with the age crate's own ssh identity, and only for the
+    /// key they name.
+    #[test]
+    fn ssh_ed25519_stanza_decrypts_with_age_crate() {
+        let alice = Recipient::parse(
+            &std::fs::read_to_string(keys().join("alice_ed25519.pub")).unwrap(),
+        )
+        .unwrap();
+        let cipher = encrypt(b"tweaked", &[alice], false).unwrap();
+        let header = Header::parse(&cipher).unwrap();
+        let ed: Vec<_> = header
+            .stanzas
+            .iter()
+            .filter(|s| s.tag == "ssh-ed25519")
+            .collect();
+        assert_eq!(ed.len(), 1);
+        for (id, ok) in [("alice_ed25519", true), ("web1_ed25519", false)] {
+            let key = std::fs::read(keys().join(id)).unwrap();
+            let identity =
+                match age::ssh::Identity::from_buffer(&key[..], None).unwrap() {
+                    i @ age::ssh::Identity::Unencrypted(_) => i,
+                    _ => panic!("{id} should be an unencrypted key"),
+                };
+            let got = age::decrypt(&identity, &cipher);
+            assert_eq!(got.is_ok(), ok, "{id}");
+            if ok {
+                assert_eq!(got.unwrap(), b"tweaked");
+            }
+        }
+    }
 
     #[test]
     fn decrypt_accepts_whitespace_around_armor() {
