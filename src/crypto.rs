@@ -266,10 +266,9 @@ mod tests {
     /// key they name.
     #[test]
     fn ssh_ed25519_stanza_decrypts_with_age_crate() {
-        let alice = Recipient::parse(
-            &std::fs::read_to_string(keys().join("alice_ed25519.pub")).unwrap(),
-        )
-        .unwrap();
+        let alice =
+            Recipient::parse(&std::fs::read_to_string(keys().join("alice_ed25519.pub")).unwrap())
+                .unwrap();
         let cipher = encrypt(b"tweaked", &[alice], false).unwrap();
         let header = Header::parse(&cipher).unwrap();
         let ed: Vec<_> = header
@@ -280,11 +279,10 @@ mod tests {
         assert_eq!(ed.len(), 1);
         for (id, ok) in [("alice_ed25519", true), ("web1_ed25519", false)] {
             let key = std::fs::read(keys().join(id)).unwrap();
-            let identity =
-                match age::ssh::Identity::from_buffer(&key[..], None).unwrap() {
-                    i @ age::ssh::Identity::Unencrypted(_) => i,
-                    _ => panic!("{id} should be an unencrypted key"),
-                };
+            let identity = match age::ssh::Identity::from_buffer(&key[..], None).unwrap() {
+                i @ age::ssh::Identity::Unencrypted(_) => i,
+                _ => panic!("{id} should be an unencrypted key"),
+            };
             let got = age::decrypt(&identity, &cipher);
             assert_eq!(got.is_ok(), ok, "{id}");
             if ok {

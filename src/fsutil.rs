@@ -1056,6 +1056,47 @@ mod tests {
         assert_eq!(fs::read_dir(d.path()).unwrap().count(), 2);
     }
 
+    /// A fleet-sized batch takes the syncfs path: files in two directories all land, and a
+    /// directory that vanished before the commit fails only its own files.
+    #[test]
+    fn large_batches_commit_per_directory() {
+        let d = tempfile::tempdir().unwrap();
+        let dirs = ["one", "two", "gone"].map(|n| d.path().join(n));
+        for dir in &dirs {
+            fs::create_dir(dir).unwrap();
+        }
+        let mut staged = Vec::new();
+        for i in 0..SYNCFS_MIN_FILES + 6 {
+            let dir = &dirs[i % 3];
+            let p = dir.join(format!("s{i}.age"));
+            fs::write(&p, b"old").unwrap();
+            staged.push(stage_write(&p, format!("new {i}").as_bytes(), 0o644).unwrap());
+        }
+        fs::remove_dir_all(&dirs[2]).unwrap();
+        let results = commit_staged(staged);
+        assert_eq!(results.len(), SYNCFS_MIN_FILES + 6);
+        for (i, r) in results.iter().enumerate() {
+            let p = dirs[i % 3].join(format!("s{i}.age"));
+            if i % 3 == 2 {
+                let e = r.as_ref().unwrap_err().to_string();
+                assert!(e.contains("gone"), "{e}");
+            } else {
+                assert!(r.is_ok(), "{i}: {r:?}");
+                assert_eq!(fs::read(&p).unwrap(), format!("new {i}").as_bytes());
+            }
+        }
+        for dir in &dirs[..2] {
+            let names: Vec<_> = fs::read_dir(dir)
+                .unwrap()
+                .map(|e| e.unwrap().file_name())
+                .collect();
+            assert!(
+                names.iter().all(|n| !n.to_string_lossy().ends_with(".tmp")),
+                "temp files left: {names:?}"
+            );
+        }
+    }
+
     #[test]
     fn create_owned_file_never_removes_what_was_there() {
         let d = tempfile::tempdir().unwrap();
