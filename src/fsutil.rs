@@ -994,14 +994,14 @@ fn sync_staged(staged: &[Staged]) -> Vec<Result<()>> {
                 None => File::open(&dir)
                     .and_then(|f| {
                         let dev = f.metadata()?.dev();
-                        if !by_dev.contains_key(&dev) {
+                        if let std::collections::btree_map::Entry::Vacant(e) = by_dev.entry(dev) {
                             // SAFETY: syncfs only reads the descriptor, which `f` keeps open.
                             let r = if unsafe { libc::syncfs(f.as_raw_fd()) } == 0 {
                                 Ok(())
                             } else {
                                 Err(io::Error::last_os_error())
                             };
-                            by_dev.insert(dev, r.path_ctx("cannot sync the filesystem of", &dir));
+                            e.insert(r.path_ctx("cannot sync the filesystem of", &dir));
                         }
                         Ok(dev)
                     })

@@ -25,7 +25,7 @@ enum Key {
     /// An unencrypted SSH key: the age crate's identity, or for ssh-ed25519 our faster one.
     Ssh(Box<dyn age::Identity + Send + Sync>),
     SshLocked {
-        enc: age::ssh::EncryptedKey,
+        enc: Box<age::ssh::EncryptedKey>,
         unlocked: OnceLock<std::result::Result<age::ssh::Identity, String>>,
     },
     /// X25519 and plugin identities from an age identity file.
@@ -319,7 +319,7 @@ fn load_ssh(path: &Path, text: &str) -> Result<Loaded> {
                 fingerprint: Some(ssh_fingerprint(&blob)),
                 ssh_tag: Some(ssh_tag(&blob)),
                 key: Key::SshLocked {
-                    enc: enc.clone(),
+                    enc: Box::new(enc.clone()),
                     unlocked: OnceLock::new(),
                 },
             })
