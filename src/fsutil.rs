@@ -923,45 +923,109 @@ pub fn stage_write(path: &Path, data: &[u8], mode: u32) -> Result<Staged> {
     })
 }
 
-/// Put many staged files in place without paying one serial disk round trip per file: the
-/// temp files are fsynced from several threads at once (the filesystem journal then commits them
-/// together), renamed over their targets (again concurrently) only after all are durable, then
+/// Put many staged files in place without paying one serial disk round trip per file: all
+/// temp files are made durable first (see `sync_staged`), then renamed over their targets, then
 /// each directory is fsynced once. Every target is still replaced atomically: after a crash it
 /// holds either its old or its new content. Returns one result per staged file, in order.
 pub fn commit_staged(staged: Vec<Staged>) -> Vec<Result<()>> {
-    let synced = crate::par::par_map(&staged, IO_THREADS, |s| {
-        File::open(&s.temp)
-            .and_then(|f| f.sync_all())
-            .path_ctx("cannot sync", &s.temp)
-    });
-    // Only durable files are renamed; a failed sync leaves the target untouched.
-    let pending: Vec<(&Staged, bool)> = staged
-        .iter()
-        .zip(synced.iter().map(Result::is_ok))
-        .collect();
-    let renamed = crate::par::par_map(&pending, IO_THREADS, |(s, ok)| {
-        if !ok {
-            return Ok(());
+    let synced = sync_staged(&staged);
+    // Renames in one directory serialize on that directory's lock, and threads contending for
+    // it cost more than they save: one thread per directory, directories in parallel.
+    let mut by_dir: std::collections::BTreeMap<PathBuf, Vec<usize>> = Default::default();
+    for (i, (s, sync)) in staged.iter().zip(&synced).enumerate() {
+        // Only durable files are renamed; a failed sync leaves the target untouched.
+        if sync.is_ok() {
+            by_dir.entry(parent_dir(&s.target)).or_default().push(i);
         }
-        fs::rename(&s.temp, &s.target).path_ctx("cannot replace", &s.target)
+    }
+    let groups: Vec<&Vec<usize>> = by_dir.values().collect();
+    let renamed_groups = crate::par::par_map(&groups, IO_THREADS, |idx| {
+        idx.iter()
+            .map(|&i| {
+                let s = &staged[i];
+                (
+                    i,
+                    fs::rename(&s.temp, &s.target).path_ctx("cannot replace", &s.target),
+                )
+            })
+            .collect::<Vec<_>>()
     });
-    let mut dirs = std::collections::BTreeSet::new();
+    let mut renamed: Vec<Option<Result<()>>> = staged.iter().map(|_| None).collect();
+    for (i, r) in renamed_groups.into_iter().flatten() {
+        renamed[i] = Some(r);
+    }
     let out = staged
         .into_iter()
         .zip(synced.into_iter().zip(renamed))
         .map(|(s, (sync, rename))| {
             sync?;
-            rename?;
-            dirs.insert(parent_dir(&s.target));
+            rename.unwrap_or(Ok(()))?;
             // Renamed: nothing left to clean up.
             let _ = s.temp.keep();
             Ok(())
         })
         .collect();
-    for d in &dirs {
+    for d in by_dir.keys() {
         sync_dir(d);
     }
     out
+}
+
+/// From this many files on, one `syncfs` per filesystem replaces one `fsync` per file.
+const SYNCFS_MIN_FILES: usize = 64;
+
+/// Make every staged temp file durable; one result per file. Few files: `fsync` each, from
+/// several threads so the disk sees the flushes together. Many files (a fleet-wide rekey) on
+/// Linux: each fsync forces its own device flush (and, on ext4 without a journal, a write of the
+/// parent directory), so instead one `syncfs` per filesystem writes everything back with one
+/// flush. Linux ≥ 5.8 reports writeback errors from `syncfs`; any error fails every file on
+/// that filesystem, so none of them is renamed.
+fn sync_staged(staged: &[Staged]) -> Vec<Result<()>> {
+    #[cfg(target_os = "linux")]
+    if staged.len() >= SYNCFS_MIN_FILES {
+        use std::os::unix::fs::MetadataExt;
+        let mut by_dev: std::collections::BTreeMap<u64, Result<()>> = Default::default();
+        let mut devs = Vec::with_capacity(staged.len());
+        let mut dir_dev: std::collections::BTreeMap<PathBuf, u64> = Default::default();
+        for s in staged {
+            let dir = parent_dir(&s.target);
+            let dev = match dir_dev.get(&dir) {
+                Some(d) => Ok(*d),
+                None => File::open(&dir)
+                    .and_then(|f| {
+                        let dev = f.metadata()?.dev();
+                        if let std::collections::btree_map::Entry::Vacant(e) = by_dev.entry(dev) {
+                            // SAFETY: syncfs only reads the descriptor, which `f` keeps open.
+                            let r = if unsafe { libc::syncfs(f.as_raw_fd()) } == 0 {
+                                Ok(())
+                            } else {
+                                Err(io::Error::last_os_error())
+                            };
+                            e.insert(r.path_ctx("cannot sync the filesystem of", &dir));
+                        }
+                        Ok(dev)
+                    })
+                    .path_ctx("cannot open", &dir),
+            };
+            if let Ok(d) = dev {
+                dir_dev.insert(dir, d);
+            }
+            devs.push(dev);
+        }
+        return devs
+            .into_iter()
+            .map(|dev| match by_dev.get(&dev?) {
+                Some(Ok(())) => Ok(()),
+                Some(Err(e)) => Err(Error::new(e.to_string())),
+                None => Err(Error::new("internal error: filesystem not synced")),
+            })
+            .collect();
+    }
+    crate::par::par_map(staged, IO_THREADS, |s| {
+        File::open(&s.temp)
+            .and_then(|f| f.sync_all())
+            .path_ctx("cannot sync", &s.temp)
+    })
 }
 
 /// Blocking filesystem calls wait on the disk, not the CPU: more threads than cores is the
@@ -990,6 +1054,47 @@ mod tests {
         assert_eq!(fs::read(d.path().join("b.age")).unwrap(), b"new b");
         // No temp files left behind, and the dropped one is gone.
         assert_eq!(fs::read_dir(d.path()).unwrap().count(), 2);
+    }
+
+    /// A fleet-sized batch takes the syncfs path: files in two directories all land, and a
+    /// directory that vanished before the commit fails only its own files.
+    #[test]
+    fn large_batches_commit_per_directory() {
+        let d = tempfile::tempdir().unwrap();
+        let dirs = ["one", "two", "gone"].map(|n| d.path().join(n));
+        for dir in &dirs {
+            fs::create_dir(dir).unwrap();
+        }
+        let mut staged = Vec::new();
+        for i in 0..SYNCFS_MIN_FILES + 6 {
+            let dir = &dirs[i % 3];
+            let p = dir.join(format!("s{i}.age"));
+            fs::write(&p, b"old").unwrap();
+            staged.push(stage_write(&p, format!("new {i}").as_bytes(), 0o644).unwrap());
+        }
+        fs::remove_dir_all(&dirs[2]).unwrap();
+        let results = commit_staged(staged);
+        assert_eq!(results.len(), SYNCFS_MIN_FILES + 6);
+        for (i, r) in results.iter().enumerate() {
+            let p = dirs[i % 3].join(format!("s{i}.age"));
+            if i % 3 == 2 {
+                let e = r.as_ref().unwrap_err().to_string();
+                assert!(e.contains("gone"), "{e}");
+            } else {
+                assert!(r.is_ok(), "{i}: {r:?}");
+                assert_eq!(fs::read(&p).unwrap(), format!("new {i}").as_bytes());
+            }
+        }
+        for dir in &dirs[..2] {
+            let names: Vec<_> = fs::read_dir(dir)
+                .unwrap()
+                .map(|e| e.unwrap().file_name())
+                .collect();
+            assert!(
+                names.iter().all(|n| !n.to_string_lossy().ends_with(".tmp")),
+                "temp files left: {names:?}"
+            );
+        }
     }
 
     #[test]

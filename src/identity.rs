@@ -22,9 +22,10 @@ pub enum Origin {
 }
 
 enum Key {
-    Ssh(age::ssh::Identity),
+    /// An unencrypted SSH key: the age crate's identity, or for ssh-ed25519 our faster one.
+    Ssh(Box<dyn age::Identity + Send + Sync>),
     SshLocked {
-        enc: age::ssh::EncryptedKey,
+        enc: Box<age::ssh::EncryptedKey>,
         unlocked: OnceLock<std::result::Result<age::ssh::Identity, String>>,
     },
     /// X25519 and plugin identities from an age identity file.
@@ -159,7 +160,7 @@ impl Identities {
             match &l.key {
                 Key::Ssh(id) => {
                     if l.ssh_tag.is_some_and(|t| tags.contains(&t)) {
-                        out.push(id);
+                        out.push(id.as_ref());
                     }
                 }
                 Key::SshLocked { enc, unlocked } => {
@@ -297,11 +298,18 @@ fn load_ssh(path: &Path, text: &str) -> Result<Loaded> {
     match &id {
         age::ssh::Identity::Unencrypted(_) => {
             let blob = public_blob(path, text)?;
+            let tag = ssh_tag(&blob);
+            let key: Box<dyn age::Identity + Send + Sync> = match ed25519_seed(text) {
+                Some(seed) => Box::new(crate::crypto::SshEd25519Identity::new(
+                    id, &blob, &seed, tag,
+                )),
+                None => Box::new(id),
+            };
             Ok(Loaded {
                 path: path.to_path_buf(),
                 fingerprint: Some(ssh_fingerprint(&blob)),
-                ssh_tag: Some(ssh_tag(&blob)),
-                key: Key::Ssh(id),
+                ssh_tag: Some(tag),
+                key: Key::Ssh(key),
             })
         }
         age::ssh::Identity::Encrypted(enc) => {
@@ -311,7 +319,7 @@ fn load_ssh(path: &Path, text: &str) -> Result<Loaded> {
                 fingerprint: Some(ssh_fingerprint(&blob)),
                 ssh_tag: Some(ssh_tag(&blob)),
                 key: Key::SshLocked {
-                    enc: enc.clone(),
+                    enc: Box::new(enc.clone()),
                     unlocked: OnceLock::new(),
                 },
             })
@@ -322,6 +330,17 @@ fn load_ssh(path: &Path, text: &str) -> Result<Loaded> {
             unsupported_reason(u, path)
         ))),
     }
+}
+
+/// The private seed of an unencrypted OpenSSH ssh-ed25519 key (None for any other key), for
+/// the faster identity in `crypto`.
+fn ed25519_seed(text: &str) -> Option<zeroize::Zeroizing<[u8; 32]>> {
+    let key = ssh_key::PrivateKey::from_openssh(text).ok()?;
+    if key.is_encrypted() {
+        return None;
+    }
+    let pair = key.key_data().ed25519()?;
+    Some(zeroize::Zeroizing::new(pair.private.to_bytes()))
 }
 
 /// The SSH wire encoding of a private key's public half, for its fingerprint and stanza tag.

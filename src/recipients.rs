@@ -49,6 +49,7 @@ pub struct Recipient {
 
 #[derive(Clone)]
 enum Parsed {
+    SshEd25519(crate::crypto::SshEd25519Recipient),
     Ssh(age::ssh::Recipient),
     X25519(age::x25519::Recipient),
     Plugin(age::plugin::Recipient),
@@ -165,13 +166,24 @@ fn parse_ssh(algo: &str, blob_b64: &str) -> Result<Recipient> {
     // The age crate must accept it too, or encryption would fail later.
     let parsed = age::ssh::Recipient::from_str(&text)
         .map_err(|e| Error::new(format!("age cannot use key {fingerprint}: {e:?}")))?;
+    let tag = ssh_tag(&blob);
+    let parsed = match pk.key_data().ed25519() {
+        Some(ed) => Parsed::SshEd25519(
+            crate::crypto::SshEd25519Recipient::new(&blob, &ed.0, tag).ok_or_else(|| {
+                Error::new(format!(
+                    "ssh-ed25519 key {fingerprint} is not a valid curve point"
+                ))
+            })?,
+        ),
+        None => Parsed::Ssh(parsed),
+    };
     Ok(Recipient {
         text,
         kind,
         fingerprint,
-        ssh_tag: Some(ssh_tag(&blob)),
+        ssh_tag: Some(tag),
         name: None,
-        parsed: Parsed::Ssh(parsed),
+        parsed,
     })
 }
 
@@ -246,6 +258,7 @@ pub fn to_age_recipients(list: &[Recipient]) -> Result<Vec<Box<dyn age::Recipien
         Default::default();
     for r in list {
         match &r.parsed {
+            Parsed::SshEd25519(rec) => out.push(Box::new(rec.clone())),
             Parsed::Ssh(rec) => out.push(Box::new(rec.clone())),
             Parsed::X25519(rec) => out.push(Box::new(rec.clone())),
             Parsed::Plugin(rec) => plugins
