@@ -110,9 +110,16 @@ fn check_ram_disk(mp: &Path, report: &mut Report) {
     if fsutil::is_ram_backed(mp) {
         return;
     }
+    use std::os::unix::fs::MetadataExt;
     let canon = std::fs::canonicalize(mp).unwrap_or_else(|_| mp.to_path_buf());
+    // A mount point is on another device than its parent directory (compared by device, not
+    // by statfs's f_mntonname, whose spelling of a path may differ from ours).
+    let dev = |p: &Path| std::fs::metadata(p).map(|m| m.dev()).ok();
+    let own_volume = canon
+        .parent()
+        .is_some_and(|parent| dev(&canon).is_some() && dev(&canon) != dev(parent));
     match fsutil::fs_info(&canon) {
-        Ok(i) if i.mounted_on == canon => report.info(format!(
+        Ok(i) if own_volume => report.info(format!(
             "{} is a {} volume of its own ({}), taken to be the RAM disk the nix-darwin module \
              attaches there (macOS cannot tell a RAM disk from a disk volume by its filesystem)",
             mp.display(),
