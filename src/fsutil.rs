@@ -16,10 +16,16 @@ use crate::error::{describe_io, Error, IoContext, Result};
 /// Plaintext lives in these buffers only; they are wiped when dropped.
 pub type SecretBytes = Zeroizing<Vec<u8>>;
 
+#[cfg(not(any(target_os = "linux", target_os = "macos")))]
+compile_error!("secrets supports Linux and macOS only");
+
+#[cfg(target_os = "linux")]
 const TMPFS_MAGIC: i64 = 0x0102_1994;
+#[cfg(target_os = "linux")]
 const RAMFS_MAGIC: i64 = 0x8584_58f6_u32 as i64;
 
 /// The filesystem type of `path` as reported by statfs(2).
+#[cfg(target_os = "linux")]
 pub fn fs_type(path: &Path) -> io::Result<i64> {
     let c = CString::new(path.as_os_str().as_bytes())
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains NUL"))?;
@@ -32,38 +38,98 @@ pub fn fs_type(path: &Path) -> io::Result<i64> {
     Ok(st.f_type as i64)
 }
 
+/// Linux: `path` is on a tmpfs or a ramfs.
+#[cfg(target_os = "linux")]
 pub fn is_ram_backed(path: &Path) -> bool {
     matches!(fs_type(path), Ok(t) if t == TMPFS_MAGIC || t == RAMFS_MAGIC)
 }
 
-/// Where plaintext may be put for editing: `$XDG_RUNTIME_DIR`, else `/dev/shm`, if RAM-backed.
+/// What statfs(2) says about the filesystem holding a path (macOS).
+#[cfg(target_os = "macos")]
+#[derive(Clone, Debug)]
+pub struct FsInfo {
+    /// `f_fstypename`: "apfs", "hfs", "tmpfs", …
+    pub fs_type: String,
+    /// `f_mntonname`: where that filesystem is mounted.
+    pub mounted_on: PathBuf,
+    /// `f_mntfromname`: what is mounted ("/dev/disk4", …).
+    pub mounted_from: String,
+}
+
+/// statfs(2) on macOS, where the filesystem type is a name (`f_fstypename`), not a number.
+#[cfg(target_os = "macos")]
+pub fn fs_info(path: &Path) -> io::Result<FsInfo> {
+    let c = cpath(path)?;
+    // SAFETY: statfs is plain old data; all-zero is a valid value for every field.
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: c is a valid NUL-terminated string and st a properly sized out-parameter.
+    if unsafe { libc::statfs(c.as_ptr(), &mut st) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // The kernel NUL-terminates these fixed-size arrays; stop at the array's end regardless.
+    fn text(chars: &[libc::c_char]) -> Vec<u8> {
+        chars
+            .iter()
+            .take_while(|&&c| c != 0)
+            .map(|&c| c as u8)
+            .collect()
+    }
+    Ok(FsInfo {
+        fs_type: String::from_utf8_lossy(&text(&st.f_fstypename)).into_owned(),
+        mounted_on: PathBuf::from(OsStr::from_bytes(&text(&st.f_mntonname))),
+        mounted_from: String::from_utf8_lossy(&text(&st.f_mntfromname)).into_owned(),
+    })
+}
+
+/// macOS: `path` is on a tmpfs (`mount_tmpfs`, macOS 11 and later), the only RAM filesystem
+/// statfs names as such. A RAM disk made with `hdiutil attach ram://…` carries an ordinary
+/// HFS+/APFS volume and cannot be told from a disk-backed one this way, so it does not count.
+#[cfg(target_os = "macos")]
+pub fn is_ram_backed(path: &Path) -> bool {
+    matches!(fs_info(path), Ok(i) if i.fs_type == "tmpfs")
+}
+
+/// Where plaintext may be put for editing: `$XDG_RUNTIME_DIR`, else `/dev/shm` (Linux), if
+/// RAM-backed (see `is_ram_backed`).
 /// A disk-backed directory is used only when the caller allows it.
 pub fn secure_tmp_base(allow_disk: bool) -> Result<PathBuf> {
     let mut tried = Vec::new();
+    // macOS has no /dev/shm directory (POSIX shared memory there is not a filesystem).
+    let shm = cfg!(target_os = "linux").then(|| PathBuf::from("/dev/shm"));
     let candidates = std::env::var_os("XDG_RUNTIME_DIR")
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)
         .into_iter()
-        .chain(std::iter::once(PathBuf::from("/dev/shm")));
+        .chain(shm);
     for dir in candidates {
         if dir.is_dir() && is_ram_backed(&dir) {
             return Ok(dir);
         }
         tried.push(dir.display().to_string());
     }
+    // Only on macOS can nothing have been tried (XDG_RUNTIME_DIR unset, no /dev/shm).
+    let tried = if tried.is_empty() {
+        "XDG_RUNTIME_DIR, which is not set".to_string()
+    } else {
+        tried.join(", ")
+    };
     if allow_disk {
         let dir = std::env::temp_dir();
         eprintln!(
             "warning: no RAM-backed directory found (tried {}); using {} because --allow-disk-tmp was given",
-            tried.join(", "),
+            tried,
             dir.display()
         );
         return Ok(dir);
     }
+    #[cfg(target_os = "linux")]
+    let hint = "";
+    #[cfg(target_os = "macos")]
+    let hint = " (macOS has none by default; an administrator can make one with mount_tmpfs)";
     Err(Error::new(format!(
         "no RAM-backed directory for the plaintext (tried {}): set XDG_RUNTIME_DIR to a tmpfs \
-         directory, or pass --allow-disk-tmp to accept a disk-backed temp file",
-        tried.join(", ")
+         directory{hint}, or pass --allow-disk-tmp to accept a disk-backed temp file",
+        tried
     )))
 }
 
@@ -261,10 +327,16 @@ pub fn read_stdin_secret() -> io::Result<SecretBytes> {
     Ok(buf)
 }
 
-/// Keep plaintext out of core dumps and away from ptrace by unprivileged peers.
+/// Keep plaintext out of core dumps and (Linux) away from ptrace by unprivileged peers.
+///
+/// macOS has no counterpart of PR_SET_DUMPABLE, so there only RLIMIT_CORE is set (no core
+/// file); which other processes may read this one's memory is left to macOS's own rules.
+/// PT_DENY_ATTACH is deliberately not used: it is an anti-debugging measure that covers
+/// ptrace only, not access through the Mach task port.
 pub fn harden_process() {
     // SAFETY: plain syscalls without pointers to our memory (setrlimit reads a local struct).
     unsafe {
+        #[cfg(target_os = "linux")]
         libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
         let lim = libc::rlimit {
             rlim_cur: 0,
@@ -740,19 +812,7 @@ impl SafeDir {
         cvt(unsafe { libc::symlinkat(t.as_ptr(), self.fd.as_raw_fd(), tmp.as_ptr()) })?;
         let res = (|| {
             if let Some(o) = owner {
-                // Through a descriptor of the link itself: the name could be swapped for a
-                // hard link to some other file by whoever may write to this directory.
-                let l = openat(&self.fd, &tmp, libc::O_PATH | libc::O_NOFOLLOW, 0)?;
-                // SAFETY: valid descriptor; the empty path means the descriptor itself.
-                cvt(unsafe {
-                    libc::fchownat(
-                        l.as_raw_fd(),
-                        c"".as_ptr(),
-                        o.uid,
-                        o.gid,
-                        libc::AT_EMPTY_PATH | libc::AT_SYMLINK_NOFOLLOW,
-                    )
-                })?;
+                self.chown_link(&tmp, o)?;
             }
             Ok(())
         })();
@@ -763,6 +823,54 @@ impl SafeDir {
         }
         self.rename_into(&tmp, &c)?;
         Ok(before)
+    }
+
+    /// Give the symlink `tmp` owner `o` through a descriptor of the link itself: the name
+    /// could be swapped for a hard link to some other file by whoever may write to this
+    /// directory.
+    #[cfg(target_os = "linux")]
+    fn chown_link(&self, tmp: &CStr, o: Ownership) -> io::Result<()> {
+        let l = openat(&self.fd, tmp, libc::O_PATH | libc::O_NOFOLLOW, 0)?;
+        // SAFETY: valid descriptor; the empty path means the descriptor itself.
+        cvt(unsafe {
+            libc::fchownat(
+                l.as_raw_fd(),
+                c"".as_ptr(),
+                o.uid,
+                o.gid,
+                libc::AT_EMPTY_PATH | libc::AT_SYMLINK_NOFOLLOW,
+            )
+        })
+    }
+
+    /// macOS has neither O_PATH nor AT_EMPTY_PATH: O_SYMLINK opens the link itself (not its
+    /// target) and fchown on that descriptor changes the link. macOS also lacks Linux's
+    /// protected_hardlinks, so anyone who may write to this directory could hard-link a file
+    /// they do not own (a root-owned config, say) over `tmp` before it is opened; what was
+    /// opened is therefore checked to be a symlink with no other name before it is chowned.
+    #[cfg(target_os = "macos")]
+    fn chown_link(&self, tmp: &CStr, o: Ownership) -> io::Result<()> {
+        // Not O_NOFOLLOW: macOS refuses a symlink with it even under O_SYMLINK. O_NONBLOCK:
+        // a FIFO put in its place must not block the open.
+        let l = openat(
+            &self.fd,
+            tmp,
+            libc::O_RDONLY | libc::O_SYMLINK | libc::O_NONBLOCK,
+            0,
+        )?;
+        // SAFETY: stat is plain old data; all-zero is a valid value for every field.
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        // SAFETY: valid descriptor and a properly sized out-parameter.
+        cvt(unsafe { libc::fstat(l.as_raw_fd(), &mut st) })?;
+        if !is_type(&st, libc::S_IFLNK) || st.st_nlink != 1 {
+            return Err(io::Error::other(
+                "the temporary symlink was replaced by something else while it was being \
+                 installed (is another user writing to this directory?); its owner was not \
+                 changed",
+            ));
+        }
+        // SAFETY: a descriptor we own.
+        cvt(unsafe { libc::fchown(l.as_raw_fd(), o.uid, o.gid) })
     }
 
     /// Replace `name` with a new file holding `data`, created 0400-root next to it, filled,
@@ -810,6 +918,7 @@ pub fn lock_dir(dir: &Path) -> io::Result<DirLock> {
 }
 
 /// One line of /proc/self/mountinfo: where and what.
+#[cfg(target_os = "linux")]
 #[derive(Clone, Debug)]
 pub struct MountEntry {
     pub mount_point: PathBuf,
@@ -817,6 +926,7 @@ pub struct MountEntry {
     pub options: Vec<String>,
 }
 
+#[cfg(target_os = "linux")]
 fn unescape_mountinfo(s: &str) -> String {
     // The kernel escapes space, tab, newline and backslash as \ooo.
     let b = s.as_bytes();
@@ -839,6 +949,7 @@ fn unescape_mountinfo(s: &str) -> String {
 }
 
 /// The topmost mount exactly at `path` (which should be canonical), if any.
+#[cfg(target_os = "linux")]
 pub fn mount_at(path: &Path) -> io::Result<Option<MountEntry>> {
     let text = fs::read_to_string("/proc/self/mountinfo")?;
     let mut found = None;
@@ -869,6 +980,7 @@ pub fn mount_at(path: &Path) -> io::Result<Option<MountEntry>> {
 }
 
 /// mount(2) a RAM filesystem (`tmpfs` or `ramfs`) on `target` with nodev,nosuid,noexec.
+#[cfg(target_os = "linux")]
 pub fn mount_ramfs(target: &Path, fstype: &str, data: &str) -> io::Result<()> {
     let t = cpath(target)?;
     let fs_c = CString::new(fstype).expect("no NUL");

@@ -506,6 +506,7 @@ fn editor(dir: &Path, name: &str, body: &str) -> std::path::PathBuf {
 }
 
 /// Run `secrets edit` with stdin on a pseudo-terminal (so the editor path is taken).
+#[cfg(target_os = "linux")] // used by the Linux-only editor tests only
 fn edit_on_tty(repo: &Repo, file: &str, editor_cmd: &str, runtime: &Path) -> (i32, String) {
     let alice = key("alice_ed25519");
     let (code, _, out) =
@@ -517,6 +518,7 @@ fn edit_on_tty(repo: &Repo, file: &str, editor_cmd: &str, runtime: &Path) -> (i3
 }
 
 #[test]
+#[cfg(target_os = "linux")] // /dev/shm as the RAM-backed XDG_RUNTIME_DIR
 fn edit_with_editor_keeps_no_plaintext() {
     if common::missing("python3") {
         return;
@@ -588,6 +590,7 @@ fn edit_with_editor_keeps_no_plaintext() {
 }
 
 #[test]
+#[cfg(target_os = "linux")] // /dev/shm as the RAM-backed XDG_RUNTIME_DIR
 fn sigint_during_edit_removes_plaintext() {
     if common::missing("python3") {
         return;
@@ -674,6 +677,7 @@ fn passphrase_asked_once_and_only_when_needed() {
 }
 
 #[test]
+#[cfg(target_os = "linux")] // unshare and a bind mount over /dev/shm
 fn disk_backed_temp_is_refused_unless_allowed() {
     if common::not_root() || common::missing("unshare") || common::missing("script") {
         return;

@@ -1,5 +1,7 @@
 //! `secrets install` (issue A): the real binary as root in a private mount namespace with a
 //! real tmpfs. Each test re-runs itself under `unshare --mount` (see install_support).
+// Linux only: unshare, mount(8), /proc/self/mountinfo and inotify.
+#![cfg(target_os = "linux")]
 
 mod common;
 mod install_support;

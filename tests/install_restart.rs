@@ -1,5 +1,7 @@
 //! `secrets install` (issue B): restart/reload units on change, templates, dry activation and
 //! the build-time host key check. Root, private mount namespace, real tmpfs.
+// Linux only: unshare and mount namespaces.
+#![cfg(target_os = "linux")]
 
 mod common;
 mod install_support;

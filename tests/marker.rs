@@ -11,6 +11,8 @@
 //! its own tmpfs on, and secretsDirForUsers), the installer runs, and before the namespace
 //! goes away the script lists the files below `run/` that hold a marker; those count as files
 //! of the scratch dir, so the installed secret files must be listed in `intended`.
+// Linux only: the temp base is on /dev/shm, and install steps use unshare.
+#![cfg(target_os = "linux")]
 
 mod common;
 

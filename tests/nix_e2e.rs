@@ -8,7 +8,9 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use common::{key, Repo};
+#[cfg(target_os = "linux")] // used by the Linux-only tests
+use common::key;
+use common::Repo;
 
 /// The test stubs' made-up store path prefix (nix/tests/stub-pkgs.nix).
 const STORE: &str = "/nix/store/00000000000000000000000000000000";
@@ -56,6 +58,7 @@ fn eval(module: &Path, attr: &str) -> serde_json::Value {
 }
 
 #[test]
+#[cfg(target_os = "linux")] // unshare and a tmpfs mounted on /run
 fn module_manifest_installs_with_the_real_binary() {
     if common::not_root() || common::missing("unshare") || !common::nixpkgs_lib() {
         return;
@@ -216,6 +219,7 @@ fn home_manager_build_time_check_passes_in_a_build_environment() {
 /// host also has the NixOS module's password secrets (/run/agenix-for-users), which the
 /// user's runs must leave alone.
 #[test]
+#[cfg(target_os = "linux")] // unshare and a tmpfs mounted on /run
 fn home_manager_service_removes_the_last_secret_for_an_unprivileged_user() {
     if common::not_root()
         || common::missing("unshare")

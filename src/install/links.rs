@@ -108,8 +108,11 @@ fn is_our_copy(dir: &SafeDir, name: &std::ffi::OsStr, ours: &Path) -> bool {
     let Ok((have, st)) = dir.read_file(name) else {
         return false;
     };
+    // st_mode is a u32 on Linux, a u16 on macOS.
+    #[allow(clippy::unnecessary_cast)]
+    let have_mode = st.st_mode as u32;
     have[..] == want[..]
         && st.st_uid == meta.uid()
         && st.st_gid == meta.gid()
-        && st.st_mode & 0o7777 == meta.mode() & 0o7777
+        && have_mode & 0o7777 == meta.mode() & 0o7777
 }

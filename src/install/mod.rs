@@ -84,6 +84,10 @@ pub fn run(args: &InstallArgs) -> Result<i32> {
         }
         return Ok(finish(report, args.json));
     }
+    // What this OS cannot install (a tmpfs on macOS) fails here, before anything is touched;
+    // --check above stays a portable validation of the manifest and the encrypted files.
+    mount::supported(&plan)
+        .map_err(|e| e.context(format!("manifest {}", args.manifest.display())))?;
     fsutil::harden_process();
     // Everything we create gets an explicit mode; a restrictive umask covers the rest.
     fsutil::set_umask(0o077);

@@ -1,4 +1,6 @@
-//! The RAM filesystem under the mount point: tmpfs (noswap) or ramfs, mounted once per boot.
+//! The RAM filesystem under the mount point: tmpfs (noswap) or ramfs, mounted once per boot
+//! (Linux); on macOS, which the installer cannot mount anything on, a RAM disk mounted by
+//! whoever runs it (`filesystem = "none"`).
 
 use std::io;
 use std::path::Path;
@@ -9,8 +11,46 @@ use super::report::Report;
 use crate::error::{describe_io, Error, Result};
 use crate::fsutil::{self, Ownership};
 
+#[cfg(target_os = "linux")]
 const TMPFS_DATA: &str = "mode=0751,noswap";
+#[cfg(target_os = "linux")]
 const RAMFS_DATA: &str = "mode=0751";
+
+/// What to do about a user-mode secretsMountPoint that is not RAM-backed.
+#[cfg(target_os = "linux")]
+const USER_MODE_FIX: &str = "Set secretsMountPoint below $XDG_RUNTIME_DIR (a tmpfs), or set \
+     \"allowDiskBacked\": true in the manifest to accept plaintext on disk";
+#[cfg(target_os = "macos")]
+const USER_MODE_FIX: &str = "macOS has no RAM-backed per-user directory by default (the \
+     per-user temporary directory, which the home-manager module uses as $XDG_RUNTIME_DIR, is \
+     on disk): set \"allowDiskBacked\": true in the manifest to accept plaintext on disk, or \
+     put secretsMountPoint on a tmpfs an administrator mounted with mount_tmpfs";
+
+/// Refuse, before anything is read or written, what the installer cannot do on this system:
+/// on macOS it cannot mount a RAM filesystem itself.
+pub fn supported(plan: &Plan) -> Result<()> {
+    #[cfg(target_os = "macos")]
+    if !plan.user_mode && plan.filesystem != Filesystem::None {
+        return Err(unsupported_filesystem(plan));
+    }
+    let _ = plan;
+    Ok(())
+}
+
+#[cfg(target_os = "macos")]
+fn unsupported_filesystem(plan: &Plan) -> Error {
+    let fs = if plan.filesystem == Filesystem::Ramfs {
+        "ramfs"
+    } else {
+        "tmpfs"
+    };
+    Error::new(format!(
+        "\"filesystem\": \"{fs}\" cannot be used on macOS: the installer mounts tmpfs and ramfs \
+         with Linux's mount(2). Set \"filesystem\": \"none\" and have a RAM disk mounted at \
+         secretsMountPoint ({}) before the installer runs, as the nix-darwin module does",
+        plan.mount_point.display()
+    ))
+}
 
 /// Make sure `plan.mount_point` is a RAM filesystem we may use; mount one if not.
 /// Returns a short description for the summary ("tmpfs (mounted)", "tmpfs (existing)", …).
@@ -23,15 +63,13 @@ pub fn ensure(plan: &Plan, report: &mut Report) -> Result<String> {
             .ancestors()
             .find(|a| a.exists())
             .unwrap_or(Path::new("/"));
-        // Linux only: is_ram_backed knows Linux filesystem magics, and on macOS the
-        // home-manager module points $XDG_RUNTIME_DIR at the per-user temp dir (as agenix).
-        if cfg!(target_os = "linux") && !fsutil::is_ram_backed(existing) {
+        // RAM-backed: tmpfs or ramfs on Linux; on macOS only a tmpfs, since a RAM disk cannot
+        // be told from a disk there (see fsutil::is_ram_backed).
+        if !fsutil::is_ram_backed(existing) {
             if !plan.allow_disk_backed {
                 return Err(Error::new(format!(
                     "{} is not on a RAM-backed filesystem, so decrypted secrets would be \
-                     written to disk; nothing was installed. Set secretsMountPoint below \
-                     $XDG_RUNTIME_DIR (a tmpfs), or set \"allowDiskBacked\": true in the \
-                     manifest to accept plaintext on disk",
+                     written to disk; nothing was installed. {USER_MODE_FIX}",
                     mp.display()
                 )));
             }
@@ -46,16 +84,74 @@ pub fn ensure(plan: &Plan, report: &mut Report) -> Result<String> {
     }
     create_dir_chain(mp, 0o751)?;
     if plan.filesystem == Filesystem::None {
-        if cfg!(target_os = "linux") && !fsutil::is_ram_backed(mp) {
+        #[cfg(target_os = "linux")]
+        if !fsutil::is_ram_backed(mp) {
             report.warn(format!(
                 "{} is not on a RAM-backed filesystem and filesystem = \"none\" mounts \
                  nothing; secrets will be written to disk",
                 mp.display()
             ));
         }
+        #[cfg(target_os = "macos")]
+        check_ram_disk(mp, report);
         set_dir_owner(mp, 0o751, own::group_id("keys"))?;
         return Ok("none (existing directory)".into());
     }
+    mount_ram(plan, report)
+}
+
+/// macOS, `filesystem = "none"`: a tmpfs is RAM-backed; a volume of its own mounted exactly at
+/// the mount point is taken to be the RAM disk the nix-darwin module attaches there (statfs
+/// cannot tell an `hdiutil attach ram://` disk from a disk-backed HFS+/APFS volume); a plain
+/// directory on the volume holding it means the plaintext goes to disk, which is warned about
+/// as on Linux.
+#[cfg(target_os = "macos")]
+fn check_ram_disk(mp: &Path, report: &mut Report) {
+    if fsutil::is_ram_backed(mp) {
+        return;
+    }
+    use std::os::unix::fs::MetadataExt;
+    let canon = std::fs::canonicalize(mp).unwrap_or_else(|_| mp.to_path_buf());
+    // A mount point is on another device than its parent directory (compared by device, not
+    // by statfs's f_mntonname, whose spelling of a path may differ from ours).
+    let dev = |p: &Path| std::fs::metadata(p).map(|m| m.dev()).ok();
+    let own_volume = canon
+        .parent()
+        .is_some_and(|parent| dev(&canon).is_some() && dev(&canon) != dev(parent));
+    match fsutil::fs_info(&canon) {
+        Ok(i) if own_volume => report.info(format!(
+            "{} is a {} volume of its own ({}), taken to be the RAM disk the nix-darwin module \
+             attaches there (macOS cannot tell a RAM disk from a disk volume by its filesystem)",
+            mp.display(),
+            i.fs_type,
+            i.mounted_from
+        )),
+        Ok(i) => report.warn(format!(
+            "{} is not a mount point but a directory on the {} volume mounted on {}, and \
+             filesystem = \"none\" mounts nothing; secrets will be written to disk (the \
+             nix-darwin module attaches a RAM disk there before it runs the installer)",
+            mp.display(),
+            i.fs_type,
+            i.mounted_on.display()
+        )),
+        Err(e) => report.warn(format!(
+            "cannot tell which filesystem holds {} ({}); secrets may be written to disk",
+            mp.display(),
+            describe_io(&e)
+        )),
+    }
+}
+
+/// macOS cannot mount a RAM filesystem here; `supported` refuses such a manifest first.
+#[cfg(target_os = "macos")]
+fn mount_ram(plan: &Plan, _report: &mut Report) -> Result<String> {
+    Err(unsupported_filesystem(plan))
+}
+
+/// Linux: reuse a tmpfs/ramfs mounted exactly at the mount point, else mount one there.
+#[cfg(target_os = "linux")]
+fn mount_ram(plan: &Plan, report: &mut Report) -> Result<String> {
+    let mp = &plan.mount_point;
     let canon = std::fs::canonicalize(mp).map_err(|e| Error::io("cannot resolve", mp, e))?;
     let existing = fsutil::mount_at(&canon)
         .map_err(|e| Error::io("cannot read", Path::new("/proc/self/mountinfo"), e))?;
@@ -98,6 +194,7 @@ pub fn ensure(plan: &Plan, report: &mut Report) -> Result<String> {
     Ok(desc)
 }
 
+#[cfg(target_os = "linux")]
 fn mount_new(mp: &Path, fs: Filesystem, report: &mut Report) -> Result<String> {
     if fs == Filesystem::Tmpfs {
         match fsutil::mount_ramfs(mp, "tmpfs", TMPFS_DATA) {
@@ -122,6 +219,7 @@ fn mount_new(mp: &Path, fs: Filesystem, report: &mut Report) -> Result<String> {
     Ok("ramfs (mounted)".into())
 }
 
+#[cfg(target_os = "linux")]
 fn mount_error(mp: &Path, fs: &str, e: io::Error) -> Error {
     Error::new(format!(
         "cannot mount {fs} on {}: {} (the installer must run as root in the host's mount \
