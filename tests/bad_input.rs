@@ -1468,6 +1468,16 @@ fn cases() -> Vec<Case> {
             expect: &["secret \"db\"", "neededForUsers", "root"],
         },
         Case {
+            name: "install: neededForUsers secret in userMode",
+            needs: &[],
+            setup: |c| {
+                c.install(
+                    r#"{"userMode": true, "secrets": {"db": {"file": "@/db.age", "neededForUsers": true}}}"#,
+                )
+            },
+            expect: &["secret \"db\"", "neededForUsers", "userMode", "remove it"],
+        },
+        Case {
             name: "install: manifest is a directory",
             needs: &[],
             setup: |c| {

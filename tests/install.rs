@@ -572,6 +572,47 @@ fn ramfs_and_user_mode() {
     assert_eq!(mode(&xdg.join("agenix.d")), 0o700);
 }
 
+/// A user's installer never switches secretsDirForUsers: on a NixOS host that is the system's
+/// link, with the system's password secrets behind it.
+#[test]
+fn user_mode_leaves_the_users_dir_alone() {
+    if !in_private_ns("user_mode_leaves_the_users_dir_alone") {
+        return;
+    }
+    let env = Env::new();
+    let xdg = env.path().join("xdg");
+    std::fs::create_dir(&xdg).unwrap();
+    mount_tmpfs(&xdg);
+    // What the system installer left: a link to a generation holding a password secret.
+    let system_gen = env.path().join("system-users.1");
+    std::fs::create_dir(&system_gen).unwrap();
+    std::fs::write(system_gen.join("pw"), b"system").unwrap();
+    let users_link = env.path().join("agenix-for-users");
+    std::os::unix::fs::symlink(&system_gen, &users_link).unwrap();
+    let manifest = json!({
+        "version": 1, "userMode": true,
+        "secretsDir": "$XDG_RUNTIME_DIR/agenix",
+        "secretsMountPoint": "$XDG_RUNTIME_DIR/agenix.d",
+        "secretsDirForUsers": users_link,
+        "identityPaths": [env.host_key()],
+        "secrets": {"u": {"file": env.encrypt("u", b"u-val")}},
+    });
+    let p = env.path().join("user.json");
+    std::fs::write(&p, manifest.to_string()).unwrap();
+    for _ in 0..2 {
+        let o = common::cmd()
+            .args(["install", "--manifest"])
+            .arg(&p)
+            .env("XDG_RUNTIME_DIR", &xdg)
+            .output()
+            .unwrap();
+        assert_ok(&o);
+        assert_eq!(std::fs::read_link(&users_link).unwrap(), system_gen);
+        assert_eq!(std::fs::read(system_gen.join("pw")).unwrap(), b"system");
+        assert_eq!(std::fs::read(xdg.join("agenix/u")).unwrap(), b"u-val");
+    }
+}
+
 /// kill -9 at random moments; the stable symlink must always name a complete generation.
 #[test]
 fn crash_kill9_never_leaves_partial_generation() {

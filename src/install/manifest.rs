@@ -552,6 +552,12 @@ fn validate(raw: RawManifest) -> Result<Plan> {
             },
             false,
         )?;
+        if s.needed_for_users && um {
+            return Err(Error::new(format!(
+                "{item}: neededForUsers has no meaning with userMode (a user's installer \
+                 creates no users and must not touch the system's secretsDirForUsers); remove it"
+            )));
+        }
         if s.needed_for_users && !um && (!c.owner.is_root() || !c.group.is_root()) {
             return Err(Error::new(format!(
                 "{item}: neededForUsers secrets are installed before users and groups exist, \

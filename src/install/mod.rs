@@ -116,6 +116,11 @@ pub fn run(args: &InstallArgs) -> Result<i32> {
     if args.phase == PhaseArg::Main && !has_users && users_secrets_left(&plan) {
         phases.insert(0, PhaseKind::Users);
     }
+    // A user's installer has no users phase: on a NixOS host secretsDirForUsers may be the
+    // system's root-owned link, which is not this user's to switch.
+    if plan.user_mode {
+        phases.retain(|p| *p != PhaseKind::Users);
+    }
     // Likewise the main phase: a host without secrets (the module imported everywhere) mounts
     // nothing, while one whose last secret was just removed switches to an empty generation.
     let has_main =
