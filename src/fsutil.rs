@@ -1084,6 +1084,7 @@ pub fn commit_staged(staged: Vec<Staged>) -> Vec<Result<()>> {
 }
 
 /// From this many files on, one `syncfs` per filesystem replaces one `fsync` per file.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))] // no syncfs elsewhere
 const SYNCFS_MIN_FILES: usize = 64;
 
 /// Make every staged temp file durable; one result per file. Few files: `fsync` each, from
