@@ -613,8 +613,11 @@ fn home_manager_allow_disk_backed_reaches_the_manifest_only_when_set() {
         m["secretsMountPoint"].as_str(),
         Some("$HOME/.local/state/agenix.d")
     );
-    // The default (false) writes nothing: the installer's own default is to refuse. Nor do
-    // the system modules, which have no such option.
+    // On macOS the default is true: its default paths are on disk, as with agenix.
+    let m = eval_case("hmDarwinNoSecrets")["manifest"].clone();
+    assert_eq!(m["allowDiskBacked"], json!(true), "{m}");
+    // The Linux default (false) writes nothing: the installer's own default is to refuse. Nor
+    // do the system modules, which have no such option.
     for case in ["hmAgenix", "hmNoSecrets", "darwinPlain", "plain"] {
         let m = eval_case(case)["manifest"].clone();
         assert!(

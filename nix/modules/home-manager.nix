@@ -169,14 +169,19 @@ in
     };
     allowDiskBacked = mkOption {
       type = types.bool;
-      default = false;
+      # macOS has no RAM-backed per-user directory: its default paths are on
+      # disk (as with agenix), and refusing them would break every migration.
+      default = isDarwin;
+      defaultText = literalExpression "pkgs.stdenv.hostPlatform.isDarwin";
       example = true;
       description = ''
         Accept a `secretsMountPoint` that is not on a RAM-backed file system
-        (tmpfs or ramfs), so that the decrypted secrets are written to disk.
-        Without it the installer refuses such a mount point before writing
-        anything. Only for machines whose `$XDG_RUNTIME_DIR` is not a tmpfs (or
-        that have none). Linux only: on macOS the mount point is not checked.
+        (tmpfs or ramfs on Linux, tmpfs on macOS), so that the decrypted
+        secrets are written to disk. Without it the installer refuses such a
+        mount point before writing anything. Defaults to true on macOS, whose
+        default paths (the per-user temporary directory) are on disk, as they
+        are with agenix; set it to false there to require a tmpfs. On Linux it
+        is only for machines whose `$XDG_RUNTIME_DIR` is not a tmpfs.
       '';
     };
     manifest = mkOption {
