@@ -178,14 +178,28 @@ impl Lock {
     }
 }
 
+/// Change the lock file under an exclusive lock (flock) on the rules directory: it is read
+/// inside the lock, changed by `change`, and written back, so two `secrets` processes (an
+/// edit during a rekey, two edits) never drop each other's entries. An unreadable lock file is
+/// an error and is left as it is. No file is created for an empty lock.
+pub fn update(rules_dir: &Path, change: impl FnOnce(&mut Lock)) -> Result<()> {
+    let _guard = crate::fsutil::lock_dir(rules_dir)
+        .map_err(|e| Error::io("cannot lock the directory", rules_dir, e))?;
+    let mut lock = Lock::load(rules_dir)?;
+    change(&mut lock);
+    if lock.files.is_empty() && !lock.path.exists() {
+        return Ok(());
+    }
+    lock.save()
+}
+
 /// Record one freshly written file (used by edit/encrypt through `cmd::write_rule`). A failure
 /// is a warning: the secret itself is written, and a missing entry only makes the file
 /// "unverified" until the next `secrets rekey`.
 pub fn record(rules_dir: &Path, rule: &Rule, cipher: &[u8]) {
-    let res = Lock::load(rules_dir).and_then(|mut lock| {
+    let res = update(rules_dir, |lock| {
         lock.files
             .insert(rule.name.clone(), entry_for(cipher, &rule.recipients));
-        lock.save()
     });
     if let Err(e) = res {
         eprintln!(

@@ -686,3 +686,64 @@ fn a_broken_lock_file_is_never_overwritten() {
     assert!(stderr.contains("left unchanged"), "{stderr}");
     assert_eq!(std::fs::read_to_string(&lock).unwrap(), broken);
 }
+
+/// rekey changes the lock file under an flock on the rules directory and re-reads it there:
+/// an entry another process recorded while the rekey ran (here: written while the test holds
+/// the flock, after the rekey replaced its files) is kept, and the rekey's own entries land.
+#[test]
+fn rekey_keeps_lock_entries_recorded_meanwhile() {
+    use std::os::fd::AsRawFd;
+    let f = Fleet::new();
+    f.rules(&[
+        ("a.age", &["alice", "dave"], false),
+        ("b.age", &["dave"], false),
+    ]);
+    f.secrets_encrypt("a.age");
+    f.secrets_encrypt("b.age");
+    let lock_path = f.path().join("secrets.lock.json");
+    let before: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&lock_path).unwrap()).unwrap();
+    let old_a = std::fs::read(f.path().join("a.age")).unwrap();
+    f.rules(&[("a.age", &["alice"], false), ("b.age", &["dave"], false)]);
+
+    let dir = std::fs::File::open(f.path()).unwrap();
+    // SAFETY: flock on a descriptor we own.
+    assert_eq!(unsafe { libc::flock(dir.as_raw_fd(), libc::LOCK_EX) }, 0);
+    let child = Command::new(common::bin())
+        .current_dir(f.path())
+        .env("HOME", f.path())
+        .env_remove("RULES")
+        .env_remove("SECRETS_IDENTITY")
+        .args(["rekey", "a.age", "-i"])
+        .arg(key("alice_ed25519"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the rekey has replaced a.age; its lock update must then wait for us.
+    let t = std::time::Instant::now();
+    while std::fs::read(f.path().join("a.age")).unwrap() == old_a {
+        assert!(t.elapsed().as_secs() < 60, "rekey never replaced a.age");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    // Another process records an entry meanwhile (as `secrets edit` would, under the flock).
+    let mut during = before.clone();
+    during["files"]["other.age"] = before["files"]["b.age"].clone();
+    std::fs::write(&lock_path, serde_json::to_string_pretty(&during).unwrap()).unwrap();
+    // SAFETY: as above.
+    assert_eq!(unsafe { libc::flock(dir.as_raw_fd(), libc::LOCK_UN) }, 0);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+
+    let after: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&lock_path).unwrap()).unwrap();
+    assert_eq!(
+        after["files"]["other.age"], during["files"]["other.age"],
+        "the entry recorded during the rekey was dropped: {after}"
+    );
+    assert_ne!(
+        after["files"]["a.age"], before["files"]["a.age"],
+        "the rekey's own entry is missing: {after}"
+    );
+    assert_eq!(after["files"]["b.age"], before["files"]["b.age"]);
+}

@@ -163,7 +163,7 @@ fn rekey(files: &[PathBuf], opts: &Options, g: &Global) -> Result<i32> {
                 Err(why) => failures.push((job.rule.name.clone(), why)),
             }
         }
-        let mut lock = lock;
+        let mut written = Vec::new();
         for ((name, entry), res) in entries
             .into_iter()
             .zip(crate::fsutil::commit_staged(staged))
@@ -171,15 +171,14 @@ fn rekey(files: &[PathBuf], opts: &Options, g: &Global) -> Result<i32> {
             match res {
                 Ok(()) => {
                     rekeyed += 1;
-                    lock.files.insert(name, entry);
+                    written.push((name, entry));
                 }
                 Err(e) => failures.push((name, e.to_string())),
             }
         }
-        save_lock(&mut lock, lock_ok, &rules, files.is_empty());
+        save_lock(written, lock_ok, &rules, files.is_empty());
     } else if files.is_empty() {
-        let mut lock = lock;
-        save_lock(&mut lock, lock_ok, &rules, true);
+        save_lock(Vec::new(), lock_ok, &rules, true);
     }
 
     if !opts.agenix {
@@ -225,23 +224,25 @@ fn select<'a>(rules: &'a Rules, files: &[PathBuf]) -> Result<Vec<&'a Rule>> {
 }
 
 /// Record the new entries; after a run over all files, drop entries of files without a rule.
-fn save_lock(lock: &mut Lock, lock_ok: bool, rules: &Rules, prune: bool) {
+/// Applied to the lock file as it is now (see `lock::update`), not to the copy read at the
+/// start, so entries that an edit recorded during this run are kept.
+fn save_lock(written: Vec<(String, Entry)>, lock_ok: bool, rules: &Rules, prune: bool) {
     if !lock_ok {
         eprintln!(
             "warning: {} was left unchanged because it could not be read; fix it (or delete it \
              and run `secrets rekey --force`)",
-            lock.path.display()
+            crate::lock::path_in(&rules.dir).display()
         );
         return;
     }
-    if prune {
-        lock.files
-            .retain(|name, _| rules.secrets.contains_key(name));
-    }
-    if lock.files.is_empty() && !lock.path.exists() {
-        return;
-    }
-    if let Err(e) = lock.save() {
+    let res = crate::lock::update(&rules.dir, |lock| {
+        lock.files.extend(written);
+        if prune {
+            lock.files
+                .retain(|name, _| rules.secrets.contains_key(name));
+        }
+    });
+    if let Err(e) = res {
         eprintln!(
             "warning: {e}; the rekeyed files are written, but X25519/plugin files stay \
              \"unverified\" until the lock can be written"
