@@ -537,10 +537,7 @@ fn ramfs_and_user_mode() {
     assert_eq!(std::fs::read(none.stable().join("a")).unwrap(), b"a-val");
 
     // User mode: nothing mounted, paths from $XDG_RUNTIME_DIR (a tmpfs), no chown.
-    let xdg = env.path().join("xdg");
-    std::fs::create_dir(&xdg).unwrap();
-    mount_tmpfs(&xdg);
-    std::fs::set_permissions(&xdg, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let xdg = runtime_dir(&env);
     let manifest = json!({
         "version": 1, "userMode": true,
         "secretsDir": "$XDG_RUNTIME_DIR/agenix",
@@ -549,15 +546,7 @@ fn ramfs_and_user_mode() {
         "secrets": {"u": {"file": env.encrypt("u", b"u-val"), "owner": "daemon",
                           "path": "$XDG_RUNTIME_DIR/app/u"}},
     });
-    let p = env.path().join("user.json");
-    std::fs::write(&p, manifest.to_string()).unwrap();
-    let o = common::cmd()
-        .args(["install", "--manifest"])
-        .arg(&p)
-        .env("XDG_RUNTIME_DIR", &xdg)
-        .output()
-        .unwrap();
-    assert_ok(&o);
+    assert_ok(&install_as_user(&env, &xdg, &manifest).output().unwrap());
     assert!(
         mount_line(&xdg.join("agenix.d")).is_empty(),
         "nothing mounted"
@@ -580,9 +569,7 @@ fn user_mode_leaves_the_users_dir_alone() {
         return;
     }
     let env = Env::new();
-    let xdg = env.path().join("xdg");
-    std::fs::create_dir(&xdg).unwrap();
-    mount_tmpfs(&xdg);
+    let xdg = runtime_dir(&env);
     // What the system installer left: a link to a generation holding a password secret.
     let system_gen = env.path().join("system-users.1");
     std::fs::create_dir(&system_gen).unwrap();
@@ -597,16 +584,8 @@ fn user_mode_leaves_the_users_dir_alone() {
         "identityPaths": [env.host_key()],
         "secrets": {"u": {"file": env.encrypt("u", b"u-val")}},
     });
-    let p = env.path().join("user.json");
-    std::fs::write(&p, manifest.to_string()).unwrap();
     for _ in 0..2 {
-        let o = common::cmd()
-            .args(["install", "--manifest"])
-            .arg(&p)
-            .env("XDG_RUNTIME_DIR", &xdg)
-            .output()
-            .unwrap();
-        assert_ok(&o);
+        assert_ok(&install_as_user(&env, &xdg, &manifest).output().unwrap());
         assert_eq!(std::fs::read_link(&users_link).unwrap(), system_gen);
         assert_eq!(std::fs::read(system_gen.join("pw")).unwrap(), b"system");
         assert_eq!(std::fs::read(xdg.join("agenix/u")).unwrap(), b"u-val");
@@ -917,9 +896,7 @@ fn symlinked_destination_directory_is_not_followed() {
 
     // User mode ($XDG_RUNTIME_DIR expansion, no mount, no chown).
     std::fs::remove_dir_all(app.join("real")).unwrap();
-    let xdg = env.path().join("xdg");
-    std::fs::create_dir(&xdg).unwrap();
-    mount_tmpfs(&xdg);
+    let xdg = runtime_dir(&env);
     let manifest = json!({
         "version": 1, "userMode": true,
         "secretsDir": "$XDG_RUNTIME_DIR/agenix",
@@ -928,12 +905,7 @@ fn symlinked_destination_directory_is_not_followed() {
         "restartMode": "none",
         "secrets": secrets("$HOME"),
     });
-    let p = env.path().join("user.json");
-    std::fs::write(&p, manifest.to_string()).unwrap();
-    let o = common::cmd()
-        .args(["install", "--manifest"])
-        .arg(&p)
-        .env("XDG_RUNTIME_DIR", &xdg)
+    let o = install_as_user(&env, &xdg, &manifest)
         .env("HOME", env.path())
         .env_remove("NIXOS_ACTION")
         .output()
@@ -1241,4 +1213,28 @@ fn empty_manifest_is_a_no_op_then_removes_the_last_secret() {
     let o = run(&empty);
     assert!(!env.stable().join("db").exists(), "{}", text(&o));
     assert!(!env.mp().join("1").exists(), "old generation kept");
+}
+
+/// A 0700 tmpfs standing in for a user's $XDG_RUNTIME_DIR.
+fn runtime_dir(env: &Env) -> std::path::PathBuf {
+    let xdg = env.path().join("xdg");
+    std::fs::create_dir(&xdg).unwrap();
+    mount_tmpfs(&xdg);
+    std::fs::set_permissions(&xdg, std::fs::Permissions::from_mode(0o700)).unwrap();
+    xdg
+}
+
+/// `secrets install` of a userMode manifest with $XDG_RUNTIME_DIR set to `xdg`.
+fn install_as_user(
+    env: &Env,
+    xdg: &std::path::Path,
+    manifest: &serde_json::Value,
+) -> assert_cmd::Command {
+    let p = env.path().join("user.json");
+    std::fs::write(&p, manifest.to_string()).unwrap();
+    let mut c = common::cmd();
+    c.args(["install", "--manifest"])
+        .arg(&p)
+        .env("XDG_RUNTIME_DIR", xdg);
+    c
 }

@@ -119,13 +119,7 @@ printf 'fstype %s\n' "$(stat -f -c %T /run/agenix.d)"
         bin = bin.display(),
         m = mpath.display()
     );
-    let out = Command::new("unshare")
-        .args(["--mount", "--propagation", "private", "sh", "-c", &script])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    let (stdout, stderr) = in_private_mount_ns(&script);
     let expect = [
         "/run/agenix-for-users/pw 400 root root file $6$salt$hash",
         "/run/agenix/db 440 nobody nogroup file s3cr3t-db",
@@ -162,13 +156,7 @@ fn home_manager_build_time_check_passes_in_a_build_environment() {
     if !common::nixpkgs_lib() {
         return;
     }
-    let repo = Repo::new();
-    repo.json_rules(r#"{"token.age": {"publicKeys": ["alice"]}}"#);
-    repo.cmd()
-        .args(["encrypt", "token.age"])
-        .write_stdin("hm-token")
-        .assert()
-        .success();
+    let repo = repo_with_token("hm-token");
     let d = repo.path().display();
     let module = repo.write(
         "home.nix",
@@ -229,13 +217,7 @@ fn home_manager_service_removes_the_last_secret_for_an_unprivileged_user() {
         return;
     }
     use std::os::unix::fs::PermissionsExt;
-    let repo = Repo::new();
-    repo.json_rules(r#"{"token.age": {"publicKeys": ["alice"]}}"#);
-    repo.cmd()
-        .args(["encrypt", "token.age"])
-        .write_stdin("hm-s3cr3t")
-        .assert()
-        .success();
+    let repo = repo_with_token("hm-s3cr3t");
     // Everything the user's process reads: the files here and a copy of the binary (the
     // build's target directory may be private to root).
     std::fs::set_permissions(repo.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -310,13 +292,7 @@ echo "users-secret $(cat /run/agenix-for-users/pw)"
         with_cmd = cmds[0],
         without_cmd = cmds[1],
     );
-    let out = Command::new("unshare")
-        .args(["--mount", "--propagation", "private", "sh", "-c", &script])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    let (stdout, stderr) = in_private_mount_ns(&script);
     for line in [
         "token hm-s3cr3t",
         "copy hm-s3cr3t",
@@ -347,4 +323,28 @@ echo "users-secret $(cat /run/agenix-for-users/pw)"
     );
     assert!(!stdout.contains("plaintext "), "{stdout}");
     assert!(!stderr.contains("hm-s3cr3t"), "{stderr}");
+}
+
+/// A repository whose rules have one secret, token.age to alice, holding `value`.
+fn repo_with_token(value: &str) -> Repo {
+    let repo = Repo::new();
+    repo.json_rules(r#"{"token.age": {"publicKeys": ["alice"]}}"#);
+    repo.cmd()
+        .args(["encrypt", "token.age"])
+        .write_stdin(value)
+        .assert()
+        .success();
+    repo
+}
+
+/// Run a shell script in a private mount namespace: its stdout and stderr, or a panic with both.
+fn in_private_mount_ns(script: &str) -> (String, String) {
+    let out = Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "sh", "-c", script])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    (stdout, stderr)
 }

@@ -659,13 +659,7 @@ fn secrets_nix_rules_are_evaluated_and_rekeyed() {
 
 #[test]
 fn a_broken_lock_file_is_never_overwritten() {
-    let f = Fleet::new();
-    f.rules(&[
-        ("a.age", &["alice", "dave"], false),
-        ("b.age", &["dave"], false),
-    ]);
-    f.secrets_encrypt("a.age");
-    f.secrets_encrypt("b.age");
+    let f = fleet_a_alice_dave_b_dave();
     // A merge left conflict markers in the lock.
     let lock = f.path().join("secrets.lock.json");
     let broken = format!(
@@ -693,13 +687,7 @@ fn a_broken_lock_file_is_never_overwritten() {
 #[test]
 fn rekey_keeps_lock_entries_recorded_meanwhile() {
     use std::os::fd::AsRawFd;
-    let f = Fleet::new();
-    f.rules(&[
-        ("a.age", &["alice", "dave"], false),
-        ("b.age", &["dave"], false),
-    ]);
-    f.secrets_encrypt("a.age");
-    f.secrets_encrypt("b.age");
+    let f = fleet_a_alice_dave_b_dave();
     let lock_path = f.path().join("secrets.lock.json");
     let before: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&lock_path).unwrap()).unwrap();
@@ -746,4 +734,17 @@ fn rekey_keeps_lock_entries_recorded_meanwhile() {
         "the rekey's own entry is missing: {after}"
     );
     assert_eq!(after["files"]["b.age"], before["files"]["b.age"]);
+}
+
+/// a.age to alice and dave, b.age to dave, both written by `secrets` (so both have lock
+/// entries).
+fn fleet_a_alice_dave_b_dave() -> Fleet {
+    let f = Fleet::new();
+    f.rules(&[
+        ("a.age", &["alice", "dave"], false),
+        ("b.age", &["dave"], false),
+    ]);
+    f.secrets_encrypt("a.age");
+    f.secrets_encrypt("b.age");
+    f
 }
