@@ -338,6 +338,7 @@ fn repo_with_token(value: &str) -> Repo {
 }
 
 /// Run a shell script in a private mount namespace: its stdout and stderr, or a panic with both.
+#[cfg(target_os = "linux")]
 fn in_private_mount_ns(script: &str) -> (String, String) {
     let out = Command::new("unshare")
         .args(["--mount", "--propagation", "private", "sh", "-c", script])
