@@ -11,26 +11,37 @@
 }:
 let
   cargoToml = lib.importTOML ../Cargo.toml;
+  # What the build and its tests read (fixtures in testdata/, the fuzz corpora, the
+  # modules): the whole tree but documents, the flake, CI and build output. Listed by
+  # exclusion so a new fixture cannot be forgotten; editing docs or the flake does not
+  # rebuild. tests/nix_module.rs checks it against `git ls-files`.
+  excluded = [
+    "README.md"
+    "SECURITY.md"
+    "flake.nix"
+    "flake.lock"
+    ".ci"
+    ".git"
+    ".gitignore"
+    "target"
+    "result"
+    "fuzz/target"
+    "fuzz/corpus-tmp"
+    "fuzz/artifacts"
+  ];
+  root = toString ../. + "/";
+  sourceFilter = path: _type: !(builtins.elem (lib.removePrefix root (toString path)) excluded);
 in
 rustPlatform.buildRustPackage {
   pname = cargoToml.package.name;
   inherit (cargoToml.package) version;
 
-  # Only what the build and its tests read, so editing docs or the flake does
-  # not rebuild. nix/modules and nix/tests are read by tests/nix_module.rs.
-  src = lib.fileset.toSource {
-    root = ../.;
-    fileset = lib.fileset.unions [
-      ../Cargo.toml
-      ../Cargo.lock
-      ../src
-      (lib.fileset.maybeMissing ../tests)
-      (lib.fileset.maybeMissing ../benches)
-      (lib.fileset.maybeMissing ../build.rs)
-      ./modules
-      ./tests
-    ];
+  src = lib.cleanSourceWith {
+    src = ../.;
+    filter = sourceFilter;
+    name = "secrets-source";
   };
+  passthru = { inherit sourceFilter; };
 
   cargoLock.lockFile = ../Cargo.lock;
 

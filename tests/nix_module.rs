@@ -702,3 +702,114 @@ fn darwin_without_secrets_still_runs_the_installer() {
     let fi = script[..install].rfind("fi\n").expect("guard closed");
     assert!(guard < mount && mount < fi, "{script}");
 }
+
+/// nix/package.nix builds from a source that holds every tracked file the build and the tests
+/// read (an earlier version left out testdata/ and fuzz/corpus, so the package's checkPhase
+/// would have failed): the source filter keeps every file git tracks, and each directory on
+/// its way, but the documents, the flake and CI; and it drops build output.
+#[test]
+fn package_source_has_what_the_build_and_tests_read() {
+    need_nix!();
+    let git = Command::new("git")
+        .current_dir(repo())
+        .args(["ls-files", "-z"])
+        .output();
+    // Inside the package's own build there is no git checkout: the source is the filtered
+    // tree already, so there is nothing to compare.
+    let tracked: Vec<String> = match git {
+        Ok(g) if g.status.success() => String::from_utf8_lossy(&g.stdout)
+            .split('\0')
+            .filter(|f| !f.is_empty())
+            .map(str::to_string)
+            .collect(),
+        _ => {
+            println!("not a git checkout: nothing to compare the package source with");
+            return;
+        }
+    };
+    // Every tracked file and every directory above it, as the filter sees them.
+    let mut paths: std::collections::BTreeMap<String, &str> = Default::default();
+    for f in &tracked {
+        paths.insert(f.clone(), "regular");
+        let mut d = std::path::Path::new(f).parent();
+        while let Some(dir) = d.filter(|d| !d.as_os_str().is_empty()) {
+            paths.insert(dir.display().to_string(), "directory");
+            d = dir.parent();
+        }
+    }
+    for (p, t) in [("target", "directory"), ("fuzz/target", "directory")] {
+        paths.insert(p.into(), t);
+    }
+    let list: Vec<Json> = paths.iter().map(|(p, t)| json!([p, t])).collect();
+    let expr = format!(
+        r#"
+      let
+        lib = import <nixpkgs/lib>;
+        args = import ./nix/package.nix {{
+          inherit lib;
+          stdenv = {{ buildPlatform.canExecute = _: true; hostPlatform = {{ }}; }};
+          rustPlatform.buildRustPackage = a: a;
+          installShellFiles = null;
+          age = null;
+          nix = null;
+          path = "/nowhere";
+        }};
+        paths = builtins.fromJSON {list};
+      in builtins.filter (p: args.passthru.sourceFilter (toString ./. + "/" + builtins.elemAt p 0) (builtins.elemAt p 1)) paths
+    "#,
+        list = Json::String(Json::Array(list).to_string())
+    );
+    let out = Command::new("nix-instantiate")
+        .current_dir(repo())
+        .args(["--eval", "--strict", "--json", "-E", &expr])
+        .output()
+        .expect("run nix-instantiate");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let kept: Vec<(String, String)> =
+        serde_json::from_slice(&out.stdout).expect("a JSON list of [path, type]");
+    let kept: std::collections::BTreeSet<String> = kept.into_iter().map(|(p, _)| p).collect();
+    let excluded = [
+        "README.md",
+        "SECURITY.md",
+        "flake.nix",
+        ".ci",
+        ".gitignore",
+        "target",
+        "fuzz/target",
+    ];
+    // The filter is asked top-down: a path is in the source if it and every directory above
+    // it pass.
+    let in_source = |p: &str| {
+        let mut cur = Some(std::path::Path::new(p));
+        while let Some(c) = cur.filter(|c| !c.as_os_str().is_empty()) {
+            if !kept.contains(&c.display().to_string()) {
+                return false;
+            }
+            cur = c.parent();
+        }
+        true
+    };
+    for p in paths.keys() {
+        let out_by_design = excluded
+            .iter()
+            .any(|e| p == e || p.starts_with(&format!("{e}/")));
+        assert_eq!(
+            in_source(p),
+            !out_by_design,
+            "package source and {p}: in it = {}",
+            in_source(p)
+        );
+    }
+    for must in [
+        "testdata/keys/alice_ed25519",
+        "fuzz/corpus",
+        "nix/modules/nixos.nix",
+        "src/main.rs",
+    ] {
+        assert!(in_source(must), "package source lacks {must}");
+    }
+}
