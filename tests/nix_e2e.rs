@@ -349,3 +349,177 @@ fn in_private_mount_ns(script: &str) -> (String, String) {
     assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
     (stdout, stderr)
 }
+
+/// The VM tests' machine (nix/tests/vm/machine.nix, reached through flake.nix's checks with a
+/// stub nixpkgs, nix/tests/flake-outputs.nix) without a VM: its manifest, with fixtures made
+/// here as the VM's fixtures.nix makes them, is installed by the real binary as root in a
+/// private mount namespace whose /etc (a copy, plus the VM's users and host key), /run and
+/// /var/lib are tmpfs, so nothing reaches the host. Then the VM test's checks of owners, modes,
+/// paths and the template; then its switch to the changed secret (a restart of
+/// consumer.service requested, one generation left).
+#[test]
+#[cfg(target_os = "linux")] // unshare and tmpfs mounts
+fn vm_machine_manifest_installs_as_the_vm_test_expects() {
+    if common::not_root()
+        || common::missing("unshare")
+        || common::missing("age")
+        || common::missing("ssh-keygen")
+        || !common::nixpkgs_lib()
+    {
+        return;
+    }
+    let out = Command::new("nix-instantiate")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args([
+            "--eval",
+            "--strict",
+            "--json",
+            "-E",
+            "(import ./nix/tests/flake-outputs.nix { }).vm.vm-activation-scripts",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let vm: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(vm["failedAssertions"], serde_json::json!([]));
+
+    // The VM's fixtures: a host key and the secrets encrypted to it.
+    let dir = tempfile::tempdir().unwrap();
+    let fx = dir.path().join("fixtures");
+    std::fs::create_dir(&fx).unwrap();
+    let host_key = fx.join("host_key");
+    let ok = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", "vm-host", "-f"])
+        .arg(&host_key)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "ssh-keygen");
+    for (name, value) in [
+        ("alice-password", "$6$vmtestsalt0123$hash"),
+        ("db-v1", "PLAINTEXT-MARKER-db-v1"),
+        ("db-v2", "PLAINTEXT-MARKER-db-v2"),
+        ("api", "PLAINTEXT-MARKER-api"),
+    ] {
+        let mut child = Command::new("age")
+            .arg("-R")
+            .arg(fx.join("host_key.pub"))
+            .arg("-o")
+            .arg(fx.join(format!("{name}.age")))
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(value.as_bytes())
+            .unwrap();
+        assert!(child.wait().unwrap().success(), "age -R for {name}");
+    }
+    let text = vm["manifest"].to_string().replace(
+        &format!("{STORE}-secrets-vm-fixtures"),
+        &fx.display().to_string(),
+    );
+    assert!(!text.contains(STORE), "unknown store path in {text}");
+    let first = dir.path().join("first.json");
+    std::fs::write(&first, &text).unwrap();
+    // The specialisation `changed`: db from db-v2.
+    let mut changed: serde_json::Value = serde_json::from_str(&text).unwrap();
+    changed["secrets"]["db"]["file"] = fx.join("db-v2.age").display().to_string().into();
+    let second = dir.path().join("second.json");
+    std::fs::write(&second, changed.to_string()).unwrap();
+    // systemctl as the installer sees it: records what it is asked.
+    let stubs = dir.path().join("bin");
+    std::fs::create_dir(&stubs).unwrap();
+    let log = dir.path().join("systemctl.log");
+    let systemctl = stubs.join("systemctl");
+    std::fs::write(
+        &systemctl,
+        format!("#!/bin/sh\necho \"$*\" >> '{}'\n", log.display()),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&systemctl, std::fs::Permissions::from_mode(0o755)).unwrap();
+    // The machine's /etc: a tmpfs copy of the host's, mounted over /etc in the namespace.
+    let etc = dir.path().join("etc");
+    std::fs::create_dir(&etc).unwrap();
+
+    let script = format!(
+        r#"set -e
+etc='{etc}'
+mount -t tmpfs tmpfs "$etc"
+cp -a /etc/. "$etc"/
+echo 'app:x:60990:60990::/var/empty:/bin/false' >> "$etc/passwd"
+echo 'alice:x:60991:60991::/home/alice:/bin/sh' >> "$etc/passwd"
+echo 'app:x:60990:' >> "$etc/group"
+echo 'alice:x:60991:' >> "$etc/group"
+mkdir -p "$etc/ssh"
+install -m 0600 '{host_key}' "$etc/ssh/ssh_host_ed25519_key"
+mount --bind "$etc" /etc
+mount -t tmpfs tmpfs /run
+mount -t tmpfs tmpfs /var/lib
+export PATH='{stubs}':$PATH SECRETS_ACTIVATION_LIST_DIR=/run/nixos
+'{bin}' install --manifest '{first}' >/dev/null
+echo "agenix-link $(test -L /run/agenix && echo yes)"
+echo "db $(stat -L -c '%U:%G %a' /run/agenix/db)"
+echo "password $(stat -L -c '%U:%G %a' /run/agenix-for-users/alice-password)"
+echo "api-link $(test -L /var/lib/app/api-token && echo yes)"
+echo "api $(cat /var/lib/app/api-token)"
+echo "copied-file $(test -f /etc/app-copied && ! test -L /etc/app-copied && echo yes)"
+echo "copied $(stat -c '%U %a' /etc/app-copied)"
+echo "template $(cat /run/agenix/rendered/app.env)"
+echo "template-owner $(stat -L -c '%U %a' /run/agenix/rendered/app.env)"
+'{bin}' install --manifest '{second}' >/dev/null
+echo "db-after $(cat /run/agenix/db)"
+echo "restart $(cat '{log}' /run/nixos/activation-restart-list 2>/dev/null | tr '\n' ' ')"
+echo "generations $(ls /run/agenix.d | grep -c '^[0-9]*$')"
+echo "current $(readlink /run/agenix)"
+"#,
+        etc = etc.display(),
+        host_key = host_key.display(),
+        stubs = stubs.display(),
+        bin = common::bin().display(),
+        first = first.display(),
+        second = second.display(),
+        log = log.display(),
+    );
+    let (stdout, stderr) = in_private_mount_ns(&script);
+    for line in [
+        "agenix-link yes",
+        "db app:app 440",
+        "password root:root 400",
+        "api-link yes",
+        "api PLAINTEXT-MARKER-api",
+        "copied-file yes",
+        "copied root 400",
+        "template TOKEN=PLAINTEXT-MARKER-api",
+        "template-owner app 400",
+        "db-after PLAINTEXT-MARKER-db-v2",
+        "generations 1",
+    ] {
+        assert!(
+            stdout.lines().any(|l| l == line),
+            "missing {line:?} in:\n{stdout}\nstderr:\n{stderr}"
+        );
+    }
+    let restart = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("restart "))
+        .unwrap_or("");
+    assert!(
+        restart.contains("consumer.service"),
+        "no restart of consumer.service requested: {restart:?}\n{stdout}"
+    );
+    let current = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("current "))
+        .unwrap_or("");
+    assert!(current.starts_with("/run/agenix.d/"), "{stdout}");
+    assert!(!stdout.contains("PLAINTEXT-MARKER-db-v1"), "{stdout}");
+}

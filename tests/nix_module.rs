@@ -813,3 +813,115 @@ fn package_source_has_what_the_build_and_tests_read() {
         assert!(in_source(must), "package source lacks {must}");
     }
 }
+
+/// flake.nix against a stub nixpkgs (nix/tests/flake-outputs.nix): every output the issue and
+/// README list, for all four systems; the package's wiring; VM checks only on Linux, each with
+/// its subtests, and the VM machine's configuration passes the real module's assertions with
+/// a users-phase password secret (its install is tested in tests/nix_e2e.rs).
+#[test]
+fn flake_outputs_evaluate_for_every_system() {
+    need_nix!();
+    let out = Command::new("nix-instantiate")
+        .current_dir(repo())
+        .args([
+            "--eval",
+            "--strict",
+            "--json",
+            "-E",
+            "import ./nix/tests/flake-outputs.nix { }",
+        ])
+        .output()
+        .expect("run nix-instantiate");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Json = serde_json::from_slice(&out.stdout).expect("JSON");
+    let systems = [
+        "aarch64-darwin",
+        "aarch64-linux",
+        "x86_64-darwin",
+        "x86_64-linux",
+    ];
+    assert_eq!(v["systems"], json!(systems));
+    for s in systems {
+        assert_eq!(
+            v["packages"][s],
+            json!({"default": "secrets-0.1.0", "secrets": "secrets-0.1.0"})
+        );
+        assert_eq!(
+            v["devShells"][s]
+                .as_str()
+                .map(|p| p.starts_with("nixpkgs=")),
+            Some(true)
+        );
+        assert!(v["formatter"][s].is_string(), "{s}: no formatter");
+        let checks: Vec<&str> = strs(&v["checks"][s]);
+        if s.ends_with("-linux") {
+            assert_eq!(
+                checks,
+                [
+                    "no-plaintext-in-closure",
+                    "package",
+                    "vm-activation-scripts",
+                    "vm-sysusers",
+                    "vm-userborn"
+                ],
+                "{s}"
+            );
+        } else {
+            assert_eq!(checks, ["package"], "{s}");
+        }
+    }
+    for (kind, file) in [
+        ("nixosModules", "nix/modules/nixos.nix"),
+        ("homeManagerModules", "nix/modules/home-manager.nix"),
+        ("darwinModules", "nix/modules/darwin.nix"),
+    ] {
+        assert_eq!(
+            v["modules"][kind],
+            json!({"age": file, "default": file}),
+            "{kind}"
+        );
+    }
+    assert_eq!(v["overlay"], json!("secrets-0.1.0"));
+    let pkg = &v["package"];
+    assert_eq!(pkg["cargoLock"], json!("Cargo.lock"));
+    let post = pkg["postInstall"].as_str().unwrap_or("");
+    for want in [
+        "ln -s secrets $out/bin/agenix",
+        "completions bash",
+        "completions zsh",
+        "completions fish",
+        "installManPage",
+    ] {
+        assert!(post.contains(want), "postInstall lacks {want:?}: {post}");
+    }
+    assert!(strs(&pkg["nativeCheckInputs"])
+        .iter()
+        .any(|n| n.starts_with("age")));
+    for (check, name) in [
+        ("vm-activation-scripts", "secrets-scripts"),
+        ("vm-sysusers", "secrets-sysusers"),
+        ("vm-userborn", "secrets-userborn"),
+    ] {
+        let vm = &v["vm"][check];
+        assert_eq!(vm["name"], json!(name));
+        assert_eq!(vm["subtests"], json!(5), "{check}");
+        assert_eq!(vm["failedAssertions"], json!([]), "{check}");
+        assert_eq!(
+            vm["manifest"]["secrets"]["alice-password"]["neededForUsers"],
+            json!(true)
+        );
+        assert_eq!(
+            vm["alicePasswordFile"],
+            json!("/run/agenix-for-users/alice-password")
+        );
+    }
+    let closure = v["closureCheck"].as_str().unwrap_or("");
+    assert!(
+        closure.contains("PLAINTEXT-MARKER") && closure.contains("agenix-manifest"),
+        "{closure}"
+    );
+}
