@@ -1,6 +1,6 @@
 //! Encrypt and decrypt in memory over the age crate.
 
-use std::io::{Read, Write};
+use std::io::Write;
 
 use age::armor::{ArmoredReader, ArmoredWriter, Format};
 use zeroize::Zeroizing;
@@ -303,11 +303,8 @@ pub fn decrypt_with_header(
         }
         Err(e) => return Err(DecryptFailure::Corrupted(describe(&e))),
     };
-    let mut plain = Zeroizing::new(Vec::with_capacity(header.payload_len));
-    reader
-        .read_to_end(&mut plain)
-        .map_err(|e| DecryptFailure::Corrupted(format!("the encrypted payload is damaged: {e}")))?;
-    Ok(plain)
+    crate::fsutil::read_all_wiped(&mut reader, header.payload_len)
+        .map_err(|e| DecryptFailure::Corrupted(format!("the encrypted payload is damaged: {e}")))
 }
 
 fn no_match(header: &Header, ids: &Identities) -> DecryptFailure {

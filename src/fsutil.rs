@@ -278,13 +278,34 @@ pub fn sync_dir(dir: &Path) {
 
 /// Read a whole file into a wiped buffer (for plaintext and private keys).
 pub fn read_secret(path: &Path) -> io::Result<SecretBytes> {
-    let mut f = File::open(path)?;
-    let mut buf = Zeroizing::new(Vec::new());
-    if let Ok(meta) = f.metadata() {
-        buf.reserve_exact(meta.len() as usize + 1);
+    let f = File::open(path)?;
+    let size = f.metadata().map_or(0, |m| m.len() as usize);
+    read_all_wiped(f, size + 1)
+}
+
+/// Read `r` to its end into a wiped buffer that never leaves an unwiped copy behind: a `Vec`
+/// that outgrows its capacity reallocates and frees the old block as it is, so the buffer is
+/// grown by hand instead (a new wiped buffer of twice the size, the old one wiped on drop).
+/// `expect` is the first capacity (the size, when known).
+pub fn read_all_wiped(mut r: impl Read, expect: usize) -> io::Result<SecretBytes> {
+    let mut buf = Zeroizing::new(Vec::with_capacity(expect.max(64)));
+    let mut chunk = Zeroizing::new([0u8; 8192]);
+    loop {
+        let n = match r.read(&mut chunk[..]) {
+            Ok(0) => return Ok(buf),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if buf.len() + n > buf.capacity() {
+            let mut bigger =
+                Zeroizing::new(Vec::with_capacity((buf.capacity() * 2).max(buf.len() + n)));
+            bigger.extend_from_slice(&buf);
+            buf = bigger;
+        }
+        debug_assert!(buf.len() + n <= buf.capacity());
+        buf.extend_from_slice(&chunk[..n]);
     }
-    f.read_to_end(&mut buf)?;
-    Ok(buf)
 }
 
 /// Read an encrypted file from the repository, which must be a regular file (after following
@@ -319,12 +340,9 @@ pub fn read_regular_text(path: &Path) -> io::Result<String> {
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "not valid UTF-8 text"))
 }
 
-/// Read all of stdin into a wiped buffer. Reserve up front so the buffer is not reallocated
-/// (each reallocation would leave an unwiped copy behind) for inputs up to 1 MiB.
+/// Read all of stdin into a wiped buffer (see `read_all_wiped`).
 pub fn read_stdin_secret() -> io::Result<SecretBytes> {
-    let mut buf = Zeroizing::new(Vec::with_capacity(1 << 20));
-    io::stdin().lock().read_to_end(&mut buf)?;
-    Ok(buf)
+    read_all_wiped(io::stdin().lock(), 64 << 10)
 }
 
 /// Keep plaintext out of core dumps and (Linux) away from ptrace by unprivileged peers.
@@ -506,7 +524,7 @@ pub fn mkdir_mode(path: &Path, mode: u32) -> io::Result<()> {
 
 /// Read a regular file without following a symlink at `path`, with its metadata.
 pub fn read_secret_nofollow(path: &Path) -> io::Result<(SecretBytes, fs::Metadata)> {
-    let mut f = OpenOptions::new()
+    let f = OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
         .open(path)?;
@@ -520,8 +538,7 @@ pub fn read_secret_nofollow(path: &Path) -> io::Result<(SecretBytes, fs::Metadat
             "not a regular file",
         ));
     }
-    let mut buf = Zeroizing::new(Vec::with_capacity(meta.len() as usize + 1));
-    f.read_to_end(&mut buf)?;
+    let buf = read_all_wiped(f, meta.len() as usize + 1)?;
     Ok((buf, meta))
 }
 
@@ -723,8 +740,7 @@ impl SafeDir {
         if !meta.is_file() {
             return Err(io::Error::other("not a regular file"));
         }
-        let mut buf = Zeroizing::new(Vec::with_capacity(meta.len() as usize + 1));
-        f.read_to_end(&mut buf)?;
+        let buf = read_all_wiped(&mut f, meta.len() as usize + 1)?;
         let st = lstat_at(&self.fd, &c)?.ok_or_else(|| io::Error::other("vanished"))?;
         Ok((buf, st))
     }
@@ -1207,6 +1223,29 @@ mod tests {
                 names.iter().all(|n| !n.to_string_lossy().ends_with(".tmp")),
                 "temp files left: {names:?}"
             );
+        }
+    }
+
+    /// The hand-grown buffer returns exactly what was read, across chunk and capacity
+    /// boundaries, from a reader that returns short reads.
+    #[test]
+    fn read_all_wiped_returns_every_byte() {
+        struct Short<'a>(&'a [u8]);
+        impl Read for Short<'_> {
+            fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+                let n = self.0.len().min(out.len()).min(5000);
+                out[..n].copy_from_slice(&self.0[..n]);
+                self.0 = &self.0[n..];
+                Ok(n)
+            }
+        }
+        for len in [0, 1, 63, 64, 65, 8191, 8192, 8193, 100_000, 3 << 20] {
+            let data: Vec<u8> = (0..len).map(|i| (i * 7 + i / 251) as u8).collect();
+            for expect in [0, 64, len, len + 1] {
+                let got = read_all_wiped(Short(&data), expect).unwrap();
+                assert_eq!(got.len(), len, "len {len} expect {expect}");
+                assert!(got[..] == data[..], "len {len} expect {expect}");
+            }
         }
     }
 
