@@ -121,16 +121,17 @@ impl age::Recipient for SshEd25519Recipient {
 /// the age crate does a base-point multiplication and two ladders. age computes
 /// `X25519(t, X25519(s, epk))` with the key's scalar `s` and tweak `t`. For an `epk` on
 /// Curve25519 (every honest file: it is `esk·B`), that is `x(t·s·P)`, and since the group has
-/// order 8ℓ, `t·s` can be replaced by `k ≡ t·s (mod 8ℓ)`, computed once per key. Points on
-/// the quadratic twist (order 4ℓ') give a different value; the stanza then fails to
-/// authenticate and the age crate's own computation is used, so every input decrypts exactly
-/// as with the age crate, and a wrong fast result can never be accepted (the ChaCha20-Poly1305
-/// tag rejects it).
+/// order 8ℓ, `t·s` can be replaced by `k ≡ t·s (mod 8ℓ)`, computed once per key. An `epk` not
+/// on the curve (on its quadratic twist, of order 4ℓ', where that reduction is wrong) is
+/// recognised before the ladder and handed to the age crate's own computation, as is every
+/// stanza the fast path does not open; so every stanza opens, or fails, exactly as with the
+/// age crate.
 pub struct SshEd25519Identity {
     /// The age crate's identity for the same key: the fallback.
     age: age::ssh::Identity,
     tag: [u8; 4],
-    /// The key's X25519 public key (salt input), as age derives it from `s`.
+    /// The key's X25519 public key (salt input): the Montgomery form of its Ed25519 key, the
+    /// value age derives from `s`.
     pk: [u8; 32],
     /// `k = t·s mod 8ℓ`, little-endian.
     k: Zeroizing<[u8; 32]>,
@@ -138,22 +139,33 @@ pub struct SshEd25519Identity {
 
 impl SshEd25519Identity {
     /// `age`: the age crate's identity for this key; `wire`: the SSH wire encoding of its public
-    /// key; `seed`: its 32-byte Ed25519 private seed; `tag`: the first 4 bytes of
-    /// SHA-256(`wire`).
-    pub fn new(age: age::ssh::Identity, wire: &[u8], seed: &[u8; 32], tag: [u8; 4]) -> Self {
+    /// key; `seed`: its 32-byte Ed25519 private seed; `public`: its Ed25519 public key; `tag`:
+    /// the first 4 bytes of SHA-256(`wire`).
+    pub fn new(
+        age: age::ssh::Identity,
+        wire: &[u8],
+        seed: &[u8; 32],
+        public: &[u8; 32],
+        tag: [u8; 4],
+    ) -> Self {
         use curve25519_dalek::scalar::Scalar;
         use sha2::Digest;
         use zeroize::Zeroize;
         // As age does: the X25519 secret is the first half of SHA-512(seed).
+        let mut hash = sha2::Sha512::digest(seed);
         let mut s_bytes = Zeroizing::new([0u8; 32]);
-        s_bytes.copy_from_slice(&sha2::Sha512::digest(seed)[..32]);
-        let pk = x25519_dalek::PublicKey::from(&x25519_dalek::StaticSecret::from(*s_bytes));
+        s_bytes.copy_from_slice(&hash[..32]);
+        hash.as_mut_slice().zeroize();
+        let pk = curve25519_dalek::edwards::CompressedEdwardsY(*public)
+            .decompress()
+            .map_or([0u8; 32], |p| p.to_montgomery().to_bytes());
         let t_bytes = age_core::primitives::hkdf(wire, SSH_ED25519_LABEL, &[]);
         // X25519 clamps scalars to multiples of 8: s = 8s', t = 8t', so
         // t·s = 64·s'·t' ≡ 8·(8·s'·t' mod ℓ) (mod 8ℓ).
-        let mut s = Scalar::from_bytes_mod_order(clamped_div8(&s_bytes));
-        let mut t = Scalar::from_bytes_mod_order(clamped_div8(&t_bytes));
-        let mut m = Scalar::from(8u64) * s * t;
+        let mut s = Scalar::from_bytes_mod_order(*clamped_div8(&s_bytes));
+        let t = Scalar::from_bytes_mod_order(*clamped_div8(&t_bytes));
+        let mut s8 = Scalar::from(8u64) * s;
+        let mut m = s8 * t;
         let mut k = Zeroizing::new(m.to_bytes());
         // k = 8m; m < ℓ < 2^253, so 8m fits in 256 bits.
         let mut carry = 0u8;
@@ -164,17 +176,13 @@ impl SshEd25519Identity {
         }
         debug_assert_eq!(carry, 0);
         s.zeroize();
-        t.zeroize();
+        s8.zeroize();
         m.zeroize();
-        SshEd25519Identity {
-            age,
-            tag,
-            pk: pk.to_bytes(),
-            k,
-        }
+        SshEd25519Identity { age, tag, pk, k }
     }
 
-    /// The file key, if this stanza is ours and authenticates under the fast computation.
+    /// The file key, if this stanza is ours, its `epk` is on the curve, and it authenticates
+    /// under the fast computation.
     fn unwrap_fast(&self, stanza: &age_core::format::Stanza) -> Option<age_core::format::FileKey> {
         use base64::Engine;
         use zeroize::Zeroize;
@@ -185,15 +193,16 @@ impl SshEd25519Identity {
         if b64.decode(&stanza.args[0]).ok()? != self.tag {
             return None;
         }
-        let epk: [u8; 32] = b64.decode(&stanza.args[1]).ok()?.try_into().ok()?;
-        let bits = (0..256).rev().map(|i| (self.k[i / 8] >> (i % 8)) & 1 == 1);
-        let shared = Zeroizing::new(
-            curve25519_dalek::montgomery::MontgomeryPoint(epk)
-                .mul_bits_be(bits)
-                .to_bytes(),
+        let epk = curve25519_dalek::montgomery::MontgomeryPoint(
+            b64.decode(&stanza.args[1]).ok()?.try_into().ok()?,
         );
+        // Twist points (and u = -1, which has no Edwards form) go to the age crate: the
+        // reduction mod 8ℓ holds on the curve only. Costs a square root, not a ladder.
+        epk.to_edwards(0)?;
+        let bits = (0..256).rev().map(|i| (self.k[i / 8] >> (i % 8)) & 1 == 1);
+        let shared = Zeroizing::new(epk.mul_bits_be(bits).to_bytes());
         let mut salt = [0u8; 64];
-        salt[..32].copy_from_slice(&epk);
+        salt[..32].copy_from_slice(&epk.0);
         salt[32..].copy_from_slice(&self.pk);
         let key = Zeroizing::new(age_core::primitives::hkdf(
             &salt,
@@ -208,17 +217,16 @@ impl SshEd25519Identity {
 }
 
 /// Clamp a 32-byte X25519 scalar as RFC 7748 does and divide it by 8 (exact after clamping).
-fn clamped_div8(b: &[u8; 32]) -> [u8; 32] {
-    let mut c = *b;
+fn clamped_div8(b: &[u8; 32]) -> Zeroizing<[u8; 32]> {
+    let mut c = Zeroizing::new(*b);
     c[0] &= 248;
     c[31] &= 127;
     c[31] |= 64;
-    let mut out = [0u8; 32];
+    let mut out = Zeroizing::new([0u8; 32]);
     for i in 0..32 {
         let hi = if i + 1 < 32 { c[i + 1] << 5 } else { 0 };
         out[i] = (c[i] >> 3) | hi;
     }
-    zeroize::Zeroize::zeroize(&mut c);
     out
 }
 
@@ -411,13 +419,18 @@ mod tests {
         let text = std::fs::read_to_string(keys().join(name)).unwrap();
         let key = ssh_key::PrivateKey::from_openssh(&text).unwrap();
         let seed = key.key_data().ed25519().unwrap().private.to_bytes();
+        let public = key.key_data().ed25519().unwrap().public.0;
         let wire = key.public_key().to_bytes().unwrap();
         let mut tag = [0u8; 4];
         tag.copy_from_slice(&sha2::Sha256::digest(&wire)[..4]);
         let age_id = age::ssh::Identity::from_buffer(text.as_bytes(), None).unwrap();
         let mut s = [0u8; 32];
         s.copy_from_slice(&sha2::Sha512::digest(seed)[..32]);
-        (SshEd25519Identity::new(age_id, &wire, &seed, tag), s, wire)
+        (
+            SshEd25519Identity::new(age_id, &wire, &seed, &public, tag),
+            s,
+            wire,
+        )
     }
 
     /// Honest stanzas (from our recipient and from the age crate's) open on the fast path, with
@@ -484,6 +497,29 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(got.expose_secret(), &file_key);
+
+        // Sealed under what the fast path would compute for this twist point (only the key's
+        // holder can make such a stanza): the age crate refuses it, and so must we.
+        let bits = (0..256).rev().map(|i| (alice.k[i / 8] >> (i % 8)) & 1 == 1);
+        let fast = curve25519_dalek::montgomery::MontgomeryPoint(epk).mul_bits_be(bits);
+        let key = age_core::primitives::hkdf(&salt, SSH_ED25519_LABEL, fast.as_bytes());
+        let forged = age_core::format::Stanza {
+            body: age_core::primitives::aead_encrypt(&key, &file_key),
+            ..stanza
+        };
+        let age_id = age::ssh::Identity::from_buffer(
+            &std::fs::read(keys().join("alice_ed25519")).unwrap()[..],
+            None,
+        )
+        .unwrap();
+        assert!(matches!(
+            age::Identity::unwrap_stanza(&age_id, &forged),
+            Some(Err(_))
+        ));
+        assert!(matches!(
+            age::Identity::unwrap_stanza(&alice, &forged),
+            Some(Err(_))
+        ));
     }
 
     #[test]

@@ -300,8 +300,8 @@ fn load_ssh(path: &Path, text: &str) -> Result<Loaded> {
             let blob = public_blob(path, text)?;
             let tag = ssh_tag(&blob);
             let key: Box<dyn age::Identity + Send + Sync> = match ed25519_seed(text) {
-                Some(seed) => Box::new(crate::crypto::SshEd25519Identity::new(
-                    id, &blob, &seed, tag,
+                Some((seed, public)) => Box::new(crate::crypto::SshEd25519Identity::new(
+                    id, &blob, &seed, &public, tag,
                 )),
                 None => Box::new(id),
             };
@@ -334,13 +334,16 @@ fn load_ssh(path: &Path, text: &str) -> Result<Loaded> {
 
 /// The private seed of an unencrypted OpenSSH ssh-ed25519 key (None for any other key), for
 /// the faster identity in `crypto`.
-fn ed25519_seed(text: &str) -> Option<zeroize::Zeroizing<[u8; 32]>> {
-    let key = ssh_key::PrivateKey::from_openssh(text).ok()?;
+fn ed25519_seed(text: &str) -> Option<(zeroize::Zeroizing<[u8; 32]>, [u8; 32])> {
+    let key = ssh_key::PrivateKey::from_openssh(text.trim_end()).ok()?;
     if key.is_encrypted() {
         return None;
     }
     let pair = key.key_data().ed25519()?;
-    Some(zeroize::Zeroizing::new(pair.private.to_bytes()))
+    Some((
+        zeroize::Zeroizing::new(pair.private.to_bytes()),
+        pair.public.0,
+    ))
 }
 
 /// The SSH wire encoding of a private key's public half, for its fingerprint and stanza tag.
@@ -353,7 +356,9 @@ fn public_blob(path: &Path, text: &str) -> Result<Vec<u8>> {
         ))
     };
     if text.starts_with("-----BEGIN OPENSSH PRIVATE KEY-----") {
-        let pk = ssh_key::PrivateKey::from_openssh(text).map_err(|e| fail(e.to_string()))?;
+        // Trailing blank lines or spaces (an editor's) are fine for age, so for us too.
+        let pk =
+            ssh_key::PrivateKey::from_openssh(text.trim_end()).map_err(|e| fail(e.to_string()))?;
         return pk.public_key().to_bytes().map_err(|e| fail(e.to_string()));
     }
     use rsa::pkcs1::DecodeRsaPrivateKey;

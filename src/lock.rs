@@ -178,13 +178,38 @@ impl Lock {
     }
 }
 
-/// Change the lock file under an exclusive lock (flock) on the rules directory: it is read
-/// inside the lock, changed by `change`, and written back, so two `secrets` processes (an
-/// edit during a rekey, two edits) never drop each other's entries. An unreadable lock file is
-/// an error and is left as it is. No file is created for an empty lock.
-pub fn update(rules_dir: &Path, change: impl FnOnce(&mut Lock)) -> Result<()> {
-    let _guard = crate::fsutil::lock_dir(rules_dir)
-        .map_err(|e| Error::io("cannot lock the directory", rules_dir, e))?;
+/// An exclusive flock on a rules directory, held while `secrets` replaces encrypted files and
+/// updates the lock file there: edit/encrypt hold it for their write, rekey for its commit. So
+/// a rekey never renames over a file an edit wrote after the rekey read it (it re-checks under
+/// the guard), and no run drops another's lock entries. Encrypted files are only replaced by
+/// rename, so readers (check, decrypt) need no lock.
+pub struct WriteGuard {
+    _lock: Option<crate::fsutil::DirLock>,
+}
+
+/// Take the rules directory's write guard, waiting for another `secrets` run to finish its
+/// writes. Where flock does not work (some network filesystems) a warning is printed and the
+/// run goes on unprotected, as before the guard existed.
+pub fn lock_for_writing(rules_dir: &Path) -> WriteGuard {
+    match crate::fsutil::lock_dir(rules_dir) {
+        Ok(l) => WriteGuard { _lock: Some(l) },
+        Err(e) => {
+            eprintln!(
+                "warning: cannot lock {} ({}); concurrent secrets runs in this directory are not \
+                 kept apart",
+                rules_dir.display(),
+                describe_io(&e)
+            );
+            WriteGuard { _lock: None }
+        }
+    }
+}
+
+/// Change the lock file while holding the write guard: it is read again, changed by `change`,
+/// and written back, so two `secrets` processes never drop each other's entries. An
+/// unreadable lock file is an error and is left as it is. No file is created for an empty
+/// lock.
+pub fn update(_held: &WriteGuard, rules_dir: &Path, change: impl FnOnce(&mut Lock)) -> Result<()> {
     let mut lock = Lock::load(rules_dir)?;
     change(&mut lock);
     if lock.files.is_empty() && !lock.path.exists() {
@@ -196,8 +221,8 @@ pub fn update(rules_dir: &Path, change: impl FnOnce(&mut Lock)) -> Result<()> {
 /// Record one freshly written file (used by edit/encrypt through `cmd::write_rule`). A failure
 /// is a warning: the secret itself is written, and a missing entry only makes the file
 /// "unverified" until the next `secrets rekey`.
-pub fn record(rules_dir: &Path, rule: &Rule, cipher: &[u8]) {
-    let res = update(rules_dir, |lock| {
+pub fn record(held: &WriteGuard, rules_dir: &Path, rule: &Rule, cipher: &[u8]) {
+    let res = update(held, rules_dir, |lock| {
         lock.files
             .insert(rule.name.clone(), entry_for(cipher, &rule.recipients));
     });

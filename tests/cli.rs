@@ -793,3 +793,22 @@ fn help_version_schema_and_usage_errors() {
     let v: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
     assert_eq!(v["required"][0], "secrets");
 }
+
+/// A private key file with trailing blank lines and spaces (as an editor may leave) is read as
+/// the age tool reads it: the fingerprint is found and the file decrypts.
+#[test]
+fn key_file_with_trailing_whitespace_decrypts() {
+    let repo = Repo::new();
+    two_secrets(&repo);
+    set(&repo, "db.age", "whitespace-tolerant");
+    let mut text = std::fs::read(key("alice_ed25519")).unwrap();
+    text.extend_from_slice(b"\n\n   \n\t\n");
+    let padded = repo.write("alice_padded", text);
+    std::fs::set_permissions(&padded, std::fs::Permissions::from_mode(0o600)).unwrap();
+    repo.cmd()
+        .args(["decrypt", "db.age", "-i"])
+        .arg(&padded)
+        .assert()
+        .success()
+        .stdout("whitespace-tolerant");
+}

@@ -53,8 +53,9 @@ pub fn write_rule(rules: &Rules, rule: &Rule, plain: &[u8]) -> Result<()> {
     let dir = crate::fsutil::parent_dir(&rule.path);
     std::fs::create_dir_all(&dir).map_err(|e| Error::io("cannot create directory", &dir, e))?;
     let mode = crate::fsutil::existing_mode(&rule.path).unwrap_or(0o644);
+    let guard = crate::lock::lock_for_writing(&rules.dir);
     crate::fsutil::atomic_write(&rule.path, &cipher, mode)?;
     // X25519/plugin recipients are invisible in headers; the lock records them for drift checks.
-    crate::lock::record(&rules.dir, rule, &cipher);
+    crate::lock::record(&guard, &rules.dir, rule, &cipher);
     Ok(())
 }

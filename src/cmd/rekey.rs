@@ -150,12 +150,28 @@ fn rekey(files: &[PathBuf], opts: &Options, g: &Global) -> Result<i32> {
         for j in &jobs {
             let _ = ids.for_header(&j.header);
         }
+        // Opened before anything is staged, for the commit's syncfs (see fsutil::SyncPoints).
+        let points = crate::fsutil::SyncPoints::open(jobs.iter().map(|j| j.rule.path.as_path()));
         let results = run_jobs(&jobs, &ids, opts);
-        // New ciphertexts are staged next to their files; put them in place together.
+        // New ciphertexts are staged next to their files; put them in place together, under
+        // the write guard, and only over files that still hold what was read: an edit that
+        // wrote one meanwhile wins, and that file is reported.
+        let guard = crate::lock::lock_for_writing(&rules.dir);
         let mut staged = Vec::new();
         let mut entries = Vec::new();
         for (job, res) in jobs.iter().zip(results) {
             match res {
+                Ok(_)
+                    if crate::fsutil::read_regular(&job.rule.path).ok().as_deref()
+                        != Some(&job.data[..]) =>
+                {
+                    failures.push((
+                        job.rule.name.clone(),
+                        "the file changed while it was being rekeyed (another program wrote \
+                         it); it was left as it is"
+                            .to_string(),
+                    ))
+                }
                 Ok((s, entry)) => {
                     staged.push(s);
                     entries.push((job.rule.name.clone(), entry));
@@ -166,7 +182,7 @@ fn rekey(files: &[PathBuf], opts: &Options, g: &Global) -> Result<i32> {
         let mut written = Vec::new();
         for ((name, entry), res) in entries
             .into_iter()
-            .zip(crate::fsutil::commit_staged(staged))
+            .zip(crate::fsutil::commit_staged(staged, &points))
         {
             match res {
                 Ok(()) => {
@@ -176,9 +192,10 @@ fn rekey(files: &[PathBuf], opts: &Options, g: &Global) -> Result<i32> {
                 Err(e) => failures.push((name, e.to_string())),
             }
         }
-        save_lock(written, lock_ok, &rules, files.is_empty());
+        save_lock(&guard, written, lock_ok, &rules, files.is_empty());
     } else if files.is_empty() {
-        save_lock(Vec::new(), lock_ok, &rules, true);
+        let guard = crate::lock::lock_for_writing(&rules.dir);
+        save_lock(&guard, Vec::new(), lock_ok, &rules, true);
     }
 
     if !opts.agenix {
@@ -226,7 +243,13 @@ fn select<'a>(rules: &'a Rules, files: &[PathBuf]) -> Result<Vec<&'a Rule>> {
 /// Record the new entries; after a run over all files, drop entries of files without a rule.
 /// Applied to the lock file as it is now (see `lock::update`), not to the copy read at the
 /// start, so entries that an edit recorded during this run are kept.
-fn save_lock(written: Vec<(String, Entry)>, lock_ok: bool, rules: &Rules, prune: bool) {
+fn save_lock(
+    guard: &crate::lock::WriteGuard,
+    written: Vec<(String, Entry)>,
+    lock_ok: bool,
+    rules: &Rules,
+    prune: bool,
+) {
     if !lock_ok {
         eprintln!(
             "warning: {} was left unchanged because it could not be read; fix it (or delete it \
@@ -235,7 +258,7 @@ fn save_lock(written: Vec<(String, Entry)>, lock_ok: bool, rules: &Rules, prune:
         );
         return;
     }
-    let res = crate::lock::update(&rules.dir, |lock| {
+    let res = crate::lock::update(guard, &rules.dir, |lock| {
         lock.files.extend(written);
         if prune {
             lock.files
