@@ -1326,7 +1326,7 @@ fn cases() -> Vec<Case> {
             setup: |c| c.install(r#"{"secrets": {"db": {"file": "@/db.age", "mode": "0999"}}}"#),
             expect: &[
                 "secret \"db\"",
-                "mode \"0999\" is not an octal mode",
+                "mode \"0999\" is neither an octal mode nor a symbolic one",
                 "\"0400\"",
             ],
         },

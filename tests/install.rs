@@ -48,7 +48,8 @@ fn modes_owners_nested_custom_and_copy() {
                       "owner": "daemon", "group": "nogroup"},
             "numeric": {"file": env.encrypt("numeric", b"value-numeric"), "owner": "1234",
                         "group": "5678"},
-            "nested": {"file": env.encrypt("nested", b"value-nested"), "name": "a/b/c"},
+            "nested": {"file": env.encrypt("nested", b"value-nested"), "name": "a/b/c",
+                       "mode": "u=r,g=r"},
             "linked": {"file": env.encrypt("linked", b"value-linked"), "path": etc.join("app/linked"),
                        "owner": "1234", "group": "5678", "mode": "0400"},
             "copied": {"file": env.encrypt("copied", b"value-copied"), "path": etc.join("copied"),
@@ -78,6 +79,8 @@ fn modes_owners_nested_custom_and_copy() {
     assert_eq!(owner(&g.join("numeric")), (1234, 5678));
     assert_eq!(mode(&g.join("numeric")), 0o400);
     assert_eq!(std::fs::read(s.join("a/b/c")).unwrap(), b"value-nested");
+    // A symbolic mode, as agenix passed it to chmod.
+    assert_eq!(mode(&g.join("a/b/c")), 0o440);
     assert_eq!(mode(&g.join("a")), 0o751);
     assert_eq!(mode(&g.join("a/b")), 0o751);
     assert_eq!(owner(&g.join("a/b/c")), (0, 0));
@@ -420,7 +423,7 @@ fn check_validates_without_writing() {
         ),
         (
             json!({"x": {"file": good, "mode": "0999"}}),
-            "not an octal mode",
+            "neither an octal mode",
         ),
         (
             json!({"x": {"file": good, "name": "../etc/passwd"}}),

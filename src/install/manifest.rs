@@ -156,8 +156,10 @@ impl Principal {
         let ok = !s.is_empty()
             && s.len() <= 256
             && !s.starts_with('-')
-            && s.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b'$'));
+            // '@': directory-service accounts (SSSD's user@domain), which agenix's chown took.
+            && s.bytes().all(|b| {
+                b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b'$' | b'@')
+            });
         if !ok {
             return Err(Error::new(format!(
                 "{item}: {what} {s:?} is neither a numeric id nor a valid {what} name"
@@ -438,12 +440,13 @@ pub fn check_unit(unit: &str, item: &str) -> Result<()> {
     Ok(())
 }
 
+/// A mode as agenix passed it to `chmod`: octal (1 to 4 digits) or symbolic (`u=r,g=r`).
 pub fn parse_mode(s: &str, item: &str) -> Result<u32> {
-    let ok = (3..=4).contains(&s.len()) && s.bytes().all(|b| (b'0'..=b'7').contains(&b));
-    let m = if ok {
+    let octal = (1..=4).contains(&s.len()) && s.bytes().all(|b| (b'0'..=b'7').contains(&b));
+    let m = if octal {
         u32::from_str_radix(s, 8).ok()
     } else {
-        None
+        symbolic_mode(s)
     };
     match m {
         Some(m) if m <= 0o777 => Ok(m),
@@ -452,9 +455,79 @@ pub fn parse_mode(s: &str, item: &str) -> Result<u32> {
              use e.g. \"0400\" or \"0440\""
         ))),
         None => Err(Error::new(format!(
-            "{item}: mode {s:?} is not an octal mode; use e.g. \"0400\" or \"0440\""
+            "{item}: mode {s:?} is neither an octal mode nor a symbolic one chmod understands; \
+             use e.g. \"0400\", \"0440\" or \"u=r,g=r\""
         ))),
     }
+}
+
+/// What `chmod MODE` does to the file agenix made: created 0400 (umask u=r,g=,o=), then
+/// chmod run under the activation script's umask 022, which limits clauses naming no
+/// class (`+r`). Returns bits above 0o777 for `s`/`t`, so the caller refuses them.
+fn symbolic_mode(s: &str) -> Option<u32> {
+    const UMASK: u32 = 0o022;
+    let mut mode: u32 = 0o400;
+    for clause in s.split(',') {
+        let who_len = clause
+            .bytes()
+            .take_while(|b| matches!(b, b'u' | b'g' | b'o' | b'a'))
+            .count();
+        let who = clause[..who_len].bytes().fold(0, |w, b| {
+            w | match b {
+                b'u' => 0o4700,
+                b'g' => 0o2070,
+                b'o' => 0o1007,
+                _ => 0o7777,
+            }
+        });
+        let mut rest = &clause[who_len..];
+        if rest.is_empty() {
+            return None;
+        }
+        while let Some(op) = rest.chars().next().filter(|c| matches!(c, '+' | '-' | '=')) {
+            rest = &rest[1..];
+            let perm_len = rest
+                .bytes()
+                .take_while(|b| !matches!(b, b'+' | b'-' | b'='))
+                .count();
+            let perms = &rest[..perm_len];
+            rest = &rest[perm_len..];
+            let mut bits = 0;
+            if matches!(perms, "u" | "g" | "o") {
+                // Copy another class's bits (`g=u`).
+                let shift = match perms {
+                    "u" => 6,
+                    "g" => 3,
+                    _ => 0,
+                };
+                bits = ((mode >> shift) & 7) * 0o111;
+            } else {
+                for p in perms.bytes() {
+                    bits |= match p {
+                        b'r' => 0o444,
+                        b'w' => 0o222,
+                        b'x' => 0o111,
+                        // Execute only where some execute bit is already set (a file).
+                        b'X' if mode & 0o111 != 0 => 0o111,
+                        b'X' => 0,
+                        b's' => 0o6000,
+                        b't' => 0o1000,
+                        _ => return None,
+                    };
+                }
+            }
+            let affected = if who == 0 { 0o7777 & !UMASK } else { who };
+            match op {
+                '+' => mode |= bits & affected,
+                '-' => mode &= !(bits & affected),
+                _ => mode = (mode & !affected) | (bits & affected),
+            }
+        }
+        if !rest.is_empty() {
+            return None;
+        }
+    }
+    Some(mode)
 }
 
 struct CommonRaw<'a> {
@@ -753,7 +826,17 @@ mod tests {
         }
         assert_eq!(parse_mode("0440", "x").unwrap(), 0o440);
         assert!(parse_mode("4755", "x").is_err());
-        assert!(parse_mode("u+r", "x").is_err());
+        assert!(Principal::parse("alice@corp.example", "owner", "x").is_ok());
+        for bad in ["a b", "-a", "a:b", "a/b", ""] {
+            assert!(Principal::parse(bad, "owner", "x").is_err(), "{bad:?}");
+        }
+        assert_eq!(parse_mode("400", "x").unwrap(), 0o400);
+        assert_eq!(parse_mode("u=r,g=r", "x").unwrap(), 0o440);
+        for bad in [
+            "u+s", "g+s,u=r", "+t", "", "u", "u=r,", "u=q", "0o400", "u=r g=r",
+        ] {
+            assert!(parse_mode(bad, "x").is_err(), "{bad:?}");
+        }
         assert!(check_unit("postgresql.service", "x").is_ok());
         assert!(check_unit("foo@bar\\x2dbaz.service", "x").is_ok());
         for bad in [
@@ -765,6 +848,45 @@ mod tests {
             ".service",
         ] {
             assert!(check_unit(bad, "x").is_err(), "{bad:?}");
+        }
+    }
+
+    /// Symbolic modes give what GNU chmod gives to agenix's file: created 0400, then chmod
+    /// under umask 022.
+    #[test]
+    fn symbolic_modes_match_chmod() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("f");
+        for m in [
+            "u=r,g=r",
+            "+r",
+            "a=r",
+            "u+w",
+            "go-rwx",
+            "ug=rw",
+            "u=rw,g=u",
+            "=",
+            "o+x",
+            "a+X",
+            "u+x,a+X",
+            "g+r-w",
+            "u=rwx,go=rx",
+            "-r",
+            "a-r",
+            "+w",
+            "ugo=",
+            "o=u",
+            "u+rw,o+r",
+        ] {
+            let out = std::process::Command::new("sh")
+                .arg("-c")
+                .arg("umask 022; rm -f \"$1\"; (umask 377; : > \"$1\"); chmod \"$2\" \"$1\" && stat -c %a \"$1\"")
+                .args(["sh", f.to_str().unwrap(), m])
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "chmod {m}: {out:?}");
+            let want = u32::from_str_radix(String::from_utf8_lossy(&out.stdout).trim(), 8).unwrap();
+            assert_eq!(parse_mode(m, "x").unwrap(), want, "mode {m:?}");
         }
     }
 
