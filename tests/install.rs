@@ -1241,3 +1241,59 @@ fn install_as_user(
         .env("XDG_RUNTIME_DIR", xdg);
     c
 }
+
+/// `pluginPath` puts age plugins on the installer's $PATH (the NixOS option `age.plugins`):
+/// without it a plugin identity is skipped, naming the missing plugin; with it the plugin runs.
+#[test]
+fn plugin_path_finds_age_plugins() {
+    if !in_private_ns("plugin_path_finds_age_plugins") {
+        return;
+    }
+    let env = Env::new();
+    let bin = env.path().join("plugin pkg/bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let marker = env.path().join("plugin-ran");
+    // A stand-in plugin: records how it was started, then fails (it speaks no protocol).
+    let plugin = bin.join("age-plugin-testplug");
+    std::fs::write(
+        &plugin,
+        format!("#!/bin/sh\necho \"$@\" > '{}'\nexit 1\n", marker.display()),
+    )
+    .unwrap();
+    std::fs::set_permissions(&plugin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    // A well-formed plugin identity (bech32 of "test-only" for plugin `testplug`).
+    let id = env.path().join("plugin-identity");
+    std::fs::write(&id, "AGE-PLUGIN-TESTPLUG-1W3JHXAPDDAHXC7G0YLT0W\n").unwrap();
+    let secrets =
+        json!({"a": {"file": env.encrypt_to("a", b"a-one", &[&common::pubkey("dave_age")])}});
+
+    let m = env.manifest(secrets.clone(), json!({"identityPaths": [id]}));
+    let o = env.install(&m, &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("age-plugin-testplug"),
+        "{}",
+        text(&o)
+    );
+    assert!(!marker.exists());
+
+    let m = env.manifest(secrets, json!({"identityPaths": [id], "pluginPath": [bin]}));
+    let o = env.install(&m, &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let ran = std::fs::read_to_string(&marker).unwrap_or_default();
+    assert!(
+        ran.contains("--age-plugin=identity-v1"),
+        "{ran:?}\n{}",
+        text(&o)
+    );
+
+    // A ':' would split the entry in $PATH.
+    let m = env.manifest(json!({}), json!({"pluginPath": ["/nix/store/a:b/bin"]}));
+    let o = env.install(&m, &["--check"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("pluginPath"),
+        "{}",
+        text(&o)
+    );
+}

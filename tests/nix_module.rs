@@ -289,6 +289,10 @@ fn restart_units_and_installer_settings() {
     assert_eq!(m["filesystem"].as_str(), Some("ramfs"));
     assert_eq!(strs(&m["hostPublicKeys"]), ["ssh-ed25519 AAAAtest host"]);
     assert_eq!(strs(&m["identityPaths"]), ["/persist/ssh/key"]);
+    // age.plugins: each package's bin directory, for the installer's $PATH.
+    assert_eq!(strs(&m["pluginPath"]), [format!("{STORE}-age-1.2.1/bin")]);
+    // Without plugins the manifest has no such field.
+    assert!(eval_case("plain")["manifest"].get("pluginPath").is_none());
 }
 
 #[test]
@@ -493,6 +497,7 @@ fn suspicious_configs_warn() {
     let w = strs(&v["warnings"]);
     assert_eq!(w.len(), 1, "{w:?}");
     assert!(w[0].contains("age.ageBin is set but unused"), "{w:?}");
+    assert!(w[0].contains("age.plugins"), "{w:?}");
 }
 
 #[test]

@@ -75,7 +75,7 @@ in
       warnings =
         (shared.checks cfg).warnings
         ++ lib.optional (options.age.ageBin.highestPrio < (lib.mkOptionDefault null).priority)
-          "age.ageBin is set but unused: secrets are decrypted by age.package; remove age.ageBin."
+          "age.ageBin is set but unused: secrets are decrypted by age.package; remove age.ageBin (age plugins go in age.plugins)."
         ++ lib.optional (lib.any (s: s.restartUnits != [ ] || s.reloadUnits != [ ]) (
           lib.attrValues cfg.secrets ++ lib.attrValues cfg.templates
         )) "age: restartUnits/reloadUnits are ignored on nix-darwin (no systemd).";

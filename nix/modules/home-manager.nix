@@ -108,6 +108,7 @@ in
       description = "Files rendered from non-secret text with secrets substituted for placeholders.";
     };
     placeholder = shared.placeholderOption cfg.secrets;
+    plugins = shared.pluginsOption;
     identityPaths = mkOption {
       type = types.listOf types.path;
       default = [

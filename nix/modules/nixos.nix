@@ -101,7 +101,7 @@ in
         warnings =
           c.warnings
           ++ lib.optional (options.age.ageBin.highestPrio < (lib.mkOptionDefault null).priority)
-            "age.ageBin is set but unused: secrets are decrypted by age.package (${cfg.package.name or "secrets"}); remove age.ageBin.";
+            "age.ageBin is set but unused: secrets are decrypted by age.package (${cfg.package.name or "secrets"}); remove age.ageBin (age plugins go in age.plugins).";
       }
     )
 

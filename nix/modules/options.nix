@@ -29,7 +29,8 @@ in
       defaultText = literalExpression ''"''${pkgs.age}/bin/age"'';
       description = ''
         Accepted for compatibility with agenix and unused: decryption is done by
-        `age.package`. Setting it produces a warning.
+        `age.package` (age plugins go in `age.plugins`). Setting it produces a
+        warning.
       '';
     };
     secrets = mkOption {
@@ -89,6 +90,7 @@ in
       defaultText = literalExpression "pkgs.secrets or (pkgs.callPackage ./nix/package.nix { })";
       description = "The `secrets` package whose installer decrypts the secrets.";
     };
+    plugins = shared.pluginsOption;
     secretsDirForUsers = mkOption {
       type = types.str;
       default = "/run/agenix-for-users";

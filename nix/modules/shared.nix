@@ -47,6 +47,18 @@ rec {
       description = "${types.str.description} (with check: non-empty without trailing slash)";
     };
 
+  # `age.plugins`: agenix users reached age plugins through `ageBin` (a wrapper
+  # with the plugin on PATH); here the installer finds them in these packages.
+  pluginsOption = mkOption {
+    type = types.listOf types.package;
+    default = [ ];
+    example = literalExpression "[ pkgs.age-plugin-yubikey ]";
+    description = ''
+      age plugins (packages with `bin/age-plugin-<name>`) searched first when an
+      identity is a plugin identity (`AGE-PLUGIN-…`).
+    '';
+  };
+
   unitListOption =
     what:
     mkOption {
@@ -260,6 +272,9 @@ rec {
       hostPublicKeys = cfg.hostPublicKeys;
       secrets = mapAttrs secretEntry cfg.secrets;
       templates = mapAttrs templateEntry cfg.templates;
+    }
+    // lib.optionalAttrs (cfg.plugins != [ ]) {
+      pluginPath = map (p: "${lib.getBin p}/bin") cfg.plugins;
     }
     // lib.optionalAttrs (secretsDirForUsers != null) { inherit secretsDirForUsers; }
     // lib.optionalAttrs allowDiskBacked { allowDiskBacked = true; };

@@ -136,21 +136,24 @@ lib.mapAttrs (_: eval) {
     age.secrets.a.file = f "a";
   };
 
-  restart = {
-    age.identityPaths = [ "/persist/ssh/key" ];
-    age.secrets.tls = {
-      file = f "tls";
-      restartUnits = [ "nginx.service" ];
-      reloadUnits = [
-        "haproxy.service"
-        "caddy.service"
-      ];
+  restart =
+    { pkgs, ... }:
+    {
+      age.plugins = [ pkgs.age ];
+      age.identityPaths = [ "/persist/ssh/key" ];
+      age.secrets.tls = {
+        file = f "tls";
+        restartUnits = [ "nginx.service" ];
+        reloadUnits = [
+          "haproxy.service"
+          "caddy.service"
+        ];
+      };
+      age.failClosed = true;
+      age.keepGenerations = 3;
+      age.filesystem = "ramfs";
+      age.hostPublicKeys = [ "ssh-ed25519 AAAAtest host" ];
     };
-    age.failClosed = true;
-    age.keepGenerations = 3;
-    age.filesystem = "ramfs";
-    age.hostPublicKeys = [ "ssh-ed25519 AAAAtest host" ];
-  };
 
   templates =
     { config, ... }:

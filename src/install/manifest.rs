@@ -39,6 +39,8 @@ struct RawManifest {
     #[serde(default)]
     host_public_keys: Vec<String>,
     #[serde(default)]
+    plugin_path: Vec<String>,
+    #[serde(default)]
     secrets: BTreeMap<String, RawSecret>,
     #[serde(default)]
     templates: BTreeMap<String, RawTemplate>,
@@ -245,6 +247,8 @@ pub struct Plan {
     pub allow_disk_backed: bool,
     pub restart_mode: RestartMode,
     pub host_keys: Vec<Recipient>,
+    /// Directories searched first for `age-plugin-*` programs (plugin identities).
+    pub plugin_path: Vec<PathBuf>,
     pub secrets: Vec<SecretSpec>,
     pub templates: Vec<TemplateSpec>,
 }
@@ -585,6 +589,20 @@ fn validate(raw: RawManifest) -> Result<Plan> {
         .map(|k| Recipient::parse(k).map_err(|e| e.context(format!("hostPublicKeys: {k:?}"))))
         .collect::<Result<Vec<_>>>()?;
 
+    let plugin_path = raw
+        .plugin_path
+        .iter()
+        .map(|d| {
+            // Joined into $PATH, where a ':' would split one entry into two.
+            if d.contains(':') {
+                return Err(Error::new(format!(
+                    "pluginPath: {d:?} contains ':'; give each directory as its own entry"
+                )));
+            }
+            expand(d, um, "pluginPath")
+        })
+        .collect::<Result<Vec<_>>>()?;
+
     let mut plan = Plan {
         secrets_dir,
         mount_point,
@@ -597,6 +615,7 @@ fn validate(raw: RawManifest) -> Result<Plan> {
         allow_disk_backed: raw.allow_disk_backed,
         restart_mode: raw.restart_mode,
         host_keys,
+        plugin_path,
         secrets: Vec::new(),
         templates: Vec::new(),
     };

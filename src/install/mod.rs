@@ -134,6 +134,18 @@ pub fn run(args: &InstallArgs) -> Result<i32> {
     }
     let abort = args.fail_closed || plan.on_failure == OnFailure::Abort;
 
+    if !plan.plugin_path.is_empty() {
+        // The age crate looks plugins up on $PATH when a plugin identity is used. Set while
+        // this process is still single-threaded (workers start later).
+        let mut dirs = plan.plugin_path.clone();
+        dirs.extend(
+            std::env::var_os("PATH")
+                .map_or_else(Vec::new, |p| std::env::split_paths(&p).collect::<Vec<_>>()),
+        );
+        if let Ok(path) = std::env::join_paths(dirs) {
+            std::env::set_var("PATH", path);
+        }
+    }
     let ids = Identities::load_reporting(&plan.identity_paths, |w| report.warn(w));
     let needs_keys = plan.secrets.iter().any(|s| phases.contains(&s.c.phase))
         || plan.templates.iter().any(|t| phases.contains(&t.c.phase));
