@@ -467,6 +467,14 @@ fn bad_configs_are_rejected_with_clear_messages() {
         "usersSecretNotRoot",
         "age.secrets.pw: neededForUsers secrets are installed before users exist and must be owned by root",
     );
+    // agenix's documented password example: agenix installed every secret before `users`.
+    assert_rejected(
+        "passwordNotNeededForUsers",
+        "users.users.ryantm.hashedPasswordFile is age.secrets.passwordfile-ryantm.path \
+         (/run/agenix/passwordfile-ryantm), which is installed only after users are created, so \
+         at boot the account would get no password: set \
+         age.secrets.passwordfile-ryantm.neededForUsers = true",
+    );
     assert_rejected("identityPathLiteral", "is a Nix path literal");
     assert_rejected("identityInStore", "is in the Nix store");
     assert_rejected(

@@ -26,6 +26,33 @@ let
   usersSecrets = filterAttrs (_: s: s.neededForUsers) cfg.secrets;
   hasUsersSecrets = usersSecrets != { };
 
+  # agenix installed every secret before `users`, so its documented
+  # `hashedPasswordFile = config.age.secrets.x.path` worked for any secret.
+  # Here only neededForUsers secrets are there that early: any other file would
+  # be missing at boot and the account left without its password. Caught at
+  # evaluation (promoting the secret automatically would be a cycle: its path
+  # depends on neededForUsers).
+  installedAfterUsers =
+    mapAttrsToList (n: s: {
+      what = "age.secrets.${n}.path";
+      fix = "set age.secrets.${n}.neededForUsers = true (its path then moves to ${cfg.secretsDirForUsers}/${s.name})";
+      inherit (s) path;
+    }) (filterAttrs (_: s: !s.neededForUsers) cfg.secrets)
+    ++ mapAttrsToList (n: t: {
+      what = "age.templates.${n}.path";
+      fix = "templates are rendered after users exist; use a neededForUsers secret holding the hash";
+      inherit (t) path;
+    }) cfg.templates;
+  passwordFileAssertions = lib.concatLists (
+    mapAttrsToList (
+      u: user:
+      map (item: {
+        assertion = false;
+        message = "users.users.${u}.hashedPasswordFile is ${item.what} (${item.path}), which is installed only after users are created, so at boot the account would get no password: ${item.fix}.";
+      }) (builtins.filter (item: (user.hashedPasswordFile or null) == item.path) installedAfterUsers)
+    ) config.users.users
+  );
+
   manifest = shared.mkManifest {
     inherit cfg;
     inherit (cfg) filesystem restartMode secretsDirForUsers;
@@ -88,6 +115,7 @@ in
       mkIf hasSecrets {
         assertions =
           c.assertions
+          ++ passwordFileAssertions
           ++ mapAttrsToList (n: s: {
             assertion = builtins.elem s.owner [ "0" "root" ] && builtins.elem s.group [ "0" "root" ];
             message = ''age.secrets.${n}: neededForUsers secrets are installed before users exist and must be owned by root (owner/group "root" or "0"), not ${s.owner}:${s.group}.'';

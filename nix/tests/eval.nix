@@ -237,6 +237,15 @@ lib.mapAttrs (_: eval) {
       owner = "alice";
     };
   };
+  # agenix's documented password example, unchanged: the secret would be
+  # installed after `users` reads it.
+  passwordNotNeededForUsers =
+    { config, ... }:
+    {
+      services.openssh.enable = true;
+      age.secrets.passwordfile-ryantm.file = f "pw";
+      users.users.ryantm.hashedPasswordFile = config.age.secrets.passwordfile-ryantm.path;
+    };
   # A path literal (an existing file, so the type check passes); toString
   # in the test does not copy it anywhere.
   identityPathLiteral = {
