@@ -140,7 +140,10 @@ in
       description = "Stable symlink to the current generation of decrypted secrets.";
     };
     secretsMountPoint = mkOption {
-      type = shared.mountPointType;
+      # Untyped in agenix's home-manager module: a trailing slash is dropped
+      # rather than refused, so such configurations keep evaluating.
+      type = types.str;
+      apply = lib.removeSuffix "/";
       default = "${cfg.runtimeDir}/agenix.d";
       defaultText = literalExpression ''"''${config.age.runtimeDir}/agenix.d"'';
       description = "Directory holding the generations (not a mount in user mode).";

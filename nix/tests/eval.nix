@@ -311,7 +311,8 @@ lib.mapAttrs (_: eval) {
   hmAllowDiskBacked = hm {
     age.allowDiskBacked = true;
     age.secretsDir = "$HOME/.local/state/agenix";
-    age.secretsMountPoint = "$HOME/.local/state/agenix.d";
+    # Trailing slash: agenix's home-manager option is untyped and took it.
+    age.secretsMountPoint = "$HOME/.local/state/agenix.d/";
     age.secrets.token.file = f "token";
   };
   hmLiteralRuntimeDir = hm {
