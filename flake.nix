@@ -22,13 +22,17 @@
       homeManagerModule = ./nix/modules/home-manager.nix;
     in
     {
+      # `agenix` is the same build (meta differs, the output does not) whose
+      # `nix run` program is the agenix-speaking link, as agenix's flake has it.
       packages = forAllSystems (pkgs: rec {
         secrets = pkgs.callPackage ./nix/package.nix { };
         default = secrets;
+        agenix = pkgs.callPackage ./nix/package.nix { mainProgram = "agenix"; };
       });
 
       overlays.default = final: _prev: {
         secrets = final.callPackage ./nix/package.nix { };
+        agenix = final.callPackage ./nix/package.nix { mainProgram = "agenix"; };
       };
 
       # `age` and `default`, as agenix names them, so swapping the input is enough.

@@ -8,6 +8,12 @@
   age,
   nix,
   path,
+  # agenix's package took the age binary it calls (`.override { ageBin = …; }` in agenix's
+  # docs). This one decrypts in-process: accepted so such overrides still evaluate, ignored
+  # with a warning.
+  ageBin ? null,
+  # What `nix run` starts: "agenix" for the package the flake exports under agenix's name.
+  mainProgram ? "secrets",
 }:
 let
   cargoToml = lib.importTOML ../Cargo.toml;
@@ -32,7 +38,10 @@ let
   root = toString ../. + "/";
   sourceFilter = path: _type: !(builtins.elem (lib.removePrefix root (toString path)) excluded);
 in
-rustPlatform.buildRustPackage {
+lib.warnIf (ageBin != null)
+  "secrets: ageBin (${toString ageBin}) is ignored: secrets decrypts with its built-in age implementation; age plugins go in age.plugins (NixOS/nix-darwin/home-manager module)."
+  rustPlatform.buildRustPackage
+{
   pname = cargoToml.package.name;
   inherit (cargoToml.package) version;
 
@@ -80,7 +89,7 @@ rustPlatform.buildRustPackage {
   meta = {
     description = cargoToml.package.description;
     license = lib.licenses.mit;
-    mainProgram = "secrets";
+    inherit mainProgram;
     platforms = lib.platforms.unix;
   };
 }

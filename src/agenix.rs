@@ -35,6 +35,26 @@ Defaults to './secrets.nix'
 
 The full command line is `secrets --help`.";
 
+/// True when `args` (without argv[0]) ask for one of agenix's actions before naming a
+/// subcommand: `nix run <this flake> -- -e x.age`, the agenix habit, starts the binary as
+/// `secrets`. A subcommand (`secrets edit -e`) keeps our own command line.
+pub fn wants_agenix(args: &[OsString]) -> bool {
+    let mut it = args.iter().map(|a| a.to_str().unwrap_or(""));
+    while let Some(a) = it.next() {
+        match a {
+            "-e" | "--edit" | "-d" | "--decrypt" | "-r" | "--rekey" => return true,
+            // Options of both command lines that take a value: skip it.
+            "-i" | "--identity" | "--rules" => {
+                it.next();
+            }
+            _ if a.starts_with('-') => {}
+            // The first word that is not an option is our subcommand (or a typo for clap).
+            _ => return false,
+        }
+    }
+    false
+}
+
 enum Action {
     Edit(PathBuf),
     Decrypt(PathBuf),
@@ -114,5 +134,27 @@ fn run(args: Vec<OsString>) -> Result<i32> {
             println!("{HELP}");
             Ok(1)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wants_agenix;
+
+    fn wants(args: &[&str]) -> bool {
+        wants_agenix(&args.iter().map(Into::into).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn agenix_actions_before_a_subcommand_select_agenix() {
+        assert!(wants(&["-e", "db.age"]));
+        assert!(wants(&["-i", "key", "--decrypt", "db.age"]));
+        assert!(wants(&["-v", "-r"]));
+        // An identity named like an agenix flag is a value, not an action.
+        assert!(!wants(&["-i", "-r", "check"]));
+        assert!(!wants(&["edit", "-e"]));
+        assert!(!wants(&["--rules", "secrets.json", "decrypt", "-d"]));
+        assert!(!wants(&["--help"]));
+        assert!(!wants(&[]));
     }
 }

@@ -11,7 +11,9 @@ fn main() {
     let argv0 = args
         .first()
         .map(|a| Path::new(a).file_name().unwrap_or_default().to_os_string());
-    if argv0.as_deref() == Some(std::ffi::OsStr::new("agenix")) {
+    if argv0.as_deref() == Some(std::ffi::OsStr::new("agenix"))
+        || agenix::wants_agenix(args.get(1..).unwrap_or_default())
+    {
         args.remove(0);
         std::process::exit(agenix::main(args));
     }

@@ -774,6 +774,30 @@ fn agenix_entry_point() {
     run(&["-d", "missing.age", "-i", alice.to_str().unwrap()], "")
         .code(1)
         .stderr(predicate::str::contains("no rule"));
+
+    // Started as `secrets` (what `nix run <flake> -- -e x.age` does), agenix's flags work too.
+    let secrets = |args: &[&str], stdin: &str| {
+        common::cmd()
+            .current_dir(repo.path())
+            .env("HOME", repo.path())
+            .env("RULES", "./secrets.json")
+            .args(args)
+            .write_stdin(stdin.to_string())
+            .assert()
+    };
+    secrets(
+        &["-i", alice.to_str().unwrap(), "-e", "db.age"],
+        "via secrets -e",
+    )
+    .success();
+    secrets(&["-d", "db.age", "-i", alice.to_str().unwrap()], "")
+        .success()
+        .stdout("via secrets -e");
+    secrets(&["-r", "-i", alice.to_str().unwrap()], "")
+        .success()
+        .stderr(predicate::str::contains("rekeying"));
+    // A subcommand keeps our own command line: -e is no option of `decrypt`.
+    secrets(&["decrypt", "-e", "db.age"], "").code(2);
 }
 
 #[test]

@@ -861,7 +861,12 @@ fn flake_outputs_evaluate_for_every_system() {
     for s in systems {
         assert_eq!(
             v["packages"][s],
-            json!({"default": "secrets-0.1.0", "secrets": "secrets-0.1.0"})
+            json!({"agenix": "secrets-0.1.0", "default": "secrets-0.1.0", "secrets": "secrets-0.1.0"})
+        );
+        // `nix run <flake>#agenix -- -e x.age` starts the agenix-speaking link.
+        assert_eq!(
+            v["mainPrograms"][s],
+            json!({"agenix": "agenix", "default": "secrets", "secrets": "secrets"})
         );
         assert_eq!(
             v["devShells"][s]
@@ -898,7 +903,18 @@ fn flake_outputs_evaluate_for_every_system() {
             "{kind}"
         );
     }
-    assert_eq!(v["overlay"], json!("secrets-0.1.0"));
+    // The overlay gives `pkgs.agenix` too, as agenix's does.
+    assert_eq!(
+        v["overlay"],
+        json!({"agenix": "agenix", "secrets": "secrets"})
+    );
+    assert_eq!(v["ageBinOverride"], json!("secrets-0.1.0"));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("ageBin (/nix/store/x-rage/bin/rage) is ignored"),
+        "no warning for an ignored ageBin: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let pkg = &v["package"];
     assert_eq!(pkg["cargoLock"], json!("Cargo.lock"));
     let post = pkg["postInstall"].as_str().unwrap_or("");

@@ -115,12 +115,17 @@ in
 {
   systems = builtins.attrNames self.packages;
   packages = lib.mapAttrs (_: lib.mapAttrs (_: d: d.name)) self.packages;
+  mainPrograms = lib.mapAttrs (_: lib.mapAttrs (_: d: d.meta.mainProgram)) self.packages;
+  # agenix's documented `.override { ageBin = …; }` must still evaluate.
+  ageBinOverride =
+    ((pkgsFor "x86_64-linux").callPackage ../package.nix { ageBin = "/nix/store/x-rage/bin/rage"; })
+    .name;
   package = {
     inherit (self.packages.x86_64-linux.default) pname postInstall;
     cargoLock = relative self.packages.x86_64-linux.default.cargoLock.lockFile;
     nativeCheckInputs = map (d: d.name) self.packages.x86_64-linux.default.nativeCheckInputs;
   };
-  overlay = (self.overlays.default (pkgsFor "x86_64-linux") { }).secrets.name;
+  overlay = lib.mapAttrs (_: d: d.meta.mainProgram) (self.overlays.default (pkgsFor "x86_64-linux") { });
   modules = lib.mapAttrs (_: lib.mapAttrs (_: relative)) {
     inherit (self) nixosModules homeManagerModules darwinModules;
   };
