@@ -22,9 +22,9 @@ let
   scriptType = types.either types.str (
     types.submodule {
       options = {
+        # No default, as in NixOS: an entry without text fails there.
         text = mkOption {
           type = types.lines;
-          default = "";
         };
         deps = mkOption {
           type = types.listOf types.str;
@@ -97,6 +97,14 @@ in
       type = types.attrsOf unitType;
       default = { };
     };
+    systemd.package = mkOption {
+      type = types.package;
+      default = pkgs.systemd;
+    };
+    system.nixos-init.enable = mkOption {
+      type = types.bool;
+      default = false;
+    };
     systemd.sysusers.enable = mkOption {
       type = types.bool;
       default = false;
@@ -127,13 +135,17 @@ in
     users.users = mkOption {
       type = types.attrsOf (
         types.submodule (
-          { name, ... }:
+          { name, config, ... }:
           {
             freeformType = types.attrsOf types.anything;
             options = {
               name = mkOption {
                 type = types.str;
                 default = name;
+              };
+              enable = mkOption {
+                type = types.bool;
+                default = true;
               };
               group = mkOption {
                 type = types.str;
@@ -148,6 +160,8 @@ in
                 default = null;
               };
             };
+            # As NixOS: normal users default to the "users" group.
+            config.group = lib.mkIf config.isNormalUser (lib.mkDefault "users");
           }
         )
       );

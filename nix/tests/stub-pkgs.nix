@@ -31,6 +31,7 @@ in
   };
   secrets = fakeDrv "secrets-0.1.0" { pname = "secrets"; };
   age = fakeDrv "age-1.2.1" { pname = "age"; };
+  systemd = fakeDrv "systemd-258" { pname = "systemd"; };
   writeText = name: text: fakeDrv name { inherit text; };
   writeShellScript = name: text: fakeDrv name { inherit text; };
   runCommand =
