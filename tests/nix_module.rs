@@ -133,6 +133,14 @@ fn install_cmd(phase: &str) -> String {
     )
 }
 
+/// What an activation script runs: with systemd on PATH, for systemctl restarts.
+fn script_cmd(phase: &str) -> String {
+    format!(
+        "PATH=\"$PATH:{STORE}-systemd-258/bin\" {}",
+        install_cmd(phase)
+    )
+}
+
 /// What the home-manager service runs.
 fn hm_install_cmd() -> String {
     format!(
@@ -158,7 +166,7 @@ fn plain_agenix_config_emits_the_spec_manifest() {
       "onFailure": "keep-previous",
       "identityPaths": ["/etc/ssh/ssh_host_rsa_key", "/etc/ssh/ssh_host_ed25519_key"],
       "userMode": false,
-      "restartMode": "activation-list",
+      "restartMode": "systemctl",
       "hostPublicKeys": [],
       "secrets": {
         "db": {"name": "db", "file": "/var/lib/test-secrets/db.age", "path": "/run/agenix/db",
@@ -190,7 +198,7 @@ fn host_without_secrets_still_runs_the_installer() {
     assert_no_problems(&v);
     assert_eq!(
         v["activationScripts"]["agenix"].as_str(),
-        Some(install_cmd("main").as_str())
+        Some(script_cmd("main").as_str())
     );
     assert_eq!(v["manifest"]["secrets"], json!({}));
 }
@@ -224,7 +232,7 @@ fn plain_config_uses_activation_scripts_in_agenix_order() {
     // Main phase in `agenix`; nothing for the users phase without password secrets.
     assert_eq!(
         scripts["agenix"].as_str(),
-        Some(install_cmd("main").as_str())
+        Some(script_cmd("main").as_str())
     );
     assert_eq!(scripts["agenixInstall"].as_str(), Some(""));
     assert_eq!(scripts["agenixChown"].as_str(), Some(""));
@@ -283,7 +291,8 @@ fn restart_units_and_installer_settings() {
         strs(&tls["reloadUnits"]),
         ["haproxy.service", "caddy.service"]
     );
-    assert_eq!(m["restartMode"].as_str(), Some("activation-list"));
+    // NixOS 26.05 deprecated the activation lists: systemctl from the activation script.
+    assert_eq!(m["restartMode"].as_str(), Some("systemctl"));
     assert_eq!(m["onFailure"].as_str(), Some("abort"));
     assert_eq!(m["keepGenerations"], json!(3));
     assert_eq!(m["filesystem"].as_str(), Some("ramfs"));
@@ -345,11 +354,11 @@ fn password_secret_is_installed_before_users_with_activation_scripts() {
     let scripts = &v["activationScripts"];
     assert_eq!(
         scripts["agenixInstall"].as_str(),
-        Some(install_cmd("users").as_str())
+        Some(script_cmd("users").as_str())
     );
     assert_eq!(
         scripts["agenix"].as_str(),
-        Some(install_cmd("main").as_str())
+        Some(script_cmd("main").as_str())
     );
     let order = strs(&v["activationOrder"]);
     assert_order(
@@ -360,9 +369,9 @@ fn password_secret_is_installed_before_users_with_activation_scripts() {
     assert_deps(&v, "agenix", &["users", "groups"]);
     // Same order in the concatenated script.
     let script = v["activationScript"].as_str().unwrap();
-    let users_phase = script.find(&install_cmd("users")).unwrap();
+    let users_phase = script.find(&script_cmd("users")).unwrap();
     let users_script = script.find("update-users-groups").unwrap();
-    let main_phase = script.find(&install_cmd("main")).unwrap();
+    let main_phase = script.find(&script_cmd("main")).unwrap();
     assert!(
         users_phase < users_script && users_script < main_phase,
         "{script}"
@@ -400,6 +409,8 @@ fn sysusers_uses_units_around_systemd_sysusers() {
         );
     }
     assert_eq!(users["unitConfig"]["DefaultDependencies"], json!(false));
+    // Before systemd-sysusers it runs before local mounts; waiting for one would be a cycle.
+    assert!(users["unitConfig"].get("RequiresMountsFor").is_none(), "{users}");
     assert_eq!(strs(&users["restartTriggers"]), [manifest.as_str()]);
 
     let main = &v["units"]["agenix-install-secrets"];
@@ -421,6 +432,10 @@ fn sysusers_uses_units_around_systemd_sysusers() {
     assert!(strs(&main["requiredBy"]).contains(&"sysinit-reactivation.target"));
     assert_eq!(strs(&main["restartTriggers"]), [manifest.as_str()]);
     assert_eq!(main["unitConfig"]["DefaultDependencies"], json!(false));
+    assert_eq!(
+        strs(&main["unitConfig"]["RequiresMountsFor"]),
+        ["/etc/ssh/ssh_host_rsa_key", "/etc/ssh/ssh_host_ed25519_key"]
+    );
 }
 
 #[test]
@@ -430,7 +445,25 @@ fn userborn_without_password_secrets_has_only_the_main_unit() {
     assert_no_problems(&v);
     let units = v["units"].as_object().expect("a JSON object");
     assert_eq!(units.keys().collect::<Vec<_>>(), ["agenix-install-secrets"]);
-    assert!(strs(&v["units"]["agenix-install-secrets"]["after"]).contains(&"userborn.service"));
+    let main = &v["units"]["agenix-install-secrets"];
+    assert!(strs(&main["after"]).contains(&"userborn.service"));
+    // The main unit waits for the identity's and the custom destinations' file systems.
+    assert_eq!(
+        strs(&main["unitConfig"]["RequiresMountsFor"]),
+        ["/persist/ssh/ssh_host_ed25519_key", "/var/lib/app"]
+    );
+}
+
+#[test]
+fn nixos_init_installs_with_units() {
+    need_nix!();
+    let v = eval_case("nixosInit");
+    assert_no_problems(&v);
+    assert_eq!(v["activationScripts"]["agenix"].as_str(), Some(""));
+    assert_eq!(
+        v["units"]["agenix-install-secrets"]["serviceConfig"]["ExecStart"].as_str(),
+        Some(install_cmd("main").as_str())
+    );
 }
 
 #[test]
@@ -441,7 +474,7 @@ fn systemd_mode_with_scripted_users_keeps_the_users_phase_in_activation() {
     let scripts = &v["activationScripts"];
     assert_eq!(
         scripts["agenixInstall"].as_str(),
-        Some(install_cmd("users").as_str())
+        Some(script_cmd("users").as_str())
     );
     assert_eq!(scripts["agenix"].as_str(), Some(""));
     assert_order(&strs(&v["activationOrder"]), &["agenixInstall", "users"]);
@@ -488,6 +521,14 @@ fn bad_configs_are_rejected_with_clear_messages() {
     assert_rejected(
         "activationWithSysusers",
         "age.installationMode = \"activation\" cannot be combined with systemd.sysusers",
+    );
+    assert_rejected(
+        "activationWithNixosInit",
+        "installs nothing with system.nixos-init.enable",
+    );
+    assert_rejected(
+        "activationListFromUnit",
+        "the restarts would happen at the next switch",
     );
 }
 

@@ -21,6 +21,7 @@ let
   # `or false`: the options only exist in recent NixOS releases.
   sysusersEnabled =
     (config.systemd.sysusers.enable or false) || (config.services.userborn.enable or false);
+  nixosInit = config.system.nixos-init.enable or false;
 
   hasSecrets = cfg.secrets != { } || cfg.templates != { };
   usersSecrets = filterAttrs (_: s: s.neededForUsers) cfg.secrets;
@@ -50,7 +51,7 @@ let
         assertion = false;
         message = "users.users.${u}.hashedPasswordFile is ${item.what} (${item.path}), which is installed only after users are created, so at boot the account would get no password: ${item.fix}.";
       }) (builtins.filter (item: (user.hashedPasswordFile or null) == item.path) installedAfterUsers)
-    ) config.users.users
+    ) (filterAttrs (_: user: user.enable or true) config.users.users)
   );
 
   manifest = shared.mkManifest {
@@ -73,6 +74,18 @@ let
       manifestFile;
 
   install = phase: "${cfg.package}/bin/secrets install --manifest ${checkedManifest} --phase ${phase}";
+  # Activation scripts run with a PATH without systemd; units have it already.
+  installFromActivation = phase: ''PATH="$PATH:${config.systemd.package}/bin" ${install phase}'';
+
+  # Custom destinations outside the secrets directories, whose file systems
+  # (/var/lib on impermanence, say) the main unit must wait for.
+  customDirs = lib.unique (
+    map (x: dirOf x.path) (
+      builtins.filter (
+        x: !(lib.hasPrefix "${cfg.secretsDir}/" x.path || lib.hasPrefix "${cfg.secretsDirForUsers}/" x.path)
+      ) (lib.attrValues cfg.secrets ++ lib.attrValues cfg.templates)
+    )
+  );
 
   useActivation = cfg.installationMode == "activation";
 
@@ -88,11 +101,7 @@ let
     ];
     conflicts = [ "shutdown.target" ];
     restartTriggers = [ checkedManifest ];
-    unitConfig = {
-      DefaultDependencies = false;
-      # Identities may live on a separately mounted file system (/persist).
-      RequiresMountsFor = map toString cfg.identityPaths;
-    };
+    unitConfig.DefaultDependencies = false;
     serviceConfig = {
       Type = "oneshot";
       RemainAfterExit = true;
@@ -125,6 +134,14 @@ in
               assertion = !(useActivation && sysusersEnabled);
               message = ''age.installationMode = "activation" cannot be combined with systemd.sysusers or services.userborn (users are created by a unit there); use "systemd".'';
             }
+            {
+              assertion = !(useActivation && nixosInit);
+              message = ''age.installationMode = "activation" installs nothing with system.nixos-init.enable (it runs no activation scripts); use "systemd".'';
+            }
+            {
+              assertion = useActivation || cfg.restartMode != "activation-list";
+              message = ''age.restartMode = "activation-list" with age.installationMode = "systemd": the unit runs after switch-to-configuration has read the lists, so the restarts would happen at the next switch; use "systemctl".'';
+            }
           ];
         warnings =
           c.warnings
@@ -146,7 +163,7 @@ in
           deps = [ "specialfs" ];
         };
         agenixInstall = {
-          text = lib.optionalString (hasUsersSecrets && !sysusersEnabled) (install "users");
+          text = lib.optionalString (hasUsersSecrets && !sysusersEnabled) (installFromActivation "users");
           deps = [
             "specialfs"
             "agenixNewGeneration"
@@ -154,7 +171,7 @@ in
           supportsDryActivation = true;
         };
         agenix = {
-          text = lib.optionalString useActivation (install "main");
+          text = lib.optionalString useActivation (installFromActivation "main");
           deps = [
             "specialfs"
             "agenixInstall"
@@ -198,6 +215,12 @@ in
               "systemd-sysusers.service"
               "userborn.service"
             ] ++ lib.optional (hasUsersSecrets && sysusersEnabled) "agenix-install-users.service";
+            # Identities may live on a separately mounted file system
+            # (/persist), custom paths on one mounted late (impermanence).
+            # Not for the users unit: ordered before systemd-sysusers, it
+            # runs before local file systems are mounted, and waiting for
+            # one would be an ordering cycle.
+            unitConfig.RequiresMountsFor = map toString cfg.identityPaths ++ customDirs;
             serviceConfig.ExecStart = install "main";
           };
         }

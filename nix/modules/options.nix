@@ -14,7 +14,8 @@ let
   cfg = config.age;
   sysusersEnabled =
     (config.systemd.sysusers.enable or false) || (config.services.userborn.enable or false);
-  useActivation = cfg.installationMode == "activation";
+  # nixos-init runs no activation scripts at all.
+  nixosInit = config.system.nixos-init.enable or false;
 in
 {
   imports = [
@@ -169,8 +170,8 @@ in
         "activation"
         "systemd"
       ];
-      default = if sysusersEnabled then "systemd" else "activation";
-      defaultText = literalExpression ''if systemd.sysusers.enable || services.userborn.enable then "systemd" else "activation"'';
+      default = if sysusersEnabled || nixosInit then "systemd" else "activation";
+      defaultText = literalExpression ''if systemd.sysusers.enable || services.userborn.enable || system.nixos-init.enable then "systemd" else "activation"'';
       description = ''
         `activation`: activation scripts (as agenix), users phase before the
         `users` script, main phase after `users`/`groups`. `systemd`: oneshot
@@ -185,12 +186,17 @@ in
         "activation-list"
         "none"
       ];
-      default = if useActivation then "activation-list" else "systemctl";
-      defaultText = literalExpression ''if installationMode == "activation" then "activation-list" else "systemctl"'';
+      # NixOS 26.05 deprecated the activation lists (a warning on every
+      # switch) and announced their removal for 26.11; systemctl works from
+      # activation scripts and units alike.
+      default = "systemctl";
       description = ''
-        How `restartUnits`/`reloadUnits` are acted on: queued for
-        switch-to-configuration (activation scripts), directly with systemctl
-        (units), or not at all.
+        How `restartUnits`/`reloadUnits` are acted on: `systemctl --no-block
+        try-restart`/`try-reload-or-restart` (units that are not running are
+        left alone), the activation lists switch-to-configuration read before
+        NixOS 26.11 (`activation-list`: deprecated by NixOS; it also starts
+        stopped units and honours `restartIfChanged`; activation mode only), or
+        not at all.
       '';
     };
   };

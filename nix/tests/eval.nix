@@ -203,6 +203,23 @@ lib.mapAttrs (_: eval) {
 
   userborn = {
     services.userborn.enable = true;
+    age.identityPaths = [ "/persist/ssh/ssh_host_ed25519_key" ];
+    age.secrets.svc.file = f "svc";
+    # A destination on a file system mounted late (impermanence), twice.
+    age.secrets.token = {
+      file = f "token";
+      path = "/var/lib/app/token";
+    };
+    age.templates."app.env" = {
+      content = "TOKEN=<SECRET:${builtins.hashString "sha256" "token"}:PLACEHOLDER>";
+      path = "/var/lib/app/env";
+    };
+  };
+
+  # nixos-init runs no activation scripts: units by default.
+  nixosInit = {
+    system.nixos-init.enable = true;
+    services.userborn.enable = true;
     age.identityPaths = [ "/etc/ssh/ssh_host_ed25519_key" ];
     age.secrets.svc.file = f "svc";
   };
@@ -278,6 +295,18 @@ lib.mapAttrs (_: eval) {
   activationWithSysusers = {
     systemd.sysusers.enable = true;
     age.installationMode = "activation";
+    age.identityPaths = [ "/etc/ssh/ssh_host_ed25519_key" ];
+    age.secrets.a.file = f "a";
+  };
+  activationWithNixosInit = {
+    system.nixos-init.enable = true;
+    age.installationMode = "activation";
+    age.identityPaths = [ "/etc/ssh/ssh_host_ed25519_key" ];
+    age.secrets.a.file = f "a";
+  };
+  activationListFromUnit = {
+    age.installationMode = "systemd";
+    age.restartMode = "activation-list";
     age.identityPaths = [ "/etc/ssh/ssh_host_ed25519_key" ];
     age.secrets.a.file = f "a";
   };
