@@ -262,6 +262,11 @@ lib.mapAttrs (_: eval) {
       services.openssh.enable = true;
       age.secrets.passwordfile-ryantm.file = f "pw";
       users.users.ryantm.hashedPasswordFile = config.age.secrets.passwordfile-ryantm.path;
+      # A disabled account is not created: no second assertion for it.
+      users.users.former = {
+        enable = false;
+        hashedPasswordFile = config.age.secrets.passwordfile-ryantm.path;
+      };
     };
   # A path literal (an existing file, so the type check passes); toString
   # in the test does not copy it anywhere.
