@@ -37,6 +37,20 @@ let
   ];
   root = toString ../. + "/";
   sourceFilter = path: _type: !(builtins.elem (lib.removePrefix root (toString path)) excluded);
+
+  # The module tests need only nixpkgs' lib. All of nixpkgs as an input would make every
+  # nixpkgs revision a new build of this package (and copy nixpkgs into the store on
+  # channel systems).
+  nixpkgsLib = builtins.path {
+    inherit path;
+    name = "nixpkgs-lib";
+    filter =
+      p: _type:
+      let
+        rel = lib.removePrefix (toString path) (toString p);
+      in
+      rel == "/lib" || lib.hasPrefix "/lib/" rel;
+  };
 in
 lib.warnIf (ageBin != null)
   "secrets: ageBin (${toString ageBin}) is ignored: secrets decrypts with its built-in age implementation; age plugins go in age.plugins (NixOS/nix-darwin/home-manager module)."
@@ -70,8 +84,13 @@ lib.warnIf (ageBin != null)
     export NIX_STORE_DIR=$TMPDIR/nix-store NIX_STATE_DIR=$TMPDIR/nix-state
     export NIX_LOG_DIR=$TMPDIR/nix-log NIX_CONF_DIR=$TMPDIR/nix-conf
     nix-store --init
-    export NIX_PATH=nixpkgs=${path}
+    export NIX_PATH=nixpkgs=${nixpkgsLib}
   '';
+  checkFlags = [
+    # It evaluates flake.nix, which the source leaves out so that editing the flake does
+    # not rebuild the package; tests/nix_module.rs runs it from the repository.
+    "--skip=flake_outputs_evaluate_for_every_system"
+  ];
 
   postInstall =
     ''

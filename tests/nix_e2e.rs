@@ -177,10 +177,16 @@ fn home_manager_build_time_check_passes_in_a_build_environment() {
     let check = eval(&module, "hmCustom.checkCommand");
     let check = check.as_str().expect("validateManifest is on by default");
     let out_path = repo.path().join("out");
-    let mut c = Command::new("bash");
+    // What the builder has: bash and coreutils, wherever they are (a Nix build sandbox has
+    // no /usr/bin); found on our PATH, since a child's PATH is where its program is looked up.
+    let (Some(bash), Some(cp)) = (common::which("bash"), common::which("cp")) else {
+        panic!("bash and cp must be on PATH");
+    };
+    let tools = std::env::join_paths([bash.parent().unwrap(), cp.parent().unwrap()]).unwrap();
+    let mut c = Command::new(&bash);
     c.env_clear()
         .env("HOME", "/homeless-shelter")
-        .env("PATH", "/usr/bin:/bin")
+        .env("PATH", tools)
         .env("TMPDIR", repo.path())
         .env("out", &out_path);
     for (k, v) in eval(&module, "hmCustom.checkEnv")

@@ -93,6 +93,13 @@ pub fn have(tool: &str) -> bool {
         .unwrap_or(false)
 }
 
+/// Where `tool` is on this process's PATH.
+pub fn which(tool: &str) -> Option<PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|d| d.join(tool))
+        .find(|p| p.is_file())
+}
+
 /// True (after printing/failing) when `tool` is missing.
 pub fn missing(tool: &str) -> bool {
     !have(tool) && skip(&format!("`{tool}` is not installed"))
