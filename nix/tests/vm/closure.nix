@@ -9,6 +9,9 @@ let
   system = pkgs.nixos {
     imports = [ (import ./machine.nix { inherit fixtures secretsModule; }) ];
     boot.loader.grub.enable = false;
+    # Outside the test framework nothing gives root a password, and with
+    # immutable users NixOS refuses a system nobody can log in to.
+    users.allowNoPasswordLogin = true;
     fileSystems."/".device = "/dev/disk/by-label/nixos";
   };
   closure = pkgs.closureInfo { rootPaths = [ system.config.system.build.toplevel ]; };

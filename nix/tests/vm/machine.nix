@@ -14,11 +14,15 @@
 {
   imports = [ secretsModule ];
 
-  # A test host key in the store is fine; a copy (mode set), not a symlink.
-  environment.etc."ssh/ssh_host_ed25519_key" = {
-    source = "${fixtures}/host_key";
-    mode = "0600";
+  # A test host key in the store is fine. Installed by its own activation
+  # snippet ahead of the installer: NixOS fills /etc (environment.etc) only
+  # after `users` and `groups`, later than both install phases, and a fresh VM
+  # has no key yet (a real host has it on disk from its first boot).
+  system.activationScripts.installTestHostKey = {
+    deps = [ "specialfs" ];
+    text = "install -D -m 0600 ${fixtures}/host_key /etc/ssh/ssh_host_ed25519_key";
   };
+  system.activationScripts.agenixInstall.deps = [ "installTestHostKey" ];
   age.identityPaths = [ "/etc/ssh/ssh_host_ed25519_key" ];
 
   systemd.sysusers.enable = usersBy == "sysusers";

@@ -28,14 +28,23 @@
         assert machine.succeed("stat -L -c '%U %a' /run/agenix/rendered/app.env").strip() == "app 400"
 
     with subtest("login with the password from a secret"):
-        machine.wait_until_tty_matches("1", "login: ")
+        # tty2: kernel messages go to tty1 in test VMs. Its getty starts on the switch.
+        machine.send_key("alt-f2")
+        machine.wait_until_succeeds("[ $(fgconsole) = 2 ]")
+        machine.wait_for_unit("getty@tty2.service")
+        machine.wait_until_succeeds("pgrep -f 'agetty.*tty2'")
+        machine.wait_until_tty_matches("2", "login: ")
         machine.send_chars("alice\n")
-        machine.wait_until_tty_matches("1", "Password: ")
+        machine.wait_until_tty_matches("2", "login: alice")
+        machine.wait_until_succeeds("pgrep login")
+        machine.wait_until_tty_matches("2", "Password: ")
         machine.send_chars("${fixtures.alicePassword}\n")
         machine.wait_until_succeeds("pgrep -u alice bash")
 
     with subtest("restart after a changed secret and a switch"):
         machine.wait_for_unit("consumer.service")
+        # Active is not yet written: wait for the line, then require it alone.
+        machine.wait_until_succeeds("grep -qx PLAINTEXT-MARKER-db-v1 /var/lib/consumer/starts")
         assert machine.succeed("cat /var/lib/consumer/starts") == "PLAINTEXT-MARKER-db-v1\n"
         machine.succeed("/run/current-system/specialisation/changed/bin/switch-to-configuration test")
         assert machine.succeed("cat /run/agenix/db") == "PLAINTEXT-MARKER-db-v2"
