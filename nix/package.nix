@@ -86,11 +86,6 @@ lib.warnIf (ageBin != null)
     nix-store --init
     export NIX_PATH=nixpkgs=${nixpkgsLib}
   '';
-  checkFlags = [
-    # It evaluates flake.nix, which the source leaves out so that editing the flake does
-    # not rebuild the package; tests/nix_module.rs runs it from the repository.
-    "--skip=flake_outputs_evaluate_for_every_system"
-  ];
 
   postInstall =
     ''

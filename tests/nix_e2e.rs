@@ -371,6 +371,7 @@ fn vm_machine_manifest_installs_as_the_vm_test_expects() {
         || common::missing("age")
         || common::missing("ssh-keygen")
         || !common::nixpkgs_lib()
+        || !common::has_flake()
     {
         return;
     }

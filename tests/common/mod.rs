@@ -93,6 +93,16 @@ pub fn have(tool: &str) -> bool {
         .unwrap_or(false)
 }
 
+/// True when this source tree has flake.nix; otherwise reports a skip. The Nix package's
+/// source leaves the flake out (editing it must not rebuild the package), and its
+/// `cargo test` runs without it.
+pub fn has_flake() -> bool {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("flake.nix")
+        .exists()
+        || !skip("flake.nix is not in this source tree (the Nix package's source leaves it out)")
+}
+
 /// Where `tool` is on this process's PATH.
 pub fn which(tool: &str) -> Option<PathBuf> {
     std::env::split_paths(&std::env::var_os("PATH")?)
