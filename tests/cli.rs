@@ -836,3 +836,64 @@ fn key_file_with_trailing_whitespace_decrypts() {
         .success()
         .stdout("whitespace-tolerant");
 }
+
+/// A real age plugin (see common::age_plugin_dir): a secret encrypted to a plugin recipient
+/// and an SSH key decrypts with the plugin identity, and Go `age` opens it with the same
+/// plugin; without the plugin on PATH the error names it.
+#[test]
+fn plugin_recipient_and_identity_round_trip() {
+    if common::missing("age") {
+        return;
+    }
+    let Some(dir) = common::age_plugin_dir() else {
+        return;
+    };
+    let path = common::path_with(&dir);
+    let repo = Repo::new();
+    repo.json_rules(&format!(
+        r#"{{"p.age": {{"publicKeys": ["{}", "alice"]}}}}"#,
+        common::PLUGIN_RECIPIENT
+    ));
+    let id = repo.write("plugin.key", format!("{}\n", common::PLUGIN_IDENTITY));
+    repo.cmd()
+        .env("PATH", &path)
+        .args(["encrypt", "p.age"])
+        .write_stdin("via a plugin")
+        .assert()
+        .success();
+    let header = std::fs::read(repo.path().join("p.age")).unwrap();
+    assert!(
+        String::from_utf8_lossy(&header).contains("-> unencrypted "),
+        "no plugin stanza"
+    );
+    repo.cmd()
+        .env("PATH", &path)
+        .args(["decrypt", "p.age", "-i"])
+        .arg(&id)
+        .assert()
+        .success()
+        .stdout("via a plugin");
+    let out = std::process::Command::new("age")
+        .env("PATH", &path)
+        .arg("-d")
+        .arg("-i")
+        .arg(&id)
+        .arg(repo.path().join("p.age"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(out.stdout, b"via a plugin");
+    // The SSH recipient still opens it without any plugin.
+    repo.cmd()
+        .args(["decrypt", "p.age", "-i"])
+        .arg(key("alice_ed25519"))
+        .assert()
+        .success()
+        .stdout("via a plugin");
+    repo.cmd()
+        .args(["decrypt", "p.age", "-i"])
+        .arg(&id)
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("age-plugin-unencrypted"));
+}

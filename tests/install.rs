@@ -1297,3 +1297,37 @@ fn plugin_path_finds_age_plugins() {
         text(&o)
     );
 }
+
+/// The same with a real plugin (common::age_plugin_dir): a secret encrypted by Go `age` to
+/// the plugin's recipient is installed with the plugin identity found through pluginPath.
+#[test]
+fn plugin_identity_installs_with_a_real_plugin() {
+    if !in_private_ns("plugin_identity_installs_with_a_real_plugin") || common::missing("age") {
+        return;
+    }
+    let Some(dir) = common::age_plugin_dir() else {
+        return;
+    };
+    let env = Env::new();
+    let id = env.path().join("plugin-identity");
+    std::fs::write(&id, format!("{}\n", common::PLUGIN_IDENTITY)).unwrap();
+    let file = env.path().join("enc/p.age");
+    let mut age = std::process::Command::new("age")
+        .env("PATH", common::path_with(&dir))
+        .args(["-r", common::PLUGIN_RECIPIENT, "-o"])
+        .arg(&file)
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    age.stdin.take().unwrap().write_all(b"p-one").unwrap();
+    assert!(age.wait().unwrap().success());
+    let m = env.manifest(
+        json!({"p": {"file": file}}),
+        json!({"identityPaths": [id], "pluginPath": [dir]}),
+    );
+    let o = env.install(&m, &[]);
+    assert_ok(&o);
+    assert_eq!(std::fs::read(env.stable().join("p")).unwrap(), b"p-one");
+    assert_not_leaked(&o, &["p-one"]);
+}

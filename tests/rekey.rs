@@ -11,12 +11,18 @@ use common::{key, pubkey, Repo};
 
 const PAYLOAD: &[u8] = b"s3cret payload\n";
 
-/// A scratch repo whose secrets.json also knows `eve`, a second X25519 key made per test.
+/// A scratch repo whose secrets.json also knows `eve`, a second X25519 key made per test,
+/// and `plug`/`plug2`, two recipients of a real age plugin (with_plugin only).
 struct Fleet {
     repo: Repo,
     eve_pub: String,
     eve_key: PathBuf,
+    /// PATH with the plugin's directory in front (with_plugin), for every child.
+    plugin_path: Option<std::ffi::OsString>,
 }
+
+/// `plug2`: the test plugin's recipient with other data (it accepts any).
+const PLUGIN_RECIPIENT_2: &str = "age1unencrypted1wdjkxmmwvsverzwh"; // data "second"
 
 impl Fleet {
     fn new() -> Fleet {
@@ -29,7 +35,49 @@ impl Fleet {
             repo,
             eve_pub,
             eve_key,
+            plugin_path: None,
         }
+    }
+
+    /// A fleet whose commands find the test plugin (None after a skip).
+    fn with_plugin() -> Option<Fleet> {
+        let dir = common::age_plugin_dir()?;
+        let mut f = Fleet::new();
+        f.plugin_path = Some(common::path_with(&dir));
+        f.repo
+            .write("plugin.key", format!("{}\n", common::PLUGIN_IDENTITY));
+        Some(f)
+    }
+
+    /// `secrets` in this fleet's directory (with the plugin on PATH when there is one).
+    fn cmd(&self) -> assert_cmd::Command {
+        let mut c = self.repo.cmd();
+        if let Some(p) = &self.plugin_path {
+            c.env("PATH", p);
+        }
+        c
+    }
+
+    /// Go `age`, likewise.
+    fn age(&self) -> Command {
+        let mut c = Command::new("age");
+        if let Some(p) = &self.plugin_path {
+            c.env("PATH", p);
+        }
+        c
+    }
+
+    /// Decrypt with the real Go `age`.
+    fn age_decrypt(&self, key: &Path, file: &Path) -> Option<Vec<u8>> {
+        let out = self
+            .age()
+            .arg("-d")
+            .arg("-i")
+            .arg(key)
+            .arg(file)
+            .output()
+            .unwrap();
+        out.status.success().then_some(out.stdout)
     }
 
     fn path(&self) -> &Path {
@@ -44,6 +92,8 @@ impl Fleet {
             "carol" => pubkey("carol_rsa4096_pass"),
             "dave" => pubkey("dave_age"),
             "eve" => self.eve_pub.clone(),
+            "plug" => common::PLUGIN_RECIPIENT.to_string(),
+            "plug2" => PLUGIN_RECIPIENT_2.to_string(),
             _ => panic!("unknown key {name}"),
         }
     }
@@ -55,6 +105,8 @@ impl Fleet {
             "bob" => Some(key("bob_rsa3072")),
             "dave" => Some(key("dave_age.key")),
             "eve" => Some(self.eve_key.clone()),
+            // The test plugin's identity opens the stanzas of plug and plug2 alike.
+            "plug" if self.plugin_path.is_some() => Some(self.path().join("plugin.key")),
             _ => None, // carol needs a passphrase
         }
     }
@@ -62,11 +114,12 @@ impl Fleet {
     /// secrets.json with every test key named and `secrets` as the rule list:
     /// `(file, [key names], armor)`.
     fn rules(&self, secrets: &[(&str, &[&str], bool)]) {
-        let keys: serde_json::Map<String, serde_json::Value> =
-            ["alice", "web1", "bob", "carol", "dave", "eve"]
-                .iter()
-                .map(|n| (n.to_string(), self.pub_of(n).into()))
-                .collect();
+        let keys: serde_json::Map<String, serde_json::Value> = [
+            "alice", "web1", "bob", "carol", "dave", "eve", "plug", "plug2",
+        ]
+        .iter()
+        .map(|n| (n.to_string(), self.pub_of(n).into()))
+        .collect();
         let rules: serde_json::Map<String, serde_json::Value> = secrets
             .iter()
             .map(|(f, ks, armor)| {
@@ -82,7 +135,7 @@ impl Fleet {
 
     /// Encrypt with the real Go `age` (as agenix would): no lock entry is written.
     fn age_encrypt(&self, file: &str, to: &[&str], armor: bool) {
-        let mut c = Command::new("age");
+        let mut c = self.age();
         if armor {
             c.arg("-a");
         }
@@ -95,8 +148,7 @@ impl Fleet {
 
     /// Encrypt with `secrets encrypt` under the current rules (writes the lock entry).
     fn secrets_encrypt(&self, file: &str) {
-        self.repo
-            .cmd()
+        self.cmd()
             .args(["encrypt", file])
             .write_stdin(PAYLOAD)
             .assert()
@@ -105,8 +157,9 @@ impl Fleet {
 
     /// All usable test identities as `-i` arguments.
     fn all_ids(&self) -> Vec<String> {
-        ["alice", "web1", "bob", "dave", "eve"]
+        ["alice", "web1", "bob", "dave", "eve", "plug"]
             .iter()
+            .filter(|n| self.key_of(n).is_some())
             .flat_map(|n| {
                 [
                     "-i".to_string(),
@@ -121,7 +174,7 @@ impl Fleet {
     }
 
     fn check_json(&self) -> (i32, serde_json::Value) {
-        let out = self.repo.cmd().args(["check", "--json"]).output().unwrap();
+        let out = self.cmd().args(["check", "--json"]).output().unwrap();
         let v = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
             panic!(
                 "check --json printed invalid JSON ({e}): {}",
@@ -176,7 +229,16 @@ fn drift_case(old: &[&str], new: &[&str], with_lock: bool, expect: Option<(&[&st
     if common::missing("age") {
         return;
     }
-    let f = Fleet::new();
+    drift_case_in(Fleet::new(), old, new, with_lock, expect);
+}
+
+fn drift_case_in(
+    f: Fleet,
+    old: &[&str],
+    new: &[&str],
+    with_lock: bool,
+    expect: Option<(&[&str], &[&str])>,
+) {
     let ctx = format!("old {old:?} → new {new:?}, lock {with_lock}");
     if with_lock {
         f.rules(&[("s.age", old, false), ("keep.age", &["alice"], false)]);
@@ -213,19 +275,14 @@ fn drift_case(old: &[&str], new: &[&str], with_lock: bool, expect: Option<(&[&st
 
     let keep_before = f.read("keep.age");
     let s_before = f.read("s.age");
-    let dry = f.repo.cmd().args(["rekey", "--dry-run"]).output().unwrap();
+    let dry = f.cmd().args(["rekey", "--dry-run"]).output().unwrap();
     let dry_out = String::from_utf8_lossy(&dry.stdout);
     assert!(dry.status.success(), "{ctx}: {dry:?}");
     assert!(dry_out.contains("would rekey s.age"), "{ctx}: {dry_out}");
     assert!(!dry_out.contains("keep.age"), "{ctx}: {dry_out}");
     assert_eq!(f.read("s.age"), s_before, "{ctx}: dry run wrote");
 
-    f.repo
-        .cmd()
-        .arg("rekey")
-        .args(f.all_ids())
-        .assert()
-        .success();
+    f.cmd().arg("rekey").args(f.all_ids()).assert().success();
     assert_ne!(f.read("s.age"), s_before, "{ctx}: s.age not rekeyed");
     assert_eq!(
         f.read("keep.age"),
@@ -237,23 +294,27 @@ fn drift_case(old: &[&str], new: &[&str], with_lock: bool, expect: Option<(&[&st
     for k in new {
         if let Some(key) = f.key_of(k) {
             assert_eq!(
-                age_decrypt(&key, &f.path().join("s.age")).as_deref(),
+                f.age_decrypt(&key, &f.path().join("s.age")).as_deref(),
                 Some(PAYLOAD),
                 "{ctx}: {k} cannot decrypt the rekeyed file with age"
             );
         }
     }
-    for k in old.iter().filter(|k| !new.contains(k)) {
+    // (The test plugin's identity opens any of its stanzas: not checked for plug.)
+    for k in old
+        .iter()
+        .filter(|k| !new.contains(k) && !k.starts_with("plug"))
+    {
         if let Some(key) = f.key_of(k) {
             assert!(
-                age_decrypt(&key, &f.path().join("s.age")).is_none(),
+                f.age_decrypt(&key, &f.path().join("s.age")).is_none(),
                 "{ctx}: removed recipient {k} can still decrypt"
             );
         }
     }
     // A second run finds nothing to do.
     let again = f.snapshot_all();
-    f.repo.cmd().arg("rekey").assert().success();
+    f.cmd().arg("rekey").assert().success();
     assert_eq!(f.snapshot_all(), again, "{ctx}: no-op rekey changed files");
 }
 
@@ -301,6 +362,32 @@ fn drift_x25519_with_lock_names_the_keys() {
         true,
         Some((&["eve"], &["dave"])),
     );
+}
+
+/// Plugin recipients, like X25519 ones, are not named in the header: the lock file names them.
+#[test]
+fn drift_plugin_with_lock_names_the_keys() {
+    if common::missing("age") {
+        return;
+    }
+    for (old, new, expect) in [
+        (
+            &["alice"][..],
+            &["alice", "plug"][..],
+            (&["plug"][..], &[][..]),
+        ),
+        (&["alice", "plug"], &["alice"], (&[], &["plug"])),
+        (
+            &["alice", "plug"],
+            &["alice", "plug2"],
+            (&["plug2"], &["plug"]),
+        ),
+    ] {
+        let Some(f) = Fleet::with_plugin() else {
+            return;
+        };
+        drift_case_in(f, old, new, true, Some(expect));
+    }
 }
 
 #[test]

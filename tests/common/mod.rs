@@ -103,6 +103,64 @@ pub fn has_flake() -> bool {
         || !skip("flake.nix is not in this source tree (the Nix package's source leaves it out)")
 }
 
+/// A real age plugin, for the plugin code paths: `age-plugin-unencrypted`, the example plugin
+/// of the `age-plugin` crate (crates.io), built once per target dir with `cargo install`. It
+/// speaks the plugin protocol for recipients and identities but puts file keys in its stanzas
+/// unencrypted, and any of its identities opens any of its stanzas: test use only. Its
+/// recipient is `age1unencrypted1k5fr0r` (other data after the `1` is accepted too), its
+/// identity `AGE-PLUGIN-UNENCRYPTED-1CR7ZD5`. Returns the directory holding the program, or
+/// None after a skip when cargo or the registry is unreachable.
+pub fn age_plugin_dir() -> Option<PathBuf> {
+    static BUILD: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one_at_a_time = BUILD.lock().unwrap_or_else(|e| e.into_inner());
+    let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("age-plugin-0.7.0");
+    let bin = root.join("bin");
+    if bin.join("age-plugin-unencrypted").is_file() {
+        return Some(bin);
+    }
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let out = Command::new(cargo)
+        .args([
+            "install",
+            "--quiet",
+            "--locked",
+            "age-plugin",
+            "--version",
+            "=0.7.0",
+            "--example",
+            "age-plugin-unencrypted",
+            "--root",
+        ])
+        .arg(&root)
+        .output();
+    match out {
+        Ok(o) if o.status.success() => Some(bin),
+        Ok(o) => {
+            skip(&format!(
+                "cargo install age-plugin (example age-plugin-unencrypted) failed: {}",
+                String::from_utf8_lossy(&o.stderr).trim()
+            ));
+            None
+        }
+        Err(e) => {
+            skip(&format!("cannot run cargo to build an age plugin: {e}"));
+            None
+        }
+    }
+}
+
+/// $PATH with `dir` in front, for a child that must find a plugin there.
+pub fn path_with(dir: &Path) -> std::ffi::OsString {
+    let mut dirs = vec![dir.to_path_buf()];
+    if let Some(p) = std::env::var_os("PATH") {
+        dirs.extend(std::env::split_paths(&p));
+    }
+    std::env::join_paths(dirs).unwrap()
+}
+
+pub const PLUGIN_RECIPIENT: &str = "age1unencrypted1k5fr0r";
+pub const PLUGIN_IDENTITY: &str = "AGE-PLUGIN-UNENCRYPTED-1CR7ZD5";
+
 /// Where `tool` is on this process's PATH.
 pub fn which(tool: &str) -> Option<PathBuf> {
     std::env::split_paths(&std::env::var_os("PATH")?)
