@@ -722,15 +722,15 @@ fn agenix_entry_point() {
     let dir = tempfile::tempdir().unwrap();
     let agenix = dir.path().join("agenix");
     std::os::unix::fs::symlink(common::bin(), &agenix).unwrap();
-    let run = |args: &[&str], stdin: &str| {
-        assert_cmd::Command::new(&agenix)
-            .current_dir(repo.path())
+    let run_with = |mut c: assert_cmd::Command, args: &[&str], stdin: &str| {
+        c.current_dir(repo.path())
             .env("HOME", repo.path())
             .env("RULES", "./secrets.json")
             .args(args)
             .write_stdin(stdin.to_string())
             .assert()
     };
+    let run = |args: &[&str], stdin: &str| run_with(assert_cmd::Command::new(&agenix), args, stdin);
     run(&["-e", "db.age"], "via agenix").success();
     let alice = key("alice_ed25519");
     run(&["-d", "db.age", "-i", alice.to_str().unwrap()], "")
@@ -776,15 +776,7 @@ fn agenix_entry_point() {
         .stderr(predicate::str::contains("no rule"));
 
     // Started as `secrets` (what `nix run <flake> -- -e x.age` does), agenix's flags work too.
-    let secrets = |args: &[&str], stdin: &str| {
-        common::cmd()
-            .current_dir(repo.path())
-            .env("HOME", repo.path())
-            .env("RULES", "./secrets.json")
-            .args(args)
-            .write_stdin(stdin.to_string())
-            .assert()
-    };
+    let secrets = |args: &[&str], stdin: &str| run_with(common::cmd(), args, stdin);
     secrets(
         &["-i", alice.to_str().unwrap(), "-e", "db.age"],
         "via secrets -e",

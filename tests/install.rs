@@ -1311,17 +1311,10 @@ fn plugin_identity_installs_with_a_real_plugin() {
     let env = Env::new();
     let id = env.path().join("plugin-identity");
     std::fs::write(&id, format!("{}\n", common::PLUGIN_IDENTITY)).unwrap();
-    let file = env.path().join("enc/p.age");
-    let mut age = std::process::Command::new("age")
-        .env("PATH", common::path_with(&dir))
-        .args(["-r", common::PLUGIN_RECIPIENT, "-o"])
-        .arg(&file)
-        .stdin(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    age.stdin.take().unwrap().write_all(b"p-one").unwrap();
-    assert!(age.wait().unwrap().success());
+    let mut age = std::process::Command::new("age");
+    age.env("PATH", common::path_with(&dir))
+        .args(["-r", common::PLUGIN_RECIPIENT]);
+    let file = env.encrypt_with(age, "p", b"p-one");
     let m = env.manifest(
         json!({"p": {"file": file}}),
         json!({"identityPaths": [id], "pluginPath": [dir]}),

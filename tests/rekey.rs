@@ -69,15 +69,7 @@ impl Fleet {
 
     /// Decrypt with the real Go `age`.
     fn age_decrypt(&self, key: &Path, file: &Path) -> Option<Vec<u8>> {
-        let out = self
-            .age()
-            .arg("-d")
-            .arg("-i")
-            .arg(key)
-            .arg(file)
-            .output()
-            .unwrap();
-        out.status.success().then_some(out.stdout)
+        age_decrypt_with(self.age(), key, file)
     }
 
     fn path(&self) -> &Path {
@@ -194,13 +186,11 @@ fn run_with_stdin(mut c: Command, input: &[u8]) {
 
 /// Decrypt with the real Go `age`.
 fn age_decrypt(key: &Path, file: &Path) -> Option<Vec<u8>> {
-    let out = Command::new("age")
-        .arg("-d")
-        .arg("-i")
-        .arg(key)
-        .arg(file)
-        .output()
-        .unwrap();
+    age_decrypt_with(Command::new("age"), key, file)
+}
+
+fn age_decrypt_with(mut age: Command, key: &Path, file: &Path) -> Option<Vec<u8>> {
+    let out = age.arg("-d").arg("-i").arg(key).arg(file).output().unwrap();
     out.status.success().then_some(out.stdout)
 }
 

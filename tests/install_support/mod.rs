@@ -112,11 +112,16 @@ impl Env {
 
     /// Encrypt with the real `age` binary (interop).
     pub fn encrypt_age_cli(&self, name: &str, plain: &[u8]) -> PathBuf {
+        let mut age = Command::new("age");
+        age.arg("-R").arg(common::key("web1_ed25519.pub"));
+        self.encrypt_with(age, name, plain)
+    }
+
+    /// Encrypt with `age`, an `age` command given its recipients.
+    pub fn encrypt_with(&self, mut age: Command, name: &str, plain: &[u8]) -> PathBuf {
         use std::io::Write;
         let p = self.path().join("enc").join(format!("{name}.age"));
-        let mut child = Command::new("age")
-            .arg("-R")
-            .arg(common::key("web1_ed25519.pub"))
+        let mut child = age
             .arg("-o")
             .arg(&p)
             .stdin(std::process::Stdio::piped())
