@@ -495,14 +495,10 @@ fn interop_with_go_age_both_ways() {
 
 /// A fake editor: a script that records its arguments and edits the file as told.
 fn editor(dir: &Path, name: &str, body: &str) -> std::path::PathBuf {
-    let p = dir.join(name);
-    fs::write(
-        &p,
-        format!("#!/bin/sh\nprintf '%s\\n' \"$@\" > \"$(dirname \"$0\")/editor-args\"\n{body}\n"),
+    common::script(
+        &dir.join(name),
+        &format!("printf '%s\\n' \"$@\" > \"$(dirname \"$0\")/editor-args\"\n{body}"),
     )
-    .unwrap();
-    fs::set_permissions(&p, fs::Permissions::from_mode(0o755)).unwrap();
-    p
 }
 
 /// Run `secrets edit` with stdin on a pseudo-terminal (so the editor path is taken).

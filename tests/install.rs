@@ -1254,13 +1254,10 @@ fn plugin_path_finds_age_plugins() {
     std::fs::create_dir_all(&bin).unwrap();
     let marker = env.path().join("plugin-ran");
     // A stand-in plugin: records how it was started, then fails (it speaks no protocol).
-    let plugin = bin.join("age-plugin-testplug");
-    std::fs::write(
-        &plugin,
-        format!("#!/bin/sh\necho \"$@\" > '{}'\nexit 1\n", marker.display()),
-    )
-    .unwrap();
-    std::fs::set_permissions(&plugin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    common::script(
+        &bin.join("age-plugin-testplug"),
+        &format!("echo \"$@\" > '{}'\nexit 1", marker.display()),
+    );
     // A well-formed plugin identity (bech32 of "test-only" for plugin `testplug`).
     let id = env.path().join("plugin-identity");
     std::fs::write(&id, "AGE-PLUGIN-TESTPLUG-1W3JHXAPDDAHXC7G0YLT0W\n").unwrap();

@@ -6,7 +6,6 @@
 mod common;
 mod install_support;
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use install_support::{assert_not_leaked, assert_ok, full_snapshot, in_private_ns, text, Env};
@@ -17,10 +16,10 @@ fn fake_systemctl(env: &Env) -> (PathBuf, PathBuf) {
     let bin = env.path().join("bin");
     std::fs::create_dir_all(&bin).unwrap();
     let log = env.path().join("systemctl.log");
-    let script = format!("#!/bin/sh\necho \"$*\" >> {}\n", log.display());
-    let p = bin.join("systemctl");
-    std::fs::write(&p, script).unwrap();
-    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    common::script(
+        &bin.join("systemctl"),
+        &format!("echo \"$*\" >> {}", log.display()),
+    );
     (bin, log)
 }
 

@@ -74,10 +74,7 @@ impl Env {
 
     /// Write an editor script and return its path.
     fn editor(&self, name: &str, body: &str) -> PathBuf {
-        let p = self.p().join(name);
-        std::fs::write(&p, format!("#!/bin/sh\n{body}\n")).unwrap();
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
-        p
+        common::script(&self.p().join(name), body)
     }
 }
 

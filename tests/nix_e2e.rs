@@ -445,14 +445,10 @@ fn vm_machine_manifest_installs_as_the_vm_test_expects() {
     let stubs = dir.path().join("bin");
     std::fs::create_dir(&stubs).unwrap();
     let log = dir.path().join("systemctl.log");
-    let systemctl = stubs.join("systemctl");
-    std::fs::write(
-        &systemctl,
-        format!("#!/bin/sh\necho \"$*\" >> '{}'\n", log.display()),
-    )
-    .unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&systemctl, std::fs::Permissions::from_mode(0o755)).unwrap();
+    common::script(
+        &stubs.join("systemctl"),
+        &format!("echo \"$*\" >> '{}'", log.display()),
+    );
     // The machine's /etc: a tmpfs copy of the host's, mounted over /etc in the namespace.
     let etc = dir.path().join("etc");
     std::fs::create_dir(&etc).unwrap();

@@ -161,6 +161,14 @@ pub fn path_with(dir: &Path) -> std::ffi::OsString {
 pub const PLUGIN_RECIPIENT: &str = "age1unencrypted1k5fr0r";
 pub const PLUGIN_IDENTITY: &str = "AGE-PLUGIN-UNENCRYPTED-1CR7ZD5";
 
+/// Write an executable `/bin/sh` script with `body` at `path` (stand-in programs); returns it.
+pub fn script(path: &Path, body: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, format!("#!/bin/sh\n{body}\n")).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path.to_path_buf()
+}
+
 /// Where `tool` is on this process's PATH.
 pub fn which(tool: &str) -> Option<PathBuf> {
     std::env::split_paths(&std::env::var_os("PATH")?)
