@@ -134,7 +134,10 @@ rec {
             mode = mkOption {
               type = types.str;
               default = "0400";
-              description = "Permission bits of the decrypted file, in octal as understood by chmod.";
+              description = ''
+                Permission bits of the decrypted file, as chmod understands them: octal
+                ("0440") or symbolic ("u=r,g=r", applied to a file created 0400).
+              '';
             };
             symlink = mkOption {
               type = types.bool;

@@ -444,9 +444,10 @@ pub fn check_unit(unit: &str, item: &str) -> Result<()> {
     Ok(())
 }
 
-/// A mode as agenix passed it to `chmod`: octal (1 to 4 digits) or symbolic (`u=r,g=r`).
+/// A mode as agenix passed it to `chmod`: octal (`"0440"`, `"440"`) or symbolic (`u=r,g=r`).
 pub fn parse_mode(s: &str, item: &str) -> Result<u32> {
-    let octal = (1..=4).contains(&s.len()) && s.bytes().all(|b| (b'0'..=b'7').contains(&b));
+    // chmod takes any number of leading zeros; 8 digits is more than enough for that.
+    let octal = (1..=8).contains(&s.len()) && s.bytes().all(|b| (b'0'..=b'7').contains(&b));
     let m = if octal {
         u32::from_str_radix(s, 8).ok()
     } else {
@@ -466,8 +467,8 @@ pub fn parse_mode(s: &str, item: &str) -> Result<u32> {
 }
 
 /// What `chmod MODE` does to the file agenix made: created 0400 (umask u=r,g=,o=), then
-/// chmod run under the activation script's umask 022, which limits clauses naming no
-/// class (`+r`). Returns bits above 0o777 for `s`/`t`, so the caller refuses them.
+/// chmod run under the activation script's umask 022, which limits what clauses naming no
+/// class (`+r`, `=r`) set. Returns bits above 0o777 for `s`/`t`, so the caller refuses them.
 fn symbolic_mode(s: &str) -> Option<u32> {
     const UMASK: u32 = 0o022;
     let mut mode: u32 = 0o400;
@@ -524,6 +525,9 @@ fn symbolic_mode(s: &str) -> Option<u32> {
             match op {
                 '+' => mode |= bits & affected,
                 '-' => mode &= !(bits & affected),
+                // GNU chmod: `=` without a class clears every bit, then sets what the umask
+                // allows.
+                _ if who == 0 => mode = bits & affected,
                 _ => mode = (mode & !affected) | (bits & affected),
             }
         }
@@ -851,6 +855,7 @@ mod tests {
         }
         assert_eq!(parse_mode("400", "x").unwrap(), 0o400);
         assert_eq!(parse_mode("u=r,g=r", "x").unwrap(), 0o440);
+        assert_eq!(parse_mode("00400", "x").unwrap(), 0o400);
         for bad in [
             "u+s", "g+s,u=r", "+t", "", "u", "u=r,", "u=q", "0o400", "u=r g=r",
         ] {
@@ -871,8 +876,9 @@ mod tests {
     }
 
     /// Symbolic modes give what GNU chmod gives to agenix's file: created 0400, then chmod
-    /// under umask 022.
+    /// under umask 022. (GNU `stat -c`: Linux.)
     #[test]
+    #[cfg(target_os = "linux")]
     fn symbolic_modes_match_chmod() {
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("f");
@@ -896,6 +902,10 @@ mod tests {
             "ugo=",
             "o=u",
             "u+rw,o+r",
+            "a+w,=r",
+            "go+w,=",
+            "a+rwx,=w",
+            "g+w,+r",
         ] {
             let out = std::process::Command::new("sh")
                 .arg("-c")
