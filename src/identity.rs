@@ -51,8 +51,8 @@ impl Identities {
     /// with a warning on stderr; with `Origin::Explicit` they are errors.
     pub fn load(paths: &[PathBuf], origin: Origin) -> Result<Identities> {
         match origin {
-            Origin::Explicit => Self::load_with(paths, Err),
-            Origin::Lenient => Self::load_with(paths, |e| {
+            Origin::Explicit => Self::load_with(paths, true, Err),
+            Origin::Lenient => Self::load_with(paths, true, |e| {
                 eprintln!("warning: skipping identity {e}");
                 Ok(())
             }),
@@ -61,11 +61,12 @@ impl Identities {
 
     /// For unattended use (activation): like `load` with `Origin::Lenient`, and
     /// passphrase-protected keys are skipped too, since nobody may be there to answer a prompt
-    /// (an activation run from a terminal would otherwise wait for one). Each skipped file's
+    /// (an activation run from a terminal would otherwise wait for one); for the same reason a
+    /// plugin's questions (a PIN, a confirmation) are declined, never asked. Each skipped file's
     /// warning goes to `warn` instead of stderr (the installer's report prints it once and puts
     /// it into its JSON summary).
     pub fn load_reporting(paths: &[PathBuf], mut warn: impl FnMut(String)) -> Identities {
-        let mut ids = Self::load_with(paths, |e| {
+        let mut ids = Self::load_with(paths, false, |e| {
             warn(format!("skipping identity {e}"));
             Ok(())
         })
@@ -84,13 +85,15 @@ impl Identities {
         ids
     }
 
+    /// `ask`: whether plugins may ask questions on the terminal.
     fn load_with(
         paths: &[PathBuf],
+        ask: bool,
         mut on_error: impl FnMut(Error) -> Result<()>,
     ) -> Result<Identities> {
         let mut items = Vec::new();
         for p in paths {
-            match load_one(p) {
+            match load_one(p, ask) {
                 Ok(mut l) => items.append(&mut l),
                 Err(e) => on_error(e)?,
             }
@@ -224,7 +227,7 @@ fn unlock(
     ))
 }
 
-fn load_one(path: &Path) -> Result<Vec<Loaded>> {
+fn load_one(path: &Path, ask: bool) -> Result<Vec<Loaded>> {
     let data = fsutil::read_secret(path).map_err(|e| {
         Error::new(format!(
             "{}: cannot read: {}",
@@ -257,16 +260,19 @@ fn load_one(path: &Path) -> Result<Vec<Loaded>> {
             path.display()
         )));
     }
-    let file = age::IdentityFile::from_buffer(head.as_bytes())
-        .map_err(|_| {
-            Error::new(format!(
-                "{}: not a private key (expected an OpenSSH private key or an age identity \
+    let file = age::IdentityFile::from_buffer(head.as_bytes()).map_err(|_| {
+        Error::new(format!(
+            "{}: not a private key (expected an OpenSSH private key or an age identity \
                  file with AGE-SECRET-KEY-1… / AGE-PLUGIN-… lines)",
-                path.display()
-            ))
-        })?
-        .with_callbacks(TerminalCallbacks);
-    let ids = file.into_identities().map_err(|e| {
+            path.display()
+        ))
+    })?;
+    let ids = if ask {
+        file.with_callbacks(TerminalCallbacks).into_identities()
+    } else {
+        file.with_callbacks(NoQuestions).into_identities()
+    };
+    let ids = ids.map_err(|e| {
         Error::new(format!(
             "{}: cannot use this identity file: {e}",
             path.display()
@@ -393,6 +399,29 @@ fn unsupported_reason(u: &age::ssh::UnsupportedKey, path: &Path) -> String {
         age::ssh::UnsupportedKey::Type(t) => {
             format!("{t} keys are not supported by age; use an ssh-ed25519 or ssh-rsa key")
         }
+    }
+}
+
+/// Callbacks for age plugins run unattended (the installer): messages are logged, every
+/// question is declined, so a plugin needing a PIN fails instead of waiting on a terminal.
+#[derive(Clone, Copy)]
+pub struct NoQuestions;
+
+impl age::Callbacks for NoQuestions {
+    fn display_message(&self, message: &str) {
+        eprintln!("{message}");
+    }
+
+    fn confirm(&self, _: &str, _: &str, _: Option<&str>) -> Option<bool> {
+        None
+    }
+
+    fn request_public_string(&self, _: &str) -> Option<String> {
+        None
+    }
+
+    fn request_passphrase(&self, _: &str) -> Option<SecretString> {
+        None
     }
 }
 

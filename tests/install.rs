@@ -1321,3 +1321,60 @@ fn plugin_identity_installs_with_a_real_plugin() {
     assert_eq!(std::fs::read(env.stable().join("p")).unwrap(), b"p-one");
     assert_not_leaked(&o, &["p-one"]);
 }
+
+/// A plugin's question (here a PIN) is declined by the installer, never asked on the terminal,
+/// even when activation runs from one. The stand-in plugin speaks the identity-v1 protocol far
+/// enough to ask, records the answer, and gives up.
+#[test]
+fn plugin_questions_are_declined_not_asked() {
+    if common::missing("python3") {
+        return;
+    }
+    let env = Env::new();
+    let bin = env.path().join("plugins");
+    std::fs::create_dir_all(&bin).unwrap();
+    let reply = env.path().join("plugin-reply");
+    let plugin = bin.join("age-plugin-testplug");
+    std::fs::write(
+        &plugin,
+        format!(
+            r#"#!/usr/bin/env python3
+import base64, sys
+inp, out = sys.stdin.buffer, sys.stdout.buffer
+while not inp.readline().startswith(b"-> done"):
+    pass
+inp.readline()
+msg = base64.b64encode(b"Passphrase for the test plugin's PIN").rstrip(b"=")
+out.write(b"-> request-secret\n" + msg + b"\n")
+out.flush()
+answer = inp.readline().strip()
+inp.readline()
+open({reply:?}, "wb").write(answer)
+out.write(b"-> done\n\n")
+out.flush()
+"#,
+            reply = reply.display().to_string()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&plugin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let id = env.path().join("plugin-identity");
+    std::fs::write(&id, "AGE-PLUGIN-TESTPLUG-1W3JHXAPDDAHXC7G0YLT0W\n").unwrap();
+    let m = env.manifest(
+        json!({"a": {"file": env.encrypt_to("a", b"a-one", &[&common::pubkey("dave_age")])}}),
+        json!({"identityPaths": [id], "pluginPath": [bin]}),
+    );
+    // On a terminal that would answer a "Passphrase for" prompt.
+    let (code, prompts, out) = common::Pty::new(
+        env.path(),
+        &["install", "--manifest", m.to_str().unwrap(), "--dry-run"],
+    )
+    .run();
+    assert_eq!(prompts, 0, "the installer asked on the terminal:\n{out}");
+    assert_eq!(
+        std::fs::read_to_string(&reply).unwrap_or_default(),
+        "-> fail",
+        "{out}"
+    );
+    assert_eq!(code, 1, "{out}");
+}

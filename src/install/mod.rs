@@ -135,13 +135,12 @@ pub fn run(args: &InstallArgs) -> Result<i32> {
     let abort = args.fail_closed || plan.on_failure == OnFailure::Abort;
 
     if !plan.plugin_path.is_empty() {
-        // The age crate looks plugins up on $PATH when a plugin identity is used. Set while
+        // The age crate looks plugins up on $PATH when a plugin identity is used. Appended,
+        // so that nothing in a plugin package shadows a system program (systemctl). Set while
         // this process is still single-threaded (workers start later).
-        let mut dirs = plan.plugin_path.clone();
-        dirs.extend(
-            std::env::var_os("PATH")
-                .map_or_else(Vec::new, |p| std::env::split_paths(&p).collect::<Vec<_>>()),
-        );
+        let mut dirs: Vec<PathBuf> =
+            std::env::var_os("PATH").map_or_else(Vec::new, |p| std::env::split_paths(&p).collect());
+        dirs.extend(plan.plugin_path.iter().cloned());
         if let Ok(path) = std::env::join_paths(dirs) {
             std::env::set_var("PATH", path);
         }
