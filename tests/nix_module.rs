@@ -450,10 +450,10 @@ fn userborn_without_password_secrets_has_only_the_main_unit() {
     assert_eq!(units.keys().collect::<Vec<_>>(), ["agenix-install-secrets"]);
     let main = &v["units"]["agenix-install-secrets"];
     assert!(strs(&main["after"]).contains(&"userborn.service"));
-    // The main unit waits for the identity's and the custom destinations' file systems.
+    // The main unit waits for the identity's file system.
     assert_eq!(
         strs(&main["unitConfig"]["RequiresMountsFor"]),
-        ["/persist/ssh/ssh_host_ed25519_key", "/var/lib/app"]
+        ["/persist/ssh/ssh_host_ed25519_key"]
     );
 }
 

@@ -77,16 +77,6 @@ let
   # Activation scripts run with a PATH without systemd; units have it already.
   installFromActivation = phase: ''PATH="$PATH:${config.systemd.package}/bin" ${install phase}'';
 
-  # Custom destinations outside the secrets directories, whose file systems
-  # (/var/lib on impermanence, say) the main unit must wait for.
-  customDirs = lib.unique (
-    map (x: dirOf x.path) (
-      builtins.filter (
-        x: !(lib.hasPrefix "${cfg.secretsDir}/" x.path || lib.hasPrefix "${cfg.secretsDirForUsers}/" x.path)
-      ) (lib.attrValues cfg.secrets ++ lib.attrValues cfg.templates)
-    )
-  );
-
   useActivation = cfg.installationMode == "activation";
 
   # Shared by both units: run early (before sysinit.target, like
@@ -216,11 +206,10 @@ in
               "userborn.service"
             ] ++ lib.optional (hasUsersSecrets && sysusersEnabled) "agenix-install-users.service";
             # Identities may live on a separately mounted file system
-            # (/persist), custom paths on one mounted late (impermanence).
-            # Not for the users unit: ordered before systemd-sysusers, it
-            # runs before local file systems are mounted, and waiting for
-            # one would be an ordering cycle.
-            unitConfig.RequiresMountsFor = map toString cfg.identityPaths ++ customDirs;
+            # (/persist). Not for the users unit: ordered before
+            # systemd-sysusers, it runs before local file systems are
+            # mounted, and waiting for one would be an ordering cycle.
+            unitConfig.RequiresMountsFor = map toString cfg.identityPaths;
             serviceConfig.ExecStart = install "main";
           };
         }

@@ -205,21 +205,12 @@ lib.mapAttrs (_: eval) {
     services.userborn.enable = true;
     age.identityPaths = [ "/persist/ssh/ssh_host_ed25519_key" ];
     age.secrets.svc.file = f "svc";
-    # A destination on a file system mounted late (impermanence), twice.
-    age.secrets.token = {
-      file = f "token";
-      path = "/var/lib/app/token";
-    };
-    age.templates."app.env" = {
-      content = "TOKEN=<SECRET:${builtins.hashString "sha256" "token"}:PLACEHOLDER>";
-      path = "/var/lib/app/env";
-    };
   };
 
-  # nixos-init runs no activation scripts: units by default.
+  # nixos-init runs no activation scripts: units by default (even with the
+  # scripted users setup, which alone would mean activation scripts).
   nixosInit = {
     system.nixos-init.enable = true;
-    services.userborn.enable = true;
     age.identityPaths = [ "/etc/ssh/ssh_host_ed25519_key" ];
     age.secrets.svc.file = f "svc";
   };
