@@ -43,8 +43,8 @@ pub fn wants_agenix(args: &[OsString]) -> bool {
     while let Some(a) = it.next() {
         match a {
             "-e" | "--edit" | "-d" | "--decrypt" | "-r" | "--rekey" => return true,
-            // Options of both command lines that take a value: skip it.
-            "-i" | "--identity" | "--rules" => {
+            // The option of both command lines that takes a value: skip it.
+            "-i" | "--identity" => {
                 it.next();
             }
             _ if a.starts_with('-') => {}
@@ -154,6 +154,7 @@ mod tests {
         assert!(!wants(&["-i", "-r", "check"]));
         assert!(!wants(&["edit", "-e"]));
         assert!(!wants(&["--rules", "secrets.json", "decrypt", "-d"]));
+        assert!(!wants(&["-v", "rekey", "-r"]));
         assert!(!wants(&["--help"]));
         assert!(!wants(&[]));
     }
