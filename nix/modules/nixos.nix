@@ -18,10 +18,8 @@ let
   shared = import ./shared.nix { inherit lib; };
   cfg = config.age;
 
-  # `or false`: the options only exist in recent NixOS releases.
-  sysusersEnabled =
-    (config.systemd.sysusers.enable or false) || (config.services.userborn.enable or false);
-  nixosInit = config.system.nixos-init.enable or false;
+  sysusersEnabled = shared.sysusersEnabled config;
+  nixosInit = shared.nixosInit config;
 
   hasSecrets = cfg.secrets != { } || cfg.templates != { };
   usersSecrets = filterAttrs (_: s: s.neededForUsers) cfg.secrets;

@@ -12,10 +12,8 @@ let
   inherit (lib) mkOption types literalExpression;
   shared = import ./shared.nix { inherit lib; };
   cfg = config.age;
-  sysusersEnabled =
-    (config.systemd.sysusers.enable or false) || (config.services.userborn.enable or false);
-  # nixos-init runs no activation scripts at all.
-  nixosInit = config.system.nixos-init.enable or false;
+  sysusersEnabled = shared.sysusersEnabled config;
+  nixosInit = shared.nixosInit config;
 in
 {
   imports = [

@@ -47,6 +47,14 @@ rec {
       description = "${types.str.description} (with check: non-empty without trailing slash)";
     };
 
+  # How the NixOS host is set up, for the platform modules. `or false`: these
+  # options exist only in recent NixOS releases (and not on nix-darwin).
+  # Users made by systemd-sysusers or userborn units, not the `users` script:
+  sysusersEnabled =
+    config: (config.systemd.sysusers.enable or false) || (config.services.userborn.enable or false);
+  # nixos-init runs no activation scripts at all.
+  nixosInit = config: config.system.nixos-init.enable or false;
+
   # `age.plugins`: agenix users reached age plugins through `ageBin` (a wrapper
   # with the plugin on PATH); here the installer finds them in these packages.
   pluginsOption = mkOption {
