@@ -687,6 +687,24 @@ fn home_manager_allow_disk_backed_reaches_the_manifest_only_when_set() {
 }
 
 #[test]
+fn home_manager_warns_of_a_mount_point_the_installer_would_refuse() {
+    need_nix!();
+    let v = eval_case("hmMountPointOnDisk");
+    assert_eq!(v["failedAssertions"], json!([]));
+    let w = strs(&v["warnings"]);
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert!(
+        w[0].contains("$HOME/.agenix.d is not under $XDG_RUNTIME_DIR")
+            && w[0].contains("age.allowDiskBacked = true"),
+        "{w:?}"
+    );
+    // Not with allowDiskBacked, nor for the defaults or a literal runtime directory.
+    for case in ["hmAllowDiskBacked", "hmNoSecrets", "hmLiteralRuntimeDir"] {
+        assert_eq!(eval_case(case)["warnings"], json!([]), "{case}");
+    }
+}
+
+#[test]
 fn home_manager_runtime_dir_makes_paths_literal() {
     need_nix!();
     let v = eval_case("hmLiteralRuntimeDir");

@@ -212,7 +212,20 @@ in
     warnings =
       (shared.checks cfg).warnings
       ++ lib.optional (!packageIsOurs)
-        "age.package = ${lib.getName cfg.package}: this option now selects the secrets package (agenix used it for the age binary); the setting is ignored.";
+        "age.package = ${lib.getName cfg.package}: this option now selects the secrets package (agenix used it for the age binary); the setting is ignored."
+      # Known at evaluation: a mount point outside the runtime directory (a
+      # tmpfs) is refused by the installer at run time, leaving no secrets.
+      ++ lib.optional (
+        isLinux
+        && !cfg.allowDiskBacked
+        && !lib.any (dir: lib.hasPrefix "${dir}/" cfg.secretsMountPoint) [
+          cfg.runtimeDir
+          "\${XDG_RUNTIME_DIR}"
+          "$XDG_RUNTIME_DIR"
+          "/run/user"
+          "/dev/shm"
+        ]
+      ) "age.secretsMountPoint = ${cfg.secretsMountPoint} is not under $XDG_RUNTIME_DIR: if it is on disk the installer refuses it (decrypted secrets would be written to disk) and installs nothing; set age.allowDiskBacked = true to accept that, or keep the default.";
 
     systemd.user.services.agenix = mkIf isLinux {
       Unit = {

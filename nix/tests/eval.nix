@@ -340,6 +340,12 @@ lib.mapAttrs (_: eval) {
     age.secretsMountPoint = "$HOME/.local/state/agenix.d/";
     age.secrets.token.file = f "token";
   };
+  # agenix's non-NixOS habit: generations under $HOME, on disk.
+  hmMountPointOnDisk = hm {
+    age.secretsDir = "$HOME/.agenix";
+    age.secretsMountPoint = "$HOME/.agenix.d";
+    age.secrets.token.file = f "token";
+  };
   hmLiteralRuntimeDir = hm {
     age.runtimeDir = "/run/user/1000";
     age.secrets.token.file = f "token";
