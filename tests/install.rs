@@ -1242,6 +1242,10 @@ fn install_as_user(
     c
 }
 
+/// A well-formed identity for the stand-in plugin `age-plugin-testplug` (bech32 of
+/// "test-only"), whose program the tests write themselves.
+const TESTPLUG_IDENTITY: &str = "AGE-PLUGIN-TESTPLUG-1W3JHXAPDDAHXC7G0YLT0W\n";
+
 /// `pluginPath` puts age plugins on the installer's $PATH (the NixOS option `age.plugins`):
 /// without it a plugin identity is skipped, naming the missing plugin; with it the plugin runs.
 #[test]
@@ -1258,9 +1262,8 @@ fn plugin_path_finds_age_plugins() {
         &bin.join("age-plugin-testplug"),
         &format!("echo \"$@\" > '{}'\nexit 1", marker.display()),
     );
-    // A well-formed plugin identity (bech32 of "test-only" for plugin `testplug`).
     let id = env.path().join("plugin-identity");
-    std::fs::write(&id, "AGE-PLUGIN-TESTPLUG-1W3JHXAPDDAHXC7G0YLT0W\n").unwrap();
+    std::fs::write(&id, TESTPLUG_IDENTITY).unwrap();
     let secrets =
         json!({"a": {"file": env.encrypt_to("a", b"a-one", &[&common::pubkey("dave_age")])}});
 
@@ -1359,7 +1362,7 @@ out.flush()
     .unwrap();
     std::fs::set_permissions(&plugin, std::fs::Permissions::from_mode(0o755)).unwrap();
     let id = env.path().join("plugin-identity");
-    std::fs::write(&id, "AGE-PLUGIN-TESTPLUG-1W3JHXAPDDAHXC7G0YLT0W\n").unwrap();
+    std::fs::write(&id, TESTPLUG_IDENTITY).unwrap();
     let m = env.manifest(
         json!({"a": {"file": env.encrypt_to("a", b"a-one", &[&common::pubkey("dave_age")])}}),
         json!({"identityPaths": [id], "pluginPath": [bin]}),
