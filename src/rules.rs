@@ -1,17 +1,18 @@
 //! The rules file: which secrets exist and to whom each is encrypted. Either agenix's
-//! `secrets.nix` (evaluated once with `nix-instantiate`) or `secrets.json` (named keys and groups).
+//! `secrets.nix` (evaluated once with `nix-instantiate`, fenced in: see `nix_eval`) or `secrets.json` (named keys and groups).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::marker::PhantomData;
 use std::path::{Component, Path, PathBuf};
-use std::process::Command;
 
 use serde::de::{Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 
 use crate::error::{describe_io, Error, Result};
 use crate::recipients::Recipient;
+
+mod nix_eval;
 
 /// The JSON Schema of `secrets.json`, printed by `secrets schema`.
 pub const JSON_SCHEMA: &str = include_str!("secrets.schema.json");
@@ -111,7 +112,7 @@ impl Rules {
                         file.display()
                     )));
                 }
-                let json = eval_nix(&file)?;
+                let json = nix_eval::eval_rules(&file, &dir)?;
                 parse_nix_json(&json).map_err(|e| e.context(file.display()))?
             }
         };
@@ -230,41 +231,6 @@ fn lexical_normalize(p: &Path) -> PathBuf {
         }
     }
     out
-}
-
-fn eval_nix(file: &Path) -> Result<String> {
-    // The path travels as a string argument, never spliced into Nix code, so spaces, quotes
-    // and `${` in it are harmless.
-    let out = Command::new("nix-instantiate")
-        .args(["--eval", "--strict", "--json", "--argstr", "rulesFile"])
-        .arg(file)
-        .args(["--expr", "{ rulesFile }: import (/. + rulesFile)"])
-        .output()
-        .map_err(|e| {
-            if e.kind() == std::io::ErrorKind::NotFound {
-                Error::new(format!(
-                    "{}: nix-instantiate was not found on PATH; install Nix, or write the rules \
-                     as secrets.json instead (`secrets schema` prints its JSON Schema)",
-                    file.display()
-                ))
-            } else {
-                Error::new(format!("cannot run nix-instantiate: {}", describe_io(&e)))
-            }
-        })?;
-    if !out.status.success() {
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        return Err(Error::new(format!(
-            "{}: nix-instantiate could not evaluate it:\n{}",
-            file.display(),
-            stderr.trim_end()
-        )));
-    }
-    String::from_utf8(out.stdout).map_err(|_| {
-        Error::new(format!(
-            "{}: evaluation gave non-UTF-8 output",
-            file.display()
-        ))
-    })
 }
 
 /// A rule before its keys are resolved.

@@ -1,0 +1,208 @@
+//! Evaluating a `secrets.nix` with `nix-instantiate`, fenced in: the rules file is code from
+//! the repository (a pull request can change it), so its evaluation sees no environment, reads
+//! only the rules file's directory tree, reaches no network, builds nothing and runs no other
+//! program. What it can still do is in SECURITY.md ("Rules files are code").
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::error::{describe_io, Error, Result};
+
+/// The search path prefix under which the rules directory is passed. Restricted evaluation
+/// allows reading exactly the search path entries; a prefix is needed so that a directory
+/// name containing `=` is not split into prefix and path.
+const RULES_PREFIX: &str = "secrets-rules-dir";
+
+/// Evaluate `file` (canonical, in the canonical directory `dir`) to JSON text.
+pub(super) fn eval_rules(file: &Path, dir: &Path) -> Result<String> {
+    let program = find_program("nix-instantiate").ok_or_else(|| {
+        Error::new(format!(
+            "{}: nix-instantiate was not found on PATH; install Nix, or write the rules as \
+             secrets.json instead (`secrets schema` prints its JSON Schema)",
+            file.display()
+        ))
+    })?;
+    let mut search_entry = OsString::from(format!("{RULES_PREFIX}="));
+    search_entry.push(dir);
+    let out = Command::new(&program)
+        // Nothing from our environment (CI tokens, NIX_PATH, NIX_CONFIG) reaches the rules.
+        .env_clear()
+        // Nix runs git or hg for fetchGit/fetchMercurial on a path inside the rules directory,
+        // and a repository there can carry a config that runs commands. With an unset PATH
+        // execvp would fall back to /bin:/usr/bin; /dev/null is never a directory, so every
+        // lookup fails.
+        .env("PATH", "/dev/null")
+        .args(["--eval", "--strict", "--json", "--readonly-mode"])
+        // No store at all: nothing to build or substitute from, no daemon to talk to (so it
+        // also works for a user who may not use the daemon), paths are only computed.
+        .args(["--store", "dummy://"])
+        // Only search path entries are readable, symlinks are resolved before the check,
+        // getEnv returns "", and fetchers refuse every URI not in allowed-uris.
+        .args(["--option", "restrict-eval", "true"])
+        .args(["--option", "allowed-uris", ""])
+        // The command line wins over nix.conf, so no configuration can widen any of these.
+        .args(["--option", "nix-path", ""])
+        .args(["--option", "allow-import-from-derivation", "false"])
+        .args([
+            "--option",
+            "allow-unsafe-native-code-during-evaluation",
+            "false",
+        ])
+        .arg("-I")
+        .arg(search_entry)
+        // The path travels as a string argument, never spliced into Nix code, so spaces,
+        // quotes and `${` in it are harmless.
+        .args(["--argstr", "rulesFile"])
+        .arg(file)
+        .args(["--expr", "{ rulesFile }: import (/. + rulesFile)"])
+        .output()
+        .map_err(|e| {
+            Error::new(format!(
+                "cannot run {}: {}",
+                program.display(),
+                describe_io(&e)
+            ))
+        })?;
+    if !out.status.success() {
+        let stderr = printable(&String::from_utf8_lossy(&out.stderr));
+        let mut msg = format!(
+            "{}: nix-instantiate could not evaluate it:\n{}",
+            file.display(),
+            stderr.trim_end()
+        );
+        if let Some(h) = hint(&stderr, dir) {
+            msg.push_str("\nhint: ");
+            msg.push_str(&h);
+        }
+        msg.push('\n');
+        msg.push_str(&restrictions(dir));
+        return Err(Error::new(msg));
+    }
+    String::from_utf8(out.stdout).map_err(|_| {
+        Error::new(format!(
+            "{}: evaluation gave non-UTF-8 output",
+            file.display()
+        ))
+    })
+}
+
+/// `name` in one of our own $PATH directories. Looked up here because a command whose PATH
+/// is replaced would be searched for on the replacement.
+fn find_program(name: &str) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let paths = std::env::var_os("PATH")?;
+    std::env::split_paths(&paths)
+        .filter(|d| !d.as_os_str().is_empty())
+        .map(|d| d.join(name))
+        .find(|p| {
+            std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+}
+
+/// What restricted evaluation refused, and the fix, from Nix's message.
+fn hint(stderr: &str, dir: &Path) -> Option<String> {
+    let dir = dir.display();
+    let restricted = stderr.contains("forbidden in restricted mode");
+    Some(if restricted && stderr.contains("access to URI") {
+        format!(
+            "the rules download something (fetchurl, fetchTarball, fetchGit…), which is \
+             refused: put what they need (public keys) in files in {dir} and import those"
+        )
+    } else if restricted {
+        format!(
+            "the rules read a file outside {dir} (directly or through a symlink), which is \
+             refused: copy the file into {dir} and import it relatively (import ./keys.nix)"
+        )
+    } else if stderr.contains("was not found in the Nix search path") {
+        format!(
+            "the rules look something up with <…> (such as <nixpkgs>), and there is no \
+             NIX_PATH: use builtins (builtins.map, builtins.attrValues, builtins.concatLists…) \
+             instead of nixpkgs' lib, and relative imports for files in {dir}"
+        )
+    } else if stderr.contains("allow-import-from-derivation")
+        || (stderr.contains("/nix/store/") && stderr.contains("is not valid"))
+    {
+        format!(
+            "the rules use the output of a derivation (import-from-derivation), which would \
+             need a build and is refused: write the keys into files in {dir} instead"
+        )
+    } else if stderr.contains("executing 'git'") || stderr.contains("executing 'hg'") {
+        format!(
+            "the rules call fetchGit or fetchMercurial, which would run git or hg and is \
+             refused: import the files from {dir} directly instead"
+        )
+    } else {
+        return None;
+    })
+}
+
+/// Said after every failed evaluation: a rules file written for agenix may rely on any of these.
+fn restrictions(dir: &Path) -> String {
+    format!(
+        "note: secrets evaluates rules in Nix's restricted mode: only files below {} can be \
+         read, builtins.getEnv gives \"\", and there is no NIX_PATH, no network, no build and \
+         no other program",
+        dir.display()
+    )
+}
+
+/// Nix's message made safe for a terminal: its colour sequences dropped, any other control
+/// character (a hostile rules file can throw any string) shown escaped.
+fn printable(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' && chars.peek() == Some(&'[') {
+            // A CSI sequence ends at its first byte in @..~.
+            chars.next();
+            for n in chars.by_ref() {
+                if ('@'..='~').contains(&n) {
+                    break;
+                }
+            }
+        } else if c.is_control() && c != '\n' && c != '\t' {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn printable_drops_colours_and_escapes_controls() {
+        assert_eq!(
+            printable("\u{1b}[31;1merror:\u{1b}[0m x\n\ty"),
+            "error: x\n\ty"
+        );
+        assert_eq!(
+            printable("a\u{1b}]0;title\u{7}b\rc"),
+            "a\\u{1b}]0;title\\u{7}b\\rc"
+        );
+        // An unterminated sequence swallows the rest, never panics.
+        assert_eq!(printable("a\u{1b}[12"), "a");
+    }
+
+    #[test]
+    fn hints_name_what_was_refused() {
+        let d = Path::new("/r");
+        let h = |s: &str| hint(s, d).unwrap_or_default();
+        assert!(
+            h("error: access to absolute path '/etc/x' is forbidden in restricted mode")
+                .contains("outside /r")
+        );
+        assert!(
+            h("error: access to URI 'http://x' is forbidden in restricted mode")
+                .contains("download")
+        );
+        assert!(h("error: file 'nixpkgs' was not found in the Nix search path").contains("<…>"));
+        assert!(h("error: path '/nix/store/a-x.drv' is not valid").contains("derivation"));
+        assert!(h("error: executing 'git': Not a directory").contains("fetchGit"));
+        assert!(hint("error: syntax error, unexpected end of file", d).is_none());
+    }
+}
