@@ -112,6 +112,7 @@ impl Rules {
                         file.display()
                     )));
                 }
+                nix_eval::refuse_escaping_link(path, &file)?;
                 let json = nix_eval::eval_rules(&file, &dir)?;
                 parse_nix_json(&json).map_err(|e| e.context(file.display()))?
             }

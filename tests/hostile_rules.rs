@@ -193,6 +193,43 @@ fn files_outside_the_rules_directory_are_refused() {
 }
 
 #[test]
+fn a_rules_file_linked_out_of_its_directory_is_refused() {
+    if no_nix() {
+        return;
+    }
+    let repo = Repo::new();
+    let outside = "outside-marker-9c04b7";
+    repo.write("outside.nix", format!("builtins.throw \"{outside}\""));
+    repo.write("rules/sub/inside.nix", "{ }");
+    let link = repo.path().join("rules/secrets.nix");
+    // The process's own environment (Nix would parse it and quote it in its error), a file
+    // elsewhere, and a link that stays inside the directory (allowed).
+    for (target, allowed) in [
+        ("/proc/self/environ", false),
+        ("../outside.nix", false),
+        ("sub/inside.nix", true),
+    ] {
+        let _ = std::fs::remove_file(&link);
+        std::os::unix::fs::symlink(target, &link).unwrap();
+        // Ours with --rules, agenix's with $RULES.
+        for args in [&["check", "--json"][..], &["-d", "x.age"]] {
+            let r = run_env(&repo, args, "", &[("RULES", "rules/secrets.nix")]);
+            assert!(
+                !r.text.contains(TOKEN) && !r.text.contains(outside),
+                "{target}: leaked:\n{}",
+                r.text
+            );
+            assert_eq!(
+                r.text.contains("outside its own directory"),
+                !allowed,
+                "{target}: {}",
+                r.text
+            );
+        }
+    }
+}
+
+#[test]
 fn relative_imports_inside_the_rules_directory_keep_working() {
     if no_nix() || common::missing("age") {
         return;

@@ -87,6 +87,31 @@ pub(super) fn eval_rules(file: &Path, dir: &Path) -> Result<String> {
     })
 }
 
+/// A rules file named through a symlink must stay in the link's own directory. Evaluation is
+/// confined to the target's directory, so a committed `secrets.nix -> /proc/self/environ` (or
+/// a link to a file in someone's home) would otherwise have Nix parse that file and quote it
+/// in its error message.
+pub(super) fn refuse_escaping_link(given: &Path, file: &Path) -> Result<()> {
+    let parent = match given.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    // The directory as given may itself be a link (a checkout under /home -> /data/home):
+    // compare with where it really is.
+    let inside = std::fs::canonicalize(parent).is_ok_and(|d| file.starts_with(d));
+    if inside {
+        return Ok(());
+    }
+    Err(Error::new(format!(
+        "rules file {}: it is a symlink to {}, outside its own directory, and a committed \
+         link must not choose which file is evaluated; pass --rules {} if that file is meant, \
+         or replace the link with the file",
+        given.display(),
+        file.display(),
+        file.display()
+    )))
+}
+
 /// `name` in one of our own $PATH directories. Looked up here because a command whose PATH
 /// is replaced would be searched for on the replacement.
 fn find_program(name: &str) -> Option<PathBuf> {
@@ -124,8 +149,9 @@ fn hint(stderr: &str, dir: &Path) -> Option<String> {
         || (stderr.contains("/nix/store/") && stderr.contains("is not valid"))
     {
         format!(
-            "the rules use the output of a derivation (import-from-derivation), which would \
-             need a build and is refused: write the keys into files in {dir} instead"
+            "the rules use a store path (the output of a derivation, or a file copied with \
+             \"${{./file}}\"), and nothing is built or copied to the store: write the keys into \
+             files in {dir} and read those directly (builtins.readFile ./file)"
         )
     } else if stderr.contains("executing 'git'") || stderr.contains("executing 'hg'") {
         format!(
