@@ -33,9 +33,10 @@ pub(super) fn eval_rules(file: &Path, dir: &Path) -> Result<String> {
         // execvp would fall back to /bin:/usr/bin; /dev/null is never a directory, so every
         // lookup fails.
         .env("PATH", "/dev/null")
-        .args(["--eval", "--strict", "--json", "--readonly-mode"])
-        // No store at all: nothing to build or substitute from, no daemon to talk to (so it
-        // also works for a user who may not use the daemon), paths are only computed.
+        .args(["--eval", "--strict", "--json"])
+        // No store at all (--eval alone already writes nothing): nothing to build or to
+        // substitute from, no daemon to talk to (so it also works for a user who may not use
+        // the daemon); store paths are only computed.
         .args(["--store", "dummy://"])
         // Only search path entries are readable, symlinks are resolved before the check,
         // getEnv returns "", and fetchers refuse every URI not in allowed-uris.
@@ -43,6 +44,7 @@ pub(super) fn eval_rules(file: &Path, dir: &Path) -> Result<String> {
         .args(["--option", "allowed-uris", ""])
         // The command line wins over nix.conf, so no configuration can widen any of these.
         .args(["--option", "nix-path", ""])
+        .args(["--option", "pure-eval", "false"])
         .args(["--option", "allow-import-from-derivation", "false"])
         .args([
             "--option",
