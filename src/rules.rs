@@ -1,5 +1,6 @@
 //! The rules file: which secrets exist and to whom each is encrypted. Either agenix's
-//! `secrets.nix` (evaluated once with `nix-instantiate`, fenced in: see `nix_eval`) or `secrets.json` (named keys and groups).
+//! `secrets.nix` (evaluated once with `nix-instantiate`, fenced in: see `nix_eval`) or
+//! `secrets.json` (named keys and groups).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
