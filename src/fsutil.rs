@@ -133,99 +133,6 @@ pub fn secure_tmp_base(allow_disk: bool) -> Result<PathBuf> {
     )))
 }
 
-/// A private 0700 directory whose files are overwritten with zeros and removed on drop,
-/// so plaintext does not outlive the command even on error paths.
-pub struct PrivateDir {
-    dir: Option<tempfile::TempDir>,
-}
-
-impl PrivateDir {
-    pub fn new_in(base: &Path) -> Result<Self> {
-        let dir = tempfile::Builder::new()
-            .prefix("secrets-")
-            .permissions(Permissions::from_mode(0o700))
-            .tempdir_in(base)
-            .path_ctx("cannot create a private directory in", base)?;
-        // Builder applies the umask; make sure nothing but 0700 is left.
-        fs::set_permissions(dir.path(), Permissions::from_mode(0o700))
-            .path_ctx("cannot set permissions on", dir.path())?;
-        Ok(PrivateDir { dir: Some(dir) })
-    }
-
-    pub fn path(&self) -> &Path {
-        self.dir.as_ref().expect("dir present until drop").path()
-    }
-
-    /// Wipe and remove now; also done on drop.
-    pub fn destroy(&mut self) {
-        if let Some(dir) = self.dir.take() {
-            wipe_tree(dir.path());
-            let _ = dir.close();
-        }
-    }
-}
-
-impl Drop for PrivateDir {
-    fn drop(&mut self) {
-        self.destroy();
-    }
-}
-
-/// Overwrite every regular file below `dir` with zeros (best effort), so the pages that held
-/// plaintext are cleared before they are freed.
-pub fn wipe_tree(dir: &Path) {
-    let Ok(entries) = fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let Ok(ft) = entry.file_type() else { continue };
-        let p = entry.path();
-        if ft.is_dir() {
-            wipe_tree(&p);
-        } else if ft.is_file() {
-            wipe_file(&p);
-        }
-    }
-}
-
-pub fn wipe_file(path: &Path) {
-    if let Ok(mut f) = OpenOptions::new()
-        .write(true)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(path)
-    {
-        if let Ok(meta) = f.metadata() {
-            let zeros = vec![0u8; 64 * 1024];
-            let mut left = meta.len();
-            while left > 0 {
-                let n = left.min(zeros.len() as u64) as usize;
-                if f.write_all(&zeros[..n]).is_err() {
-                    break;
-                }
-                left -= n as u64;
-            }
-            let _ = f.sync_all();
-        }
-    }
-    let _ = fs::remove_file(path);
-}
-
-/// Create `path` exclusively with `mode` (umask cannot widen or narrow it), write `data`.
-pub fn create_new_with_mode(path: &Path, data: &[u8], mode: u32) -> Result<()> {
-    let mut f = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600 & mode)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(path)
-        .path_ctx("cannot create", path)?;
-    f.set_permissions(Permissions::from_mode(mode))
-        .path_ctx("cannot set permissions on", path)?;
-    f.write_all(data).path_ctx("cannot write", path)?;
-    f.sync_all().path_ctx("cannot sync", path)?;
-    Ok(())
-}
-
 /// Replace `path` atomically: write a temp file in the same directory, fsync it, rename it over
 /// `path`, fsync the directory. On any error the target is untouched and the temp file removed.
 /// The temp file starts at 0600 and gets `mode` before any byte is written.
@@ -373,7 +280,7 @@ fn cpath(path: &Path) -> io::Result<CString> {
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains NUL"))
 }
 
-fn cvt(ret: libc::c_int) -> io::Result<()> {
+pub(crate) fn cvt(ret: libc::c_int) -> io::Result<()> {
     if ret == 0 {
         Ok(())
     } else {
@@ -550,12 +457,12 @@ pub struct SafeDir {
     path: PathBuf,
 }
 
-fn c_name(name: &OsStr) -> io::Result<CString> {
+pub(crate) fn c_name(name: &OsStr) -> io::Result<CString> {
     CString::new(name.as_bytes())
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "name contains NUL"))
 }
 
-fn cvt_fd(fd: libc::c_int) -> io::Result<OwnedFd> {
+pub(crate) fn cvt_fd(fd: libc::c_int) -> io::Result<OwnedFd> {
     if fd < 0 {
         Err(io::Error::last_os_error())
     } else {
@@ -564,7 +471,12 @@ fn cvt_fd(fd: libc::c_int) -> io::Result<OwnedFd> {
     }
 }
 
-fn openat(dir: &OwnedFd, name: &CStr, flags: libc::c_int, mode: u32) -> io::Result<OwnedFd> {
+pub(crate) fn openat(
+    dir: &OwnedFd,
+    name: &CStr,
+    flags: libc::c_int,
+    mode: u32,
+) -> io::Result<OwnedFd> {
     // SAFETY: valid descriptor and NUL-terminated name.
     cvt_fd(unsafe {
         libc::openat(
@@ -577,7 +489,7 @@ fn openat(dir: &OwnedFd, name: &CStr, flags: libc::c_int, mode: u32) -> io::Resu
 }
 
 /// lstat relative to `dir`; None when nothing is there.
-fn lstat_at(dir: &OwnedFd, name: &CStr) -> io::Result<Option<libc::stat>> {
+pub(crate) fn lstat_at(dir: &OwnedFd, name: &CStr) -> io::Result<Option<libc::stat>> {
     // SAFETY: st is a properly sized out-parameter; valid descriptor and name.
     let mut st: libc::stat = unsafe { std::mem::zeroed() };
     let rc = unsafe {
@@ -617,7 +529,7 @@ fn readlink_at(dir: &OwnedFd, name: &CStr) -> io::Result<PathBuf> {
     Ok(PathBuf::from(OsStr::from_bytes(&buf)))
 }
 
-fn is_type(st: &libc::stat, t: libc::mode_t) -> bool {
+pub(crate) fn is_type(st: &libc::stat, t: libc::mode_t) -> bool {
     st.st_mode & libc::S_IFMT == t
 }
 
@@ -1382,17 +1294,5 @@ mod tests {
         let e = atomic_write(&too_long, b"x", 0o644).unwrap_err();
         assert!(e.message().contains(&"n".repeat(300)), "{e}");
         assert_eq!(fs::read_dir(d.path()).unwrap().count(), 1);
-    }
-
-    #[test]
-    fn private_dir_is_0700_and_wiped() {
-        let base = tempfile::tempdir().unwrap();
-        let mut pd = PrivateDir::new_in(base.path()).unwrap();
-        let mode = fs::metadata(pd.path()).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode, 0o700);
-        fs::write(pd.path().join("f"), b"plain").unwrap();
-        let p = pd.path().to_path_buf();
-        pd.destroy();
-        assert!(!p.exists());
     }
 }

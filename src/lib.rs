@@ -3,8 +3,8 @@
 //! Modules, one job each: `rules` and `recipients` say who may read what; `identity`, `header`
 //! and `crypto` decrypt and encrypt; `drift` and `lock` tell, without keys, whether a file
 //! matches its rule; `cmd` holds one module per command; `install` is the activation-time
-//! installer; `fsutil` holds every filesystem safety measure; `par` is the one parallel map;
-//! `agenix` is the agenix-compatible command line.
+//! installer; `fsutil` holds every filesystem safety measure, `privdir` the editor's plaintext
+//! directory; `par` is the one parallel map; `agenix` is the agenix-compatible command line.
 
 pub mod agenix;
 pub mod cli;
@@ -18,6 +18,7 @@ pub mod identity;
 pub mod install;
 pub mod lock;
 pub mod par;
+pub mod privdir;
 pub mod recipients;
 pub mod rules;
 

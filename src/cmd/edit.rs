@@ -11,7 +11,8 @@ use clap::Args;
 
 use crate::cli::Global;
 use crate::error::{describe_io, Error, Result};
-use crate::fsutil::{self, PrivateDir, SecretBytes};
+use crate::fsutil::{self, SecretBytes};
+use crate::privdir::PrivateDir;
 
 #[derive(Args, Debug)]
 pub struct EditArgs {
@@ -84,34 +85,108 @@ extern "C" fn on_signal(sig: libc::c_int) {
     SIGNALED.store(sig, Ordering::SeqCst);
 }
 
-const CAUGHT: [libc::c_int; 4] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT];
+/// Every signal whose default action ends the process (signal(7): "Term" or "Core") and that
+/// can be caught, so none of them can leave the plaintext behind. Caught even when inherited
+/// as ignored: the Rust runtime ignores SIGPIPE for its own reasons, and any of these sent to
+/// us by pid means the edit is to stop. SIGKILL and SIGSTOP cannot be caught.
+#[cfg(target_os = "linux")]
+const TERMINATING: &[libc::c_int] = &[
+    libc::SIGHUP,
+    libc::SIGINT,
+    libc::SIGQUIT,
+    libc::SIGTERM,
+    libc::SIGUSR1,
+    libc::SIGUSR2,
+    libc::SIGALRM,
+    libc::SIGPIPE,
+    libc::SIGVTALRM,
+    libc::SIGPROF,
+    libc::SIGXCPU,
+    libc::SIGXFSZ,
+    libc::SIGIO, // = SIGPOLL
+    libc::SIGPWR,
+    libc::SIGSYS,
+    libc::SIGABRT, // abort() in this process still ends it: glibc re-raises with the default
+    libc::SIGSTKFLT,
+];
+#[cfg(target_os = "macos")] // SIGIO and SIGINFO are ignored by default there; SIGEMT is not
+const TERMINATING: &[libc::c_int] = &[
+    libc::SIGHUP,
+    libc::SIGINT,
+    libc::SIGQUIT,
+    libc::SIGTERM,
+    libc::SIGUSR1,
+    libc::SIGUSR2,
+    libc::SIGALRM,
+    libc::SIGPIPE,
+    libc::SIGVTALRM,
+    libc::SIGPROF,
+    libc::SIGXCPU,
+    libc::SIGXFSZ,
+    libc::SIGSYS,
+    libc::SIGABRT,
+    libc::SIGEMT,
+];
+
+/// The signals a fault in this process raises. Returning from the handler of a real fault runs
+/// the faulting instruction again, so these are caught once only (SA_RESETHAND): one sent by
+/// another process stops the edit like the others, a real fault faults again and ends the
+/// process as it always did.
+const FAULTS: [libc::c_int; 5] = [
+    libc::SIGSEGV,
+    libc::SIGBUS,
+    libc::SIGFPE,
+    libc::SIGILL,
+    libc::SIGTRAP,
+];
+
+/// All of the above, and on Linux the real-time signals, which terminate by default too
+/// (those glibc keeps for itself below SIGRTMIN cannot be caught through it).
+fn caught() -> Vec<(libc::c_int, libc::c_int)> {
+    let once = libc::SA_RESTART | libc::SA_RESETHAND;
+    let mut v: Vec<_> = TERMINATING.iter().map(|&s| (s, libc::SA_RESTART)).collect();
+    v.extend(FAULTS.iter().map(|&s| (s, once)));
+    #[cfg(target_os = "linux")]
+    v.extend((libc::SIGRTMIN()..=libc::SIGRTMAX()).map(|s| (s, libc::SA_RESTART)));
+    v
+}
 
 /// While alive, the signals that would otherwise kill us with the plaintext file still present
-/// only set a flag; dropping it restores the defaults. The editor gets default dispositions
-/// back at exec, so it still reacts to Ctrl-C as usual.
-struct CatchSignals;
+/// only set a flag that the wait for the editor polls; dropping it puts back what was there
+/// before. The editor gets default dispositions at exec (caught signals are reset, and the
+/// standard library resets SIGPIPE and the signal mask for its children), so it still reacts
+/// to Ctrl-C as usual.
+struct CatchSignals {
+    previous: Vec<(libc::c_int, libc::sigaction)>,
+}
 
 impl CatchSignals {
     fn install() -> CatchSignals {
-        set_handlers(on_signal as *const () as usize);
-        CatchSignals
+        let mut previous = Vec::new();
+        for (sig, flags) in caught() {
+            // SAFETY: sigaction is plain old data; all-zero is a valid value for every field.
+            let mut sa: libc::sigaction = unsafe { std::mem::zeroed() };
+            sa.sa_sigaction = on_signal as *const () as usize;
+            sa.sa_flags = flags;
+            // SAFETY: the handler only stores to an atomic, which is async-signal-safe; the
+            // mask and the old-action out-parameter are valid.
+            unsafe {
+                libc::sigemptyset(&mut sa.sa_mask);
+                let mut old: libc::sigaction = std::mem::zeroed();
+                if libc::sigaction(sig, &sa, &mut old) == 0 {
+                    previous.push((sig, old));
+                }
+            }
+        }
+        CatchSignals { previous }
     }
 }
 
 impl Drop for CatchSignals {
     fn drop(&mut self) {
-        set_handlers(libc::SIG_DFL);
-    }
-}
-
-fn set_handlers(handler: libc::sighandler_t) {
-    for sig in CAUGHT {
-        // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
-        unsafe {
-            let mut sa: libc::sigaction = std::mem::zeroed();
-            sa.sa_sigaction = handler;
-            libc::sigemptyset(&mut sa.sa_mask);
-            libc::sigaction(sig, &sa, std::ptr::null_mut());
+        for (sig, old) in &self.previous {
+            // SAFETY: restores an action that sigaction itself returned.
+            unsafe { libc::sigaction(*sig, old, std::ptr::null_mut()) };
         }
     }
 }
@@ -127,9 +202,10 @@ fn edit_in_editor(
     // default handlers come back.
     let _signals = CatchSignals::install();
     let dir = PrivateDir::new_in(&base)?;
-    let plain_path = dir.path().join(plaintext_name(name));
+    let plain_name = plaintext_name(name);
+    let plain_path = dir.path().join(&plain_name);
     if let Some(old) = old {
-        fsutil::create_new_with_mode(&plain_path, old, 0o600)?;
+        dir.create(&plain_name, old)?;
     }
     let mut argv = editor_command()?;
     let prog = argv.remove(0);
@@ -174,7 +250,7 @@ fn edit_in_editor(
             "the editor exited with {status}; {name} is unchanged"
         )));
     }
-    let new = match fsutil::read_secret(&plain_path) {
+    let new = match dir.read(&plain_name) {
         Ok(n) => n,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             if old.is_some() {
