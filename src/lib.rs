@@ -4,7 +4,8 @@
 //! and `crypto` decrypt and encrypt; `drift` and `lock` tell, without keys, whether a file
 //! matches its rule; `cmd` holds one module per command; `install` is the activation-time
 //! installer; `fsutil` holds every filesystem safety measure, `privdir` the editor's plaintext
-//! directory; `par` is the one parallel map; `agenix` is the agenix-compatible command line.
+//! directory; `names` and `strict_json` are the checks every name and every JSON text we read
+//! must pass; `par` is the one parallel map; `agenix` is the agenix-compatible command line.
 
 pub mod agenix;
 pub mod cli;
@@ -17,9 +18,11 @@ pub mod header;
 pub mod identity;
 pub mod install;
 pub mod lock;
+pub mod names;
 pub mod par;
 pub mod privdir;
 pub mod recipients;
 pub mod rules;
+pub mod strict_json;
 
 pub use error::{Error, Result};

@@ -314,7 +314,8 @@ struct JsonRule {
 fn parse_json(text: &str) -> Result<Raw> {
     let f: JsonFile = serde_json::from_str(text).map_err(|e| {
         Error::new(format!(
-            "{e}; see `secrets schema` for the format of secrets.json"
+            "{}; see `secrets schema` for the format of secrets.json",
+            crate::names::escaped(&e.to_string())
         ))
     })?;
     Ok(Raw {
@@ -355,7 +356,11 @@ pub fn parse_for_fuzz(text: &str, nix: bool) -> Result<usize> {
 type Resolved = (BTreeMap<String, Rule>, BTreeMap<String, Recipient>);
 
 fn resolve(raw: Raw, dir: &Path) -> std::result::Result<Resolved, Vec<String>> {
-    let mut errs = Vec::new();
+    let mut errs = check_texts(&raw);
+    if !errs.is_empty() {
+        // The messages below would quote these names as they are.
+        return Err(errs);
+    }
     let mut keys = BTreeMap::new();
     for (name, text) in &raw.keys {
         if raw.groups.contains_key(name) {
@@ -498,6 +503,19 @@ fn expand(
         "\"{entry}\" is not a defined key or group; define it under \"keys\" or \"groups\", or \
          write the public key itself"
     ))
+}
+
+/// Every secret, key and group name of the rules through the check of `crate::names` (no
+/// control or bidirectional formatting characters); one message per offending name. Not the
+/// keys and publicKeys entries: those messages would quote a private key pasted there.
+fn check_texts(raw: &Raw) -> Vec<String> {
+    let names = (raw.secrets.keys().map(|n| ("secret name", n)))
+        .chain(raw.keys.keys().map(|n| ("key name", n)))
+        .chain(raw.groups.keys().map(|n| ("group name", n)));
+    names
+        .filter_map(|(what, n)| crate::names::check(n, what).err())
+        .map(|e| e.message().to_string())
+        .collect()
 }
 
 /// A JSON object that refuses duplicate keys (serde_json would keep the last one silently).

@@ -150,10 +150,13 @@ pub enum Principal {
 impl Principal {
     fn parse(s: &str, what: &str, item: &str) -> Result<Principal> {
         if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
-            return s
+            let id: u32 = s
                 .parse()
-                .map(Principal::Id)
-                .map_err(|_| Error::new(format!("{item}: {what} id {s:?} is out of range")));
+                .map_err(|_| Error::new(format!("{item}: {what} id {s:?} is out of range")))?;
+            return match super::own::check_id(id, what) {
+                Ok(()) => Ok(Principal::Id(id)),
+                Err(e) => Err(Error::new(format!("{item}: {e}"))),
+            };
         }
         let ok = !s.is_empty()
             && s.len() <= 256
@@ -280,8 +283,15 @@ pub fn load(path: &Path) -> Result<Plan> {
 pub fn parse(text: &str) -> Result<Plan> {
     // Look at the version first so a future manifest gets a clear message rather than a
     // complaint about an unknown field.
-    let v: serde_json::Value =
-        serde_json::from_str(text).map_err(|e| Error::new(format!("invalid JSON: {e}")))?;
+    // Strict: a duplicate key anywhere (a second "version", two "owner"s) is an error, where
+    // serde_json alone would let the last one win unseen.
+    // serde's messages quote keys and values as they are: escape what names may not hold.
+    let v = crate::strict_json::parse(text).map_err(|e| {
+        Error::new(format!(
+            "invalid JSON: {}",
+            crate::names::escaped(&e.to_string())
+        ))
+    })?;
     match v.get("version") {
         Some(serde_json::Value::Number(n)) if n.as_u64() == Some(1) => {}
         Some(other) => {
@@ -292,7 +302,8 @@ pub fn parse(text: &str) -> Result<Plan> {
         }
         None => return Err(Error::new("missing \"version\": 1")),
     }
-    let raw: RawManifest = serde_json::from_value(v.clone()).map_err(|e| locate(&v, e))?;
+    let raw: RawManifest = serde_json::from_value(v.clone())
+        .map_err(|e| Error::new(crate::names::escaped(locate(&v, e).message())))?;
     validate(raw)
 }
 
@@ -549,7 +560,53 @@ struct CommonRaw<'a> {
     reload: &'a [String],
 }
 
+/// Every name and path the manifest carries, before any of them is used or shown: see
+/// `crate::names` for what is refused and why.
+fn check_texts(raw: &RawManifest) -> Result<()> {
+    use crate::names::check;
+    check(&raw.secrets_dir, "secretsDir")?;
+    check(&raw.secrets_mount_point, "secretsMountPoint")?;
+    check(&raw.secrets_dir_for_users, "secretsDirForUsers")?;
+    // Not hostPublicKeys: a key is no name, and this message would quote a private key pasted
+    // there (Recipient::parse says what is wrong without quoting it). Not units either:
+    // check_unit takes nothing but ASCII letters, digits, `:_.@-` and `\xNN` escapes.
+    for (list, what) in [
+        (&raw.identity_paths, "identityPaths"),
+        (&raw.plugin_path, "pluginPath"),
+    ] {
+        list.iter().try_for_each(|t| check(t, what))?;
+    }
+    let secrets = raw.secrets.iter().map(|(a, s)| {
+        let fields = [
+            ("name", s.name.as_ref()),
+            ("path", s.path.as_ref()),
+            ("owner", Some(&s.owner)),
+            ("group", Some(&s.group)),
+            ("file", Some(&s.file)),
+        ];
+        (a, "secret", fields.to_vec())
+    });
+    let templates = raw.templates.iter().map(|(a, t)| {
+        let fields = [
+            ("name", t.name.as_ref()),
+            ("path", t.path.as_ref()),
+            ("owner", Some(&t.owner)),
+            ("group", Some(&t.group)),
+        ];
+        (a, "template", fields.to_vec())
+    });
+    for (attr, kind, fields) in secrets.chain(templates) {
+        check(attr, &format!("{kind} attribute name"))?;
+        let item = format!("{kind} {attr:?}");
+        for (field, t) in fields {
+            t.map_or(Ok(()), |t| check(t, &format!("{item} {field}")))?;
+        }
+    }
+    Ok(())
+}
+
 fn validate(raw: RawManifest) -> Result<Plan> {
+    check_texts(&raw)?;
     let um = raw.user_mode;
     let secrets_dir = expand(&raw.secrets_dir, um, "secretsDir")?;
     let mount_point = expand(&raw.secrets_mount_point, um, "secretsMountPoint")?;

@@ -44,8 +44,25 @@ fn lookup(db: Db, name: &str) -> std::result::Result<Option<u32>, String> {
         if rc != 0 && rc != libc::ENOENT && rc != libc::ESRCH {
             return Err(std::io::Error::from_raw_os_error(rc).to_string());
         }
+        if found {
+            check_id(id, if db == Db::User { "user" } else { "group" })?;
+        }
         return Ok(found.then_some(id));
     }
+}
+
+/// (uid_t)-1 and (gid_t)-1 are not ids: chown(2) reads them as "leave unchanged", so a secret
+/// meant for such an owner would silently stay root's. Refused wherever an id comes from (a
+/// number in the manifest, or a name the user database maps to it).
+pub fn check_id(id: u32, what: &str) -> std::result::Result<(), String> {
+    if id != u32::MAX {
+        return Ok(());
+    }
+    let t = if what == "group" { "gid_t" } else { "uid_t" };
+    Err(format!(
+        "{what} id 4294967295 is ({t})-1, which chown takes as \"leave unchanged\" (the file \
+         would stay root's); use the {what}'s real name or id"
+    ))
 }
 
 pub fn group_id(name: &str) -> Option<u32> {
