@@ -321,15 +321,17 @@ fn enospc_on_tiny_tmpfs_keeps_previous_generation() {
         .status()
         .unwrap();
     assert!(st.success());
+    // A tmpfs the admin mounted is used only with filesystem = "none" (one the installer
+    // did not mount is refused otherwise: see tests/install_isolation.rs).
     let m1 = env.manifest(
         json!({"a": {"file": env.encrypt("a", b"a-one")}, "b": {"file": env.encrypt("b", b"b-one")}}),
-        json!({"keepGenerations": 3}),
+        json!({"keepGenerations": 3, "filesystem": "none"}),
     );
     let o = env.install(&m1, &["--json"]);
     assert_ok(&o);
-    // An existing tmpfs exactly at the mount point is reused, not mounted over.
+    // The tmpfs exactly at the mount point is used, not mounted over.
     let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(j["mount"], "tmpfs (existing)");
+    assert_eq!(j["mount"], "none (existing directory)");
     assert!(
         mount_line(&env.mp()).contains("size=64k"),
         "{}",
@@ -339,7 +341,7 @@ fn enospc_on_tiny_tmpfs_keeps_previous_generation() {
     let big = vec![b'x'; 200 * 1024];
     let m2 = env.manifest(
         json!({"a": {"file": env.encrypt("a2", b"a-two")}, "big": {"file": env.encrypt("big", &big)}}),
-        json!({"keepGenerations": 3}),
+        json!({"keepGenerations": 3, "filesystem": "none"}),
     );
     let o = env.install(&m2, &[]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
@@ -349,6 +351,12 @@ fn enospc_on_tiny_tmpfs_keeps_previous_generation() {
         "{err}"
     );
     assert!(err.contains("still points to"), "{err}");
+    // Which space ran out: the tmpfs at the mount point, with its size.
+    let full = format!(
+        "no space left on the tmpfs mounted at {} (65536 bytes",
+        env.mp().display()
+    );
+    assert!(err.contains(&full), "{err}");
     assert_eq!(env.current(), env.mp().join("1"));
     assert_eq!(env.gens(), vec!["1"]);
     assert_eq!(std::fs::read(env.stable().join("a")).unwrap(), b"a-one");

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::genfs;
 use super::manifest::{PhaseKind, Plan, STATE_FILE};
 use crate::error::{describe_io, Error, Result};
 use crate::fsutil::{self, Ownership};
@@ -95,27 +96,19 @@ pub fn list(plan: &Plan, phase: PhaseKind) -> Vec<Gen> {
     out
 }
 
-fn remove_tree(p: &Path) -> io::Result<()> {
-    match std::fs::symlink_metadata(p) {
-        Ok(m) if m.is_dir() => std::fs::remove_dir_all(p),
-        Ok(_) => std::fs::remove_file(p),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(e),
-    }
+/// Throw away a generation that will not be switched to (a failed or aborted phase).
+pub fn discard(gen: &Gen) {
+    let _ = genfs::remove(&gen.path);
 }
 
 /// Remove leftovers of a crashed run (generations newer than the current one, temp symlinks
 /// next to the stable path) and create the next generation directory.
-pub fn create_next(
-    plan: &Plan,
-    phase: PhaseKind,
-    current: Option<&Gen>,
-    keys_gid: Option<u32>,
-) -> Result<Gen> {
+/// The new generation is its own RAM filesystem, root-only until `switch` (see `genfs`).
+pub fn create_next(plan: &Plan, phase: PhaseKind, current: Option<&Gen>) -> Result<Gen> {
     let all = list(plan, phase);
     if let Some(cur) = current.filter(|c| c.number > 0) {
         for g in all.iter().filter(|g| g.number > cur.number) {
-            remove_tree(&g.path)
+            genfs::remove(&g.path)
                 .map_err(|e| Error::io("cannot remove stale generation", &g.path, e))?;
         }
     }
@@ -124,11 +117,7 @@ pub fn create_next(
     let highest = list(plan, phase).last().map(|g| g.number).unwrap_or(0);
     let n = base.max(highest) + 1;
     let path = plan.mount_point.join(name(phase, n));
-    let mode = if plan.user_mode { 0o700 } else { 0o751 };
-    fsutil::mkdir_mode(&path, mode).map_err(|e| Error::io("cannot create generation", &path, e))?;
-    if !plan.user_mode {
-        super::mount::set_dir_owner(&path, mode, keys_gid)?;
-    }
+    genfs::create(plan, &path)?;
     Ok(Gen { number: n, path })
 }
 
@@ -156,9 +145,10 @@ pub fn remove_stale_temps(path: &Path) {
     }
 }
 
-/// Point the stable symlink at `gen` atomically.
+/// Seal `gen` (its size fixed, readers let in) and point the stable symlink at it atomically.
 pub fn switch(plan: &Plan, phase: PhaseKind, gen: &Gen) -> Result<()> {
     let stable = plan.stable_dir(phase);
+    genfs::seal(plan, &gen.path)?;
     super::mount::create_parents(stable)?;
     fsutil::atomic_symlink(&gen.path, stable, None).map_err(|e| {
         Error::new(format!(
@@ -171,20 +161,27 @@ pub fn switch(plan: &Plan, phase: PhaseKind, gen: &Gen) -> Result<()> {
     Ok(())
 }
 
-/// Remove generations beyond the newest `keep` (the current one is always kept).
+/// Remove generations beyond the newest `keep` (the current one is always kept) and close
+/// off the older ones that stay (root only: see `genfs::retire`).
 pub fn prune(plan: &Plan, phase: PhaseKind, current: &Gen) -> Vec<String> {
     let mut problems = Vec::new();
     let all = list(plan, phase);
     let keep = plan.keep_generations as usize;
     let older: Vec<&Gen> = all.iter().filter(|g| g.number != current.number).collect();
     let n_remove = older.len().saturating_sub(keep.saturating_sub(1));
-    for g in older.iter().take(n_remove) {
-        if let Err(e) = remove_tree(&g.path) {
-            problems.push(format!(
-                "cannot remove old generation {}: {}",
-                g.path.display(),
-                describe_io(&e)
-            ));
+    for (i, g) in older.iter().enumerate() {
+        if i < n_remove {
+            match genfs::remove(&g.path) {
+                Ok(()) => continue,
+                Err(e) => problems.push(format!(
+                    "cannot remove old generation {}: {}",
+                    g.path.display(),
+                    describe_io(&e)
+                )),
+            }
+        }
+        if let Err(e) = genfs::retire(plan, &g.path) {
+            problems.push(format!("{e}; its previous readers may still read it"));
         }
     }
     problems
@@ -213,7 +210,7 @@ pub fn write_state(gen: &Gen, state: &State, owner: Option<Ownership>) -> Result
     let p = gen.path.join(STATE_FILE);
     let data = serde_json::to_vec(state).expect("state serializes");
     fsutil::create_owned_file(&p, &data, owner, 0o400, false)
-        .map_err(|e| Error::io("cannot write", &p, e))
+        .map_err(|e| genfs::with_space(Error::io("cannot write", &p, e), &gen.path))
 }
 
 /// The state of a generation; None for generations written by other tools.

@@ -3,18 +3,24 @@
 //! new generation, switch the stable symlink atomically, link or copy custom paths, prune old
 //! generations and ask systemd to restart units whose secrets changed.
 //!
-//! Modules, one job each: `manifest` (parse + validate), `check` (--check), `mount`,
-//! `generation` (numbering, switch, prune, state), `write` (one item into a generation),
+//! Modules, one job each: `manifest` (parse + validate), `check` (--check), `lock`, `mount`
+//! (with `dirfd`, `sysmount`), `generation` (numbering, switch, prune, state), `genfs` (a
+//! generation's own RAM filesystem), `write` (one item into a generation),
 //! `own` (user/group lookup), `links` (custom paths), `template`, `restart`, `report`.
 
 pub mod check;
+mod dirfd;
 pub mod generation;
+mod genfs;
 pub mod links;
+mod lock;
 pub mod manifest;
 pub mod mount;
 pub mod own;
 pub mod report;
 pub mod restart;
+#[cfg(target_os = "linux")]
+mod sysmount;
 pub mod template;
 pub mod write;
 
@@ -98,6 +104,13 @@ pub fn run(args: &InstallArgs) -> Result<i32> {
              home-manager set userMode = true in the manifest",
         ));
     }
+    if plan.user_mode && !dry_run {
+        // Before the lock file is created next to the mount point.
+        mount::check_user_backing(&plan, &mut report)?;
+    }
+    // From here to the end, mount included, one installer at a time: what is installed now
+    // (read next) must not change under us.
+    let _lock = lock::acquire(&plan, dry_run, &mut report)?;
     let mut phases: Vec<PhaseKind> = match args.phase {
         PhaseArg::Users => vec![PhaseKind::Users],
         PhaseArg::Main => vec![PhaseKind::Main],
@@ -169,15 +182,9 @@ pub fn run(args: &InstallArgs) -> Result<i32> {
     }
     report.summary.identities = ids.labels();
 
-    let _lock = if dry_run {
-        None
-    } else {
+    if !dry_run {
         report.summary.mount = Some(mount::ensure(&plan, &mut report)?);
-        Some(
-            fsutil::lock_dir(&plan.mount_point)
-                .map_err(|e| Error::io("cannot lock", &plan.mount_point, e))?,
-        )
-    };
+    }
 
     let mut across = Across::default();
     for phase in phases {
@@ -303,20 +310,10 @@ fn run_phase(
     let sec_own: Vec<_> = secrets.iter().map(|s| ownership(&s.c)).collect();
     let tpl_own: Vec<_> = templates.iter().map(|t| ownership(&t.c)).collect();
 
-    let keys_gid = if plan.user_mode {
-        None
-    } else {
-        own::group_id("keys")
-    };
     let new_gen: Option<Gen> = if dry_run {
         None
     } else {
-        Some(generation::create_next(
-            plan,
-            phase,
-            prev.as_ref(),
-            keys_gid,
-        )?)
+        Some(generation::create_next(plan, phase, prev.as_ref())?)
     };
     let dir_mode = if plan.user_mode { 0o700 } else { 0o751 };
     if let Some(g) = &new_gen {
@@ -327,7 +324,7 @@ fn run_phase(
         for d in write::needed_dirs(rels) {
             let p = g.path.join(&d);
             if let Err(e) = fsutil::mkdir_mode(&p, dir_mode) {
-                let _ = std::fs::remove_dir_all(&g.path);
+                generation::discard(g);
                 return Err(Error::io("cannot create directory", &p, e));
             }
         }
@@ -440,10 +437,10 @@ fn run_phase(
 
     if fatal.is_some() || (abort && any_failed && !dry_run) {
         if let Some(g) = &new_gen {
-            let _ = std::fs::remove_dir_all(&g.path);
+            generation::discard(g);
         }
         let why = match &fatal {
-            Some(e) => format!("writing the new generation failed ({e})"),
+            Some(e) => genfs::write_failed(e, new_gen.as_ref().map(|g| g.path.as_path())),
             None => {
                 "a secret failed and failures are fatal (--fail-closed / onFailure = \"abort\")"
                     .into()
@@ -536,7 +533,7 @@ fn run_phase(
         };
         let root = (!plan.user_mode).then_some(Ownership { uid: 0, gid: 0 });
         if let Err(e) = generation::write_state(g, &state, root) {
-            let _ = std::fs::remove_dir_all(&g.path);
+            generation::discard(g);
             return Err(e.context(format!("{} phase aborted", phase.as_str())));
         }
         generation::switch(plan, phase, g)?;

@@ -3,16 +3,22 @@
 //! whoever runs it (`filesystem = "none"`).
 
 use std::io;
+use std::os::fd::OwnedFd;
 use std::path::Path;
 
+use super::dirfd;
 use super::manifest::{Filesystem, Plan};
 use super::own;
 use super::report::Report;
-use crate::error::{describe_io, Error, Result};
-use crate::fsutil::{self, Ownership};
-
 #[cfg(target_os = "linux")]
-const TMPFS_DATA: &str = "mode=0751,noswap";
+use super::sysmount;
+use crate::error::{describe_io, Error, Result};
+use crate::fsutil;
+
+/// The top of the mount point holds nothing but the generations' own mount points (see
+/// `genfs`), so it needs no room; the size only bounds it.
+#[cfg(target_os = "linux")]
+const TMPFS_DATA: &str = "mode=0751,noswap,size=1m";
 #[cfg(target_os = "linux")]
 const RAMFS_DATA: &str = "mode=0751";
 
@@ -52,37 +58,43 @@ fn unsupported_filesystem(plan: &Plan) -> Error {
     ))
 }
 
-/// Make sure `plan.mount_point` is a RAM filesystem we may use; mount one if not.
+/// home-manager (user mode): refuse, before anything is created, a mount point whose
+/// directory (or nearest existing ancestor) is not RAM-backed, unless allowDiskBacked.
+pub fn check_user_backing(plan: &Plan, report: &mut Report) -> Result<()> {
+    let mp = &plan.mount_point;
+    let existing = mp
+        .ancestors()
+        .find(|a| a.exists())
+        .unwrap_or(Path::new("/"));
+    // RAM-backed: tmpfs or ramfs on Linux; on macOS only a tmpfs, since a RAM disk cannot
+    // be told from a disk there (see fsutil::is_ram_backed).
+    if !fsutil::is_ram_backed(existing) {
+        if !plan.allow_disk_backed {
+            return Err(Error::new(format!(
+                "{} is not on a RAM-backed filesystem, so decrypted secrets would be \
+                 written to disk; nothing was installed. {USER_MODE_FIX}",
+                mp.display()
+            )));
+        }
+        report.warn(format!(
+            "{} is not on a RAM-backed filesystem; secrets are written to disk \
+             (allowDiskBacked)",
+            mp.display()
+        ));
+    }
+    Ok(())
+}
+
+/// Make sure `plan.mount_point` is a RAM filesystem we may use; mount one if not. The whole
+/// path is walked without following symlinks (`dirfd`); the caller holds the install lock.
 /// Returns a short description for the summary ("tmpfs (mounted)", "tmpfs (existing)", …).
 pub fn ensure(plan: &Plan, report: &mut Report) -> Result<String> {
     let mp = &plan.mount_point;
     if plan.user_mode {
-        // Checked before anything is created: the directory (or its nearest existing
-        // ancestor) decides where the plaintext would land.
-        let existing = mp
-            .ancestors()
-            .find(|a| a.exists())
-            .unwrap_or(Path::new("/"));
-        // RAM-backed: tmpfs or ramfs on Linux; on macOS only a tmpfs, since a RAM disk cannot
-        // be told from a disk there (see fsutil::is_ram_backed).
-        if !fsutil::is_ram_backed(existing) {
-            if !plan.allow_disk_backed {
-                return Err(Error::new(format!(
-                    "{} is not on a RAM-backed filesystem, so decrypted secrets would be \
-                     written to disk; nothing was installed. {USER_MODE_FIX}",
-                    mp.display()
-                )));
-            }
-            report.warn(format!(
-                "{} is not on a RAM-backed filesystem; secrets are written to disk \
-                 (allowDiskBacked)",
-                mp.display()
-            ));
-        }
-        create_dir_chain(mp, 0o700)?;
+        dirfd::open(mp, Some(0o700))?;
         return Ok("none (user mode)".into());
     }
-    create_dir_chain(mp, 0o751)?;
+    let dir = dirfd::open(mp, Some(0o751))?;
     if plan.filesystem == Filesystem::None {
         #[cfg(target_os = "linux")]
         if !fsutil::is_ram_backed(mp) {
@@ -94,10 +106,10 @@ pub fn ensure(plan: &Plan, report: &mut Report) -> Result<String> {
         }
         #[cfg(target_os = "macos")]
         check_ram_disk(mp, report);
-        set_dir_owner(mp, 0o751, own::group_id("keys"))?;
+        set_dir_owner(&dir, mp, 0o751, own::group_id("keys"))?;
         return Ok("none (existing directory)".into());
     }
-    mount_ram(plan, report)
+    mount_ram(plan, dir, report)
 }
 
 /// macOS, `filesystem = "none"`: a tmpfs is RAM-backed; a volume of its own mounted exactly at
@@ -144,37 +156,25 @@ fn check_ram_disk(mp: &Path, report: &mut Report) {
 
 /// macOS cannot mount a RAM filesystem here; `supported` refuses such a manifest first.
 #[cfg(target_os = "macos")]
-fn mount_ram(plan: &Plan, _report: &mut Report) -> Result<String> {
+fn mount_ram(plan: &Plan, _dir: OwnedFd, _report: &mut Report) -> Result<String> {
     Err(unsupported_filesystem(plan))
 }
 
-/// Linux: reuse a tmpfs/ramfs mounted exactly at the mount point, else mount one there.
+/// Linux: reuse a RAM filesystem of ours mounted exactly at the mount point, else mount one
+/// there; refuse one somebody else mounted.
 #[cfg(target_os = "linux")]
-fn mount_ram(plan: &Plan, report: &mut Report) -> Result<String> {
+fn mount_ram(plan: &Plan, dir: OwnedFd, report: &mut Report) -> Result<String> {
     let mp = &plan.mount_point;
-    let canon = std::fs::canonicalize(mp).map_err(|e| Error::io("cannot resolve", mp, e))?;
-    let existing = fsutil::mount_at(&canon)
-        .map_err(|e| Error::io("cannot read", Path::new("/proc/self/mountinfo"), e))?;
-    let desc = match existing {
-        // A RAM filesystem already mounted exactly here: ours from earlier in this boot (or
-        // prepared by the admin with a size limit); reuse it, keep what it holds.
+    let existing =
+        sysmount::mount_of(&dir).map_err(|e| Error::io("cannot tell what is mounted on", mp, e))?;
+    let (dir, desc) = match existing {
         Some(m) if m.fs_type == "tmpfs" || m.fs_type == "ramfs" => {
-            let missing: Vec<&str> = ["nodev", "nosuid", "noexec"]
-                .into_iter()
-                .filter(|o| !m.options.iter().any(|x| x == o))
-                .collect();
-            if !missing.is_empty() {
-                report.warn(format!(
-                    "{} is a {} mounted without {}; secrets are installed there anyway",
-                    mp.display(),
-                    m.fs_type,
-                    missing.join(",")
-                ));
-            }
-            format!("{} (existing)", m.fs_type)
+            check_ours(plan, &m, report)?;
+            (dir, format!("{} (existing)", m.fs_type))
         }
         other => {
             if let Some(m) = other {
+                // Mounted over, not changed: what is below stays as it was.
                 report.info(format!(
                     "{} is a {} mount, not a RAM filesystem; mounting a {} over it",
                     mp.display(),
@@ -186,18 +186,60 @@ fn mount_ram(plan: &Plan, report: &mut Report) -> Result<String> {
                     }
                 ));
             }
-            mount_new(&canon, plan.filesystem, report)?
+            let desc = mount_new(&dir, mp, plan.filesystem, report)?;
+            // The mount is on top of the directory `dir` is open on: open what is there now.
+            (dirfd::open(mp, None)?, desc)
         }
     };
-    let keys = own::group_id("keys");
-    set_dir_owner(mp, 0o751, keys)?;
+    set_dir_owner(&dir, mp, 0o751, own::group_id("keys"))?;
     Ok(desc)
 }
 
+/// A RAM filesystem already mounted at the mount point is used only when it is ours: mounted
+/// with our source name, or (mounted by a version that used the filesystem's name as source)
+/// holding the generation a stable symlink names. Anything else is somebody's data that we
+/// would re-permission and prune.
 #[cfg(target_os = "linux")]
-fn mount_new(mp: &Path, fs: Filesystem, report: &mut Report) -> Result<String> {
+fn check_ours(plan: &Plan, m: &sysmount::MountEntry, report: &mut Report) -> Result<()> {
+    use super::generation;
+    use super::manifest::PhaseKind;
+    let mp = &plan.mount_point;
+    let ours_before = m.source == m.fs_type
+        && [PhaseKind::Main, PhaseKind::Users].into_iter().any(|ph| {
+            matches!(generation::current(plan, ph), Ok(Some(g))
+                if g.number > 0 && generation::read_state(&g).is_some())
+        });
+    if m.source != sysmount::SOURCE && !ours_before {
+        return Err(Error::new(format!(
+            "{} already has a {} mounted on it (source {:?}) that the installer did not \
+             mount; refusing to use it, which would change its permissions and remove its \
+             numbered entries. Unmount it (umount {0}) and run again so that the installer \
+             mounts its own, or set age.filesystem = \"none\" (\"filesystem\": \"none\" in the \
+             manifest) to have secrets installed into the filesystem you provide there",
+            mp.display(),
+            m.fs_type,
+            m.source
+        )));
+    }
+    let missing: Vec<&str> = ["nodev", "nosuid", "noexec"]
+        .into_iter()
+        .filter(|o| !m.options.iter().any(|x| x == o))
+        .collect();
+    if !missing.is_empty() {
+        report.warn(format!(
+            "{} is a {} mounted without {}; secrets are installed there anyway",
+            mp.display(),
+            m.fs_type,
+            missing.join(",")
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(target_os = "linux")]
+fn mount_new(dir: &OwnedFd, mp: &Path, fs: Filesystem, report: &mut Report) -> Result<String> {
     if fs == Filesystem::Tmpfs {
-        match fsutil::mount_ramfs(mp, "tmpfs", TMPFS_DATA) {
+        match sysmount::mount_ram(dir, "tmpfs", TMPFS_DATA) {
             Ok(()) => {
                 report.info(format!("mounted tmpfs (noswap) on {}", mp.display()));
                 return Ok("tmpfs (mounted)".into());
@@ -214,13 +256,13 @@ fn mount_new(mp: &Path, fs: Filesystem, report: &mut Report) -> Result<String> {
             Err(e) => return Err(mount_error(mp, "tmpfs", e)),
         }
     }
-    fsutil::mount_ramfs(mp, "ramfs", RAMFS_DATA).map_err(|e| mount_error(mp, "ramfs", e))?;
+    sysmount::mount_ram(dir, "ramfs", RAMFS_DATA).map_err(|e| mount_error(mp, "ramfs", e))?;
     report.info(format!("mounted ramfs on {}", mp.display()));
     Ok("ramfs (mounted)".into())
 }
 
 #[cfg(target_os = "linux")]
-fn mount_error(mp: &Path, fs: &str, e: io::Error) -> Error {
+pub(super) fn mount_error(mp: &Path, fs: &str, e: io::Error) -> Error {
     Error::new(format!(
         "cannot mount {fs} on {}: {} (the installer must run as root in the host's mount \
          namespace)",
@@ -229,55 +271,13 @@ fn mount_error(mp: &Path, fs: &str, e: io::Error) -> Error {
     ))
 }
 
-/// Create `dir` and missing parents (parents 0755, `dir` itself `mode`); refuse a symlink or
-/// non-directory at `dir`, which would redirect where secrets go.
-pub fn create_dir_chain(dir: &Path, mode: u32) -> Result<()> {
-    match std::fs::symlink_metadata(dir) {
-        Ok(m) if m.file_type().is_symlink() => {
-            return Err(Error::new(format!(
-                "{} is a symlink; refusing to put secrets where it points. Remove it (the \
-                 installer creates the directory itself)",
-                dir.display()
-            )))
-        }
-        Ok(m) if !m.is_dir() => {
-            return Err(Error::new(format!(
-                "{} exists and is not a directory; move it away",
-                dir.display()
-            )))
-        }
-        Ok(_) => return Ok(()),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-        Err(e) => return Err(Error::io("cannot inspect", dir, e)),
-    }
-    create_parents(dir)?;
-    fsutil::mkdir_mode(dir, mode).map_err(|e| Error::io("cannot create directory", dir, e))
-}
-
-/// Create the missing ancestors of `path` with mode 0755 (the umask is 077 while installing).
+/// Create the missing ancestors of `path` (mode 0755), following no symlink on the way.
 pub fn create_parents(path: &Path) -> Result<()> {
-    let mut missing = Vec::new();
-    let mut cur = path.parent();
-    while let Some(p) = cur {
-        if p.as_os_str().is_empty() || std::fs::symlink_metadata(p).is_ok() {
-            break;
-        }
-        missing.push(p.to_path_buf());
-        cur = p.parent();
-    }
-    for p in missing.iter().rev() {
-        fsutil::mkdir_mode(p, 0o755).map_err(|e| Error::io("cannot create directory", p, e))?;
-    }
-    Ok(())
+    dirfd::open(&fsutil::parent_dir(path), Some(0o755)).map(drop)
 }
 
-/// root:keys (when the group exists) and `mode` on a directory of ours.
-pub fn set_dir_owner(dir: &Path, mode: u32, keys: Option<u32>) -> Result<()> {
-    if let Some(gid) = keys {
-        fsutil::lchown(dir, Ownership { uid: 0, gid })
-            .map_err(|e| Error::io("cannot chown", dir, e))?;
-    }
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode))
-        .map_err(|e| Error::io("cannot set permissions on", dir, e))
+/// root:keys (when the group exists) and `mode` on a directory of ours, through `dir`.
+pub fn set_dir_owner(dir: &OwnedFd, path: &Path, mode: u32, keys: Option<u32>) -> Result<()> {
+    dirfd::set_owner_mode(dir, keys.map(|g| (0, g)), mode)
+        .map_err(|e| Error::io("cannot set the owner and mode of", path, e))
 }

@@ -1,0 +1,197 @@
+//! Each generation (`<mp>/<N>`, `<mp>/users.<N>`) on a RAM filesystem of its own, so that no
+//! secret's owner can take space from anybody else. An owner may chmod their own file
+//! writable and fill whatever filesystem holds it; with one tmpfs per generation that is only
+//! their own generation, which is shrunk to exactly what it holds once written ("sealed"), so
+//! the owner gets ENOSPC at once and the next install, in a fresh tmpfs, is not affected.
+//!
+//! Life of a generation: created root 0700 and mounted (nobody else can reach it while it is
+//! being written, so nobody can take its room then either); sealed (tmpfs resized to its
+//! usage) and opened (0751 root:keys) just before the switch; retired (root:root 0700, see
+//! `retire`) once older than the current one; removed (unmounted lazily, then deleted).
+//!
+//! Plain directories instead when nothing is mounted: user mode (every file is the user's,
+//! there is nobody else to block), `filesystem = "none"` (the filesystem is the admin's), and
+//! generations left by a version that did not mount them.
+
+use std::io;
+use std::path::Path;
+
+use super::dirfd;
+use super::manifest::{Filesystem, Plan};
+use crate::error::{describe_io, Error, Result};
+
+/// Mount options of a generation's tmpfs while it is written: root-only, and the kernel's
+/// default size (half of RAM) until it is sealed.
+#[cfg(target_os = "linux")]
+const GEN_TMPFS: &str = "mode=0700,noswap";
+#[cfg(target_os = "linux")]
+const GEN_RAMFS: &str = "mode=0700";
+
+/// Which filesystem this plan's generations get: none for plain directories.
+fn gen_fs(plan: &Plan) -> Option<&'static str> {
+    if plan.user_mode || plan.filesystem == Filesystem::None || cfg!(not(target_os = "linux")) {
+        return None;
+    }
+    // Like the mount point's own: a ramfs there (chosen, or the fallback on kernels without
+    // tmpfs noswap) means ramfs here too.
+    #[cfg(target_os = "linux")]
+    if crate::fsutil::fs_type(&plan.mount_point).ok() == Some(RAMFS_MAGIC) {
+        return Some("ramfs");
+    }
+    Some("tmpfs")
+}
+
+#[cfg(target_os = "linux")]
+const RAMFS_MAGIC: i64 = 0x8584_58f6_u32 as i64;
+
+/// Create the generation directory `path` (root 0700; the user's 0700 in user mode) and
+/// mount its filesystem.
+pub fn create(plan: &Plan, path: &Path) -> Result<()> {
+    crate::fsutil::mkdir_mode(path, 0o700)
+        .map_err(|e| with_space(Error::io("cannot create generation", path, e), path))?;
+    let Some(_fs) = gen_fs(plan) else {
+        return Ok(());
+    };
+    #[cfg(target_os = "linux")]
+    {
+        use super::sysmount;
+        let dir = dirfd::open(path, None)?;
+        let data = if _fs == "tmpfs" { GEN_TMPFS } else { GEN_RAMFS };
+        if let Err(e) = sysmount::mount_ram(&dir, _fs, data) {
+            let _ = std::fs::remove_dir(path);
+            return Err(super::mount::mount_error(path, _fs, e));
+        }
+    }
+    Ok(())
+}
+
+/// Before the switch: shrink the generation's tmpfs to what it holds, then let its readers
+/// in (0751, root and the keys group when it exists). User mode: nothing to do.
+pub fn seal(plan: &Plan, path: &Path) -> Result<()> {
+    if plan.user_mode {
+        return Ok(());
+    }
+    let dir = dirfd::open(path, None)?;
+    #[cfg(target_os = "linux")]
+    if gen_fs(plan) == Some("tmpfs") && super::sysmount::mount_of(&dir).ok().flatten().is_some() {
+        let (used, _) = usage(&dir).map_err(|e| Error::io("cannot measure", path, e))?;
+        // size=0 would mean "no limit": a generation using nothing keeps one page.
+        let page = page_size();
+        super::sysmount::resize_tmpfs(&dir, used.max(page)).map_err(|e| {
+            Error::new(format!(
+                "cannot limit the tmpfs of generation {} to the {used} bytes it holds: {}; \
+                 it was not switched to",
+                path.display(),
+                describe_io(&e)
+            ))
+        })?;
+    }
+    let keys = super::own::group_id("keys");
+    super::mount::set_dir_owner(&dir, path, 0o751, keys)
+}
+
+/// A generation older than the current one: root:root 0700, so that nobody but root reaches
+/// what it holds any more (an owner removed or changed since keeps no access through it).
+pub fn retire(plan: &Plan, path: &Path) -> Result<()> {
+    if plan.user_mode {
+        return Ok(());
+    }
+    let dir = dirfd::open(path, None)?;
+    dirfd::set_owner_mode(&dir, Some((0, 0)), 0o700)
+        .map_err(|e| Error::io("cannot close off old generation", path, e))
+}
+
+/// Remove a generation: detach its filesystem(s), then delete what is left (a legacy or
+/// user-mode generation is a plain directory tree).
+pub fn remove(path: &Path) -> io::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = match std::fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    if !meta.is_dir() {
+        return std::fs::remove_file(path);
+    }
+    #[cfg(target_os = "linux")]
+    {
+        let parent_dev = std::fs::metadata(crate::fsutil::parent_dir(path))?.dev();
+        // A crashed run may have stacked more than one; a generation is a few at most.
+        for _ in 0..8 {
+            if std::fs::symlink_metadata(path)?.dev() == parent_dev {
+                break;
+            }
+            super::sysmount::detach(path)?;
+        }
+    }
+    std::fs::remove_dir_all(path)
+}
+
+/// (used, size) in bytes of the filesystem `dir` is on.
+fn usage(dir: &std::os::fd::OwnedFd) -> io::Result<(u64, u64)> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: statvfs is plain old data; all-zero is a valid value.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: valid descriptor and out-parameter.
+    if unsafe { libc::fstatvfs(dir.as_raw_fd(), &mut st) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let bs = st.f_frsize as u64;
+    let (blocks, free) = (st.f_blocks as u64, st.f_bfree as u64);
+    Ok((blocks.saturating_sub(free) * bs, blocks * bs))
+}
+
+#[allow(clippy::unnecessary_cast)]
+fn page_size() -> u64 {
+    // SAFETY: sysconf has no preconditions.
+    let p = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    if p > 0 {
+        p as u64
+    } else {
+        4096
+    }
+}
+
+/// Which space a write at `path` (in a generation, or a generation itself) takes from:
+/// "the tmpfs mounted at X (S bytes, U used)", said when a write ran out of space.
+#[cfg(target_os = "linux")]
+pub fn space_of(path: &Path) -> Option<String> {
+    let (at, m) = path.ancestors().find_map(|a| {
+        let d = dirfd::open(a, None).ok()?;
+        let m = super::sysmount::mount_of(&d).ok()??;
+        Some((d, m))
+    })?;
+    let (used, size) = usage(&at).ok()?;
+    Some(format!(
+        "no space left on the {} mounted at {} ({size} bytes, {used} used)",
+        m.fs_type,
+        m.mount_point.display()
+    ))
+}
+
+#[cfg(not(target_os = "linux"))]
+pub fn space_of(_path: &Path) -> Option<String> {
+    None
+}
+
+/// ENOSPC, as an error or in a message made from one.
+fn no_space(msg: &str) -> bool {
+    msg.contains(&describe_io(&io::Error::from_raw_os_error(libc::ENOSPC)))
+}
+
+/// `e` with which space ran out, when it is ENOSPC about `path`.
+pub fn with_space(e: Error, path: &Path) -> Error {
+    match no_space(e.message()).then(|| space_of(path)).flatten() {
+        Some(n) => Error::new(format!("{e}; {n}")),
+        None => e,
+    }
+}
+
+/// The message for a failed write into generation `gen`, saying which space is exhausted
+/// when that is why.
+pub fn write_failed(err: &str, gen: Option<&Path>) -> String {
+    match gen.filter(|_| no_space(err)).and_then(space_of) {
+        Some(n) => format!("writing the new generation failed ({err}; {n})"),
+        None => format!("writing the new generation failed ({err})"),
+    }
+}
