@@ -315,14 +315,15 @@ echo "users-secret $(cat /run/agenix-for-users/pw)"
             "missing `{line}` in:\nstdout:\n{stdout}\nstderr:\n{stderr}"
         );
     }
-    // Only the empty generation's state file and the key are left: no secret, copy or
-    // template.
+    // Only the empty generation's state file, the key and the installer's (empty) lock file
+    // are left: no secret, copy or template.
     let mut left: Vec<&str> = stdout.lines().filter(|l| l.starts_with("left ")).collect();
     left.sort();
     assert_eq!(
         left,
         [
             "left /run/home/u65534/.ssh/id_ed25519",
+            "left /run/user/65534/.agenix.d.lock",
             "left /run/user/65534/agenix.d/2/.secrets-install.json"
         ],
         "stdout:\n{stdout}\nstderr:\n{stderr}"

@@ -97,6 +97,8 @@ fn is_type(st: &libc::stat, t: libc::mode_t) -> bool {
 /// Open the absolute directory `path` without following any symlink on the way. With
 /// `create = Some(mode)`, missing directories are made: parents 0755, `path` itself `mode`.
 pub fn open(path: &Path, create: Option<u32>) -> Result<OwnedFd> {
+    #[cfg(target_os = "macos")]
+    let path = &resolve_system_links(path);
     if !path.is_absolute() {
         return Err(Error::new(format!(
             "{} is not an absolute path",
@@ -179,4 +181,54 @@ fn refusal(dir: &OwnedFd, name: &OsStr, at: &Path, whole: &Path, e: io::Error) -
         )),
         _ => Error::new(format!("cannot open {}: {}", at.display(), describe_io(&e))),
     }
+}
+
+/// macOS keeps /var, /tmp and /etc (and nix-darwin /run) behind symlinks in `/` that only
+/// root could have made. Those, and only symlinks like them (owned by root, in a root-owned
+/// directory nobody else may write to), are resolved before the strict walk; any other
+/// symlink is still refused there.
+#[cfg(target_os = "macos")]
+fn resolve_system_links(path: &Path) -> PathBuf {
+    use std::os::unix::fs::MetadataExt;
+    let mut rest: Vec<std::ffi::OsString> = path
+        .components()
+        .rev()
+        .filter_map(|c| match c {
+            Component::Normal(n) => Some(n.to_os_string()),
+            Component::ParentDir => Some("..".into()),
+            _ => None,
+        })
+        .collect();
+    let mut out = PathBuf::from("/");
+    let mut hops = 0;
+    while let Some(c) = rest.pop() {
+        if c == ".." {
+            out.pop();
+            continue;
+        }
+        let next = out.join(&c);
+        let trusted = hops < 16
+            && matches!(
+                (std::fs::symlink_metadata(&next), std::fs::symlink_metadata(&out)),
+                (Ok(l), Ok(d)) if l.file_type().is_symlink() && l.uid() == 0
+                    && d.uid() == 0 && d.mode() & 0o022 == 0
+            );
+        match std::fs::read_link(&next) {
+            Ok(t) if trusted => {
+                hops += 1;
+                if t.is_absolute() {
+                    out = PathBuf::from("/");
+                }
+                for tc in t.components().rev() {
+                    match tc {
+                        Component::Normal(n) => rest.push(n.to_os_string()),
+                        Component::ParentDir => rest.push("..".into()),
+                        _ => {}
+                    }
+                }
+            }
+            _ => out = next,
+        }
+    }
+    out
 }
