@@ -9,7 +9,6 @@
 mod common;
 mod install_support;
 
-use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
@@ -174,12 +173,25 @@ fn retained_generation_is_closed_to_the_previous_owner() {
 
 /// How many rounds of two simultaneous first installs.
 const RACE_ROUNDS: usize = 100;
+/// Mounts made beside the test's (see below).
+const MOUNT_PADDING: usize = 1000;
 
 #[test]
 fn concurrent_first_installs_mount_once_and_number_in_turn() {
     if !in_private_ns("concurrent_first_installs_mount_once_and_number_in_turn") {
         return;
     }
+    // Many mounts, as on a host running containers: reading /proc/self/mountinfo (which an
+    // installer does between finding nothing mounted and mounting) takes a while, so the
+    // rounds meet the race on an unfixed installer whatever the machine's load.
+    let pad = tempfile::Builder::new()
+        .prefix("secrets-pad")
+        .tempdir()
+        .unwrap();
+    sh(&format!(
+        "for i in $(seq {MOUNT_PADDING}); do mkdir {0}/$i && mount -t tmpfs -o size=4k pad {0}/$i; done",
+        pad.path().display()
+    ));
     let mut bad = Vec::new();
     for round in 0..RACE_ROUNDS {
         let env = Env::new();
@@ -226,6 +238,7 @@ fn concurrent_first_installs_mount_once_and_number_in_turn() {
             ));
         }
     }
+    sh(&format!("umount -l {}/*", pad.path().display()));
     assert!(
         bad.is_empty(),
         "{} of {RACE_ROUNDS} rounds went wrong:\n{}",
