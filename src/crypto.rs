@@ -57,10 +57,13 @@ pub struct SshEd25519Recipient {
 impl SshEd25519Recipient {
     /// `wire`: the SSH wire encoding of the public key (what `ssh-ed25519 AAAA…` base64-encodes);
     /// `ed25519`: its 32-byte Ed25519 point; `tag`: the first 4 bytes of SHA-256(`wire`).
-    /// None for bytes that are not a point on the curve.
+    /// None for bytes that are not a point on the curve, or a weak (small-order) one.
     pub fn new(wire: &[u8], ed25519: &[u8; 32], tag: [u8; 4]) -> Option<Self> {
         use base64::Engine;
         let point = curve25519_dalek::edwards::CompressedEdwardsY(*ed25519).decompress()?;
+        if point.is_small_order() {
+            return None;
+        }
         let pk = point.to_montgomery().to_bytes();
         let tweak = x25519_dalek::StaticSecret::from(age_core::primitives::hkdf(
             wire,
@@ -96,6 +99,11 @@ impl age::Recipient for SshEd25519Recipient {
         let esk = x25519_dalek::EphemeralSecret::random_from_rng(rand::rngs::OsRng);
         let epk = x25519_dalek::PublicKey::from(&esk);
         let shared = esk.diffie_hellman(&self.tweaked);
+        // Unreachable for keys `new` accepts; kept so that no path ever seals a file key under
+        // an all-zero secret (Go age refuses it the same way).
+        if crate::loworder::is_all_zero(shared.as_bytes()) {
+            return Err(weak_recipient("ssh-ed25519"));
+        }
         let mut salt = [0u8; 64];
         salt[..32].copy_from_slice(epk.as_bytes());
         salt[32..].copy_from_slice(&self.pk);
@@ -112,6 +120,77 @@ impl age::Recipient for SshEd25519Recipient {
                 base64::engine::general_purpose::STANDARD_NO_PAD.encode(epk.as_bytes()),
             ],
             body,
+        };
+        Ok((vec![stanza], Default::default()))
+    }
+}
+
+/// The error for a wrap whose shared secret came out all zero: the recipient is a weak key.
+fn weak_recipient(kind: &str) -> age::EncryptError {
+    age::EncryptError::Io(std::io::Error::new(
+        std::io::ErrorKind::InvalidInput,
+        format!(
+            "the {kind} recipient is a weak (low-order) key: the shared secret with it is all \
+             zero, so anyone could decrypt; refusing to encrypt to it"
+        ),
+    ))
+}
+
+/// HKDF label and stanza tag of age's X25519 recipient type.
+const X25519_LABEL: &[u8] = b"age-encryption.org/v1/X25519";
+const X25519_TAG: &str = "X25519";
+
+/// age's X25519 (`age1…`) recipient, as the age crate writes it, but returning an error where
+/// the age crate panics: on an all-zero shared secret, which a low-order key gives for every
+/// ephemeral secret (recipients.rs refuses such keys first; this is the last line).
+#[derive(Clone)]
+pub struct X25519Recipient {
+    pk: x25519_dalek::PublicKey,
+}
+
+impl X25519Recipient {
+    /// None for a weak (low-order) u-coordinate.
+    pub fn new(u: [u8; 32]) -> Option<Self> {
+        if crate::loworder::x25519_is_low_order(&u) {
+            return None;
+        }
+        Some(X25519Recipient {
+            pk: x25519_dalek::PublicKey::from(u),
+        })
+    }
+}
+
+impl age::Recipient for X25519Recipient {
+    fn wrap_file_key(
+        &self,
+        file_key: &age_core::format::FileKey,
+    ) -> std::result::Result<
+        (
+            Vec<age_core::format::Stanza>,
+            std::collections::HashSet<String>,
+        ),
+        age::EncryptError,
+    > {
+        use age_core::secrecy::ExposeSecret;
+        use base64::Engine;
+        let esk = x25519_dalek::EphemeralSecret::random_from_rng(rand::rngs::OsRng);
+        let epk = x25519_dalek::PublicKey::from(&esk);
+        let shared = esk.diffie_hellman(&self.pk);
+        if crate::loworder::is_all_zero(shared.as_bytes()) {
+            return Err(weak_recipient("age X25519"));
+        }
+        let mut salt = [0u8; 64];
+        salt[..32].copy_from_slice(epk.as_bytes());
+        salt[32..].copy_from_slice(self.pk.as_bytes());
+        let key = Zeroizing::new(age_core::primitives::hkdf(
+            &salt,
+            X25519_LABEL,
+            shared.as_bytes(),
+        ));
+        let stanza = age_core::format::Stanza {
+            tag: X25519_TAG.to_string(),
+            args: vec![base64::engine::general_purpose::STANDARD_NO_PAD.encode(epk.as_bytes())],
+            body: age_core::primitives::aead_encrypt(&key, file_key.expose_secret()),
         };
         Ok((vec![stanza], Default::default()))
     }
@@ -235,6 +314,11 @@ impl age::Identity for SshEd25519Identity {
         &self,
         stanza: &age_core::format::Stanza,
     ) -> Option<std::result::Result<age_core::format::FileKey, age::DecryptError>> {
+        // Before both computations: a low-order share gives an all-zero secret in either, and
+        // the age crate's would accept a stanza sealed under it.
+        if let Some(why) = crate::loworder::refused_share(stanza, Some(self.tag)) {
+            return Some(Err(crate::loworder::decrypt_error(why)));
+        }
         match self.unwrap_fast(stanza) {
             Some(k) => Some(Ok(k)),
             None => self.age.unwrap_stanza(stanza),
@@ -304,6 +388,9 @@ pub fn decrypt_with_header(
     let mut reader = match dec.decrypt(usable.iter().map(|i| *i as &dyn age::Identity)) {
         Ok(r) => r,
         Err(age::DecryptError::NoMatchingKeys) => return Err(no_match(header, ids)),
+        Err(e) if crate::loworder::as_low_order_share(&e).is_some() => {
+            return Err(DecryptFailure::Invalid(describe(&e)))
+        }
         Err(e @ age::DecryptError::KeyDecryptionFailed)
         | Err(e @ age::DecryptError::Plugin(_))
         | Err(e @ age::DecryptError::PluginResolve(_)) => {
@@ -520,6 +607,29 @@ mod tests {
             age::Identity::unwrap_stanza(&alice, &forged),
             Some(Err(_))
         ));
+    }
+
+    /// Our X25519 stanzas open with the age crate's own X25519 identity (tests/weak_keys.rs
+    /// checks Go `age` too); weak keys are refused when built.
+    #[test]
+    fn x25519_stanza_decrypts_with_age_crate() {
+        let keys = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/keys");
+        let public = std::fs::read_to_string(keys.join("dave_age.pub")).unwrap();
+        let r = Recipient::parse(&public).unwrap();
+        let id_text = std::fs::read_to_string(keys.join("dave_age.key")).unwrap();
+        let line = id_text
+            .lines()
+            .find(|l| l.starts_with("AGE-SECRET-KEY-1"))
+            .unwrap();
+        let id: age::x25519::Identity = line.parse().unwrap();
+        for round in 0..8u8 {
+            let plain = vec![round; 100];
+            let cipher = encrypt(&plain, std::slice::from_ref(&r), false).unwrap();
+            assert_eq!(age::decrypt(&id, &cipher).unwrap(), plain);
+        }
+        for u in crate::loworder::X25519_LOW_ORDER {
+            assert!(X25519Recipient::new(u).is_none());
+        }
     }
 
     #[test]

@@ -10,6 +10,7 @@ use age::secrecy::SecretString;
 use crate::error::{describe_io, Error, Result};
 use crate::fsutil;
 use crate::header::Header;
+use crate::loworder::RefuseLowOrder;
 use crate::recipients::{ssh_fingerprint, ssh_tag};
 
 /// How a set of identity paths was chosen, which decides whether a bad one is fatal.
@@ -24,12 +25,14 @@ pub enum Origin {
 enum Key {
     /// An unencrypted SSH key: the age crate's identity, or for ssh-ed25519 our faster one.
     Ssh(Box<dyn age::Identity + Send + Sync>),
+    /// Once unlocked, the age crate's identity behind a guard against low-order shares.
     SshLocked {
         enc: Box<age::ssh::EncryptedKey>,
-        unlocked: OnceLock<std::result::Result<age::ssh::Identity, String>>,
+        unlocked: OnceLock<std::result::Result<RefuseLowOrder, String>>,
     },
-    /// X25519 and plugin identities from an age identity file.
-    Age(Vec<Box<dyn age::Identity + Send + Sync>>),
+    /// X25519 and plugin identities from an age identity file, each behind a guard against
+    /// low-order shares in X25519 stanzas.
+    Age(Vec<RefuseLowOrder>),
 }
 
 struct Loaded {
@@ -172,7 +175,12 @@ impl Identities {
                     }
                     let res = unlocked.get_or_init(|| {
                         let _guard = self.prompt_lock.lock().unwrap_or_else(|e| e.into_inner());
-                        unlock(enc, &l.path, l.fingerprint.as_deref().unwrap_or("?"))
+                        unlock(enc, &l.path, l.fingerprint.as_deref().unwrap_or("?")).map(|id| {
+                            RefuseLowOrder {
+                                inner: Box::new(id),
+                                ssh_tag: l.ssh_tag,
+                            }
+                        })
                     });
                     // A key that could not be unlocked is passed over: another identity may
                     // still open the file. Its error is reported only if none can.
@@ -183,10 +191,7 @@ impl Identities {
                 }
                 Key::Age(ids) => {
                     if has_opaque {
-                        out.extend(
-                            ids.iter()
-                                .map(|b| b.as_ref() as &(dyn age::Identity + Sync)),
-                        );
+                        out.extend(ids.iter().map(|g| g as &(dyn age::Identity + Sync)));
                     }
                 }
             }
@@ -284,6 +289,13 @@ fn load_one(path: &Path, ask: bool) -> Result<Vec<Loaded>> {
             path.display()
         )));
     }
+    let ids = ids
+        .into_iter()
+        .map(|inner| RefuseLowOrder {
+            inner,
+            ssh_tag: None,
+        })
+        .collect();
     Ok(vec![Loaded {
         path: path.to_path_buf(),
         fingerprint: None,
@@ -309,7 +321,11 @@ fn load_ssh(path: &Path, text: &str) -> Result<Loaded> {
                 Some((seed, public)) => Box::new(crate::crypto::SshEd25519Identity::new(
                     id, &blob, &seed, &public, tag,
                 )),
-                None => Box::new(id),
+                // ssh-rsa, or an ed25519 key only the age crate reads: guarded all the same.
+                None => Box::new(RefuseLowOrder {
+                    inner: Box::new(id),
+                    ssh_tag: Some(tag),
+                }),
             };
             Ok(Loaded {
                 path: path.to_path_buf(),

@@ -1,7 +1,8 @@
 //! `secrets`: age-encrypted secrets for NixOS fleets.
 //!
 //! Modules, one job each: `rules` and `recipients` say who may read what; `identity`, `header`
-//! and `crypto` decrypt and encrypt; `drift` and `lock` tell, without keys, whether a file
+//! and `crypto` decrypt and encrypt; `loworder` refuses weak (small-order) keys and
+//! forged ephemeral shares; `drift` and `lock` tell, without keys, whether a file
 //! matches its rule; `cmd` holds one module per command; `install` is the activation-time
 //! installer; `fsutil` holds every filesystem safety measure, `privdir` the editor's plaintext
 //! directory; `names` and `strict_json` are the checks every name and every JSON text we read
@@ -18,6 +19,7 @@ pub mod header;
 pub mod identity;
 pub mod install;
 pub mod lock;
+pub mod loworder;
 pub mod names;
 pub mod par;
 pub mod privdir;

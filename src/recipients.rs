@@ -51,7 +51,7 @@ pub struct Recipient {
 enum Parsed {
     SshEd25519(crate::crypto::SshEd25519Recipient),
     Ssh(age::ssh::Recipient),
-    X25519(age::x25519::Recipient),
+    X25519(crate::crypto::X25519Recipient),
     Plugin(age::plugin::Recipient),
 }
 
@@ -139,6 +139,16 @@ fn parse_ssh(algo: &str, blob_b64: &str) -> Result<Recipient> {
         )));
     }
     let fingerprint = ssh_fingerprint(&blob);
+    if let Some(ed) = pk.key_data().ed25519() {
+        if crate::loworder::ed25519_is_small_order(&ed.0) {
+            return Err(weak_key(
+                &format!("ssh-ed25519 key {fingerprint}"),
+                "use the machine's real host key (`ssh-keyscan -t ed25519 HOST`, or \
+                 /etc/ssh/ssh_host_ed25519_key.pub on it) or a user key from \
+                 `ssh-keygen -t ed25519`",
+            ));
+        }
+    }
     let kind = if algo == "ssh-rsa" {
         let bits = pk
             .key_data()
@@ -208,7 +218,22 @@ fn parse_age(s: &str) -> Result<Recipient> {
     } else {
         s.to_string()
     };
-    if let Ok(r) = age::x25519::Recipient::from_str(s) {
+    if age::x25519::Recipient::from_str(s).is_ok() {
+        // Valid for the age crate, so its data is 32 bytes; we need them to check the point.
+        let weak = || {
+            weak_key(
+                &format!("age X25519 recipient {fingerprint}"),
+                "use a real age key: the age1… line `age-keygen` prints (or \
+                 `age-keygen -y KEYFILE`)",
+            )
+        };
+        let u = x25519_bytes(s).ok_or_else(|| {
+            Error::new(format!(
+                "invalid age recipient `{}`: not 32 bytes",
+                shorten(s)
+            ))
+        })?;
+        let r = crate::crypto::X25519Recipient::new(u).ok_or_else(weak)?;
         return Ok(Recipient {
             text: s.to_string(),
             kind: Kind::X25519,
@@ -233,6 +258,26 @@ fn parse_age(s: &str) -> Result<Recipient> {
             shorten(s)
         ))),
     }
+}
+
+/// The 32 bytes of an `age1…` recipient the age crate accepted.
+fn x25519_bytes(s: &str) -> Option<[u8; 32]> {
+    age_core::primitives::bech32_decode(
+        s,
+        |_| (),
+        |_| Ok(()),
+        |_, bytes| bytes.collect::<Vec<u8>>().try_into().map_err(|_| ()),
+    )
+    .ok()
+}
+
+/// A weak (small-order) key: what it is, why it cannot be used, and `fix`.
+fn weak_key(what: &str, fix: &str) -> Error {
+    Error::new(format!(
+        "{what} is a weak key (a small-order curve point): every file encrypted to it could be \
+         decrypted by anyone who knows only this public key, so it is refused; it is not a real \
+         key (a placeholder or a forged one): {fix}"
+    ))
 }
 
 /// `SHA256:<base64 without padding>` of the key blob, as `ssh-keygen -l` prints it.
