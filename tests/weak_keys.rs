@@ -210,13 +210,28 @@ fn repo_with(weak: &str) -> Repo {
         .assert()
         .success();
     repo.write("secrets.json", rules(&format!(r#", "weak": "{weak}""#)));
+    if weak.starts_with("ssh-") {
+        // As if encrypted by a tool that accepts the key (the age crate does): the file then
+        // matches the rules, and today's main `check` calls it ok.
+        let to: Vec<age::ssh::Recipient> = [pubkey("alice_ed25519"), weak.to_string()]
+            .iter()
+            .map(|k| k.parse().unwrap())
+            .collect();
+        let enc = age::Encryptor::with_recipients(to.iter().map(|r| r as _)).unwrap();
+        let mut out = Vec::new();
+        let mut w = enc.wrap_output(&mut out).unwrap();
+        std::io::Write::write_all(&mut w, b"old secret").unwrap();
+        w.finish().unwrap();
+        repo.write("a.age", out);
+    }
     repo
 }
 
 /// Every weak key, ssh-ed25519 and age1, in secrets.json: check, rekey, encrypt and edit all
 /// refuse the rules with exit 1 and a message naming the key, saying it is weak and what to
-/// use instead; nothing is written (today's main: check says ok, encrypt and rekey write files
-/// to the ssh keys and panic with exit 101 on the age1 keys).
+/// use instead; nothing is written (today's main: `check` says ok for a file encrypted to an
+/// ssh one, encrypt/edit write files to them, and encrypt/rekey panic (exit 101) on the age1
+/// ones).
 #[test]
 fn every_command_refuses_rules_with_a_weak_key() {
     let alice = key("alice_ed25519");
