@@ -72,3 +72,21 @@ fn manifest_corpus_parses_without_panic() {
         }
     }
 }
+
+/// The checks of the `recipients` fuzz target itself, shared through one file.
+mod recipients_fuzz {
+    include!("../fuzz/common/recipients_check.rs");
+
+    fn testdata_keys() -> std::path::PathBuf {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/keys")
+    }
+}
+
+/// Keys, recipients and forged shares (every weak point is a seed): accepted keys are never
+/// weak and wrap, low-order shares are refused, nothing panics.
+#[test]
+fn recipients_corpus_holds() {
+    for (_, data) in corpus("recipients") {
+        recipients_fuzz::recipients_one(&data);
+    }
+}
