@@ -43,7 +43,10 @@ fn check(text: &str) {
         Kind::SshEd25519 => {
             let blob = b64().decode(r.text.split(' ').nth(1).unwrap()).unwrap();
             let point: [u8; 32] = blob[blob.len() - 32..].try_into().unwrap();
-            assert!(!ed25519_is_small_order(&point), "weak ssh-ed25519 key accepted");
+            assert!(
+                !ed25519_is_small_order(&point),
+                "weak ssh-ed25519 key accepted"
+            );
         }
         Kind::X25519 => {
             let (_, bytes) = bech32::decode(&r.text).unwrap();
@@ -90,7 +93,10 @@ fn identities() -> &'static (Identities, String) {
         let public = std::fs::read_to_string(keys.join("alice_ed25519.pub")).unwrap();
         let blob = b64().decode(public.split(' ').nth(1).unwrap()).unwrap();
         let tag = secrets::recipients::ssh_tag(&blob);
-        (ids, base64::engine::general_purpose::STANDARD_NO_PAD.encode(tag))
+        (
+            ids,
+            base64::engine::general_purpose::STANDARD_NO_PAD.encode(tag),
+        )
     })
 }
 
@@ -112,8 +118,14 @@ fn stanzas(rest: &[u8]) {
     match secrets::crypto::decrypt(&file, ids) {
         Ok(_) => panic!("a stanza sealed by nobody decrypted"),
         Err(DecryptFailure::Invalid(m)) if m.contains("low-order") => {
-            assert!(x25519_is_low_order(&share), "refused as low-order: {share:02x?}");
+            assert!(
+                x25519_is_low_order(&share),
+                "refused as low-order: {share:02x?}"
+            );
         }
-        Err(e) => assert!(!x25519_is_low_order(&share), "low-order share not refused: {e}"),
+        Err(e) => assert!(
+            !x25519_is_low_order(&share),
+            "low-order share not refused: {e}"
+        ),
     }
 }
