@@ -1,13 +1,13 @@
 //! Filesystem safety in one place: private temp dirs on RAM-backed filesystems, atomic
 //! same-directory writes, secret buffers that are wiped, and process hardening.
 
-use std::ffi::{CStr, CString, OsStr};
+use std::ffi::CString;
 use std::fs::{self, File, OpenOptions, Permissions};
 use std::io::{self, Read, Write};
-use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd};
+use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use zeroize::Zeroizing;
 
@@ -76,7 +76,7 @@ pub fn fs_info(path: &Path) -> io::Result<FsInfo> {
     }
     Ok(FsInfo {
         fs_type: String::from_utf8_lossy(&text(&st.f_fstypename)).into_owned(),
-        mounted_on: PathBuf::from(OsStr::from_bytes(&text(&st.f_mntonname))),
+        mounted_on: PathBuf::from(std::ffi::OsStr::from_bytes(&text(&st.f_mntonname))),
         mounted_from: String::from_utf8_lossy(&text(&st.f_mntfromname)).into_owned(),
     })
 }
@@ -220,22 +220,7 @@ pub fn read_all_wiped(mut r: impl Read, expect: usize) -> io::Result<SecretBytes
 /// `check` in CI or `rekey` hang or exhaust memory; O_NONBLOCK keeps the open of a FIFO from
 /// blocking before we can look at it.
 pub fn read_regular(path: &Path) -> io::Result<Vec<u8>> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut f = fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(path)?;
-    let meta = f.metadata()?;
-    if meta.is_dir() {
-        return Err(io::Error::from_raw_os_error(libc::EISDIR));
-    }
-    if !meta.is_file() {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "not a regular file (a FIFO, device or socket); an encrypted file must be a regular \
-             file",
-        ));
-    }
+    let (mut f, meta) = crate::safeio::open_path(path, true)?;
     let mut buf = Vec::with_capacity(meta.len() as usize + 1);
     f.read_to_end(&mut buf)?;
     Ok(buf)
@@ -275,7 +260,7 @@ pub fn harden_process() {
 // Installer helpers: files created owner-first and never readable by anyone else in between,
 // atomic symlink swaps, no-follow reads, mount inspection.
 
-fn cpath(path: &Path) -> io::Result<CString> {
+pub(crate) fn cpath(path: &Path) -> io::Result<CString> {
     CString::new(path.as_os_str().as_bytes())
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains NUL"))
 }
@@ -321,7 +306,7 @@ pub fn create_owned_file(
 }
 
 /// Fill a file just created 0400: data, then owner, then the final mode.
-fn fill_owned(
+pub(crate) fn fill_owned(
     mut f: File,
     data: &[u8],
     owner: Option<Ownership>,
@@ -397,7 +382,7 @@ pub fn atomic_symlink(
     std::os::unix::fs::symlink(target, &tmp)?;
     let res = (|| {
         if let Some(o) = owner {
-            std::os::unix::fs::lchown(&tmp, Some(o.uid), Some(o.gid))?;
+            crate::safedir::chown_new_link(libc::AT_FDCWD, &cpath(&tmp)?, o)?;
         }
         fs::rename(&tmp, link)
     })();
@@ -429,406 +414,13 @@ pub fn mkdir_mode(path: &Path, mode: u32) -> io::Result<()> {
     fs::set_permissions(path, Permissions::from_mode(mode))
 }
 
-/// Read a regular file without following a symlink at `path`, with its metadata.
+/// Read a regular file of at most `safeio::MAX_SECRET_FILE` bytes without following a symlink
+/// at `path` or blocking, with its metadata.
 pub fn read_secret_nofollow(path: &Path) -> io::Result<(SecretBytes, fs::Metadata)> {
-    let f = OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-        .open(path)?;
-    let meta = f.metadata()?;
-    if meta.is_dir() {
-        return Err(io::Error::from_raw_os_error(libc::EISDIR));
-    }
-    if !meta.is_file() {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "not a regular file",
-        ));
-    }
-    let buf = read_all_wiped(f, meta.len() as usize + 1)?;
-    Ok((buf, meta))
+    crate::safeio::read_path(path, false, crate::safeio::MAX_SECRET_FILE)
 }
 
-/// A directory reached from `/` one component at a time with O_NOFOLLOW, so that no symlink
-/// on the way (planted by whoever may write to a directory in the chain) can redirect what
-/// root writes. Everything below happens relative to the descriptor, never through the path.
-pub struct SafeDir {
-    fd: OwnedFd,
-    path: PathBuf,
-}
-
-pub(crate) fn c_name(name: &OsStr) -> io::Result<CString> {
-    CString::new(name.as_bytes())
-        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "name contains NUL"))
-}
-
-pub(crate) fn cvt_fd(fd: libc::c_int) -> io::Result<OwnedFd> {
-    if fd < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        // SAFETY: a fresh descriptor from the kernel that nothing else owns.
-        Ok(unsafe { OwnedFd::from_raw_fd(fd) })
-    }
-}
-
-pub(crate) fn openat(
-    dir: &OwnedFd,
-    name: &CStr,
-    flags: libc::c_int,
-    mode: u32,
-) -> io::Result<OwnedFd> {
-    // SAFETY: valid descriptor and NUL-terminated name.
-    cvt_fd(unsafe {
-        libc::openat(
-            dir.as_raw_fd(),
-            name.as_ptr(),
-            flags | libc::O_CLOEXEC,
-            mode as libc::c_uint,
-        )
-    })
-}
-
-/// lstat relative to `dir`; None when nothing is there.
-pub(crate) fn lstat_at(dir: &OwnedFd, name: &CStr) -> io::Result<Option<libc::stat>> {
-    // SAFETY: st is a properly sized out-parameter; valid descriptor and name.
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    let rc = unsafe {
-        libc::fstatat(
-            dir.as_raw_fd(),
-            name.as_ptr(),
-            &mut st,
-            libc::AT_SYMLINK_NOFOLLOW,
-        )
-    };
-    if rc == 0 {
-        return Ok(Some(st));
-    }
-    let e = io::Error::last_os_error();
-    if e.kind() == io::ErrorKind::NotFound {
-        Ok(None)
-    } else {
-        Err(e)
-    }
-}
-
-fn readlink_at(dir: &OwnedFd, name: &CStr) -> io::Result<PathBuf> {
-    let mut buf = vec![0u8; libc::PATH_MAX as usize + 1];
-    // SAFETY: buf is writable for buf.len() bytes.
-    let n = unsafe {
-        libc::readlinkat(
-            dir.as_raw_fd(),
-            name.as_ptr(),
-            buf.as_mut_ptr() as *mut libc::c_char,
-            buf.len(),
-        )
-    };
-    if n < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    buf.truncate(n as usize);
-    Ok(PathBuf::from(OsStr::from_bytes(&buf)))
-}
-
-pub(crate) fn is_type(st: &libc::stat, t: libc::mode_t) -> bool {
-    st.st_mode & libc::S_IFMT == t
-}
-
-impl SafeDir {
-    /// Open the absolute directory `dir`, creating missing directories (mode 0755) when
-    /// `create`. A symlink or non-directory anywhere on the way is an error naming it.
-    pub fn open(dir: &Path, create: bool) -> io::Result<SafeDir> {
-        const DIR: libc::c_int = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW;
-        if !dir.is_absolute() {
-            return Err(io::Error::other(format!(
-                "{} is not an absolute path",
-                dir.display()
-            )));
-        }
-        // SAFETY: a constant NUL-terminated path.
-        let mut cur = cvt_fd(unsafe {
-            libc::open(
-                c"/".as_ptr(),
-                libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
-            )
-        })?;
-        let mut at = PathBuf::from("/");
-        for comp in dir.components() {
-            let name = match comp {
-                Component::RootDir | Component::CurDir => continue,
-                Component::Normal(n) => n,
-                _ => return Err(io::Error::other(format!("{} contains `..`", dir.display()))),
-            };
-            at.push(name);
-            let c = c_name(name)?;
-            let mut res = openat(&cur, &c, DIR, 0);
-            if create && matches!(&res, Err(e) if e.kind() == io::ErrorKind::NotFound) {
-                // SAFETY: valid descriptor and name.
-                let made = unsafe { libc::mkdirat(cur.as_raw_fd(), c.as_ptr(), 0o700) } == 0;
-                let mk_err = io::Error::last_os_error();
-                if !made && mk_err.kind() != io::ErrorKind::AlreadyExists {
-                    return Err(io::Error::other(format!(
-                        "cannot create directory {}: {}",
-                        at.display(),
-                        describe_io(&mk_err)
-                    )));
-                }
-                res = openat(&cur, &c, DIR, 0);
-                if let (true, Ok(fd)) = (made, &res) {
-                    // Created 0700 (umask); open it up like any directory on the way.
-                    // SAFETY: a descriptor we own.
-                    cvt(unsafe { libc::fchmod(fd.as_raw_fd(), 0o755) })?;
-                }
-            }
-            cur = match res {
-                Ok(fd) => fd,
-                Err(e) => {
-                    let st = lstat_at(&cur, &c).ok().flatten();
-                    return Err(match st {
-                        Some(st) if is_type(&st, libc::S_IFLNK) => io::Error::other(format!(
-                            "{} is a symlink (to {}); nothing is written through a symlink in \
-                             a destination's directories. Set `path` to the real location, or \
-                             replace the symlink with a directory",
-                            at.display(),
-                            readlink_at(&cur, &c)
-                                .map(|t| t.display().to_string())
-                                .unwrap_or_else(|_| "?".into())
-                        )),
-                        Some(st) if !is_type(&st, libc::S_IFDIR) => {
-                            io::Error::other(format!("{} is not a directory", at.display()))
-                        }
-                        _ => io::Error::other(format!("{}: {}", at.display(), describe_io(&e))),
-                    });
-                }
-            };
-        }
-        Ok(SafeDir {
-            fd: cur,
-            path: dir.to_path_buf(),
-        })
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// What is at `name` now (not followed).
-    pub fn inspect(&self, name: &OsStr, want_target: Option<&Path>) -> io::Result<Replaced> {
-        let c = c_name(name)?;
-        match lstat_at(&self.fd, &c)? {
-            None => Ok(Replaced::Nothing),
-            Some(st) if is_type(&st, libc::S_IFDIR) => Err(io::Error::other(
-                "a directory is in the way (not replaced; remove it if it should be this secret)",
-            )),
-            Some(st) if is_type(&st, libc::S_IFLNK) => {
-                let t = readlink_at(&self.fd, &c)?;
-                if want_target == Some(t.as_path()) {
-                    Ok(Replaced::SameSymlink)
-                } else {
-                    Ok(Replaced::OtherSymlink(t))
-                }
-            }
-            Some(_) => Ok(Replaced::File),
-        }
-    }
-
-    /// The target of the symlink `name`.
-    pub fn read_link(&self, name: &OsStr) -> io::Result<PathBuf> {
-        readlink_at(&self.fd, &c_name(name)?)
-    }
-
-    /// Remove the non-directory `name`.
-    pub fn remove(&self, name: &OsStr) -> io::Result<()> {
-        let c = c_name(name)?;
-        // SAFETY: valid descriptor and name.
-        cvt(unsafe { libc::unlinkat(self.fd.as_raw_fd(), c.as_ptr(), 0) })
-    }
-
-    /// Read the regular file `name` (not followed) with its lstat.
-    pub fn read_file(&self, name: &OsStr) -> io::Result<(SecretBytes, libc::stat)> {
-        let c = c_name(name)?;
-        let fd = openat(&self.fd, &c, libc::O_RDONLY | libc::O_NOFOLLOW, 0)?;
-        let mut f = File::from(fd);
-        let meta = f.metadata()?;
-        if !meta.is_file() {
-            return Err(io::Error::other("not a regular file"));
-        }
-        let buf = read_all_wiped(&mut f, meta.len() as usize + 1)?;
-        let st = lstat_at(&self.fd, &c)?.ok_or_else(|| io::Error::other("vanished"))?;
-        Ok((buf, st))
-    }
-
-    /// Names in this directory.
-    fn names(&self) -> io::Result<Vec<CString>> {
-        let fd = openat(&self.fd, c".", libc::O_RDONLY | libc::O_DIRECTORY, 0)?;
-        // SAFETY: fdopendir takes over the descriptor (closed by closedir).
-        let d = unsafe { libc::fdopendir(fd.into_raw_fd()) };
-        if d.is_null() {
-            return Err(io::Error::last_os_error());
-        }
-        let mut out = Vec::new();
-        loop {
-            // SAFETY: d is a valid DIR*; the entry is copied before the next readdir.
-            let ent = unsafe { libc::readdir(d) };
-            if ent.is_null() {
-                break;
-            }
-            let n = unsafe { CStr::from_ptr((*ent).d_name.as_ptr()) };
-            out.push(n.to_owned());
-        }
-        // SAFETY: d came from fdopendir and is closed once.
-        unsafe { libc::closedir(d) };
-        Ok(out)
-    }
-
-    /// Remove our temp files/symlinks for `name` (`.<name>.link-*`, `.<name>.copy-*`) left by
-    /// a run that was killed between creating and renaming them.
-    pub fn remove_stale_temps(&self, name: &OsStr) {
-        let n = name.as_bytes();
-        let prefixes: Vec<Vec<u8>> = ["link-", "copy-"]
-            .iter()
-            .map(|t| [b".", n, b".", t.as_bytes()].concat())
-            .collect();
-        for e in self.names().unwrap_or_default() {
-            if !prefixes.iter().any(|p| e.as_bytes().starts_with(p)) {
-                continue;
-            }
-            if let Ok(Some(st)) = lstat_at(&self.fd, &e) {
-                if !is_type(&st, libc::S_IFDIR) {
-                    // SAFETY: valid descriptor and name.
-                    unsafe { libc::unlinkat(self.fd.as_raw_fd(), e.as_ptr(), 0) };
-                }
-            }
-        }
-    }
-
-    fn temp_name(name: &OsStr, tag: &str) -> io::Result<CString> {
-        let r: u64 = rand::random();
-        let mut v = Vec::from(&b"."[..]);
-        v.extend_from_slice(name.as_bytes());
-        v.extend_from_slice(format!(".{tag}-{}-{r:016x}", std::process::id()).as_bytes());
-        c_name(OsStr::from_bytes(&v))
-    }
-
-    fn rename_into(&self, tmp: &CStr, name: &CStr) -> io::Result<()> {
-        let fd = self.fd.as_raw_fd();
-        // SAFETY: valid descriptors and names.
-        let res = cvt(unsafe { libc::renameat(fd, tmp.as_ptr(), fd, name.as_ptr()) });
-        if res.is_err() {
-            // SAFETY: as above.
-            unsafe { libc::unlinkat(fd, tmp.as_ptr(), 0) };
-        } else {
-            // SAFETY: fsync on a descriptor we own.
-            unsafe { libc::fsync(fd) };
-        }
-        res
-    }
-
-    /// Point `name` at `target` atomically: a temp symlink here, owned by `owner`, renamed
-    /// over `name`. An existing symlink or file is replaced, never followed; a directory is an
-    /// error. Returns what was there before.
-    pub fn symlink(
-        &self,
-        target: &Path,
-        name: &OsStr,
-        owner: Option<Ownership>,
-    ) -> io::Result<Replaced> {
-        let before = self.inspect(name, Some(target))?;
-        let c = c_name(name)?;
-        let tmp = Self::temp_name(name, "link")?;
-        let t = cpath(target)?;
-        // SAFETY: valid descriptor and NUL-terminated strings.
-        cvt(unsafe { libc::symlinkat(t.as_ptr(), self.fd.as_raw_fd(), tmp.as_ptr()) })?;
-        let res = (|| {
-            if let Some(o) = owner {
-                self.chown_link(&tmp, o)?;
-            }
-            Ok(())
-        })();
-        if let Err(e) = res {
-            // SAFETY: valid descriptor and name.
-            unsafe { libc::unlinkat(self.fd.as_raw_fd(), tmp.as_ptr(), 0) };
-            return Err(e);
-        }
-        self.rename_into(&tmp, &c)?;
-        Ok(before)
-    }
-
-    /// Give the symlink `tmp` owner `o` through a descriptor of the link itself: the name
-    /// could be swapped for a hard link to some other file by whoever may write to this
-    /// directory.
-    #[cfg(target_os = "linux")]
-    fn chown_link(&self, tmp: &CStr, o: Ownership) -> io::Result<()> {
-        let l = openat(&self.fd, tmp, libc::O_PATH | libc::O_NOFOLLOW, 0)?;
-        // SAFETY: valid descriptor; the empty path means the descriptor itself.
-        cvt(unsafe {
-            libc::fchownat(
-                l.as_raw_fd(),
-                c"".as_ptr(),
-                o.uid,
-                o.gid,
-                libc::AT_EMPTY_PATH | libc::AT_SYMLINK_NOFOLLOW,
-            )
-        })
-    }
-
-    /// macOS has neither O_PATH nor AT_EMPTY_PATH: O_SYMLINK opens the link itself (not its
-    /// target) and fchown on that descriptor changes the link. macOS also lacks Linux's
-    /// protected_hardlinks, so anyone who may write to this directory could hard-link a file
-    /// they do not own (a root-owned config, say) over `tmp` before it is opened; what was
-    /// opened is therefore checked to be a symlink with no other name before it is chowned.
-    #[cfg(target_os = "macos")]
-    fn chown_link(&self, tmp: &CStr, o: Ownership) -> io::Result<()> {
-        // Not O_NOFOLLOW: macOS refuses a symlink with it even under O_SYMLINK. O_NONBLOCK:
-        // a FIFO put in its place must not block the open.
-        let l = openat(
-            &self.fd,
-            tmp,
-            libc::O_RDONLY | libc::O_SYMLINK | libc::O_NONBLOCK,
-            0,
-        )?;
-        // SAFETY: stat is plain old data; all-zero is a valid value for every field.
-        let mut st: libc::stat = unsafe { std::mem::zeroed() };
-        // SAFETY: valid descriptor and a properly sized out-parameter.
-        cvt(unsafe { libc::fstat(l.as_raw_fd(), &mut st) })?;
-        if !is_type(&st, libc::S_IFLNK) || st.st_nlink != 1 {
-            return Err(io::Error::other(
-                "the temporary symlink was replaced by something else while it was being \
-                 installed (is another user writing to this directory?); its owner was not \
-                 changed",
-            ));
-        }
-        // SAFETY: a descriptor we own.
-        cvt(unsafe { libc::fchown(l.as_raw_fd(), o.uid, o.gid) })
-    }
-
-    /// Replace `name` with a new file holding `data`, created 0400-root next to it, filled,
-    /// given `owner` and `mode` through its descriptor, synced and renamed over `name`. A
-    /// symlink at `name` is replaced, not followed; a directory is an error.
-    pub fn copy(
-        &self,
-        name: &OsStr,
-        data: &[u8],
-        owner: Option<Ownership>,
-        mode: u32,
-    ) -> io::Result<Replaced> {
-        let before = self.inspect(name, None)?;
-        let c = c_name(name)?;
-        let tmp = Self::temp_name(name, "copy")?;
-        let fd = openat(
-            &self.fd,
-            &tmp,
-            libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW,
-            0o400,
-        )?;
-        if let Err(e) = fill_owned(File::from(fd), data, owner, mode, true) {
-            // SAFETY: valid descriptor and name.
-            unsafe { libc::unlinkat(self.fd.as_raw_fd(), tmp.as_ptr(), 0) };
-            return Err(e);
-        }
-        self.rename_into(&tmp, &c)?;
-        Ok(before)
-    }
-}
+pub use crate::safedir::SafeDir;
 
 /// lchown without following a symlink.
 pub fn lchown(path: &Path, o: Ownership) -> io::Result<()> {
@@ -1067,7 +659,7 @@ fn kernel_at_least(major: u32, minor: u32) -> bool {
         return false;
     }
     // SAFETY: uname NUL-terminates release within the array.
-    let release = unsafe { CStr::from_ptr(u.release.as_ptr()) }.to_string_lossy();
+    let release = unsafe { std::ffi::CStr::from_ptr(u.release.as_ptr()) }.to_string_lossy();
     let mut parts = release
         .split(|c: char| !c.is_ascii_digit())
         .map(|p| p.parse::<u32>().unwrap_or(0));

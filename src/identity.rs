@@ -8,10 +8,10 @@ use std::sync::{Mutex, OnceLock};
 use age::secrecy::SecretString;
 
 use crate::error::{describe_io, Error, Result};
-use crate::fsutil;
 use crate::header::Header;
 use crate::loworder::RefuseLowOrder;
 use crate::recipients::{ssh_fingerprint, ssh_tag};
+use crate::safeio;
 
 /// How a set of identity paths was chosen, which decides whether a bad one is fatal.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -233,13 +233,17 @@ fn unlock(
 }
 
 fn load_one(path: &Path, ask: bool) -> Result<Vec<Loaded>> {
-    let data = fsutil::read_secret(path).map_err(|e| {
-        Error::new(format!(
-            "{}: cannot read: {}",
-            path.display(),
-            describe_io(&e)
-        ))
-    })?;
+    // Followed if a symlink (keys are often linked from persistent storage), but never
+    // blocking on a FIFO nor reading a device or a huge file to its end: see `safeio`.
+    let data = safeio::read_path(path, true, safeio::MAX_KEY_FILE)
+        .map(|r| r.0)
+        .map_err(|e| {
+            Error::new(format!(
+                "{}: cannot read: {}",
+                path.display(),
+                describe_io(&e)
+            ))
+        })?;
     if data.iter().all(u8::is_ascii_whitespace) {
         return Err(Error::new(format!("{}: the file is empty", path.display())));
     }

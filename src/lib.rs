@@ -4,9 +4,11 @@
 //! and `crypto` decrypt and encrypt; `loworder` refuses weak (small-order) keys and
 //! forged ephemeral shares; `drift` and `lock` tell, without keys, whether a file
 //! matches its rule; `cmd` holds one module per command; `install` is the activation-time
-//! installer; `fsutil` holds every filesystem safety measure, `privdir` the editor's plaintext
-//! directory; `names` and `strict_json` are the checks every name and every JSON text we read
-//! must pass; `par` is the one parallel map; `agenix` is the agenix-compatible command line.
+//! installer; `fsutil` holds every filesystem safety measure, with `safedir` (work in a
+//! directory others may write to) and `safeio` (bounded, non-blocking reads of files others
+//! may have put in place); `privdir` is the editor's plaintext directory; `names` and
+//! `strict_json` are the checks every name and every JSON text we read must pass; `par` is the
+//! one parallel map; `agenix` is the agenix-compatible command line.
 
 pub mod agenix;
 pub mod cli;
@@ -25,6 +27,8 @@ pub mod par;
 pub mod privdir;
 pub mod recipients;
 pub mod rules;
+pub mod safedir;
+pub mod safeio;
 pub mod strict_json;
 
 pub use error::{Error, Result};

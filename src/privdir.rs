@@ -14,7 +14,8 @@ use std::path::{Path, PathBuf};
 use rand::distributions::{Alphanumeric, DistString};
 
 use crate::error::{describe_io, Error, Result};
-use crate::fsutil::{c_name, cvt, cvt_fd, is_type, lstat_at, openat, read_all_wiped, SecretBytes};
+use crate::fsutil::{cvt, read_all_wiped, SecretBytes};
+use crate::safedir::{c_name, cvt_fd, is_type, lstat_at, openat};
 
 const DIR_FLAGS: libc::c_int = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW;
 
@@ -69,7 +70,7 @@ impl PrivateDir {
             name,
             fd: None,
         };
-        let fd = openat(&dir.base, &dir.name, DIR_FLAGS, 0).map_err(|e| fail("open", e))?;
+        let fd = openat(dir.base.as_raw_fd(), &dir.name, DIR_FLAGS, 0).map_err(|e| fail("open", e))?;
         // The umask can only have narrowed 0700; set exactly that, on what we opened.
         own_private_dir(&fd).map_err(|e| fail("secure", e))?;
         dir.fd = Some(fd);
@@ -93,7 +94,7 @@ impl PrivateDir {
         let res = (|| {
             let c = c_name(name.as_ref())?;
             let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW;
-            let mut f = File::from(openat(self.fd()?, &c, flags, 0o600)?);
+            let mut f = File::from(openat(self.fd()?.as_raw_fd(), &c, flags, 0o600)?);
             f.write_all(data)?;
             f.sync_all()
         })();
@@ -104,7 +105,7 @@ impl PrivateDir {
     pub fn read(&self, name: &str) -> io::Result<SecretBytes> {
         let c = c_name(name.as_ref())?;
         let flags = libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK;
-        let f = File::from(openat(self.fd()?, &c, flags, 0)?);
+        let f = File::from(openat(self.fd()?.as_raw_fd(), &c, flags, 0)?);
         let meta = f.metadata()?;
         if !meta.is_file() {
             return Err(io::Error::other(
@@ -154,7 +155,7 @@ fn own_private_dir(fd: &OwnedFd) -> io::Result<()> {
 
 /// Names in the directory `dir` (not `.` and `..`).
 fn names(dir: &OwnedFd) -> io::Result<Vec<CString>> {
-    let fd = openat(dir, c".", libc::O_RDONLY | libc::O_DIRECTORY, 0)?;
+    let fd = openat(dir.as_raw_fd(), c".", libc::O_RDONLY | libc::O_DIRECTORY, 0)?;
     // SAFETY: fdopendir takes over the descriptor (closed by closedir).
     let d = unsafe { libc::fdopendir(fd.into_raw_fd()) };
     if d.is_null() {
@@ -183,20 +184,20 @@ fn names(dir: &OwnedFd) -> io::Result<Vec<CString>> {
 /// shallow extra files (backups, swap); the depth cap only bounds the recursion.
 fn wipe_tree(dir: &OwnedFd, depth: u32) {
     for name in names(dir).unwrap_or_default() {
-        let Ok(Some(st)) = lstat_at(dir, &name) else {
+        let Ok(Some(st)) = lstat_at(dir.as_raw_fd(), &name) else {
             continue;
         };
         let mut flags = 0;
         if is_type(&st, libc::S_IFDIR) {
             if depth < 16 {
-                if let Ok(sub) = openat(dir, &name, DIR_FLAGS, 0) {
+                if let Ok(sub) = openat(dir.as_raw_fd(), &name, DIR_FLAGS, 0) {
                     wipe_tree(&sub, depth + 1);
                 }
             }
             flags = libc::AT_REMOVEDIR;
         } else if is_type(&st, libc::S_IFREG) {
             let wo = libc::O_WRONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK;
-            if let Ok(fd) = openat(dir, &name, wo, 0) {
+            if let Ok(fd) = openat(dir.as_raw_fd(), &name, wo, 0) {
                 zero_fill(File::from(fd));
             }
         }

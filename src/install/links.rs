@@ -101,18 +101,19 @@ pub fn remove_old(item: &StateItem, stable_dir: &Path, prev_gen: &Path, report: 
     }
 }
 
+/// Whoever may write to the destination's directory may have put anything there: a FIFO is
+/// not opened blocking, a file larger than our copy is not read (see `SafeDir::read_file`),
+/// and a file with another name (a hard link) is not ours.
 fn is_our_copy(dir: &SafeDir, name: &std::ffi::OsStr, ours: &Path) -> bool {
     let Ok((want, meta)) = fsutil::read_secret_nofollow(ours) else {
         return false;
     };
-    let Ok((have, st)) = dir.read_file(name) else {
+    let Ok((have, st)) = dir.read_file(name, want.len() as u64) else {
         return false;
     };
-    // st_mode is a u32 on Linux, a u16 on macOS.
-    #[allow(clippy::unnecessary_cast)]
-    let have_mode = st.st_mode as u32;
     have[..] == want[..]
-        && st.st_uid == meta.uid()
-        && st.st_gid == meta.gid()
-        && have_mode & 0o7777 == meta.mode() & 0o7777
+        && st.nlink() == 1
+        && st.uid() == meta.uid()
+        && st.gid() == meta.gid()
+        && st.mode() & 0o7777 == meta.mode() & 0o7777
 }

@@ -1,0 +1,107 @@
+//! Reading files that someone else may have put or changed (a custom destination, an identity
+//! path, a previous generation's file its owner may rewrite): the open never blocks
+//! (O_NONBLOCK; opening a FIFO would otherwise wait for a writer forever), what was opened is
+//! checked through its own descriptor (a regular file: not a FIFO, device or socket, whatever
+//! the name pointed to a moment before), and no more than a stated limit is read, so
+//! /dev/zero or a huge sparse file cannot exhaust memory. One helper for all such reads.
+
+use std::ffi::{CStr, CString};
+use std::fs::{File, Metadata};
+use std::io::{self, Read};
+use std::os::fd::{FromRawFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+use crate::fsutil::{read_all_wiped, SecretBytes};
+
+/// The most read of a previous generation's file (to carry it over when a secret cannot be
+/// decrypted, or of its state file): the tmpfs has no size limit and a secret's owner may
+/// rewrite the file, so a larger one is not carried over.
+pub const MAX_SECRET_FILE: u64 = 64 << 20;
+
+/// The most read of an identity file: real keys are a few KiB, an age identity file with many
+/// keys some hundreds.
+pub const MAX_KEY_FILE: u64 = 1 << 20;
+
+/// Open `name` for reading, relative to the directory `dir` (or the working directory, for a
+/// path, when `dir` is None), without blocking; a symlink at `name` itself is followed only
+/// when `follow`. The result is a regular file, checked on the descriptor.
+pub fn open_regular(dir: Option<RawFd>, name: &CStr, follow: bool) -> io::Result<(File, Metadata)> {
+    let nofollow = if follow { 0 } else { libc::O_NOFOLLOW };
+    // O_NOCTTY: root opening a terminal device must not make it the controlling terminal.
+    let flags = libc::O_RDONLY | libc::O_NONBLOCK | libc::O_CLOEXEC | libc::O_NOCTTY | nofollow;
+    // SAFETY: a valid descriptor (or AT_FDCWD) and a NUL-terminated name.
+    let fd = unsafe { libc::openat(dir.unwrap_or(libc::AT_FDCWD), name.as_ptr(), flags) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: a fresh descriptor from the kernel that nothing else owns.
+    let f = unsafe { File::from_raw_fd(fd) };
+    let meta = f.metadata()?;
+    if meta.is_dir() {
+        return Err(io::Error::from_raw_os_error(libc::EISDIR));
+    }
+    if !meta.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file (a FIFO, device or socket), so it was not read",
+        ));
+    }
+    Ok((f, meta))
+}
+
+/// `open_regular` for a path.
+pub fn open_path(path: &Path, follow: bool) -> io::Result<(File, Metadata)> {
+    let c = CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains NUL"))?;
+    open_regular(None, &c, follow)
+}
+
+/// Read all of `f` (opened by `open_regular`, `meta` its metadata) into a wiped buffer, or
+/// fail without reading when it is larger than `limit` bytes, or grows past it while read.
+pub fn read_bounded(f: File, meta: &Metadata, limit: u64) -> io::Result<SecretBytes> {
+    let too_large = || io::Error::other(format!("larger than {} bytes, so it was not read", limit));
+    if meta.len() > limit {
+        return Err(too_large());
+    }
+    let buf = read_all_wiped(f.take(limit.saturating_add(1)), meta.len() as usize + 1)?;
+    if buf.len() as u64 > limit {
+        return Err(too_large());
+    }
+    Ok(buf)
+}
+
+/// `open_path` and `read_bounded` in one.
+pub fn read_path(path: &Path, follow: bool, limit: u64) -> io::Result<(SecretBytes, Metadata)> {
+    let (f, meta) = open_path(path, follow)?;
+    Ok((read_bounded(f, &meta, limit)?, meta))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_regular_files_within_the_limit_only() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("f");
+        std::fs::write(&p, b"12345").unwrap();
+        assert_eq!(&read_path(&p, false, 5).unwrap().0[..], b"12345");
+        let e = read_path(&p, false, 4).unwrap_err();
+        assert!(e.to_string().contains("larger than 4 bytes"), "{e}");
+        // A FIFO is refused at once (the open does not wait for a writer); so is a device.
+        let fifo = d.path().join("fifo");
+        let c = CString::new(fifo.as_os_str().as_bytes()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let e = read_path(&fifo, true, 5).unwrap_err();
+        assert!(e.to_string().contains("not a regular file"), "{e}");
+        let e = read_path(Path::new("/dev/zero"), true, 5).unwrap_err();
+        assert!(e.to_string().contains("not a regular file"), "{e}");
+        // Not followed unless asked.
+        let link = d.path().join("link");
+        std::os::unix::fs::symlink(&p, &link).unwrap();
+        assert!(read_path(&link, false, 5).is_err());
+        assert_eq!(&read_path(&link, true, 5).unwrap().0[..], b"12345");
+    }
+}
