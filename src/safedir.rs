@@ -234,8 +234,9 @@ impl SafeDir {
     }
 
     /// Remove our temp files/symlinks for `name` (`.<name>.link-*`, `.<name>.copy-*`) left by
-    /// a run that was killed between creating and renaming them (see `is_own_temp`).
-    pub fn remove_stale_temps(&self, name: &OsStr) {
+    /// a run that was killed between creating and renaming them (see `is_own_temp`); such a
+    /// temp may already belong to the secret's `owner`.
+    pub fn remove_stale_temps(&self, name: &OsStr, owner: Option<Ownership>) {
         let n = name.as_bytes();
         let prefixes: Vec<Vec<u8>> = ["link-", "copy-"]
             .iter()
@@ -245,12 +246,12 @@ impl SafeDir {
             if !prefixes.iter().any(|p| e.as_bytes().starts_with(p)) {
                 continue;
             }
-            // Only what we make: a symlink or file of our own with no other name. Another
-            // user's file of that name in a sticky directory is not ours to remove (and cannot
-            // be swapped for another there before the unlink); where it could be swapped, whoever
-            // can do so may remove the name as well.
+            // Only what we make: a symlink or file with no other name, ours or already given to
+            // the secret's owner. A third user's file of that name in a sticky directory is not
+            // ours to remove (and cannot be swapped for another there before the unlink); where
+            // it could be swapped, whoever can do so may remove the name as well.
             if let Ok(Some(st)) = lstat_at(self.fd.as_raw_fd(), &e) {
-                if is_own_temp(&st) {
+                if is_own_temp(&st, owner.map(|o| o.uid)) {
                     // SAFETY: valid descriptor and name.
                     unsafe { libc::unlinkat(self.fd.as_raw_fd(), e.as_ptr(), 0) };
                 }
@@ -337,14 +338,14 @@ impl SafeDir {
     }
 }
 
-/// Whether `st` is what `SafeDir` leaves behind as a temp file or link: ours (owned by the
-/// effective user), a symlink or regular file, with no other name.
-fn is_own_temp(st: &libc::stat) -> bool {
+/// Whether `st` is what `SafeDir` leaves behind as a temp file or link: a symlink or regular
+/// file with no other name, owned by the effective user (or by `also`).
+fn is_own_temp(st: &libc::stat, also: Option<u32>) -> bool {
     // SAFETY: geteuid has no preconditions.
     let me = unsafe { libc::geteuid() };
     (is_type(st, libc::S_IFLNK) || is_type(st, libc::S_IFREG))
         && st.st_nlink == 1
-        && st.st_uid == me
+        && (st.st_uid == me || Some(st.st_uid) == also)
 }
 
 /// Give the symlink `name` in `dir` (AT_FDCWD: a path), which the caller has just made, owner
@@ -368,7 +369,7 @@ pub(crate) fn chown_new_link(dir: RawFd, name: &CStr, o: Ownership) -> io::Resul
 
 fn check_own_link(st: &libc::stat, made: &libc::stat) -> io::Result<()> {
     let same = (st.st_dev, st.st_ino) == (made.st_dev, made.st_ino);
-    if is_own_temp(st) && is_type(st, libc::S_IFLNK) && same {
+    if is_own_temp(st, None) && is_type(st, libc::S_IFLNK) && same {
         return Ok(());
     }
     Err(io::Error::other(

@@ -39,7 +39,7 @@ pub fn install(
     };
     // Walked from `/` without following symlinks; all writes are relative to it.
     let dir = SafeDir::open(parent, true).map_err(fail)?;
-    dir.remove_stale_temps(name);
+    dir.remove_stale_temps(name, own);
     let res = if c.symlink {
         dir.symlink(&target, name, own)
     } else {
