@@ -4,10 +4,10 @@
 //! created, read back, wiped and removed relative to the descriptor too; only the editor is
 //! given a path. A name swapped in the meantime (a symlink, a rename) cannot redirect any of it.
 
-use std::ffi::{CStr, CString};
+use std::ffi::CString;
 use std::fs::File;
 use std::io::{self, Write};
-use std::os::fd::{AsRawFd, IntoRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
@@ -15,7 +15,7 @@ use rand::distributions::{Alphanumeric, DistString};
 
 use crate::error::{describe_io, Error, Result};
 use crate::fsutil::{cvt, read_all_wiped, SecretBytes};
-use crate::safedir::{c_name, cvt_fd, is_type, lstat_at, openat};
+use crate::safedir::{c_name, cvt_fd, dir_names, is_type, lstat_at, openat};
 
 const DIR_FLAGS: libc::c_int = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW;
 
@@ -70,7 +70,8 @@ impl PrivateDir {
             name,
             fd: None,
         };
-        let fd = openat(dir.base.as_raw_fd(), &dir.name, DIR_FLAGS, 0).map_err(|e| fail("open", e))?;
+        let fd =
+            openat(dir.base.as_raw_fd(), &dir.name, DIR_FLAGS, 0).map_err(|e| fail("open", e))?;
         // The umask can only have narrowed 0700; set exactly that, on what we opened.
         own_private_dir(&fd).map_err(|e| fail("secure", e))?;
         dir.fd = Some(fd);
@@ -153,37 +154,11 @@ fn own_private_dir(fd: &OwnedFd) -> io::Result<()> {
     cvt(unsafe { libc::fchmod(fd.as_raw_fd(), 0o700) })
 }
 
-/// Names in the directory `dir` (not `.` and `..`).
-fn names(dir: &OwnedFd) -> io::Result<Vec<CString>> {
-    let fd = openat(dir.as_raw_fd(), c".", libc::O_RDONLY | libc::O_DIRECTORY, 0)?;
-    // SAFETY: fdopendir takes over the descriptor (closed by closedir).
-    let d = unsafe { libc::fdopendir(fd.into_raw_fd()) };
-    if d.is_null() {
-        return Err(io::Error::last_os_error());
-    }
-    let mut out = Vec::new();
-    loop {
-        // SAFETY: d is a valid DIR*; the name is copied before the next readdir.
-        let ent = unsafe { libc::readdir(d) };
-        if ent.is_null() {
-            break;
-        }
-        // SAFETY: d_name is NUL-terminated within the entry.
-        let n = unsafe { CStr::from_ptr((*ent).d_name.as_ptr()) };
-        if n != c"." && n != c".." {
-            out.push(n.to_owned());
-        }
-    }
-    // SAFETY: d came from fdopendir and is closed once.
-    unsafe { libc::closedir(d) };
-    Ok(out)
-}
-
 /// Overwrite every regular file below `dir` with zeros (best effort), so the pages that held
 /// plaintext are cleared before they are freed, and remove everything. Editors make few and
 /// shallow extra files (backups, swap); the depth cap only bounds the recursion.
 fn wipe_tree(dir: &OwnedFd, depth: u32) {
-    for name in names(dir).unwrap_or_default() {
+    for name in dir_names(dir.as_raw_fd()).unwrap_or_default() {
         let Ok(Some(st)) = lstat_at(dir.as_raw_fd(), &name) else {
             continue;
         };

@@ -38,7 +38,12 @@ pub(crate) fn cvt_fd(fd: libc::c_int) -> io::Result<OwnedFd> {
     }
 }
 
-pub(crate) fn openat(dir: RawFd, name: &CStr, flags: libc::c_int, mode: u32) -> io::Result<OwnedFd> {
+pub(crate) fn openat(
+    dir: RawFd,
+    name: &CStr,
+    flags: libc::c_int,
+    mode: u32,
+) -> io::Result<OwnedFd> {
     // SAFETY: valid descriptor and NUL-terminated name.
     cvt_fd(unsafe {
         libc::openat(
@@ -207,30 +212,7 @@ impl SafeDir {
 
     /// Names in this directory.
     fn names(&self) -> io::Result<Vec<CString>> {
-        let fd = openat(
-            self.fd.as_raw_fd(),
-            c".",
-            libc::O_RDONLY | libc::O_DIRECTORY,
-            0,
-        )?;
-        // SAFETY: fdopendir takes over the descriptor (closed by closedir).
-        let d = unsafe { libc::fdopendir(fd.into_raw_fd()) };
-        if d.is_null() {
-            return Err(io::Error::last_os_error());
-        }
-        let mut out = Vec::new();
-        loop {
-            // SAFETY: d is a valid DIR*; the entry is copied before the next readdir.
-            let ent = unsafe { libc::readdir(d) };
-            if ent.is_null() {
-                break;
-            }
-            let n = unsafe { CStr::from_ptr((*ent).d_name.as_ptr()) };
-            out.push(n.to_owned());
-        }
-        // SAFETY: d came from fdopendir and is closed once.
-        unsafe { libc::closedir(d) };
-        Ok(out)
+        dir_names(self.fd.as_raw_fd())
     }
 
     /// Remove our temp files/symlinks for `name` (`.<name>.link-*`, `.<name>.copy-*`) left by
@@ -417,4 +399,31 @@ fn open_link(dir: RawFd, name: &CStr) -> io::Result<OwnedFd> {
 fn fchown_link(l: &OwnedFd, o: Ownership) -> io::Result<()> {
     // SAFETY: a descriptor we own.
     cvt(unsafe { libc::fchown(l.as_raw_fd(), o.uid, o.gid) })
+}
+
+/// Names in the directory open on `dir` (not `.` and `..`), read through a descriptor of its
+/// own so `dir`'s offset is left alone.
+pub(crate) fn dir_names(dir: RawFd) -> io::Result<Vec<CString>> {
+    let fd = openat(dir, c".", libc::O_RDONLY | libc::O_DIRECTORY, 0)?;
+    // SAFETY: fdopendir takes over the descriptor (closed by closedir).
+    let d = unsafe { libc::fdopendir(fd.into_raw_fd()) };
+    if d.is_null() {
+        return Err(io::Error::last_os_error());
+    }
+    let mut out = Vec::new();
+    loop {
+        // SAFETY: d is a valid DIR*; the name is copied before the next readdir.
+        let ent = unsafe { libc::readdir(d) };
+        if ent.is_null() {
+            break;
+        }
+        // SAFETY: d_name is NUL-terminated within the entry.
+        let n = unsafe { CStr::from_ptr((*ent).d_name.as_ptr()) };
+        if n != c"." && n != c".." {
+            out.push(n.to_owned());
+        }
+    }
+    // SAFETY: d came from fdopendir and is closed once.
+    unsafe { libc::closedir(d) };
+    Ok(out)
 }

@@ -89,7 +89,6 @@ extern "C" fn on_signal(sig: libc::c_int) {
 /// can be caught, so none of them can leave the plaintext behind. Caught even when inherited
 /// as ignored: the Rust runtime ignores SIGPIPE for its own reasons, and any of these sent to
 /// us by pid means the edit is to stop. SIGKILL and SIGSTOP cannot be caught.
-#[cfg(target_os = "linux")]
 const TERMINATING: &[libc::c_int] = &[
     libc::SIGHUP,
     libc::SIGINT,
@@ -103,28 +102,16 @@ const TERMINATING: &[libc::c_int] = &[
     libc::SIGPROF,
     libc::SIGXCPU,
     libc::SIGXFSZ,
-    libc::SIGIO, // = SIGPOLL
-    libc::SIGPWR,
     libc::SIGSYS,
     libc::SIGABRT, // abort() in this process still ends it: glibc re-raises with the default
+    #[cfg(target_os = "linux")]
+    libc::SIGIO, // = SIGPOLL
+    #[cfg(target_os = "linux")]
+    libc::SIGPWR,
+    #[cfg(target_os = "linux")]
     libc::SIGSTKFLT,
-];
-#[cfg(target_os = "macos")] // SIGIO and SIGINFO are ignored by default there; SIGEMT is not
-const TERMINATING: &[libc::c_int] = &[
-    libc::SIGHUP,
-    libc::SIGINT,
-    libc::SIGQUIT,
-    libc::SIGTERM,
-    libc::SIGUSR1,
-    libc::SIGUSR2,
-    libc::SIGALRM,
-    libc::SIGPIPE,
-    libc::SIGVTALRM,
-    libc::SIGPROF,
-    libc::SIGXCPU,
-    libc::SIGXFSZ,
-    libc::SIGSYS,
-    libc::SIGABRT,
+    // macOS: SIGIO and SIGINFO are ignored by default there; SIGEMT is not.
+    #[cfg(target_os = "macos")]
     libc::SIGEMT,
 ];
 
