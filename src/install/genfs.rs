@@ -104,7 +104,6 @@ pub fn retire(plan: &Plan, path: &Path) -> Result<()> {
 /// Remove a generation: detach its filesystem(s), then delete what is left (a legacy or
 /// user-mode generation is a plain directory tree).
 pub fn remove(path: &Path) -> io::Result<()> {
-    use std::os::unix::fs::MetadataExt;
     let meta = match std::fs::symlink_metadata(path) {
         Ok(m) => m,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
@@ -115,6 +114,7 @@ pub fn remove(path: &Path) -> io::Result<()> {
     }
     #[cfg(target_os = "linux")]
     {
+        use std::os::unix::fs::MetadataExt;
         let parent_dev = std::fs::metadata(crate::fsutil::parent_dir(path))?.dev();
         // A crashed run may have stacked more than one; a generation is a few at most.
         for _ in 0..8 {
@@ -128,6 +128,7 @@ pub fn remove(path: &Path) -> io::Result<()> {
 }
 
 /// (used, size) in bytes of the filesystem `dir` is on.
+#[cfg(target_os = "linux")]
 fn usage(dir: &std::os::fd::OwnedFd) -> io::Result<(u64, u64)> {
     use std::os::fd::AsRawFd;
     // SAFETY: statvfs is plain old data; all-zero is a valid value.
@@ -141,6 +142,7 @@ fn usage(dir: &std::os::fd::OwnedFd) -> io::Result<(u64, u64)> {
     Ok((blocks.saturating_sub(free) * bs, blocks * bs))
 }
 
+#[cfg(target_os = "linux")]
 #[allow(clippy::unnecessary_cast)]
 fn page_size() -> u64 {
     // SAFETY: sysconf has no preconditions.

@@ -2,6 +2,7 @@
 //! (Linux); on macOS, which the installer cannot mount anything on, a RAM disk mounted by
 //! whoever runs it (`filesystem = "none"`).
 
+#[cfg(target_os = "linux")]
 use std::io;
 use std::os::fd::OwnedFd;
 use std::path::Path;
