@@ -175,7 +175,22 @@ impl Drop for CatchSignals {
             // SAFETY: restores an action that sigaction itself returned.
             unsafe { libc::sigaction(*sig, old, std::ptr::null_mut()) };
         }
+        // A signal that came after the last look at the flag (between reading the file and
+        // here) is delivered now, with the disposition it would have had: the plaintext is
+        // already gone (`dir` is dropped first) and FILE not yet written, so a signal that
+        // ends the process still leaves FILE unchanged instead of being swallowed.
+        let sig = take_signal();
+        if sig != 0 {
+            // SAFETY: raise has no preconditions.
+            unsafe { libc::raise(sig) };
+        }
     }
+}
+
+/// The signal caught since the last call, if any (0 when none); the flag is cleared, so one
+/// that is reported as an error is not delivered again when the handlers are restored.
+fn take_signal() -> libc::c_int {
+    SIGNALED.swap(0, Ordering::SeqCst)
 }
 
 /// Returns the new content, or None when the editor did not save a new file.
@@ -211,7 +226,7 @@ fn edit_in_editor(
         if let Some(st) = child.try_wait().map_err(|e| Error::new(e.to_string()))? {
             break st;
         }
-        let sig = SIGNALED.load(Ordering::SeqCst);
+        let sig = take_signal();
         if sig != 0 {
             // SAFETY: signalling our own child by pid.
             unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
@@ -228,7 +243,7 @@ fn edit_in_editor(
         std::thread::sleep(Duration::from_millis(50));
     };
     // Ctrl-C on the terminal reaches the editor too; it may exit before we poll the flag.
-    let sig = SIGNALED.load(Ordering::SeqCst);
+    let sig = take_signal();
     if sig != 0 {
         return Err(interrupted(sig, name));
     }
@@ -254,6 +269,11 @@ fn edit_in_editor(
             )))
         }
     };
+    // One more look after the read: a signal while it ran must still stop the edit.
+    let sig = take_signal();
+    if sig != 0 {
+        return Err(interrupted(sig, name));
+    }
     Ok(Some(new))
 }
 
