@@ -348,3 +348,52 @@ fn tmpfs_of_an_earlier_version_is_carried_on() {
     // The new generation is a tmpfs of its own.
     assert_eq!(mounts_at(&mp.join("2")).len(), 1);
 }
+
+/// Since Linux 6.6 a tmpfs charges `user.*` extended attributes to its inode budget, not to
+/// its size: a generation sealed by size alone let its owner pin memory (RAM/8 per
+/// generation) with setxattr on their own file. Sealed by inodes too, it takes nothing.
+#[test]
+fn owner_cannot_pin_memory_with_xattrs_in_a_sealed_generation() {
+    if !in_private_ns("owner_cannot_pin_memory_with_xattrs_in_a_sealed_generation")
+        || no_setpriv()
+        || (common::missing("python3") && common::skip("python3 is not installed"))
+    {
+        return;
+    }
+    let env = Env::new();
+    open_to_others(&env);
+    let m = env.manifest(
+        json!({"mine": {"file": env.encrypt("mine", b"nobody-value"), "owner": NOBODY}}),
+        json!({}),
+    );
+    assert_ok(&env.install(&m, &[]));
+    let mine = env.stable().join("mine");
+    // Up to 64 MiB in 64 KiB values; stops at the first refusal (ENOSPC, or EOPNOTSUPP on
+    // kernels whose tmpfs has no user xattrs) and prints how much was stored.
+    let script = format!(
+        "chmod u+w {0} && python3 -c '
+import os, sys
+n = 0
+try:
+    for i in range(1024):
+        os.setxattr(sys.argv[1], \"user.x%d\" % i, b\"x\" * 65536)
+        n += 65536
+except OSError as e:
+    print(\"stopped:\", e.strerror)
+print(\"pinned\", n)
+' {0}",
+        mine.display()
+    );
+    let o = as_nobody(&script);
+    let out = String::from_utf8_lossy(&o.stdout);
+    let pinned: u64 = out
+        .lines()
+        .find_map(|l| l.strip_prefix("pinned "))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no count from the owner's script:\n{}", text(&o)));
+    assert!(
+        pinned < 1 << 20,
+        "the owner stored {pinned} bytes of xattrs in a sealed generation:\n{}",
+        text(&o)
+    );
+}

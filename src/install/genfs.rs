@@ -74,13 +74,16 @@ pub fn seal(plan: &Plan, path: &Path) -> Result<()> {
     let dir = dirfd::open(path, None)?;
     #[cfg(target_os = "linux")]
     if gen_fs(plan) == Some("tmpfs") && super::sysmount::mount_of(&dir).ok().flatten().is_some() {
-        let (used, _) = usage(&dir).map_err(|e| Error::io("cannot measure", path, e))?;
-        // size=0 would mean "no limit": a generation using nothing keeps one page.
+        let (used, _, inodes) = usage(&dir).map_err(|e| Error::io("cannot measure", path, e))?;
+        // size=0 and nr_inodes=0 would mean "no limit": a generation using nothing keeps one
+        // page. The inode limit matters as much as the size: since Linux 6.6 an owner's
+        // `user.*` extended attributes are charged to the inode budget, not to the size, so a
+        // generation left with free inodes would let them pin memory through setxattr.
         let page = page_size();
-        super::sysmount::resize_tmpfs(&dir, used.max(page)).map_err(|e| {
+        super::sysmount::resize_tmpfs(&dir, used.max(page), inodes.max(1)).map_err(|e| {
             Error::new(format!(
-                "cannot limit the tmpfs of generation {} to the {used} bytes it holds: {}; \
-                 it was not switched to",
+                "cannot limit the tmpfs of generation {} to the {used} bytes and {inodes} \
+                 inodes it holds: {}; it was not switched to",
                 path.display(),
                 describe_io(&e)
             ))
@@ -127,9 +130,9 @@ pub fn remove(path: &Path) -> io::Result<()> {
     std::fs::remove_dir_all(path)
 }
 
-/// (used, size) in bytes of the filesystem `dir` is on.
+/// (used bytes, size in bytes, inodes in use) of the filesystem `dir` is on.
 #[cfg(target_os = "linux")]
-fn usage(dir: &std::os::fd::OwnedFd) -> io::Result<(u64, u64)> {
+fn usage(dir: &std::os::fd::OwnedFd) -> io::Result<(u64, u64, u64)> {
     use std::os::fd::AsRawFd;
     // SAFETY: statvfs is plain old data; all-zero is a valid value.
     let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
@@ -139,7 +142,8 @@ fn usage(dir: &std::os::fd::OwnedFd) -> io::Result<(u64, u64)> {
     }
     let bs = st.f_frsize as u64;
     let (blocks, free) = (st.f_blocks as u64, st.f_bfree as u64);
-    Ok((blocks.saturating_sub(free) * bs, blocks * bs))
+    let inodes = (st.f_files as u64).saturating_sub(st.f_ffree as u64);
+    Ok((blocks.saturating_sub(free) * bs, blocks * bs, inodes))
 }
 
 #[cfg(target_os = "linux")]
@@ -163,7 +167,7 @@ pub fn space_of(path: &Path) -> Option<String> {
         let m = super::sysmount::mount_of(&d).ok()??;
         Some((d, m))
     })?;
-    let (used, size) = usage(&at).ok()?;
+    let (used, size, _) = usage(&at).ok()?;
     Some(format!(
         "no space left on the {} mounted at {} ({size} bytes, {used} used)",
         m.fs_type,

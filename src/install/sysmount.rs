@@ -133,11 +133,12 @@ pub fn mount_ram(dir: &OwnedFd, fstype: &str, data: &str) -> io::Result<()> {
     })
 }
 
-/// Remount the tmpfs whose root `dir` is with a new size limit (bytes), keeping its flags.
-pub fn resize_tmpfs(dir: &OwnedFd, bytes: u64) -> io::Result<()> {
+/// Remount the tmpfs whose root `dir` is with new limits on its size (bytes) and its inodes,
+/// keeping its flags.
+pub fn resize_tmpfs(dir: &OwnedFd, bytes: u64, inodes: u64) -> io::Result<()> {
     let (t, d) = (
         cstr(&fd_path(dir).to_string_lossy())?,
-        cstr(&format!("size={bytes}"))?,
+        cstr(&format!("size={bytes},nr_inodes={inodes}"))?,
     );
     // SAFETY: valid NUL-terminated strings; null source and type are allowed for a remount.
     cvt(unsafe {
