@@ -516,10 +516,7 @@ fn edit_on_tty(repo: &Repo, file: &str, editor_cmd: &str, runtime: &Path) -> (i3
 #[test]
 #[cfg(target_os = "linux")] // /dev/shm as the RAM-backed XDG_RUNTIME_DIR
 fn edit_with_editor_keeps_no_plaintext() {
-    if common::missing("python3") {
-        return;
-    }
-    let Some(runtime) = common::shm_dir() else {
+    let Some(runtime) = common::pty_runtime() else {
         return;
     };
     let repo = Repo::new();
@@ -588,10 +585,7 @@ fn edit_with_editor_keeps_no_plaintext() {
 #[test]
 #[cfg(target_os = "linux")] // /dev/shm as the RAM-backed XDG_RUNTIME_DIR
 fn sigint_during_edit_removes_plaintext() {
-    if common::missing("python3") {
-        return;
-    }
-    let Some(runtime) = common::shm_dir() else {
+    let Some(runtime) = common::pty_runtime() else {
         return;
     };
     let repo = Repo::new();

@@ -110,7 +110,7 @@ fn edit_killed_by(sig_name: &str, sig: i32, runtime: &Path) -> Result<(), String
         ),
     );
     let alice = key("alice_ed25519");
-    let out = Command::new("python3")
+    let out = common::command("python3")
         .arg("-c")
         .arg(DRIVER)
         .arg(common::bin())
@@ -118,9 +118,6 @@ fn edit_killed_by(sig_name: &str, sig: i32, runtime: &Path) -> Result<(), String
         .arg(&alice)
         .current_dir(repo.path())
         .env("HOME", repo.path())
-        .env_remove("RULES")
-        .env_remove("SECRETS_IDENTITY")
-        .env_remove("VISUAL")
         .env("EDITOR", &ed)
         .env("XDG_RUNTIME_DIR", runtime)
         .env("SEND_SIGNAL", sig.to_string())
@@ -158,9 +155,9 @@ fn edit_killed_by(sig_name: &str, sig: i32, runtime: &Path) -> Result<(), String
 /// real-time signals (the first, one inside, the last).
 #[test]
 fn every_terminating_signal_during_edit_removes_plaintext() {
-    if common::missing("python3") {
+    let Some(runtime) = common::pty_runtime() else {
         return;
-    }
+    };
     let names = [
         "SIGHUP",
         "SIGINT",
@@ -192,9 +189,6 @@ fn every_terminating_signal_during_edit_removes_plaintext() {
     signals.push(("RTMIN".into(), signal_number("SIGRTMIN")));
     signals.push(("RTMIN+3".into(), signal_number("SIGRTMIN") + 3));
     signals.push(("RTMAX".into(), signal_number("SIGRTMAX")));
-    let Some(runtime) = common::shm_dir() else {
-        return;
-    };
     let failures: Vec<String> = signals
         .iter()
         .filter_map(|(name, sig)| edit_killed_by(name, *sig, runtime.path()).err())

@@ -326,19 +326,14 @@ in {
 /// Make `dir` and everything below it readable (and directories searchable) by anyone.
 fn open_up(dir: &Path) {
     use std::os::unix::fs::PermissionsExt;
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(p) = stack.pop() {
-        let m = std::fs::symlink_metadata(&p).unwrap();
+    let root = (dir.to_path_buf(), std::fs::symlink_metadata(dir).unwrap());
+    let below = common::walk(dir).into_iter().map(|e| (e.path, e.meta));
+    for (p, m) in std::iter::once(root).chain(below) {
         if m.is_symlink() {
             continue;
         }
         let mode = m.permissions().mode() | if m.is_dir() { 0o755 } else { 0o644 };
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
-        if m.is_dir() {
-            for e in std::fs::read_dir(&p).unwrap() {
-                stack.push(e.unwrap().path());
-            }
-        }
     }
 }
 

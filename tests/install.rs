@@ -419,7 +419,7 @@ fn check_validates_without_writing() {
     let good = env.encrypt("good", b"x");
     let plain = env.path().join("enc/plain.age");
     std::fs::write(&plain, b"committed in clear\n").unwrap();
-    let before = install_support::full_snapshot(env.path());
+    let before = common::full_snapshot(env.path());
     let m = env.manifest(json!({"good": {"file": good}}), json!({}));
     let o = env.install(&m, &["--check"]);
     assert_ok(&o);
@@ -469,7 +469,7 @@ fn check_validates_without_writing() {
         text(&o)
     );
     std::fs::remove_file(env.path().join("manifest.json")).unwrap();
-    assert_eq!(install_support::full_snapshot(env.path()), before);
+    assert_eq!(common::full_snapshot(env.path()), before);
     assert!(!env.mp().exists() && !env.stable().exists());
 }
 
@@ -870,7 +870,7 @@ fn symlinked_destination_directory_is_not_followed() {
     let app = env.path().join("var/lib/app");
     std::fs::create_dir_all(&app).unwrap();
     std::os::unix::fs::symlink(&victim, app.join("conf")).unwrap();
-    let before = install_support::full_snapshot(&victim);
+    let before = common::full_snapshot(&victim);
 
     let secrets = |base: &str| {
         json!({
@@ -894,7 +894,7 @@ fn symlinked_destination_directory_is_not_followed() {
                 "{n}: {err}"
             );
         }
-        assert_eq!(install_support::full_snapshot(&victim), before, "{err}");
+        assert_eq!(common::full_snapshot(&victim), before, "{err}");
         assert_eq!(std::fs::read(app.join("real/ok")).unwrap(), b"ok-val");
         // The secrets themselves are installed in the generation.
         assert_eq!(std::fs::read(stable.join("linked")).unwrap(), b"linked-val");
@@ -1159,10 +1159,7 @@ fn removed_secret_copy_is_removed_only_if_ours() {
 /// root is needed; the terminal is real).
 #[test]
 fn passphrase_protected_identity_is_skipped_not_prompted() {
-    if common::missing("python3") {
-        return;
-    }
-    let Some(runtime) = common::shm_dir() else {
+    let Some(runtime) = common::pty_runtime() else {
         return;
     };
     let repo = common::Repo::new();

@@ -63,13 +63,11 @@ fn install_bounded(env: &Env, m: &Path, deadline: Duration) -> Run {
     let start = Instant::now();
     // Reaped below with wait4, which also gives its peak memory.
     #[allow(clippy::zombie_processes)]
-    let mut child = Command::new(common::bin())
+    let mut child = common::command(common::bin())
         .arg("install")
         .arg("--manifest")
         .arg(m)
         .env_remove("NIXOS_ACTION")
-        .env_remove("SECRETS_IDENTITY")
-        .env_remove("RULES")
         .stdin(Stdio::null())
         .stdout(log("run.out"))
         .stderr(log("run.err"))
@@ -353,7 +351,7 @@ fn fifo_at_copy_destination_does_not_hang() {
     let r = install_bounded(&env, &with, Duration::from_secs(60));
     assert_eq!(r.code, Some(0), "{}", r.describe());
     std::fs::remove_file(&dest).unwrap();
-    mkfifo(&dest);
+    common::mkfifo(&dest);
     let without = env.manifest(json!({}), json!({}));
     let r = install_bounded(&env, &without, Duration::from_secs(60));
     assert_eq!(r.code, Some(0), "{}", r.describe());
@@ -407,7 +405,7 @@ fn fifo_and_dev_zero_identity_paths_are_skipped() {
     }
     let env = Env::new();
     let fifo = env.path().join("fifo-key");
-    mkfifo(&fifo);
+    common::mkfifo(&fifo);
     let zero_link = env.path().join("zero-key");
     std::os::unix::fs::symlink("/dev/zero", &zero_link).unwrap();
     let secrets = json!({"s": {"file": env.encrypt("s", b"s-val")}});
@@ -429,12 +427,6 @@ fn fifo_and_dev_zero_identity_paths_are_skipped() {
         assert!(r.peak_rss_kib < 128 * 1024, "{}", r.describe());
         assert_eq!(std::fs::read(env.stable().join("s")).unwrap(), b"s-val");
     }
-}
-
-fn mkfifo(p: &Path) {
-    let c = CString::new(p.as_os_str().as_bytes()).unwrap();
-    // SAFETY: valid NUL-terminated path.
-    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o666) }, 0);
 }
 
 fn is_fifo(p: &Path) -> bool {

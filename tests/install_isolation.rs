@@ -10,10 +10,10 @@ mod common;
 mod install_support;
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-use install_support::{assert_ok, full_snapshot, in_private_ns, mode, text, Env};
+use common::full_snapshot;
+use install_support::{assert_ok, in_private_ns, mode, mounts_at, text, Env};
 use serde_json::json;
 
 const NOBODY: &str = "65534";
@@ -40,19 +40,6 @@ fn open_to_others(env: &Env) {
     std::fs::set_permissions(env.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
 }
 
-fn no_setpriv() -> bool {
-    common::missing("setpriv") && common::skip("setpriv is not installed")
-}
-
-/// mountinfo lines whose mount point is exactly `p`.
-fn mounts_at(p: &Path) -> Vec<String> {
-    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-    info.lines()
-        .filter(|l| l.split(' ').nth(4) == Some(p.to_str().unwrap()))
-        .map(str::to_string)
-        .collect()
-}
-
 fn sh(cmd: &str) {
     let st = Command::new("sh").args(["-c", cmd]).status().unwrap();
     assert!(st.success(), "{cmd}");
@@ -60,7 +47,8 @@ fn sh(cmd: &str) {
 
 #[test]
 fn owner_filling_their_secret_does_not_block_the_next_install() {
-    if !in_private_ns("owner_filling_their_secret_does_not_block_the_next_install") || no_setpriv()
+    if !in_private_ns("owner_filling_their_secret_does_not_block_the_next_install")
+        || common::missing("setpriv")
     {
         return;
     }
@@ -120,7 +108,9 @@ fn owner_filling_their_secret_does_not_block_the_next_install() {
 
 #[test]
 fn retained_generation_is_closed_to_the_previous_owner() {
-    if !in_private_ns("retained_generation_is_closed_to_the_previous_owner") || no_setpriv() {
+    if !in_private_ns("retained_generation_is_closed_to_the_previous_owner")
+        || common::missing("setpriv")
+    {
         return;
     }
     let env = Env::new();

@@ -8,7 +8,8 @@ mod install_support;
 
 use std::path::{Path, PathBuf};
 
-use install_support::{assert_not_leaked, assert_ok, full_snapshot, in_private_ns, text, Env};
+use common::full_snapshot;
+use install_support::{assert_not_leaked, assert_ok, in_private_ns, text, Env};
 use serde_json::{json, Value};
 
 /// A stand-in `systemctl` on PATH that records its arguments, one call per line.

@@ -22,9 +22,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{bin, key, Repo};
+use common::{bin, files_with, key, placeholder, Repo};
 
-struct Env {
+/// The marker test's scratch world: a repo (also HOME), the temp base and the two markers.
+struct Fixture {
     repo: Repo,
     /// XDG_RUNTIME_DIR: where edit puts the plaintext while the editor runs.
     run_dir: tempfile::TempDir,
@@ -32,8 +33,8 @@ struct Env {
     marker2: String,
 }
 
-impl Env {
-    fn new() -> Env {
+impl Fixture {
+    fn new() -> Fixture {
         let repo = Repo::new();
         repo.json_rules(r#"{"db.age": {"publicKeys": ["alice"]}, "new.age": {"publicKeys": ["alice", "dave"], "armor": true}}"#);
         let run_dir = tempfile::tempdir_in("/dev/shm").unwrap();
@@ -46,7 +47,7 @@ impl Env {
                 rand::random::<u64>()
             )
         };
-        Env {
+        Fixture {
             repo,
             run_dir,
             marker: format!("MARKER-{}", r()),
@@ -59,16 +60,12 @@ impl Env {
     }
 
     fn command(&self, program: &Path, args: &[OsString]) -> Command {
-        let mut c = Command::new(program);
+        let mut c = common::command(program);
         c.args(args)
             .current_dir(self.p())
             .env("HOME", self.p())
             .env("XDG_RUNTIME_DIR", self.run_dir.path())
-            .env("MARKER", &self.marker)
-            .env_remove("RULES")
-            .env_remove("SECRETS_IDENTITY")
-            .env_remove("VISUAL")
-            .env_remove("EDITOR");
+            .env("MARKER", &self.marker);
         c
     }
 
@@ -101,26 +98,13 @@ const NS_FOUND: [&str; 2] = ["ns-found-1.list", "ns-found-2.list"];
 
 /// Write install manifest `name` for secrets `secrets` (a JSON object whose `@` stands for the
 /// scratch dir), with every path inside the scratch dir and alice's key as the identity.
-fn manifest(e: &Env, name: &str, secrets: &str, templates: &str) {
+fn manifest(e: &Fixture, name: &str, secrets: &str, templates: &str) {
     let p = e.p().display().to_string();
-    let m = serde_json::json!({
-        "version": 1,
-        "secretsDir": format!("{p}/run/agenix"),
-        "secretsMountPoint": format!("{p}/run/agenix.d"),
-        "secretsDirForUsers": format!("{p}/run/agenix-for-users"),
-        "identityPaths": [key("alice_ed25519")],
-        "restartMode": "none",
-        "secrets": serde_json::from_str::<serde_json::Value>(&secrets.replace('@', &p)).unwrap(),
-        "templates": serde_json::from_str::<serde_json::Value>(templates).unwrap(),
-    });
+    let secrets = serde_json::from_str(&secrets.replace('@', &p)).unwrap();
+    let templates: serde_json::Value = serde_json::from_str(templates).unwrap();
+    let extra = serde_json::json!({ "templates": templates });
+    let m = common::manifest_value(e.p(), &key("alice_ed25519"), secrets, extra);
     std::fs::write(e.p().join(name), m.to_string()).unwrap();
-}
-
-fn placeholder(attr: &str) -> String {
-    use sha2::Digest;
-    let h = sha2::Sha256::digest(attr.as_bytes());
-    let hex: String = h.iter().map(|b| format!("{b:02x}")).collect();
-    format!("<SECRET:{hex}:PLACEHOLDER>")
 }
 
 /// The secrets of the install steps: db (marker, from db.age), a copy of it at a custom path
@@ -137,10 +121,10 @@ struct Step {
     name: &'static str,
     /// Program name: "secrets" or "agenix" (a symlink to the binary).
     program: &'static str,
-    args: fn(&Env) -> Vec<OsString>,
+    args: fn(&Fixture) -> Vec<OsString>,
     /// Editor script body, when the step runs an editor (`$1` is the plaintext file).
     editor: Option<&'static str>,
-    run: fn(&Env) -> Run,
+    run: fn(&Fixture) -> Run,
     success: bool,
     /// stdout must contain the marker (decrypt to stdout); otherwise it must not.
     prints_secret: bool,
@@ -149,7 +133,7 @@ struct Step {
 }
 
 /// Rules with bob added to db.age and carol to new.age, so a rekey has work to do.
-fn widen_rules(e: &Env, extra: &str) {
+fn widen_rules(e: &Fixture, extra: &str) {
     e.repo.json_rules(&format!(
         r#"{{"db.age": {{"publicKeys": ["alice", "bob"{extra}]}}, "new.age": {{"publicKeys": ["alice", "dave"{extra}], "armor": true}}}}"#
     ));
@@ -479,7 +463,7 @@ B={}
 }
 
 /// Run `program args` under `script` so that stdin is a terminal.
-fn tty_command(env: &Env, program: &Path, args: &[OsString]) -> Command {
+fn tty_command(env: &Fixture, program: &Path, args: &[OsString]) -> Command {
     let mut line = shell_words::quote(&program.to_string_lossy()).into_owned();
     for a in args {
         line.push(' ');
@@ -490,7 +474,7 @@ fn tty_command(env: &Env, program: &Path, args: &[OsString]) -> Command {
     c
 }
 
-fn run_step(env: &Env, step: &Step) -> Output {
+fn run_step(env: &Fixture, step: &Step) -> Output {
     let program = match step.program {
         "agenix" => env.p().join("agenix"),
         _ => bin(),
@@ -569,30 +553,6 @@ exit $rc"#,
     }
 }
 
-/// Files below `dir` whose content contains `needle`.
-fn files_with(dir: &Path, needle: &[u8]) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in rd.flatten() {
-            let p = e.path();
-            let Ok(ft) = e.file_type() else { continue };
-            if ft.is_dir() {
-                stack.push(p);
-            } else if ft.is_file() {
-                let data = std::fs::read(&p).unwrap_or_default();
-                if data.windows(needle.len()).any(|w| w == needle) {
-                    out.push(p);
-                }
-            }
-        }
-    }
-    out
-}
-
 fn contains(hay: &[u8], needle: &str) -> bool {
     hay.windows(needle.len()).any(|w| w == needle.as_bytes())
 }
@@ -602,7 +562,7 @@ fn marker_never_leaks() {
     if common::missing("script") {
         return;
     }
-    let env = Env::new();
+    let env = Fixture::new();
     let mut problems = Vec::new();
     let mut install_ok = None;
     for step in steps() {
@@ -702,7 +662,7 @@ fn marker_never_leaks() {
 /// existed (checked in the interrupt step above via the plaintext file's presence).
 #[test]
 fn decrypt_output_is_private() {
-    let env = Env::new();
+    let env = Fixture::new();
     let st = env
         .command(&bin(), &[OsString::from("encrypt"), "db.age".into()])
         .stdin(Stdio::piped())

@@ -842,11 +842,9 @@ fn rekey_a_waiting_for_the_guard(f: &Fleet) -> (std::fs::File, std::process::Chi
     let dir = std::fs::File::open(f.path()).unwrap();
     // SAFETY: flock on a descriptor we own; closing it releases the lock.
     assert_eq!(unsafe { libc::flock(dir.as_raw_fd(), libc::LOCK_EX) }, 0);
-    let child = Command::new(common::bin())
+    let child = common::command(common::bin())
         .current_dir(f.path())
         .env("HOME", f.path())
-        .env_remove("RULES")
-        .env_remove("SECRETS_IDENTITY")
         .args(["rekey", "a.age", "-i"])
         .arg(key("alice_ed25519"))
         .stdout(Stdio::null())

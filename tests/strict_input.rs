@@ -13,7 +13,7 @@ mod install_support;
 
 use std::path::{Path, PathBuf};
 
-use install_support::{in_private_ns, text, Env};
+use install_support::{in_private_ns, mounts_at, text, Env};
 use serde_json::{json, Value};
 
 /// Bidirectional-override and control characters that must never reach a terminal raw.
@@ -38,16 +38,10 @@ fn manifest_text(env: &Env, secrets: Value, from: &str, to: &str) -> PathBuf {
     p
 }
 
-fn is_mounted(mp: &Path) -> bool {
-    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-    let mp = mp.to_str().unwrap();
-    info.lines().any(|l| l.split(' ').nth(4) == Some(mp))
-}
-
 /// `install` with `args` on `manifest` must fail with every one of `needles` on stderr, no
 /// raw forbidden character in its output, nothing written below the env and nothing mounted.
 fn refused(env: &Env, manifest: &Path, args: &[&str], needles: &[&str]) -> Result<(), String> {
-    let before = install_support::full_snapshot(env.path());
+    let before = common::full_snapshot(env.path());
     let o = env.install(manifest, args);
     let all = text(&o);
     let err = String::from_utf8_lossy(&o.stderr);
@@ -62,7 +56,7 @@ fn refused(env: &Env, manifest: &Path, args: &[&str], needles: &[&str]) -> Resul
             "{args:?}: a raw forbidden character in the output:\n{all:?}"
         ));
     }
-    if install_support::full_snapshot(env.path()) != before || is_mounted(&env.mp()) {
+    if common::full_snapshot(env.path()) != before || !mounts_at(&env.mp()).is_empty() {
         return Err(format!(
             "{args:?}: something was written or mounted:\n{all}"
         ));
@@ -296,7 +290,7 @@ fn misleading_manifests_install_nothing() {
             let o = env.install(&m, &[]);
             let err = String::from_utf8_lossy(&o.stderr).into_owned();
             let missing = !env.stable().join("s").exists()
-                && install_support::full_snapshot(&env.mp())
+                && common::full_snapshot(&env.mp())
                     .iter()
                     .all(|(p, ..)| !p.ends_with("/s"));
             match needles.iter().find(|n| !err.contains(*n)) {

@@ -9,13 +9,24 @@ pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_secrets"))
 }
 
+/// The developer's own rules, keys and editor: kept out of every run of the binary in tests.
+pub const DEV_ENV: [&str; 4] = ["RULES", "SECRETS_IDENTITY", "VISUAL", "EDITOR"];
+
+/// The binary, for assertions (`assert_cmd`), without `DEV_ENV`.
 pub fn cmd() -> assert_cmd::Command {
     let mut c = assert_cmd::Command::new(bin());
-    // Keep the developer's own keys and rules out of tests.
-    c.env_remove("RULES")
-        .env_remove("SECRETS_IDENTITY")
-        .env_remove("VISUAL")
-        .env_remove("EDITOR");
+    for v in DEV_ENV {
+        c.env_remove(v);
+    }
+    c
+}
+
+/// `program` (the binary, or a wrapper that runs it) without `DEV_ENV`.
+pub fn command(program: impl AsRef<std::ffi::OsStr>) -> Command {
+    let mut c = Command::new(program);
+    for v in DEV_ENV {
+        c.env_remove(v);
+    }
     c
 }
 
@@ -218,15 +229,11 @@ impl Pty {
 
     /// Another program (e.g. a link named `agenix` to the binary).
     pub fn program(dir: &Path, program: &Path, args: &[&str]) -> Pty {
-        let mut cmd = Command::new("python3");
+        let mut cmd = command("python3");
         cmd.arg("-c")
             .arg(PTY_DRIVER)
             .current_dir(dir)
-            .env("HOME", dir)
-            .env_remove("RULES")
-            .env_remove("SECRETS_IDENTITY")
-            .env_remove("VISUAL")
-            .env_remove("EDITOR");
+            .env("HOME", dir);
         let mut pty = Pty {
             cmd,
             answers: vec![String::new()],
@@ -311,6 +318,15 @@ pub fn shm_dir() -> Option<tempfile::TempDir> {
     dir
 }
 
+/// What a run of the binary on a terminal with a RAM-backed temp base needs: python3 (the
+/// `Pty` driver) and a directory on /dev/shm, returned; None after a skip.
+pub fn pty_runtime() -> Option<tempfile::TempDir> {
+    if missing("python3") {
+        return None;
+    }
+    shm_dir()
+}
+
 /// A scratch directory with a rules file; dropped at the end of the test.
 pub struct Repo {
     pub dir: tempfile::TempDir,
@@ -361,8 +377,17 @@ impl Repo {
     }
 }
 
-pub fn snapshot(dir: &Path) -> Vec<(String, u32, Vec<u8>)> {
-    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+/// One entry of a tree walk: its path, its path relative to the walk's root, and its own
+/// metadata (links are not followed).
+pub struct Entry {
+    pub path: PathBuf,
+    pub rel: String,
+    pub meta: std::fs::Metadata,
+}
+
+/// Every entry below `dir` (not `dir` itself), sorted by relative path; the one tree walker of
+/// the tests. Directories that cannot be read (a FIFO, a mode-000 directory) are not entered.
+pub fn walk(dir: &Path) -> Vec<Entry> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
@@ -370,27 +395,124 @@ pub fn snapshot(dir: &Path) -> Vec<(String, u32, Vec<u8>)> {
             continue;
         };
         for e in rd.flatten() {
-            let p = e.path();
-            let meta = std::fs::symlink_metadata(&p).unwrap();
-            let rel = p.strip_prefix(dir).unwrap().display().to_string();
+            let path = e.path();
+            let meta = std::fs::symlink_metadata(&path).unwrap();
+            let rel = path.strip_prefix(dir).unwrap().display().to_string();
             if meta.is_dir() {
-                out.push((rel, meta.permissions().mode(), Vec::new()));
-                stack.push(p);
-            } else if meta.file_type().is_symlink() {
-                let t = std::fs::read_link(&p).unwrap();
-                out.push((rel, 0o120000, t.display().to_string().into_bytes()));
-            } else if meta.is_file() {
-                out.push((
-                    rel,
-                    meta.permissions().mode(),
-                    std::fs::read(&p).unwrap_or_default(),
-                ));
-            } else {
-                // FIFOs, sockets, devices: reading one could block; the mode says what it is.
-                out.push((rel, meta.mode(), Vec::new()));
+                stack.push(path.clone());
             }
+            out.push(Entry { path, rel, meta });
         }
     }
+    out.sort_by(|a, b| a.rel.cmp(&b.rel));
+    out
+}
+
+/// Snapshot of every entry below `dir`: path, mode and content (a link's target; nothing for
+/// a directory, FIFO, socket or device, whose mode says what it is).
+pub fn snapshot(dir: &Path) -> Vec<(String, u32, Vec<u8>)> {
+    use std::os::unix::fs::MetadataExt;
+    let mut out: Vec<_> = walk(dir)
+        .into_iter()
+        .map(|e| {
+            if e.meta.file_type().is_symlink() {
+                let t = std::fs::read_link(&e.path).unwrap();
+                (e.rel, 0o120000, t.display().to_string().into_bytes())
+            } else if e.meta.is_file() {
+                let content = std::fs::read(&e.path).unwrap_or_default();
+                (e.rel, e.meta.mode(), content)
+            } else {
+                // Reading a FIFO, socket or device could block.
+                (e.rel, e.meta.mode(), Vec::new())
+            }
+        })
+        .collect();
     out.sort();
     out
+}
+
+/// Every entry below `dir` with type, mode, owner, group and content (or link target).
+pub fn full_snapshot(dir: &Path) -> Vec<(String, u32, u32, u32, Vec<u8>)> {
+    use std::os::unix::fs::MetadataExt;
+    let mut out: Vec<_> = walk(dir)
+        .into_iter()
+        .map(|e| {
+            let content = if e.meta.file_type().is_symlink() {
+                std::fs::read_link(&e.path)
+                    .unwrap()
+                    .display()
+                    .to_string()
+                    .into_bytes()
+            } else if e.meta.is_file() {
+                std::fs::read(&e.path).unwrap()
+            } else {
+                Vec::new()
+            };
+            let m = &e.meta;
+            (e.rel, m.mode(), m.uid(), m.gid(), content)
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// Regular files below `dir` whose content contains `needle`.
+pub fn files_with(dir: &Path, needle: &[u8]) -> Vec<PathBuf> {
+    walk(dir)
+        .into_iter()
+        .filter(|e| e.meta.is_file())
+        .filter(|e| {
+            let data = std::fs::read(&e.path).unwrap_or_default();
+            data.windows(needle.len()).any(|w| w == needle)
+        })
+        .map(|e| e.path)
+        .collect()
+}
+
+/// A FIFO at `p`.
+pub fn mkfifo(p: &Path) {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(p.as_os_str().as_bytes()).unwrap();
+    // SAFETY: `c` is a valid NUL-terminated path.
+    assert_eq!(
+        unsafe { libc::mkfifo(c.as_ptr(), 0o666) },
+        0,
+        "mkfifo {}",
+        p.display()
+    );
+}
+
+/// An install manifest (version 1) whose directories are below `root` (`run/agenix`,
+/// `run/agenix.d`, `run/agenix-for-users`), with `identity` as its one identity, no restarts and
+/// `secrets`; the top-level fields of `extra` are put over these. The one manifest builder of
+/// the tests.
+pub fn manifest_value(
+    root: &Path,
+    identity: &Path,
+    secrets: serde_json::Value,
+    extra: serde_json::Value,
+) -> serde_json::Value {
+    let mut m = serde_json::json!({
+        "version": 1,
+        "secretsDir": root.join("run/agenix"),
+        "secretsMountPoint": root.join("run/agenix.d"),
+        "secretsDirForUsers": root.join("run/agenix-for-users"),
+        "identityPaths": [identity],
+        "restartMode": "none",
+        "secrets": secrets,
+    });
+    if let serde_json::Value::Object(e) = extra {
+        for (k, v) in e {
+            m[k] = v;
+        }
+    }
+    m
+}
+
+/// The placeholder for secret attribute `attr`, as the NixOS module writes it.
+pub fn placeholder(attr: &str) -> String {
+    use sha2::Digest;
+    let h = sha2::Sha256::digest(attr.as_bytes());
+    let hex: String = h.iter().map(|b| format!("{b:02x}")).collect();
+    format!("<SECRET:{hex}:PLACEHOLDER>")
 }

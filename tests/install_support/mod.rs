@@ -6,7 +6,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::common;
 
@@ -134,21 +134,7 @@ impl Env {
 
     /// The manifest with this env's directories and key; `extra` is merged at the top level.
     pub fn manifest_value(&self, secrets: Value, extra: Value) -> Value {
-        let mut m = json!({
-            "version": 1,
-            "secretsDir": self.stable(),
-            "secretsMountPoint": self.mp(),
-            "secretsDirForUsers": self.users(),
-            "identityPaths": [self.host_key()],
-            "restartMode": "none",
-            "secrets": secrets,
-        });
-        if let Value::Object(e) = extra {
-            for (k, v) in e {
-                m[k] = v;
-            }
-        }
-        m
+        common::manifest_value(self.path(), &self.host_key(), secrets, extra)
     }
 
     pub fn manifest(&self, secrets: Value, extra: Value) -> PathBuf {
@@ -214,33 +200,11 @@ pub fn owner(p: &Path) -> (u32, u32) {
     (m.uid(), m.gid())
 }
 
-/// Every entry below `dir` with type, mode, owner, group and content (or link target).
-pub fn full_snapshot(dir: &Path) -> Vec<(String, u32, u32, u32, Vec<u8>)> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in rd.flatten() {
-            let p = e.path();
-            let m = std::fs::symlink_metadata(&p).unwrap();
-            let rel = p.strip_prefix(dir).unwrap().display().to_string();
-            let content = if m.file_type().is_symlink() {
-                std::fs::read_link(&p)
-                    .unwrap()
-                    .display()
-                    .to_string()
-                    .into_bytes()
-            } else if m.is_file() {
-                std::fs::read(&p).unwrap()
-            } else {
-                stack.push(p.clone());
-                Vec::new()
-            };
-            out.push((rel, m.mode(), m.uid(), m.gid(), content));
-        }
-    }
-    out.sort();
-    out
+/// mountinfo lines whose mount point is exactly `p`.
+pub fn mounts_at(p: &Path) -> Vec<String> {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    info.lines()
+        .filter(|l| l.split(' ').nth(4) == Some(p.to_str().unwrap()))
+        .map(str::to_string)
+        .collect()
 }
