@@ -302,7 +302,7 @@ in {
 
     // The same as a user who may not use the Nix daemon (or has none): `nobody` on a
     // world-readable copy.
-    if !common::is_root() || common::missing("setpriv") {
+    if common::not_root() || common::missing("setpriv") {
         return;
     }
     open_up(repo.path());

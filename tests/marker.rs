@@ -117,6 +117,15 @@ fn app_template() -> String {
         .to_string()
 }
 
+/// How a step must end.
+enum Ends {
+    /// Exit 0.
+    Ok,
+    /// A non-zero exit with this fragment in stdout or stderr (the terminal's output, for a
+    /// step under `script`): the failure the step is about, not another one on the way.
+    Fails(&'static str),
+}
+
 struct Step {
     name: &'static str,
     /// Program name: "secrets" or "agenix" (a symlink to the binary).
@@ -125,7 +134,7 @@ struct Step {
     /// Editor script body, when the step runs an editor (`$1` is the plaintext file).
     editor: Option<&'static str>,
     run: fn(&Fixture) -> Run,
-    success: bool,
+    ends: Ends,
     /// stdout must contain the marker (decrypt to stdout); otherwise it must not.
     prints_secret: bool,
     /// Files (relative to the scratch dir) the step is meant to write with the plaintext.
@@ -151,7 +160,7 @@ fn steps() -> Vec<Step> {
             args: |_| vec!["edit".into(), "db.age".into(), "-i".into(), alice()],
             editor: None,
             run: |e| Run::Stdin(e.marker.clone().into_bytes()),
-            success: true,
+            ends: Ends::Ok,
             prints_secret: false,
             intended: &[],
         },
@@ -161,7 +170,7 @@ fn steps() -> Vec<Step> {
             args: |_| vec!["decrypt".into(), "db.age".into(), "-i".into(), alice()],
             editor: None,
             run: |_| Run::Stdin(Vec::new()),
-            success: true,
+            ends: Ends::Ok,
             prints_secret: true,
             intended: &[],
         },
@@ -178,7 +187,7 @@ fn steps() -> Vec<Step> {
                 std::fs::create_dir_all(e.p().join("out")).unwrap();
                 Run::Stdin(Vec::new())
             },
-            success: true,
+            ends: Ends::Ok,
             prints_secret: false,
             intended: &["out/plain.txt"],
         },
@@ -196,7 +205,7 @@ fn steps() -> Vec<Step> {
             },
             editor: Some(r#"grep -q "$MARKER" "$1" || exit 9; echo appended >> "$1""#),
             run: |_| Run::Tty,
-            success: true,
+            ends: Ends::Ok,
             prints_secret: false,
             intended: &[],
         },
@@ -206,7 +215,7 @@ fn steps() -> Vec<Step> {
             args: |_| vec!["edit".into(), "db.age".into(), "-i".into(), alice()],
             editor: Some(r#"echo more >> "$1"; exit 3"#),
             run: |_| Run::Tty,
-            success: false,
+            ends: Ends::Fails("the editor exited with exit status: 3"),
             prints_secret: false,
             intended: &[],
         },
@@ -217,7 +226,7 @@ fn steps() -> Vec<Step> {
             // Tell the test which process to interrupt (our parent: secrets), then wait.
             editor: Some(r#"echo $PPID > "$HOME/editor.pid"; sleep 30"#),
             run: |_| Run::TtyInterrupt,
-            success: false,
+            ends: Ends::Fails("interrupted by signal 2"),
             prints_secret: false,
             intended: &["editor.pid"],
         },
@@ -234,7 +243,7 @@ fn steps() -> Vec<Step> {
             },
             editor: None,
             run: |_| Run::Stdin(Vec::new()),
-            success: false,
+            ends: Ends::Fails("db.age: no identity can decrypt it"),
             prints_secret: false,
             intended: &[],
         },
@@ -251,7 +260,7 @@ fn steps() -> Vec<Step> {
             },
             editor: None,
             run: |e| Run::Stdin(e.marker2.clone().into_bytes()),
-            success: false,
+            ends: Ends::Fails("db.age: no identity can decrypt it"),
             prints_secret: false,
             intended: &[],
         },
@@ -261,7 +270,7 @@ fn steps() -> Vec<Step> {
             args: |_| os(&["-v", "encrypt", "new.age"]),
             editor: None,
             run: |e| Run::Stdin(e.marker.clone().into_bytes()),
-            success: true,
+            ends: Ends::Ok,
             prints_secret: false,
             intended: &[],
         },
@@ -274,7 +283,7 @@ fn steps() -> Vec<Step> {
                 std::fs::write(e.p().join("input.txt"), &e.marker).unwrap();
                 Run::Stdin(Vec::new())
             },
-            success: true,
+            ends: Ends::Ok,
             prints_secret: false,
             intended: &["input.txt"],
         },
@@ -284,7 +293,7 @@ fn steps() -> Vec<Step> {
             args: |_| vec!["-e".into(), "db.age".into(), "-i".into(), alice()],
             editor: None,
             run: |e| Run::Stdin(e.marker.clone().into_bytes()),
-            success: true,
+            ends: Ends::Ok,
             prints_secret: false,
             intended: &[],
         },
@@ -294,7 +303,7 @@ fn steps() -> Vec<Step> {
             args: |_| vec!["-d".into(), "db.age".into(), "-i".into(), alice()],
             editor: None,
             run: |_| Run::Stdin(Vec::new()),
-            success: true,
+            ends: Ends::Ok,
             prints_secret: true,
             intended: &[],
         },
@@ -311,7 +320,7 @@ fn steps() -> Vec<Step> {
             },
             editor: None,
             run: |_| Run::Stdin(Vec::new()),
-            success: false,
+            ends: Ends::Fails("db.age: no identity can decrypt it"),
             prints_secret: false,
             intended: &[],
         },
@@ -324,7 +333,7 @@ fn steps() -> Vec<Step> {
                 widen_rules(e, "");
                 Run::Stdin(Vec::new())
             },
-            success: true,
+            ends: Ends::Ok,
             prints_secret: false,
             intended: &[],
         },
@@ -334,7 +343,7 @@ fn steps() -> Vec<Step> {
             args: |_| vec!["-v".into(), "rekey".into(), "-i".into(), alice()],
             editor: None,
             run: |_| Run::Stdin(Vec::new()),
-            success: true,
+            ends: Ends::Ok,
             prints_secret: false,
             intended: &[],
         },
@@ -355,7 +364,7 @@ fn steps() -> Vec<Step> {
                 widen_rules(e, r#", "carol""#);
                 Run::Stdin(Vec::new())
             },
-            success: false,
+            ends: Ends::Fails("db.age: no identity can decrypt it"),
             prints_secret: false,
             intended: &[],
         },
@@ -365,7 +374,7 @@ fn steps() -> Vec<Step> {
             args: |_| os(&["check", "--json"]),
             editor: None,
             run: |_| Run::Stdin(Vec::new()),
-            success: false,
+            ends: Ends::Fails("\"kind\": \"recipients\""),
             prints_secret: false,
             intended: &[],
         },
@@ -378,7 +387,7 @@ fn steps() -> Vec<Step> {
                 manifest(e, "m.json", SECRETS, &app_template());
                 Run::Namespace(r#""$SECRETS" -v install --json --manifest m.json"#.into())
             },
-            success: true,
+            ends: Ends::Ok,
             prints_secret: false,
             intended: &[
                 "run/agenix.d/1/db",
@@ -411,7 +420,7 @@ fn steps() -> Vec<Step> {
                         .into(),
                 )
             },
-            success: true,
+            ends: Ends::Ok,
             prints_secret: false,
             intended: &[
                 "run/agenix.d/1/db",
@@ -448,7 +457,7 @@ B={}
                         .into(),
                 )
             },
-            success: false,
+            ends: Ends::Fails("secret db2: cannot decrypt"),
             prints_secret: false,
             // Generation 1 is pruned (keepGenerations = 1); db2 and two.env are carried over.
             intended: &[
@@ -576,12 +585,15 @@ fn marker_never_leaks() {
         }
         let out = run_step(&env, &step);
         let mut p = Vec::new();
-        if out.status.success() != step.success {
-            p.push(format!(
-                "exit {:?}, expected success={}",
-                out.status.code(),
-                step.success
-            ));
+        match step.ends {
+            Ends::Ok if !out.status.success() => {
+                p.push(format!("exit {:?}, expected success", out.status.code()));
+            }
+            Ends::Fails(_) if out.status.success() => p.push("exit 0, expected a failure".into()),
+            Ends::Fails(why) if !contains(&out.stdout, why) && !contains(&out.stderr, why) => {
+                p.push(format!("failed, but not with {why:?}"));
+            }
+            _ => {}
         }
         for m in [&env.marker, &env.marker2] {
             if contains(&out.stderr, m) {

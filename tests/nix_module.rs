@@ -798,7 +798,8 @@ fn package_source_has_what_the_build_and_tests_read() {
             .map(str::to_string)
             .collect(),
         _ => {
-            println!("not a git checkout: nothing to compare the package source with");
+            // A skip, not a silent pass: CI (SECRETS_TEST_NO_SKIP=1) runs in a checkout.
+            common::skip("not a git checkout: nothing to compare the package source with");
             return;
         }
     };

@@ -67,8 +67,8 @@ impl Fleet {
         c
     }
 
-    /// Decrypt with the real Go `age`.
-    fn age_decrypt(&self, key: &Path, file: &Path) -> Option<Vec<u8>> {
+    /// Decrypt with the real Go `age`: the plaintext, or age's stderr.
+    fn age_decrypt(&self, key: &Path, file: &Path) -> Result<Vec<u8>, String> {
         age_decrypt_with(self.age(), key, file)
     }
 
@@ -184,14 +184,33 @@ fn run_with_stdin(mut c: Command, input: &[u8]) {
     assert!(child.wait().unwrap().success(), "{c:?} failed");
 }
 
-/// Decrypt with the real Go `age`.
-fn age_decrypt(key: &Path, file: &Path) -> Option<Vec<u8>> {
+/// Decrypt with the real Go `age`: the plaintext, or age's stderr.
+fn age_decrypt(key: &Path, file: &Path) -> Result<Vec<u8>, String> {
     age_decrypt_with(Command::new("age"), key, file)
 }
 
-fn age_decrypt_with(mut age: Command, key: &Path, file: &Path) -> Option<Vec<u8>> {
+fn age_decrypt_with(mut age: Command, key: &Path, file: &Path) -> Result<Vec<u8>, String> {
     let out = age.arg("-d").arg("-i").arg(key).arg(file).output().unwrap();
-    out.status.success().then_some(out.stdout)
+    if out.status.success() {
+        Ok(out.stdout)
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+/// Go `age`'s refusal when the key opens no stanza of the file.
+const AGE_NO_MATCH: &str = "no identity matched any of the recipients";
+
+/// `age` refused the file because the key is not among its recipients; any other failure (a
+/// missing key file, a damaged file) is not what the caller means to show.
+fn assert_age_refuses(r: Result<Vec<u8>, String>, what: &str) {
+    match r {
+        Ok(_) => panic!("{what}: age decrypted it"),
+        Err(e) => assert!(
+            e.contains(AGE_NO_MATCH),
+            "{what}: age failed for another reason: {e}"
+        ),
+    }
 }
 
 fn names(v: &serde_json::Value) -> BTreeSet<String> {
@@ -285,7 +304,7 @@ fn drift_case_in(
         if let Some(key) = f.key_of(k) {
             assert_eq!(
                 f.age_decrypt(&key, &f.path().join("s.age")).as_deref(),
-                Some(PAYLOAD),
+                Ok(PAYLOAD),
                 "{ctx}: {k} cannot decrypt the rekeyed file with age"
             );
         }
@@ -296,9 +315,9 @@ fn drift_case_in(
         .filter(|k| !new.contains(k) && !k.starts_with("plug"))
     {
         if let Some(key) = f.key_of(k) {
-            assert!(
-                f.age_decrypt(&key, &f.path().join("s.age")).is_none(),
-                "{ctx}: removed recipient {k} can still decrypt"
+            assert_age_refuses(
+                f.age_decrypt(&key, &f.path().join("s.age")),
+                &format!("{ctx}: removed recipient {k}"),
             );
         }
     }
@@ -531,7 +550,7 @@ fn a_bad_file_in_the_middle_does_not_stop_the_others() {
             assert_ne!(a.2, b.2, "{n} must be rekeyed despite the failures");
             assert_eq!(
                 age_decrypt(&key("bob_rsa3072"), &f.path().join(n)).as_deref(),
-                Some(PAYLOAD),
+                Ok(PAYLOAD),
                 "{n}: bob (added) decrypts with age"
             );
         }
@@ -645,7 +664,7 @@ fn agenix_r_rekeys_everything_with_its_messages() {
     assert_ne!(f.read("sub/b.age"), b);
     assert_eq!(
         age_decrypt(&key("bob_rsa3072"), &f.path().join("sub/b.age")).as_deref(),
-        Some(PAYLOAD)
+        Ok(PAYLOAD)
     );
     assert_eq!(f.check_json().0, 0);
 }
@@ -673,7 +692,7 @@ fn passphrase_is_asked_once_for_the_whole_parallel_run() {
     for n in &names {
         assert_eq!(
             age_decrypt(&key("alice_ed25519"), &f.path().join(n)).as_deref(),
-            Some(PAYLOAD),
+            Ok(PAYLOAD),
             "{n}"
         );
     }
@@ -728,9 +747,12 @@ fn secrets_nix_rules_are_evaluated_and_rekeyed() {
         ));
     assert_eq!(
         age_decrypt(&key("web1_ed25519"), &f.path().join("a.age")).as_deref(),
-        Some(PAYLOAD)
+        Ok(PAYLOAD)
     );
-    assert!(age_decrypt(&key("dave_age.key"), &f.path().join("a.age")).is_none());
+    assert_age_refuses(
+        age_decrypt(&key("dave_age.key"), &f.path().join("a.age")),
+        "dave (removed)",
+    );
     f.repo.cmd().arg("check").assert().success();
 }
 
