@@ -130,14 +130,6 @@ fn check_json(repo: &Repo) -> (i32, Value) {
     (out.status.code().unwrap(), v)
 }
 
-fn encrypt(repo: &Repo, file: &str) {
-    repo.cmd()
-        .args(["encrypt", file])
-        .write_stdin("x")
-        .assert()
-        .success();
-}
-
 fn age_encrypt(path: &Path, to: &[String], armor: bool) {
     use std::io::Write;
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
@@ -171,8 +163,8 @@ fn problems(report: &Value) -> Vec<(String, String)> {
 fn clean_repository_passes() {
     let repo = Repo::new();
     repo.json_rules(r#"{"a.age": {"publicKeys": ["alice", "dave"]}, "sub/b.age": {"publicKeys": ["bob"], "armor": true}}"#);
-    encrypt(&repo, "a.age");
-    encrypt(&repo, "sub/b.age");
+    repo.encrypt("a.age", "x");
+    repo.encrypt("sub/b.age", "x");
     let (code, v) = check_json(&repo);
     assert_eq!(code, 0, "{v:#}");
     assert_eq!(v["ok"], true);
@@ -199,7 +191,7 @@ fn every_problem_kind_is_reported_in_the_documented_schema() {
             "bad.age": {"publicKeys": ["alice"]},
             "missing.age": {"publicKeys": ["alice"]}}"#,
     );
-    encrypt(&repo, "ok.age");
+    repo.encrypt("ok.age", "x");
     // drift.age: to alice + web1 (rule: alice + bob), written by plain age.
     age_encrypt(
         &repo.path().join("drift.age"),
@@ -328,7 +320,7 @@ fn unloadable_rules_are_a_problem_in_the_report() {
 fn invalid_lock_is_reported() {
     let repo = Repo::new();
     repo.json_rules(r#"{"a.age": {"publicKeys": ["alice"]}}"#);
-    encrypt(&repo, "a.age");
+    repo.encrypt("a.age", "x");
     repo.write("secrets.lock.json", "{ not json");
     let (code, v) = check_json(&repo);
     assert_eq!(code, 1);

@@ -1164,11 +1164,7 @@ fn passphrase_protected_identity_is_skipped_not_prompted() {
     };
     let repo = common::Repo::new();
     repo.json_rules(r#"{"db.age": {"publicKeys": ["carol"]}}"#);
-    repo.cmd()
-        .args(["encrypt", "db.age"])
-        .write_stdin("v")
-        .assert()
-        .success();
+    repo.encrypt("db.age", "v");
     let manifest = json!({
         "version": 1,
         "userMode": true,

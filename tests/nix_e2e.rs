@@ -57,6 +57,17 @@ fn eval(module: &Path, attr: &str) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
+/// Each of `lines` is a whole line of the script's stdout.
+#[cfg(target_os = "linux")] // used by the Linux-only tests
+fn assert_lines(stdout: &str, stderr: &str, lines: &[&str]) {
+    for line in lines {
+        assert!(
+            stdout.lines().any(|l| l == *line),
+            "missing `{line}` in:\nstdout:\n{stdout}\nstderr:\n{stderr}"
+        );
+    }
+}
+
 #[test]
 #[cfg(target_os = "linux")] // unshare and a tmpfs mounted on /run
 fn module_manifest_installs_with_the_real_binary() {
@@ -69,11 +80,7 @@ fn module_manifest_installs_with_the_real_binary() {
             "pw.age": {"publicKeys": ["alice", "web1"], "armor": true}}"#,
     );
     for (file, value) in [("db.age", "s3cr3t-db"), ("pw.age", "$6$salt$hash")] {
-        repo.cmd()
-            .args(["encrypt", file])
-            .write_stdin(value)
-            .assert()
-            .success();
+        repo.encrypt(file, value);
     }
     let d = repo.path().display();
     let module = repo.write(
@@ -128,12 +135,7 @@ printf 'fstype %s\n' "$(stat -f -c %T /run/agenix.d)"
         "/run/copied 400 root root file s3cr3t-db",
         "template password=s3cr3t-db",
     ];
-    for line in expect {
-        assert!(
-            stdout.lines().any(|l| l == line),
-            "missing `{line}` in:\n{stdout}"
-        );
-    }
+    assert_lines(&stdout, &stderr, &expect);
     assert!(
         stdout.contains("fstype tmpfs") || stdout.contains("fstype ramfs"),
         "{stdout}"
@@ -299,7 +301,7 @@ echo "users-secret $(cat /run/agenix-for-users/pw)"
         without_cmd = cmds[1],
     );
     let (stdout, stderr) = in_private_mount_ns(&script);
-    for line in [
+    let expect = [
         "token hm-s3cr3t",
         "copy hm-s3cr3t",
         "template TOKEN=hm-s3cr3t",
@@ -309,12 +311,8 @@ echo "users-secret $(cat /run/agenix-for-users/pw)"
         "current /run/user/65534/agenix.d/2",
         "users-link /run/agenix.d/users.1",
         "users-secret root-only",
-    ] {
-        assert!(
-            stdout.lines().any(|l| l == line),
-            "missing `{line}` in:\nstdout:\n{stdout}\nstderr:\n{stderr}"
-        );
-    }
+    ];
+    assert_lines(&stdout, &stderr, &expect);
     // Only the empty generation's state file, the key and the installer's (empty) lock file
     // are left: no secret, copy or template.
     let mut left: Vec<&str> = stdout.lines().filter(|l| l.starts_with("left ")).collect();
@@ -336,11 +334,7 @@ echo "users-secret $(cat /run/agenix-for-users/pw)"
 fn repo_with_token(value: &str) -> Repo {
     let repo = Repo::new();
     repo.json_rules(r#"{"token.age": {"publicKeys": ["alice"]}}"#);
-    repo.cmd()
-        .args(["encrypt", "token.age"])
-        .write_stdin(value)
-        .assert()
-        .success();
+    repo.encrypt("token.age", value);
     repo
 }
 
@@ -494,7 +488,7 @@ echo "current $(readlink /run/agenix)"
         log = log.display(),
     );
     let (stdout, stderr) = in_private_mount_ns(&script);
-    for line in [
+    let expect = [
         "agenix-link yes",
         "db app:app 440",
         "password root:root 400",
@@ -506,12 +500,8 @@ echo "current $(readlink /run/agenix)"
         "template-owner app 400",
         "db-after PLAINTEXT-MARKER-db-v2",
         "generations 1",
-    ] {
-        assert!(
-            stdout.lines().any(|l| l == line),
-            "missing {line:?} in:\n{stdout}\nstderr:\n{stderr}"
-        );
-    }
+    ];
+    assert_lines(&stdout, &stderr, &expect);
     let restart = stdout
         .lines()
         .find_map(|l| l.strip_prefix("restart "))

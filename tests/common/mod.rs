@@ -364,6 +364,15 @@ impl Repo {
         self.write("secrets.json", rules)
     }
 
+    /// `secrets encrypt FILE` with `value` on stdin, under this directory's rules; must succeed.
+    pub fn encrypt(&self, file: &str, value: &str) {
+        self.cmd()
+            .args(["encrypt", file])
+            .write_stdin(value)
+            .assert()
+            .success();
+    }
+
     /// A command running in this directory.
     pub fn cmd(&self) -> assert_cmd::Command {
         let mut c = cmd();
