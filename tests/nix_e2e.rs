@@ -35,26 +35,15 @@ fn materialize_with(cmd: &str, bin: &Path, manifest: &Path) -> String {
 }
 
 fn eval(module: &Path, attr: &str) -> serde_json::Value {
-    let out = Command::new("nix-instantiate")
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args([
-            "--eval",
-            "--strict",
-            "--json",
-            "nix/tests/eval.nix",
-            "--arg",
-            "module",
-        ])
-        .arg(module)
-        .args(["-A", attr])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "eval {attr}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    let args = [
+        "nix/tests/eval.nix".as_ref(),
+        "--arg".as_ref(),
+        "module".as_ref(),
+        module.as_os_str(),
+        "-A".as_ref(),
+        attr.as_ref(),
+    ];
+    common::nix_eval::<&std::ffi::OsStr>(attr, &args)
 }
 
 /// Each of `lines` is a whole line of the script's stdout.
@@ -370,23 +359,13 @@ fn vm_machine_manifest_installs_as_the_vm_test_expects() {
     {
         return;
     }
-    let out = Command::new("nix-instantiate")
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args([
-            "--eval",
-            "--strict",
-            "--json",
+    let vm = common::nix_eval(
+        "the VM's activation scripts",
+        &[
             "-E",
             "(import ./nix/tests/flake-outputs.nix { }).vm.vm-activation-scripts",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        ],
     );
-    let vm: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(vm["failedAssertions"], serde_json::json!([]));
 
     // The VM's fixtures: a host key and the secrets encrypted to it.

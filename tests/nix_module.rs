@@ -31,26 +31,7 @@ fn available() -> bool {
 
 /// Evaluates `case` of nix/tests/eval.nix and returns its fields.
 fn eval_case(case: &str) -> Json {
-    let out = Command::new("nix-instantiate")
-        .current_dir(repo())
-        .args([
-            "--eval",
-            "--strict",
-            "--json",
-            "nix/tests/eval.nix",
-            "-A",
-            case,
-        ])
-        .output()
-        .expect("run nix-instantiate");
-    assert!(
-        out.status.success(),
-        "evaluating case {case} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8(out.stdout).expect("utf-8 output");
-    let v = serde_json::from_str::<Json>(&text)
-        .unwrap_or_else(|e| panic!("bad JSON for {case}: {e}\n{text}"));
+    let v = common::nix_eval(&format!("case {case}"), &["nix/tests/eval.nix", "-A", case]);
     if let Ok(dir) = std::env::var("SECRETS_NIX_EMIT_MANIFEST_DIR") {
         std::fs::create_dir_all(&dir).expect("create manifest dir");
         let path = PathBuf::from(dir).join(format!("{case}.json"));
@@ -835,18 +816,9 @@ fn package_source_has_what_the_build_and_tests_read() {
     "#,
         list = Json::String(Json::Array(list).to_string())
     );
-    let out = Command::new("nix-instantiate")
-        .current_dir(repo())
-        .args(["--eval", "--strict", "--json", "-E", &expr])
-        .output()
-        .expect("run nix-instantiate");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     let kept: Vec<(String, String)> =
-        serde_json::from_slice(&out.stdout).expect("a JSON list of [path, type]");
+        serde_json::from_value(common::nix_eval("the source filter", &["-E", &expr]))
+            .expect("a JSON list of [path, type]");
     let kept: std::collections::BTreeSet<String> = kept.into_iter().map(|(p, _)| p).collect();
     let excluded = [
         "README.md",
@@ -900,23 +872,10 @@ fn flake_outputs_evaluate_for_every_system() {
     if !common::has_flake() {
         return;
     }
-    let out = Command::new("nix-instantiate")
-        .current_dir(repo())
-        .args([
-            "--eval",
-            "--strict",
-            "--json",
-            "-E",
-            "import ./nix/tests/flake-outputs.nix { }",
-        ])
-        .output()
-        .expect("run nix-instantiate");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let (v, stderr) = common::nix_eval_warnings(
+        "the flake outputs",
+        &["-E", "import ./nix/tests/flake-outputs.nix { }"],
     );
-    let v: Json = serde_json::from_slice(&out.stdout).expect("JSON");
     let systems = [
         "aarch64-darwin",
         "aarch64-linux",
@@ -976,10 +935,8 @@ fn flake_outputs_evaluate_for_every_system() {
     );
     assert_eq!(v["ageBinOverride"], json!("secrets-0.1.0"));
     assert!(
-        String::from_utf8_lossy(&out.stderr)
-            .contains("ageBin (/nix/store/x-rage/bin/rage) is ignored"),
-        "no warning for an ignored ageBin: {}",
-        String::from_utf8_lossy(&out.stderr)
+        stderr.contains("ageBin (/nix/store/x-rage/bin/rage) is ignored"),
+        "no warning for an ignored ageBin: {stderr}"
     );
     let pkg = &v["package"];
     assert_eq!(pkg["cargoLock"], json!("Cargo.lock"));

@@ -525,3 +525,28 @@ pub fn placeholder(attr: &str) -> String {
     let hex: String = h.iter().map(|b| format!("{b:02x}")).collect();
     format!("<SECRET:{hex}:PLACEHOLDER>")
 }
+
+/// `nix-instantiate --eval --strict --json ARGS` in the source tree, parsed; panics with
+/// nix-instantiate's stderr when the evaluation fails (`what` says which one).
+pub fn nix_eval<S: AsRef<std::ffi::OsStr>>(what: &str, args: &[S]) -> serde_json::Value {
+    nix_eval_warnings(what, args).0
+}
+
+/// `nix_eval`, with what nix-instantiate said on stderr (warnings, traces).
+pub fn nix_eval_warnings<S: AsRef<std::ffi::OsStr>>(
+    what: &str,
+    args: &[S],
+) -> (serde_json::Value, String) {
+    let out = Command::new("nix-instantiate")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["--eval", "--strict", "--json"])
+        .args(args)
+        .output()
+        .expect("run nix-instantiate");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "evaluating {what} failed:\n{stderr}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let v =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("bad JSON for {what}: {e}\n{text}"));
+    (v, stderr)
+}
