@@ -139,7 +139,13 @@ fn start_attacker(dir: &Path, victim: &Path, prefix: &str) -> Child {
             "--clear-groups",
         ])
         .arg(std::env::current_exe().unwrap())
-        .args(["attacker", "--exact", "--nocapture", "--test-threads=1"])
+        .args([
+            "attacker",
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(ATTACK_DIR, dir)
         .env(ATTACK_VICTIM, victim)
         .env(ATTACK_PREFIX, prefix)
@@ -159,18 +165,20 @@ fn start_attacker(dir: &Path, victim: &Path, prefix: &str) -> Child {
     child
 }
 
-/// Not a test on its own: the attacker's side of `hard_link_race_never_chowns_another_file`,
-/// run as `nobody` when the environment says so (a no-op otherwise). Whenever a name with the
-/// installer's temp prefix appears in the directory, a hard link to the victim (made ahead of
-/// time, so that only one rename is left to do) is renamed over it.
+/// Not a test on its own (hence ignored, so that it does not count as a pass): the attacker's
+/// side of `hard_link_race_never_chowns_another_file`, which runs it as `nobody` with
+/// `--ignored`. Whenever a name with the installer's temp prefix appears in the directory, a
+/// hard link to the victim (made ahead of time, so that only one rename is left to do) is
+/// renamed over it.
 #[test]
+#[ignore = "the attacker side of hard_link_race_never_chowns_another_file, run by it"]
 fn attacker() {
     let (Some(dir), Some(victim), Some(prefix)) = (
         std::env::var_os(ATTACK_DIR),
         std::env::var_os(ATTACK_VICTIM),
         std::env::var_os(ATTACK_PREFIX),
     ) else {
-        return;
+        panic!("run by hard_link_race_never_chowns_another_file, which sets {ATTACK_DIR}");
     };
     let dir = PathBuf::from(dir);
     // SAFETY: plain syscall.
