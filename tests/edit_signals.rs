@@ -62,6 +62,17 @@ while time.time() < end:
         out += os.read(fd, 4096) if select.select([fd], [], [], 0)[0] else b""
     except OSError:
         pass
+# The child may have written its last lines just before it exited: drain the terminal.
+while status is not None:
+    try:
+        if not select.select([fd], [], [], 0.2)[0]:
+            break
+        chunk = os.read(fd, 4096)
+    except OSError:
+        break
+    if not chunk:
+        break
+    out += chunk
 if status is None:
     os.kill(pid, signal.SIGKILL)
     os.waitpid(pid, 0)

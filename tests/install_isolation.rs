@@ -345,8 +345,8 @@ fn tmpfs_of_an_earlier_version_is_carried_on() {
 #[test]
 fn owner_cannot_pin_memory_with_xattrs_in_a_sealed_generation() {
     if !in_private_ns("owner_cannot_pin_memory_with_xattrs_in_a_sealed_generation")
-        || no_setpriv()
-        || (common::missing("python3") && common::skip("python3 is not installed"))
+        || common::missing("setpriv")
+        || common::missing("python3")
     {
         return;
     }
