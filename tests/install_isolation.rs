@@ -62,13 +62,9 @@ fn owner_filling_their_secret_does_not_block_the_next_install() {
         json!({}),
     );
     assert_ok(&env.install(&m1, &[]));
-    // The mount point's tmpfs had no size limit (half of RAM): shrink it to 8 MiB so that
-    // filling it is quick and leaves this shared machine its memory. The owner's writes
-    // below are real and stop only at ENOSPC (or at 64 MiB, which would mean no limit).
-    sh(&format!(
-        "mount -o remount,size=8m {}",
-        env.mp().to_str().unwrap()
-    ));
+    // The generation holding the secret is a tmpfs of its own, sealed to what it holds: the
+    // owner's writes below are real and must stop at ENOSPC (64 MiB written would
+    // mean no limit, as when every generation shared the mount point's tmpfs).
     let mine = env.stable().join("mine");
     let fill = as_nobody(&format!(
         "chmod u+w {0} && dd if=/dev/zero of={0} bs=64k count=1024 oflag=append conv=notrunc",
