@@ -1,8 +1,13 @@
 //! The installer's own directories (the mount point, the directory of the lock file, the
 //! parents of the stable links) opened from `/` one component at a time with O_NOFOLLOW:
-//! a symlink anywhere on the way (not only at the end) is refused, so whoever can write to a
-//! directory in the chain cannot move where secrets are mounted or written. What follows is
-//! done through the descriptor (fchmod, fchown, mount via /proc/self/fd), not the path.
+//! a symlink anywhere on the way (not only at the end) is refused. That alone holds only at
+//! the moment of the walk, and much is done by path afterwards (generations, secrets, state
+//! files, listing, removal). So every directory on the way must also be one nobody else can
+//! change (see `trusted`): owned by root (or by the user running the installer, in user
+//! mode) and not writable by group or others, unless sticky (like /tmp), where only the
+//! owner of an entry may rename it and the next entry on the way is checked the same way.
+//! Then nobody else can rename anything on the way, and the paths stay where the walk found
+//! them.
 
 use std::ffi::{CString, OsStr};
 use std::io;
@@ -94,9 +99,25 @@ fn is_type(st: &libc::stat, t: libc::mode_t) -> bool {
     st.st_mode & libc::S_IFMT == t
 }
 
-/// Open the absolute directory `path` without following any symlink on the way. With
-/// `create = Some(mode)`, missing directories are made: parents 0755, `path` itself `mode`.
+/// Open the absolute directory `path` without following any symlink on the way, every
+/// directory on it checked by `trusted`. With `create = Some(mode)`, missing directories are
+/// made: parents 0755, `path` itself `mode`.
 pub fn open(path: &Path, create: Option<u32>) -> Result<OwnedFd> {
+    match walk(path, create, false)? {
+        Some(fd) => Ok(fd),
+        // Not reached: only a partial walk stops at a missing directory.
+        None => Err(Error::new(format!("{} does not exist", path.display()))),
+    }
+}
+
+/// Check the part of `path` that exists as `open` would, creating nothing: to refuse an
+/// unsafe directory before anything at all is written.
+pub fn check(path: &Path) -> Result<()> {
+    walk(path, None, true).map(drop)
+}
+
+/// `open`; with `partial`, stop (None) at the first missing directory.
+fn walk(path: &Path, create: Option<u32>, partial: bool) -> Result<Option<OwnedFd>> {
     #[cfg(target_os = "macos")]
     let path = &resolve_system_links(path);
     if !path.is_absolute() {
@@ -108,6 +129,7 @@ pub fn open(path: &Path, create: Option<u32>) -> Result<OwnedFd> {
     // SAFETY: a constant NUL-terminated path.
     let mut cur = owned(unsafe { libc::open(c"/".as_ptr(), DIR_FLAGS) })
         .map_err(|e| Error::io("cannot open", Path::new("/"), e))?;
+    trusted(&cur, Path::new("/"), path)?;
     let names: Vec<&OsStr> = path
         .components()
         .filter_map(|c| match c {
@@ -124,6 +146,9 @@ pub fn open(path: &Path, create: Option<u32>) -> Result<OwnedFd> {
     let mut at = PathBuf::from("/");
     for (i, name) in names.iter().enumerate() {
         at.push(name);
+        if partial && matches!(lstat_at(&cur, name), Ok(None)) {
+            return Ok(None);
+        }
         let mode = if i + 1 == names.len() {
             create
         } else {
@@ -131,7 +156,7 @@ pub fn open(path: &Path, create: Option<u32>) -> Result<OwnedFd> {
         };
         cur = step(&cur, name, &at, path, mode)?;
     }
-    Ok(cur)
+    Ok(Some(cur))
 }
 
 /// One component: open it as a directory, creating it (`mode`) when missing and asked to.
@@ -143,7 +168,7 @@ fn step(
     mode: Option<u32>,
 ) -> Result<OwnedFd> {
     match open_at(dir, name, DIR_FLAGS, 0) {
-        Ok(fd) => return Ok(fd),
+        Ok(fd) => return trusted(&fd, at, whole).map(|()| fd),
         Err(e) if e.kind() != io::ErrorKind::NotFound || mode.is_none() => {
             return Err(refusal(dir, name, at, whole, e))
         }
@@ -157,13 +182,54 @@ fn step(
         if e.kind() != io::ErrorKind::AlreadyExists {
             return Err(Error::io("cannot create directory", at, e));
         }
-        // Somebody made it meanwhile: take it as found (still not followed).
-        return open_at(dir, name, DIR_FLAGS, 0).map_err(|e| refusal(dir, name, at, whole, e));
+        // Somebody made it meanwhile: take it as found (still not followed, still checked).
+        let fd = open_at(dir, name, DIR_FLAGS, 0).map_err(|e| refusal(dir, name, at, whole, e))?;
+        return trusted(&fd, at, whole).map(|()| fd);
     }
     let fd = open_at(dir, name, DIR_FLAGS, 0).map_err(|e| refusal(dir, name, at, whole, e))?;
     // Made 0700 (umask 077); now the mode it is meant to have.
     set_owner_mode(&fd, None, mode).map_err(|e| Error::io("cannot set permissions on", at, e))?;
     Ok(fd)
+}
+
+/// Refuse a directory on the way to `whole` that somebody other than root (or the user
+/// running the installer) owns or may write to: they could rename what is below it once the
+/// walk is done and put a symlink in its place, redirecting what root later does by path
+/// (writing secrets, removing generations). A sticky directory may be writable by all: only
+/// the owner of an entry can rename it there, and each entry on the way is checked here too.
+fn trusted(fd: &OwnedFd, at: &Path, whole: &Path) -> Result<()> {
+    let st = fstat(fd).map_err(|e| Error::io("cannot inspect", at, e))?;
+    // SAFETY: geteuid has no preconditions.
+    let me = unsafe { libc::geteuid() };
+    let mode = st.st_mode & 0o7777;
+    let foreign = st.st_uid != 0 && st.st_uid != me;
+    let open = mode & 0o022 != 0 && mode & libc::S_ISVTX == 0;
+    if !foreign && !open {
+        return Ok(());
+    }
+    let whom = if me == 0 {
+        "root".to_string()
+    } else {
+        format!("root or uid {me} (the user running the installer)")
+    };
+    let why = if foreign {
+        format!("is owned by uid {}", st.st_uid)
+    } else {
+        format!("has mode {mode:o} (writable by group or others)")
+    };
+    Err(Error::new(format!(
+        "{} {why}: whoever can change it can rename what is below it and swap in a symlink, \
+         redirecting where the installer writes and deletes on the way to {}. Make it owned \
+         by {whom} and not writable by group or others (chown {} {0}; chmod go-w {0}), or \
+         choose another secretsMountPoint (or secretsDir) outside it",
+        at.display(),
+        whole.display(),
+        if me == 0 {
+            "root".to_string()
+        } else {
+            me.to_string()
+        },
+    )))
 }
 
 fn refusal(dir: &OwnedFd, name: &OsStr, at: &Path, whole: &Path, e: io::Error) -> Error {

@@ -36,6 +36,18 @@ pub fn acquire(plan: &Plan, dry_run: bool, report: &mut Report) -> Result<Option
     if dry_run {
         return Ok(None);
     }
+    // Before the first thing is written (this lock file): no directory on the way to where
+    // the installer works may be one somebody else can change (see `dirfd::trusted`).
+    let mut dirs = vec![
+        plan.mount_point.clone(),
+        fsutil::parent_dir(&plan.secrets_dir),
+    ];
+    if !plan.user_mode {
+        dirs.push(fsutil::parent_dir(&plan.users_dir));
+    }
+    for d in &dirs {
+        dirfd::check(d)?;
+    }
     let path = path_for(&plan.mount_point);
     let dir = dirfd::open(&fsutil::parent_dir(&path), Some(0o755))?;
     let name = path.file_name().unwrap_or_default();
