@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::genfs;
 use super::manifest::{PhaseKind, Plan, STATE_FILE};
+use super::report::Report;
 use crate::error::{describe_io, Error, Result};
 use crate::fsutil::{self, Ownership};
 
@@ -102,9 +103,15 @@ pub fn discard(gen: &Gen) {
 }
 
 /// Remove leftovers of a crashed run (generations newer than the current one, temp symlinks
-/// next to the stable path) and create the next generation directory.
+/// next to the stable path), close off older generations a run killed right after its switch
+/// left open, and create the next generation directory.
 /// The new generation is its own RAM filesystem, root-only until `switch` (see `genfs`).
-pub fn create_next(plan: &Plan, phase: PhaseKind, current: Option<&Gen>) -> Result<Gen> {
+pub fn create_next(
+    plan: &Plan,
+    phase: PhaseKind,
+    current: Option<&Gen>,
+    report: &mut Report,
+) -> Result<Gen> {
     let all = list(plan, phase);
     if let Some(cur) = current.filter(|c| c.number > 0) {
         for g in all.iter().filter(|g| g.number > cur.number) {
@@ -112,6 +119,8 @@ pub fn create_next(plan: &Plan, phase: PhaseKind, current: Option<&Gen>) -> Resu
                 .map_err(|e| Error::io("cannot remove stale generation", &g.path, e))?;
         }
     }
+    // Now, not at this run's switch: this run may still abort before it.
+    retire_all_but(plan, phase, current, report);
     remove_stale_temps(plan.stable_dir(phase));
     let base = current.map(|c| c.number).unwrap_or(0);
     let highest = list(plan, phase).last().map(|g| g.number).unwrap_or(0);
@@ -145,8 +154,10 @@ pub fn remove_stale_temps(path: &Path) {
     }
 }
 
-/// Seal `gen` (its size fixed, readers let in) and point the stable symlink at it atomically.
-pub fn switch(plan: &Plan, phase: PhaseKind, gen: &Gen) -> Result<()> {
+/// Seal `gen` (its size fixed, readers let in), point the stable symlink at it atomically and
+/// at once close off the generation it replaces (before custom links and restarts, which
+/// may take a while or fail).
+pub fn switch(plan: &Plan, phase: PhaseKind, gen: &Gen, report: &mut Report) -> Result<()> {
     let stable = plan.stable_dir(phase);
     genfs::seal(plan, &gen.path)?;
     super::mount::create_parents(stable)?;
@@ -158,11 +169,29 @@ pub fn switch(plan: &Plan, phase: PhaseKind, gen: &Gen) -> Result<()> {
             describe_io(&e)
         ))
     })?;
+    retire_all_but(plan, phase, Some(gen), report);
     Ok(())
 }
 
-/// Remove generations beyond the newest `keep` (the current one is always kept) and close
-/// off the older ones that stay (root only: see `genfs::retire`).
+/// Close off (`genfs::retire`) every generation of `phase` but `current`. A failure is an
+/// error of the run: whoever could read that generation before still can.
+fn retire_all_but(plan: &Plan, phase: PhaseKind, current: Option<&Gen>, report: &mut Report) {
+    for g in list(plan, phase) {
+        if current.is_some_and(|c| c.path == g.path) {
+            continue;
+        }
+        if let Err(e) = genfs::retire(plan, &g.path) {
+            report.error(format!(
+                "{e}; whoever could read it while it was current still can. Fix what stops \
+                 root from changing its owner and mode (an immutable flag: chattr -i), or \
+                 remove it"
+            ));
+        }
+    }
+}
+
+/// Remove generations beyond the newest `keep` (the current one is always kept); those that
+/// stay were closed off at the switch (see `retire_all_but`).
 pub fn prune(plan: &Plan, phase: PhaseKind, current: &Gen) -> Vec<String> {
     let mut problems = Vec::new();
     let all = list(plan, phase);
@@ -171,17 +200,13 @@ pub fn prune(plan: &Plan, phase: PhaseKind, current: &Gen) -> Vec<String> {
     let n_remove = older.len().saturating_sub(keep.saturating_sub(1));
     for (i, g) in older.iter().enumerate() {
         if i < n_remove {
-            match genfs::remove(&g.path) {
-                Ok(()) => continue,
-                Err(e) => problems.push(format!(
+            if let Err(e) = genfs::remove(&g.path) {
+                problems.push(format!(
                     "cannot remove old generation {}: {}",
                     g.path.display(),
                     describe_io(&e)
-                )),
+                ));
             }
-        }
-        if let Err(e) = genfs::retire(plan, &g.path) {
-            problems.push(format!("{e}; its previous readers may still read it"));
         }
     }
     problems

@@ -95,13 +95,23 @@ pub fn seal(plan: &Plan, path: &Path) -> Result<()> {
 
 /// A generation older than the current one: root:root 0700, so that nobody but root reaches
 /// what it holds any more (an owner removed or changed since keeps no access through it).
+/// One already closed off is left as it is.
 pub fn retire(plan: &Plan, path: &Path) -> Result<()> {
     if plan.user_mode {
         return Ok(());
     }
-    let dir = dirfd::open(path, None)?;
-    dirfd::set_owner_mode(&dir, Some((0, 0)), 0o700)
-        .map_err(|e| Error::io("cannot close off old generation", path, e))
+    let fail = |e| Error::io("cannot close off old generation", path, e);
+    let dir = dirfd::open(path, None).map_err(|e| {
+        e.context(format!(
+            "cannot close off old generation {}",
+            path.display()
+        ))
+    })?;
+    let st = dirfd::fstat(&dir).map_err(fail)?;
+    if (st.st_uid, st.st_gid, st.st_mode & 0o7777) == (0, 0, 0o700) {
+        return Ok(());
+    }
+    dirfd::set_owner_mode(&dir, Some((0, 0)), 0o700).map_err(fail)
 }
 
 /// Remove a generation: detach its filesystem(s), then delete what is left (a legacy or

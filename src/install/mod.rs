@@ -313,7 +313,7 @@ fn run_phase(
     let new_gen: Option<Gen> = if dry_run {
         None
     } else {
-        Some(generation::create_next(plan, phase, prev.as_ref())?)
+        Some(generation::create_next(plan, phase, prev.as_ref(), report)?)
     };
     let dir_mode = if plan.user_mode { 0o700 } else { 0o751 };
     if let Some(g) = &new_gen {
@@ -536,7 +536,7 @@ fn run_phase(
             generation::discard(g);
             return Err(e.context(format!("{} phase aborted", phase.as_str())));
         }
-        generation::switch(plan, phase, g)?;
+        generation::switch(plan, phase, g, report)?;
         phase_sum.switched = true;
 
         let mut link_errors = Vec::new();
