@@ -299,8 +299,8 @@ fn hard_link_race_never_chowns_another_file() {
 const RACE_ROUNDS: usize = 300;
 
 /// Leftover temp names in a sticky, world-writable directory that belong to someone else are
-/// not ours to clean up: root removes only its own (owned by it, a symlink or regular file
-/// with one link).
+/// not ours to clean up: root removes only its own (owned by it, or by the secret's owner to
+/// whom it may already have been given; a symlink or regular file with one link).
 #[test]
 fn stale_temp_cleanup_spares_other_users_files() {
     if !in_private_ns("stale_temp_cleanup_spares_other_users_files") {
@@ -337,6 +337,44 @@ fn stale_temp_cleanup_spares_other_users_files() {
     }
     assert!(
         std::fs::symlink_metadata(&ours).is_err(),
+        "{}",
+        r.describe()
+    );
+
+    // Once the secret is given to 65534 ("owner"), a temp of its name owned by 65534 may be
+    // one we made and chowned to them before being killed: it is removed like ours, and so
+    // are the files above, which are now indistinguishable from such a temp. A third user's
+    // is kept, and so is the owner's file with a second name (a temp of ours never has one).
+    let third = shared.join(".key.copy-3-0000000000000000");
+    std::fs::write(&third, b"65533's").unwrap();
+    std::os::unix::fs::lchown(&third, Some(65533), Some(65533)).unwrap();
+    let linked = shared.join(".key.link-4-0000000000000000");
+    std::fs::write(&linked, b"nobody's, linked").unwrap();
+    std::os::unix::fs::lchown(&linked, Some(NOBODY), Some(NOBODY)).unwrap();
+    std::fs::hard_link(&linked, shared.join("other-name")).unwrap();
+    let m = env.manifest(
+        json!({"key": {"file": env.encrypt("key", b"key-val"), "path": shared.join("key"),
+                       "owner": NOBODY.to_string()}}),
+        json!({}),
+    );
+    let r = install_bounded(&env, &m, Duration::from_secs(60));
+    assert_eq!(r.code, Some(0), "{}", r.describe());
+    for n in theirs {
+        assert!(
+            std::fs::symlink_metadata(shared.join(n)).is_err(),
+            "{n} (the owner's) was kept\n{}",
+            r.describe()
+        );
+    }
+    assert_eq!(
+        std::fs::read(&third).unwrap(),
+        b"65533's",
+        "{}",
+        r.describe()
+    );
+    assert_eq!(
+        std::fs::read(&linked).unwrap(),
+        b"nobody's, linked",
         "{}",
         r.describe()
     );

@@ -598,3 +598,42 @@ fn failure_to_close_the_previous_generation_fails_the_run() {
     assert_eq!(env.current(), env.mp().join("2"));
     assert_eq!(std::fs::read(env.stable().join("a")).unwrap(), b"two");
 }
+
+/// The install lock must be root's and closed to others: one that is not (somebody made it
+/// first, or it was loosened) is refused before anything is mounted, with the fix.
+#[test]
+fn install_lock_of_another_user_or_open_to_others_is_refused() {
+    if !in_private_ns("install_lock_of_another_user_or_open_to_others_is_refused") {
+        return;
+    }
+    let env = Env::new();
+    let m = env.manifest(
+        json!({"a": {"file": env.encrypt("a", b"a-value")}}),
+        json!({}),
+    );
+    let lock = env.path().join("run/.agenix.d.lock");
+    std::fs::create_dir_all(env.path().join("run")).unwrap();
+    for (uid, m_lock, says) in [
+        (0, 0o644, "uid 0 and mode 644"),
+        (65534, 0o600, "uid 65534"),
+    ] {
+        std::fs::write(&lock, b"").unwrap();
+        std::os::unix::fs::chown(&lock, Some(uid), Some(uid)).unwrap();
+        std::fs::set_permissions(&lock, std::fs::Permissions::from_mode(m_lock)).unwrap();
+        let o = env.install(&m, &[]);
+        assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+        let err = String::from_utf8_lossy(&o.stderr);
+        for want in [
+            &format!("{} is not the installer's lock file", lock.display())[..],
+            says,
+            "Remove it and run again",
+        ] {
+            assert!(err.contains(want), "{want:?} missing from: {err}");
+        }
+        assert!(mounts_at(&env.mp()).is_empty());
+        assert!(std::fs::symlink_metadata(env.stable()).is_err());
+        std::fs::remove_file(&lock).unwrap();
+    }
+    // What the error says to do works.
+    assert_ok(&env.install(&m, &[]));
+}
