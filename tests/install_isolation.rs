@@ -637,3 +637,25 @@ fn install_lock_of_another_user_or_open_to_others_is_refused() {
     // What the error says to do works.
     assert_ok(&env.install(&m, &[]));
 }
+
+/// Review finding C: a custom path that is the install lock (`<parent>/.<name>.lock` of the
+/// mount point) would replace it with a file of the secret's owner, and every later install
+/// would refuse to run. Refused when the manifest is checked.
+#[test]
+fn custom_path_at_the_install_lock_is_refused() {
+    let env = Env::new();
+    let lock = env.path().join("run/.agenix.d.lock");
+    let m = env.manifest(
+        json!({"a": {"file": env.encrypt("a", b"a-value"), "path": lock, "symlink": false}}),
+        json!({}),
+    );
+    let o = env.install(&m, &["--check"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    for want in [
+        &format!("secret \"a\": path {} is the install lock", lock.display())[..],
+        "Choose another path",
+    ] {
+        assert!(err.contains(want), "{want:?} missing from: {err}");
+    }
+}

@@ -779,6 +779,16 @@ fn common(
             if p == stable {
                 None
             } else {
+                let lock = super::lock::path_for(&plan.mount_point);
+                if p == lock {
+                    return Err(Error::new(format!(
+                        "{item}: path {} is the install lock of secretsMountPoint ({}); a \
+                         copy or link there would replace it, and every later install would \
+                         refuse to run. Choose another path",
+                        p.display(),
+                        plan.mount_point.display()
+                    )));
+                }
                 for (dir, dn) in [
                     (&plan.secrets_dir, "secretsDir"),
                     (&plan.users_dir, "secretsDirForUsers"),
