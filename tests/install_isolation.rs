@@ -659,3 +659,49 @@ fn custom_path_at_the_install_lock_is_refused() {
         assert!(err.contains(want), "{want:?} missing from: {err}");
     }
 }
+
+/// Review finding A, the stable link: its directory may be sticky and writable by all (like
+/// /tmp, or a fresh tmpfs on /run), where anybody may make the link before the first install.
+/// Taken for the current generation, its target's files would be carried over as the secrets
+/// that fail to decrypt, with the attacker's owner. Refused instead.
+#[test]
+fn stable_link_somebody_else_made_is_not_taken_for_the_current_generation() {
+    if !in_private_ns("stable_link_somebody_else_made_is_not_taken_for_the_current_generation") {
+        return;
+    }
+    let env = Env::new();
+    let run = env.path().join("run");
+    std::fs::create_dir(&run).unwrap();
+    std::fs::set_permissions(&run, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let evil = env.path().join("evil");
+    std::fs::create_dir(&evil).unwrap();
+    std::fs::write(evil.join("a"), b"attacker-value").unwrap();
+    for p in [&evil, &evil.join("a")] {
+        std::os::unix::fs::chown(p, Some(65534), Some(65534)).unwrap();
+    }
+    std::os::unix::fs::symlink(&evil, env.stable()).unwrap();
+    std::os::unix::fs::lchown(env.stable(), Some(65534), Some(65534)).unwrap();
+    // A secret this host cannot decrypt: its previous value would be kept.
+    let a = env.encrypt_to("a", b"x", &[&common::pubkey("alice_ed25519")]);
+    let m = env.manifest(json!({"a": {"file": a}}), json!({}));
+    let o = env.install(&m, &[]);
+    let leaked = std::fs::read_dir(env.mp())
+        .into_iter()
+        .flatten()
+        .flatten()
+        .any(|g| std::fs::read(g.path().join("a")).is_ok_and(|v| v == b"attacker-value"));
+    assert!(
+        !leaked,
+        "the attacker's file was installed as the secret:\n{}",
+        text(&o)
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains(&format!(
+            "{} is a symlink owned by uid 65534",
+            env.stable().display()
+        )),
+        "{err}"
+    );
+}

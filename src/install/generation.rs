@@ -3,6 +3,7 @@
 //! state file (names and units only, never values or hashes of values).
 
 use std::io;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -52,6 +53,19 @@ pub fn current(plan: &Plan, phase: PhaseKind) -> Result<Option<Gen>> {
              another tool. Move it away (e.g. mv {0} {0}.old) and run again",
             stable.display(),
             if meta.is_dir() { "directory" } else { "file" }
+        )));
+    }
+    // Its directory may be sticky and writable by all (see `dirfd::trusted`): a link somebody
+    // else made there before us is not ours to take for the current generation (its files
+    // would be carried over as secrets).
+    // SAFETY: geteuid has no preconditions.
+    let me = unsafe { libc::geteuid() };
+    if meta.uid() != 0 && meta.uid() != me {
+        return Err(Error::new(format!(
+            "{} is a symlink owned by uid {}, not one the installer made; remove it and run \
+             again",
+            stable.display(),
+            meta.uid()
         )));
     }
     let target = std::fs::read_link(stable).map_err(|e| Error::io("cannot read", stable, e))?;
