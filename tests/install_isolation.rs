@@ -15,7 +15,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-use install_support::{assert_ok, full_snapshot, in_private_ns, mode, text, Env};
+use common::full_snapshot;
+use install_support::{assert_ok, in_private_ns, mode, mounts_at, text, Env};
 use serde_json::json;
 
 const NOBODY: &str = "65534";
@@ -42,19 +43,6 @@ fn open_to_others(env: &Env) {
     std::fs::set_permissions(env.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
 }
 
-fn no_setpriv() -> bool {
-    common::missing("setpriv") && common::skip("setpriv is not installed")
-}
-
-/// mountinfo lines whose mount point is exactly `p`.
-fn mounts_at(p: &Path) -> Vec<String> {
-    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-    info.lines()
-        .filter(|l| l.split(' ').nth(4) == Some(p.to_str().unwrap()))
-        .map(str::to_string)
-        .collect()
-}
-
 fn sh(cmd: &str) {
     let st = Command::new("sh").args(["-c", cmd]).status().unwrap();
     assert!(st.success(), "{cmd}");
@@ -62,7 +50,8 @@ fn sh(cmd: &str) {
 
 #[test]
 fn owner_filling_their_secret_does_not_block_the_next_install() {
-    if !in_private_ns("owner_filling_their_secret_does_not_block_the_next_install") || no_setpriv()
+    if !in_private_ns("owner_filling_their_secret_does_not_block_the_next_install")
+        || common::missing("setpriv")
     {
         return;
     }
@@ -118,7 +107,9 @@ fn owner_filling_their_secret_does_not_block_the_next_install() {
 
 #[test]
 fn retained_generation_is_closed_to_the_previous_owner() {
-    if !in_private_ns("retained_generation_is_closed_to_the_previous_owner") || no_setpriv() {
+    if !in_private_ns("retained_generation_is_closed_to_the_previous_owner")
+        || common::missing("setpriv")
+    {
         return;
     }
     let env = Env::new();
@@ -436,7 +427,7 @@ const SWAP_ROUNDS: usize = 300;
 #[test]
 fn directory_swapped_above_the_mount_point_cannot_redirect_writes() {
     if !in_private_ns("directory_swapped_above_the_mount_point_cannot_redirect_writes")
-        || no_setpriv()
+        || common::missing("setpriv")
     {
         return;
     }
@@ -527,7 +518,9 @@ fn directory_swapped_above_the_mount_point_cannot_redirect_writes() {
 /// while current) is closed by the next run, even one that aborts before its own switch.
 #[test]
 fn generation_left_open_is_closed_by_the_next_run() {
-    if !in_private_ns("generation_left_open_is_closed_by_the_next_run") || no_setpriv() {
+    if !in_private_ns("generation_left_open_is_closed_by_the_next_run")
+        || common::missing("setpriv")
+    {
         return;
     }
     let env = Env::new();
@@ -703,5 +696,54 @@ fn stable_link_somebody_else_made_is_not_taken_for_the_current_generation() {
             env.stable().display()
         )),
         "{err}"
+    );
+}
+
+/// Since Linux 6.6 a tmpfs charges `user.*` extended attributes to its inode budget, not to
+/// its size: a generation sealed by size alone let its owner pin memory (RAM/8 per
+/// generation) with setxattr on their own file. Sealed by inodes too, it takes nothing.
+#[test]
+fn owner_cannot_pin_memory_with_xattrs_in_a_sealed_generation() {
+    if !in_private_ns("owner_cannot_pin_memory_with_xattrs_in_a_sealed_generation")
+        || common::missing("setpriv")
+        || common::missing("python3")
+    {
+        return;
+    }
+    let env = Env::new();
+    open_to_others(&env);
+    let m = env.manifest(
+        json!({"mine": {"file": env.encrypt("mine", b"nobody-value"), "owner": NOBODY}}),
+        json!({}),
+    );
+    assert_ok(&env.install(&m, &[]));
+    let mine = env.stable().join("mine");
+    // Up to 64 MiB in 64 KiB values; stops at the first refusal (ENOSPC, or EOPNOTSUPP on
+    // kernels whose tmpfs has no user xattrs) and prints how much was stored.
+    let script = format!(
+        "chmod u+w {0} && python3 -c '
+import os, sys
+n = 0
+try:
+    for i in range(1024):
+        os.setxattr(sys.argv[1], \"user.x%d\" % i, b\"x\" * 65536)
+        n += 65536
+except OSError as e:
+    print(\"stopped:\", e.strerror)
+print(\"pinned\", n)
+' {0}",
+        mine.display()
+    );
+    let o = as_nobody(&script);
+    let out = String::from_utf8_lossy(&o.stdout);
+    let pinned: u64 = out
+        .lines()
+        .find_map(|l| l.strip_prefix("pinned "))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no count from the owner's script:\n{}", text(&o)));
+    assert!(
+        pinned < 1 << 20,
+        "the owner stored {pinned} bytes of xattrs in a sealed generation:\n{}",
+        text(&o)
     );
 }
