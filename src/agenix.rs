@@ -4,8 +4,10 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-use crate::cli::Global;
-use crate::cmd;
+use crate::cmd::decrypt::DecryptArgs;
+use crate::cmd::edit::EditArgs;
+use crate::cmd::rekey::RekeyArgs;
+use crate::cmd::{self, Global, IdentityFlags, RulesFlag};
 use crate::error::Result;
 
 pub const HELP: &str = "\
@@ -85,6 +87,7 @@ fn run(args: Vec<OsString>) -> Result<i32> {
         return Ok(1);
     }
     let mut g = Global::default();
+    let mut identity = IdentityFlags::default();
     let mut rekey = false;
     let mut action = None;
     let mut it = args.into_iter();
@@ -112,7 +115,7 @@ fn run(args: Vec<OsString>) -> Result<i32> {
                     println!("no PRIVATE_KEY specified");
                     return Ok(1);
                 };
-                g.identities.push(PathBuf::from(k));
+                identity.identities.push(PathBuf::from(k));
             }
             "-r" | "--rekey" => rekey = true,
             "-v" | "--verbose" => g.verbose = true,
@@ -122,14 +125,38 @@ fn run(args: Vec<OsString>) -> Result<i32> {
             }
         }
     }
+    // agenix has no --rules: $RULES, else ./secrets.nix (as `secrets` without --rules).
+    let rules = RulesFlag::default();
     if rekey {
-        return cmd::rekey::agenix_rekey(&g);
+        // agenix's semantics: every file in the rules is re-encrypted.
+        let args = RekeyArgs {
+            force: true,
+            agenix: true,
+            rules,
+            identity,
+            ..RekeyArgs::default()
+        };
+        return cmd::rekey::run(&args, &g);
     }
     match action {
         Some(Action::Decrypt(file)) => {
-            cmd::decrypt::run(&cmd::decrypt::DecryptArgs { file, output: None }, &g)
+            let args = DecryptArgs {
+                file,
+                output: None,
+                rules,
+                identity,
+            };
+            cmd::decrypt::run(&args, &g)
         }
-        Some(Action::Edit(file)) => cmd::edit::edit(&file, false, &g),
+        Some(Action::Edit(file)) => {
+            let args = EditArgs {
+                file,
+                allow_disk_tmp: false,
+                rules,
+                identity,
+            };
+            cmd::edit::run(&args, &g)
+        }
         None => {
             println!("{HELP}");
             Ok(1)

@@ -15,7 +15,7 @@ use base64::Engine;
 use serde::Serialize;
 
 use crate::header::Header;
-use crate::lock::{recipient_id, sha256_hex, Lock};
+use crate::lockfile::{recipient_id, sha256_hex, LockFile};
 use crate::recipients::Recipient;
 use crate::rules::{Rule, Rules};
 
@@ -141,7 +141,7 @@ pub enum State {
 }
 
 /// Read and assess a rule's file.
-pub fn assess_file(rule: &Rule, lock: &Lock, known: &KnownKeys) -> State {
+pub fn assess_file(rule: &Rule, lock: &LockFile, known: &KnownKeys) -> State {
     let data = match crate::fsutil::read_regular(&rule.path) {
         Ok(d) => d,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return State::Missing,
@@ -167,7 +167,13 @@ pub fn assess_file(rule: &Rule, lock: &Lock, known: &KnownKeys) -> State {
 }
 
 /// Compare a parsed file with its rule.
-pub fn assess(rule: &Rule, data: &[u8], header: &Header, lock: &Lock, known: &KnownKeys) -> Drift {
+pub fn assess(
+    rule: &Rule,
+    data: &[u8],
+    header: &Header,
+    lock: &LockFile,
+    known: &KnownKeys,
+) -> Drift {
     let mut d = Drift {
         armor: (header.armored != rule.armor).then_some(header.armored),
         ..Drift::default()

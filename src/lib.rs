@@ -2,8 +2,9 @@
 //!
 //! Modules, one job each: `rules` and `recipients` say who may read what; `identity`, `header`
 //! and `crypto` decrypt and encrypt; `loworder` refuses weak (small-order) keys and
-//! forged ephemeral shares; `drift` and `lock` tell, without keys, whether a file
-//! matches its rule; `cmd` holds one module per command; `install` is the activation-time
+//! forged ephemeral shares; `drift` and `lockfile` tell, without keys, whether a file
+//! matches its rule; `store` is the one writer of encrypted files and the lock file; `cmd` holds
+//! the command line, one module per command; `install` is the activation-time
 //! installer; `fsutil` holds every filesystem safety measure, with `safedir` (work in a
 //! directory others may write to) and `safeio` (bounded, non-blocking reads of files others
 //! may have put in place); `privdir` is the editor's plaintext directory; `names` and
@@ -11,7 +12,6 @@
 //! one parallel map; `agenix` is the agenix-compatible command line.
 
 pub mod agenix;
-pub mod cli;
 pub mod cmd;
 pub mod crypto;
 pub mod drift;
@@ -20,7 +20,7 @@ pub mod fsutil;
 pub mod header;
 pub mod identity;
 pub mod install;
-pub mod lock;
+pub mod lockfile;
 pub mod loworder;
 pub mod names;
 pub mod par;
@@ -29,6 +29,7 @@ pub mod recipients;
 pub mod rules;
 pub mod safedir;
 pub mod safeio;
+pub mod store;
 pub mod strict_json;
 
 pub use error::{Error, Result};

@@ -3,8 +3,8 @@
 use std::path::Path;
 
 use clap::Parser;
-use secrets::cli::{Cli, Command};
-use secrets::{agenix, cmd, error, install};
+use secrets::cmd::{self, Cli, Command};
+use secrets::{agenix, error};
 
 fn main() {
     let mut args: Vec<_> = std::env::args_os().collect();
@@ -25,13 +25,10 @@ fn main() {
         Command::Encrypt(a) => cmd::encrypt::run(a, g),
         Command::Rekey(a) => cmd::rekey::run(a, g),
         Command::Check(a) => cmd::check::run(a, g),
-        Command::Install(a) => install::run(a),
-        Command::Schema => {
-            println!("{}", secrets::rules::JSON_SCHEMA.trim_end());
-            Ok(0)
-        }
-        Command::Completions(a) => cmd::completions::completions(a),
-        Command::Man => cmd::completions::man(),
+        Command::Install(a) => cmd::install::run(a, g),
+        Command::Schema(a) => cmd::schema::run(a, g),
+        Command::Completions(a) => cmd::completions::run(a, g),
+        Command::Man(a) => cmd::man::run(a, g),
     };
     match result {
         Ok(code) => std::process::exit(code),

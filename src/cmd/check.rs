@@ -7,10 +7,10 @@ use std::path::Path;
 use clap::Args;
 use serde::Serialize;
 
-use crate::cli::Global;
-use crate::drift::{assess_file, par_map, KnownKeys, State, Who};
+use super::{Global, RulesFlag};
+use crate::drift::{assess_file, par_map, Drift, KnownKeys, State, Who};
 use crate::error::Result;
-use crate::lock::Lock;
+use crate::lockfile::{self, LockFile};
 use crate::rules::Rules;
 
 /// The JSON Schema of the `--json` report, printed by `secrets check --schema`.
@@ -24,6 +24,8 @@ pub struct CheckArgs {
     /// Print the JSON Schema of the --json report and exit.
     #[arg(long, conflicts_with = "json")]
     pub schema: bool,
+    #[command(flatten)]
+    pub rules: RulesFlag,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -64,12 +66,12 @@ pub struct Report {
     pub problems: Vec<Problem>,
 }
 
-pub fn run(args: &CheckArgs, g: &Global) -> Result<i32> {
+pub fn run(args: &CheckArgs, _g: &Global) -> Result<i32> {
     if args.schema {
         println!("{}", REPORT_SCHEMA.trim_end());
         return Ok(0);
     }
-    let report = check(g);
+    let report = check(&args.rules);
     if args.json {
         let text = serde_json::to_string_pretty(&report)
             .map_err(|e| crate::Error::new(format!("cannot render the report: {e}")))?;
@@ -92,135 +94,29 @@ pub fn run(args: &CheckArgs, g: &Global) -> Result<i32> {
 }
 
 /// Build the report. Never fails: a rules file that cannot be loaded is itself a problem.
-pub fn check(g: &Global) -> Report {
-    let rules = match Rules::discover(g.rules.as_deref()) {
+pub fn check(flag: &RulesFlag) -> Report {
+    let rules = match flag.load() {
         Ok(r) => r,
-        Err(e) => {
-            // Name the file that was found but could not be loaded (the schema promises its
-            // path); "" and null only when there is none at all.
-            let found = Rules::discover_path(g.rules.as_deref()).ok();
-            let file = found
-                .as_ref()
-                .map(|p| p.display().to_string())
-                .unwrap_or_default();
-            return Report {
-                version: 1,
-                ok: false,
-                rules: found.map(|p| std::fs::canonicalize(&p).unwrap_or(p).display().to_string()),
-                checked: 0,
-                problems: vec![Problem::new("rules", file, e.message())],
-            };
-        }
+        Err(e) => return unloadable_rules(flag, e),
     };
     let mut problems = Vec::new();
-    let lock = match Lock::load(&rules.dir) {
+    let lockfile = match LockFile::load(&rules.dir) {
         Ok(l) => l,
         Err(e) => {
-            problems.push(Problem::new("lock", crate::lock::FILE_NAME, e.message()));
-            Lock {
-                path: crate::lock::path_in(&rules.dir),
-                ..Lock::default()
+            problems.push(Problem::new("lock", lockfile::FILE_NAME, e.message()));
+            LockFile {
+                path: lockfile::path_in(&rules.dir),
+                ..LockFile::default()
             }
         }
     };
     let known = KnownKeys::from_rules(&rules);
     let list: Vec<_> = rules.secrets.values().collect();
-    let states = par_map(&list, 0, |r| assess_file(r, &lock, &known));
+    let states = par_map(&list, 0, |r| assess_file(r, &lockfile, &known));
     for (rule, state) in list.iter().zip(states) {
-        let name = &rule.name;
-        match state {
-            State::Missing => problems.push(Problem::new(
-                "missing",
-                name,
-                format!(
-                    "listed in the rules but the file does not exist; create it with `secrets \
-                     edit {name}` or remove its rule"
-                ),
-            )),
-            State::Invalid(why) => problems.push(Problem::new(
-                "invalid",
-                name,
-                format!("not a valid age file: {why}"),
-            )),
-            State::Present { drift, .. } => {
-                if !drift.added.is_empty() || !drift.removed.is_empty() {
-                    let mut parts = Vec::new();
-                    if !drift.added.is_empty() {
-                        parts.push(format!(
-                            "added to the rule, not in the file: {}",
-                            labels(&drift.added)
-                        ));
-                    }
-                    if !drift.removed.is_empty() {
-                        parts.push(format!(
-                            "in the file, not in the rule: {}",
-                            labels(&drift.removed)
-                        ));
-                    }
-                    let mut p = Problem::new(
-                        "recipients",
-                        name,
-                        format!(
-                            "recipients differ from the rule ({}); run `secrets rekey {name}`",
-                            parts.join("; ")
-                        ),
-                    );
-                    p.added = Some(drift.added.clone());
-                    p.removed = Some(drift.removed.clone());
-                    problems.push(p);
-                }
-                if let Some(why) = &drift.unverified {
-                    problems.push(Problem::new(
-                        "unverified",
-                        name,
-                        format!(
-                            "{why}; run `secrets rekey {name}` to re-encrypt it and record it \
-                             in {}",
-                            crate::lock::FILE_NAME
-                        ),
-                    ));
-                }
-                if let Some(actual) = drift.armor {
-                    let mut p = Problem::new(
-                        "armor",
-                        name,
-                        format!(
-                            "the rule says armor = {} but the file is {}; run `secrets rekey {name}`",
-                            !actual,
-                            if actual { "ASCII-armored" } else { "binary" }
-                        ),
-                    );
-                    p.expected_armor = Some(!actual);
-                    p.actual_armor = Some(actual);
-                    problems.push(p);
-                }
-            }
-        }
+        file_problems(&rule.name, state, &mut problems);
     }
-    let ruled: BTreeSet<&str> = rules.secrets.keys().map(String::as_str).collect();
-    for orphan in age_files(&rules.dir) {
-        if !ruled.contains(orphan.as_str()) {
-            // A plaintext file that merely ends in .age must not be called "encrypted": it may
-            // be a secret committed in the clear.
-            let not_age = crate::fsutil::read_regular(&rules.dir.join(&orphan))
-                .ok()
-                .and_then(|d| crate::header::Header::parse(&d).err());
-            let message = match not_age {
-                Some(why) => format!(
-                    "{why}; it has no rule in {}: if it holds a secret, purge it from git \
-                     history, then add a rule for \"{orphan}\" and set it with `secrets edit \
-                     {orphan}`",
-                    rules.file.display()
-                ),
-                None => format!(
-                    "encrypted file without a rule in {}; add a rule for \"{orphan}\" or delete \
-                     the file",
-                    rules.file.display()
-                ),
-            };
-            problems.push(Problem::new("orphan", &orphan, message));
-        }
-    }
+    orphan_problems(&rules, &mut problems);
     problems.sort();
     Report {
         version: 1,
@@ -228,6 +124,126 @@ pub fn check(g: &Global) -> Report {
         rules: Some(rules.file.display().to_string()),
         checked: rules.secrets.len(),
         problems,
+    }
+}
+
+/// The report when the rules cannot be loaded.
+fn unloadable_rules(flag: &RulesFlag, e: crate::Error) -> Report {
+    // Name the file that was found but could not be loaded (the schema promises its path);
+    // "" and null only when there is none at all.
+    let found = Rules::discover_path(flag.rules.as_deref()).ok();
+    let file = found
+        .as_ref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    Report {
+        version: 1,
+        ok: false,
+        rules: found.map(|p| std::fs::canonicalize(&p).unwrap_or(p).display().to_string()),
+        checked: 0,
+        problems: vec![Problem::new("rules", file, e.message())],
+    }
+}
+
+/// What is wrong with one file listed in the rules.
+fn file_problems(name: &str, state: State, problems: &mut Vec<Problem>) {
+    match state {
+        State::Missing => problems.push(Problem::new(
+            "missing",
+            name,
+            format!(
+                "listed in the rules but the file does not exist; create it with `secrets edit \
+                 {name}` or remove its rule"
+            ),
+        )),
+        State::Invalid(why) => problems.push(Problem::new(
+            "invalid",
+            name,
+            format!("not a valid age file: {why}"),
+        )),
+        State::Present { drift, .. } => drift_problems(name, &drift, problems),
+    }
+}
+
+/// How a present file differs from its rule: recipients, unverified recipients, armor.
+fn drift_problems(name: &str, drift: &Drift, problems: &mut Vec<Problem>) {
+    if !drift.added.is_empty() || !drift.removed.is_empty() {
+        let mut parts = Vec::new();
+        if !drift.added.is_empty() {
+            parts.push(format!(
+                "added to the rule, not in the file: {}",
+                labels(&drift.added)
+            ));
+        }
+        if !drift.removed.is_empty() {
+            parts.push(format!(
+                "in the file, not in the rule: {}",
+                labels(&drift.removed)
+            ));
+        }
+        let mut p = Problem::new(
+            "recipients",
+            name,
+            format!(
+                "recipients differ from the rule ({}); run `secrets rekey {name}`",
+                parts.join("; ")
+            ),
+        );
+        p.added = Some(drift.added.clone());
+        p.removed = Some(drift.removed.clone());
+        problems.push(p);
+    }
+    if let Some(why) = &drift.unverified {
+        problems.push(Problem::new(
+            "unverified",
+            name,
+            format!(
+                "{why}; run `secrets rekey {name}` to re-encrypt it and record it in {}",
+                lockfile::FILE_NAME
+            ),
+        ));
+    }
+    if let Some(actual) = drift.armor {
+        let mut p = Problem::new(
+            "armor",
+            name,
+            format!(
+                "the rule says armor = {} but the file is {}; run `secrets rekey {name}`",
+                !actual,
+                if actual { "ASCII-armored" } else { "binary" }
+            ),
+        );
+        p.expected_armor = Some(!actual);
+        p.actual_armor = Some(actual);
+        problems.push(p);
+    }
+}
+
+/// `*.age` files below the rules' directory that no rule names.
+fn orphan_problems(rules: &Rules, problems: &mut Vec<Problem>) {
+    let ruled: BTreeSet<&str> = rules.secrets.keys().map(String::as_str).collect();
+    for orphan in age_files(&rules.dir) {
+        if ruled.contains(orphan.as_str()) {
+            continue;
+        }
+        // A plaintext file that merely ends in .age must not be called "encrypted": it may be
+        // a secret committed in the clear.
+        let not_age = crate::fsutil::read_regular(&rules.dir.join(&orphan))
+            .ok()
+            .and_then(|d| crate::header::Header::parse(&d).err());
+        let message = match not_age {
+            Some(why) => format!(
+                "{why}; it has no rule in {}: if it holds a secret, purge it from git history, \
+                 then add a rule for \"{orphan}\" and set it with `secrets edit {orphan}`",
+                rules.file.display()
+            ),
+            None => format!(
+                "encrypted file without a rule in {}; add a rule for \"{orphan}\" or delete the \
+                 file",
+                rules.file.display()
+            ),
+        };
+        problems.push(Problem::new("orphan", &orphan, message));
     }
 }
 

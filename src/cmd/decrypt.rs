@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use crate::cli::Global;
+use super::{Global, IdentityFlags, RulesFlag};
 use crate::error::{Error, Result};
 use crate::fsutil;
 
@@ -16,11 +16,15 @@ pub struct DecryptArgs {
     /// Write the plaintext to this file (created 0600) instead of stdout.
     #[arg(short, long, value_name = "OUT")]
     pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub rules: RulesFlag,
+    #[command(flatten)]
+    pub identity: IdentityFlags,
 }
 
-pub fn run(args: &DecryptArgs, g: &Global) -> Result<i32> {
+pub fn run(args: &DecryptArgs, _g: &Global) -> Result<i32> {
     fsutil::harden_process();
-    let (_rules, rule) = super::rules_and_rule(g, &args.file)?;
+    let (_rules, rule) = args.rules.load_with_rule(&args.file)?;
     // symlink_metadata: a dangling or looping link is a read error below, not "missing".
     if rule.path.symlink_metadata().is_err() {
         return Err(Error::new(format!(
@@ -29,8 +33,8 @@ pub fn run(args: &DecryptArgs, g: &Global) -> Result<i32> {
             args.file.display()
         )));
     }
-    let ids = super::identities(g)?;
-    let plain = super::decrypt_rule(&rule, &ids)?;
+    let ids = args.identity.load()?;
+    let plain = crate::store::decrypt_rule(&rule, &ids)?;
     match &args.output {
         Some(out) => fsutil::atomic_write(out, &plain, 0o600)?,
         None => {

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use clap::Args;
 
-use crate::cli::Global;
+use super::{Global, IdentityFlags, RulesFlag};
 use crate::error::{describe_io, Error, Result};
 use crate::fsutil::{self, SecretBytes};
 use crate::privdir::PrivateDir;
@@ -21,21 +21,22 @@ pub struct EditArgs {
     /// Allow the plaintext on a disk-backed temp directory when no tmpfs is available.
     #[arg(long)]
     pub allow_disk_tmp: bool,
+    #[command(flatten)]
+    pub rules: RulesFlag,
+    #[command(flatten)]
+    pub identity: IdentityFlags,
 }
 
 pub fn run(args: &EditArgs, g: &Global) -> Result<i32> {
-    edit(&args.file, args.allow_disk_tmp, g)
-}
-
-pub fn edit(file: &Path, allow_disk_tmp: bool, g: &Global) -> Result<i32> {
     fsutil::harden_process();
-    let (rules, rule) = super::rules_and_rule(g, file)?;
+    let file = &args.file;
+    let (rules, rule) = args.rules.load_with_rule(file)?;
     let shown = file.display();
     // symlink_metadata, not exists(): anything at the path that cannot be read (dangling or
     // looping link) must fail the read, never be treated as a new secret and overwritten.
     let old: Option<SecretBytes> = if rule.path.symlink_metadata().is_ok() {
-        let ids = super::identities(g)?;
-        Some(super::decrypt_rule(&rule, &ids)?)
+        let ids = args.identity.load()?;
+        Some(crate::store::decrypt_rule(&rule, &ids)?)
     } else {
         None
     };
@@ -44,7 +45,7 @@ pub fn edit(file: &Path, allow_disk_tmp: bool, g: &Global) -> Result<i32> {
         match edit_in_editor(
             &rule.name,
             old.as_ref().map(|o| o.as_slice()),
-            allow_disk_tmp,
+            args.allow_disk_tmp,
         )? {
             Some(n) => n,
             None => {
@@ -69,7 +70,7 @@ pub fn edit(file: &Path, allow_disk_tmp: bool, g: &Global) -> Result<i32> {
         eprintln!("{shown} wasn't changed, skipping re-encryption.");
         return Ok(0);
     }
-    super::write_rule(&rules, &rule, &new)?;
+    crate::store::encrypt_and_replace(&rules, &rule, &new)?;
     if g.verbose {
         eprintln!(
             "{shown}: encrypted to {} recipient(s)",

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use crate::cli::Global;
+use super::{Global, RulesFlag};
 use crate::error::{describe_io, Error, Result};
 use crate::fsutil;
 
@@ -15,11 +15,13 @@ pub struct EncryptArgs {
     /// Read the plaintext from this file instead of stdin.
     #[arg(long, value_name = "PATH")]
     pub input: Option<PathBuf>,
+    #[command(flatten)]
+    pub rules: RulesFlag,
 }
 
 pub fn run(args: &EncryptArgs, g: &Global) -> Result<i32> {
     fsutil::harden_process();
-    let (rules, rule) = super::rules_and_rule(g, &args.file)?;
+    let (rules, rule) = args.rules.load_with_rule(&args.file)?;
     let plain = match &args.input {
         Some(p) => fsutil::read_secret(p).map_err(|e| {
             Error::new(format!("{}: cannot read: {}", p.display(), describe_io(&e)))
@@ -27,7 +29,7 @@ pub fn run(args: &EncryptArgs, g: &Global) -> Result<i32> {
         None => fsutil::read_stdin_secret()
             .map_err(|e| Error::new(format!("cannot read stdin: {e}")))?,
     };
-    super::write_rule(&rules, &rule, &plain)?;
+    crate::store::encrypt_and_replace(&rules, &rule, &plain)?;
     if g.verbose {
         eprintln!(
             "encrypted {} to {} recipient(s)",

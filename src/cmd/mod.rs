@@ -1,61 +1,156 @@
-//! One module per command.
+//! The command line: one module per command, each with its clap arguments and
+//! `run(&Args, &Global) -> Result<i32>` (the exit code). `main` and `agenix` only build the
+//! arguments and call `run`.
+//!
+//! `--rules` and `-i` may come before the command's name, so the top level declares them too;
+//! clap hands their values to the commands that take them (global arguments share one id at
+//! every level), and the others never see them. `Global` holds the one flag every command
+//! takes.
 
 pub mod check;
 pub mod completions;
 pub mod decrypt;
 pub mod edit;
 pub mod encrypt;
+pub mod install;
+pub mod man;
 pub mod rekey;
+pub mod schema;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use crate::cli::Global;
+use clap::{Args, Parser, Subcommand};
+
 use crate::error::{Error, Result};
 use crate::identity::Identities;
 use crate::rules::{Rule, Rules};
 
-/// Load the rules (evaluated once) and the rule for `file`.
-pub fn rules_and_rule(g: &Global, file: &Path) -> Result<(Rules, Rule)> {
-    let rules = Rules::discover(g.rules.as_deref())?;
-    let rule = rules.lookup(file)?.clone();
-    Ok((rules, rule))
+const EXAMPLES: &str = "\
+Examples:
+  secrets edit db.age                 edit (or create) a secret in $EDITOR
+  echo -n hunter2 | secrets edit db.age
+                                      set a secret from stdin
+  secrets decrypt db.age -o db.txt    decrypt to a file created 0600
+  secrets encrypt db.age < new.txt    rotate a secret you cannot read
+  secrets rekey                       re-encrypt files whose recipients changed
+  secrets check --json                CI: do the files match the rules?
+  secrets install --manifest m.json   activation: decrypt into /run/agenix
+
+Exit codes: 0 success, 1 error (or problems found), 2 usage error.";
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "secrets",
+    version,
+    about = "age-encrypted secrets for NixOS fleets (an agenix drop-in)",
+    after_help = EXAMPLES,
+    propagate_version = true
+)]
+pub struct Cli {
+    // Declared here so they may come before the command's name; the commands that use them
+    // get their values in their own arguments.
+    #[command(flatten)]
+    rules: RulesFlag,
+    #[command(flatten)]
+    identity: IdentityFlags,
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
 }
 
-/// The identities for decryption; none at all is an error that says how to give one.
-pub fn identities(g: &Global) -> Result<Identities> {
-    let ids = Identities::from_cli(&g.identities)?;
-    if ids.is_empty() {
-        return Err(Error::new(
-            "no identity to decrypt with: pass -i KEY, set SECRETS_IDENTITY, or create \
-             ~/.ssh/id_ed25519 or ~/.ssh/id_rsa",
-        ));
+// The flags of every command. (Plain comments on these structs: a doc comment on a flattened
+// struct would become the help text of the command that flattens it.)
+#[derive(Args, Debug, Clone, Default)]
+pub struct Global {
+    /// Say more about what is done.
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+}
+
+// `--rules`, for the commands that read the rules. The explicit display orders keep the help
+// of every command as it was when these were only declared at the top (first, second, then
+// `-v`): clap sorts options by display order, then by name.
+#[derive(Args, Debug, Clone, Default)]
+pub struct RulesFlag {
+    /// Rules file (secrets.nix or secrets.json). Default: $RULES, else ./secrets.nix or
+    /// ./secrets.json.
+    #[arg(long, global = true, value_name = "PATH", display_order = 0)]
+    pub rules: Option<PathBuf>,
+}
+
+// `-i`, for the commands that decrypt.
+#[derive(Args, Debug, Clone, Default)]
+pub struct IdentityFlags {
+    /// Identity (private key) to decrypt with; repeatable. Default: $SECRETS_IDENTITY, else
+    /// ~/.ssh/id_ed25519 and ~/.ssh/id_rsa.
+    #[arg(
+        short = 'i',
+        long = "identity",
+        global = true,
+        value_name = "KEY",
+        display_order = 1
+    )]
+    pub identities: Vec<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Edit a secret in $VISUAL/$EDITOR (or set it from stdin when stdin is not a terminal).
+    Edit(edit::EditArgs),
+    /// Decrypt a secret to stdout or a file.
+    Decrypt(decrypt::DecryptArgs),
+    /// Encrypt new content for a secret without decrypting the old value.
+    Encrypt(encrypt::EncryptArgs),
+    /// Re-encrypt secrets whose recipients differ from the rules.
+    Rekey(rekey::RekeyArgs),
+    /// Check, without private keys, that the encrypted files match the rules (for CI).
+    Check(check::CheckArgs),
+    /// Install secrets at activation from a manifest (used by the NixOS module).
+    Install(install::InstallArgs),
+    /// Print the JSON Schema of secrets.json.
+    Schema(schema::SchemaArgs),
+    /// Print a shell completion script.
+    Completions(completions::CompletionsArgs),
+    /// Print the man page (roff).
+    Man(man::ManArgs),
+}
+
+impl RulesFlag {
+    /// Find and load the rules.
+    pub fn load(&self) -> Result<Rules> {
+        Rules::discover(self.rules.as_deref())
     }
-    Ok(ids)
+
+    /// Load the rules (evaluated once) and the rule for `file`.
+    pub fn load_with_rule(&self, file: &Path) -> Result<(Rules, Rule)> {
+        let rules = self.load()?;
+        let rule = rules.lookup(file)?.clone();
+        Ok((rules, rule))
+    }
 }
 
-/// Read and decrypt a rule's file.
-pub fn decrypt_rule(rule: &Rule, ids: &Identities) -> Result<crate::fsutil::SecretBytes> {
-    let data = crate::fsutil::read_regular(&rule.path).map_err(|e| {
-        Error::new(format!(
-            "{}: cannot read: {}",
-            rule.path.display(),
-            crate::error::describe_io(&e)
-        ))
-    })?;
-    crate::crypto::decrypt(&data, ids)
-        .map_err(|e| Error::new(format!("{}: {e}", rule.path.display())))
+impl IdentityFlags {
+    /// The identities for decryption; none at all is an error that says how to give one.
+    pub fn load(&self) -> Result<Identities> {
+        let ids = Identities::from_cli(&self.identities)?;
+        if ids.is_empty() {
+            return Err(Error::new(
+                "no identity to decrypt with: pass -i KEY, set SECRETS_IDENTITY, or create \
+                 ~/.ssh/id_ed25519 or ~/.ssh/id_rsa",
+            ));
+        }
+        Ok(ids)
+    }
 }
 
-/// Encrypt `plain` to the rule's recipients and replace the file atomically, keeping its mode.
-pub fn write_rule(rules: &Rules, rule: &Rule, plain: &[u8]) -> Result<()> {
-    let cipher = crate::crypto::encrypt(plain, &rule.recipients, rule.armor)
-        .map_err(|e| e.context(rule.path.display()))?;
-    let dir = crate::fsutil::parent_dir(&rule.path);
-    std::fs::create_dir_all(&dir).map_err(|e| Error::io("cannot create directory", &dir, e))?;
-    let mode = crate::fsutil::existing_mode(&rule.path).unwrap_or(0o644);
-    let guard = crate::lock::lock_for_writing(&rules.dir);
-    crate::fsutil::atomic_write(&rule.path, &cipher, mode)?;
-    // X25519/plugin recipients are invisible in headers; the lock records them for drift checks.
-    crate::lock::record(&guard, &rules.dir, rule, &cipher);
-    Ok(())
+/// Write to stdout; a reader that went away (EPIPE) is not an error worth reporting.
+fn write_stdout(buf: &[u8]) -> Result<i32> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(buf).and_then(|_| out.flush()) {
+        Ok(()) => Ok(0),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(0),
+        Err(e) => Err(Error::new(format!("cannot write to stdout: {e}"))),
+    }
 }

@@ -12,13 +12,15 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 
-use crate::cli::Global;
-use crate::drift::{assess_file, par_map, KnownKeys, State};
+use super::{Global, IdentityFlags, RulesFlag};
+use crate::drift::{assess_file, par_map, Drift, KnownKeys, State};
 use crate::error::{Error, Result};
+use crate::fsutil::SyncPoints;
 use crate::header::Header;
 use crate::identity::Identities;
-use crate::lock::{entry_for, Entry, Lock};
+use crate::lockfile::LockFile;
 use crate::rules::{Rule, Rules};
+use crate::store::{self, LockUpdate, NotReplaced, Replacement};
 
 #[derive(Args, Debug, Default)]
 pub struct RekeyArgs {
@@ -39,35 +41,14 @@ pub struct RekeyArgs {
         hide_default_value = true
     )]
     pub jobs: usize,
-}
-
-#[derive(Default)]
-struct Options {
-    force: bool,
-    dry_run: bool,
-    jobs: usize,
+    #[command(flatten)]
+    pub rules: RulesFlag,
+    #[command(flatten)]
+    pub identity: IdentityFlags,
     /// agenix's behaviour and messages: `rekeying FILE...` per file, no progress or summary.
-    agenix: bool,
-}
-
-pub fn run(args: &RekeyArgs, g: &Global) -> Result<i32> {
-    let opts = Options {
-        force: args.force,
-        dry_run: args.dry_run,
-        jobs: args.jobs,
-        agenix: false,
-    };
-    rekey(&args.files, &opts, g)
-}
-
-/// `agenix -r`: agenix's semantics, every file in the rules is re-encrypted.
-pub fn agenix_rekey(g: &Global) -> Result<i32> {
-    let opts = Options {
-        force: true,
-        agenix: true,
-        ..Options::default()
-    };
-    rekey(&[], &opts, g)
+    /// Set by the `agenix -r` entry (with `force`); no flag of ours.
+    #[arg(skip)]
+    pub agenix: bool,
 }
 
 struct Job<'a> {
@@ -76,131 +57,169 @@ struct Job<'a> {
     header: Header,
 }
 
-fn rekey(files: &[PathBuf], opts: &Options, g: &Global) -> Result<i32> {
-    crate::fsutil::harden_process();
-    let rules = Rules::discover(g.rules.as_deref())?;
-    let selected = select(&rules, files)?;
-    let (lock, lock_ok) = Lock::load_lenient(&rules.dir);
-    let known = KnownKeys::from_rules(&rules);
+/// What the run found before writing anything, and what went wrong so far.
+struct Plan<'a> {
+    selected: usize,
+    jobs: Vec<Job<'a>>,
+    unchanged: usize,
+    missing: Vec<String>,
+    failures: Vec<(String, String)>,
+}
 
-    let states = par_map(&selected, opts.jobs, |r| assess_file(r, &lock, &known));
-    let mut missing = Vec::new();
-    let mut failures: Vec<(String, String)> = Vec::new();
-    let mut jobs = Vec::new();
-    let mut unchanged = 0usize;
+pub fn run(args: &RekeyArgs, g: &Global) -> Result<i32> {
+    crate::fsutil::harden_process();
+    let rules = args.rules.load()?;
+    let selected = select(&rules, &args.files)?;
+    let (lockfile, lock_ok) = LockFile::load_lenient(&rules.dir);
+    let mut plan = assess(&rules, &selected, &lockfile, args, g);
+    if args.dry_run {
+        return Ok(print_dry_run(&plan));
+    }
+    let lock = LockUpdate {
+        writable: lock_ok,
+        prune: args.files.is_empty(),
+    };
+    let mut rekeyed = 0;
+    if !plan.jobs.is_empty() {
+        rekeyed = rekey_jobs(&rules, &mut plan, args, lock)?;
+    } else if lock.prune {
+        // Nothing to rewrite, but entries of files whose rule is gone are dropped.
+        store::replace_staged(&rules, Vec::new(), &SyncPoints::default(), lock);
+    }
+    finish(plan, rekeyed, args)
+}
+
+/// Decide, without keys, which files need rekeying; the dry run prints why, `-v` says it.
+fn assess<'a>(
+    rules: &Rules,
+    selected: &[&'a Rule],
+    lockfile: &LockFile,
+    args: &RekeyArgs,
+    g: &Global,
+) -> Plan<'a> {
+    let known = KnownKeys::from_rules(rules);
+    let states = par_map(selected, args.jobs, |r| assess_file(r, lockfile, &known));
+    let mut plan = Plan {
+        selected: selected.len(),
+        jobs: Vec::new(),
+        unchanged: 0,
+        missing: Vec::new(),
+        failures: Vec::new(),
+    };
     for (rule, state) in selected.iter().copied().zip(states) {
         match state {
-            State::Missing => missing.push(rule.name.clone()),
-            State::Invalid(why) => failures.push((rule.name.clone(), why)),
+            State::Missing => plan.missing.push(rule.name.clone()),
+            State::Invalid(why) => plan.failures.push((rule.name.clone(), why)),
             State::Present {
                 data,
                 header,
                 drift,
             } => {
-                if drift.is_clean() && !opts.force {
-                    unchanged += 1;
+                if drift.is_clean() && !args.force {
+                    plan.unchanged += 1;
                     continue;
                 }
-                if opts.dry_run {
-                    let why = if drift.is_clean() {
-                        "forced".to_string()
-                    } else {
-                        drift.reasons()
-                    };
-                    println!("would rekey {}: {why}", rule.name);
-                } else if g.verbose && !opts.agenix {
-                    let why = if drift.is_clean() {
-                        "forced".to_string()
-                    } else {
-                        drift.reasons()
-                    };
-                    eprintln!("{}: {why}", rule.name);
+                if args.dry_run {
+                    println!("would rekey {}: {}", rule.name, reason(&drift));
+                } else if g.verbose && !args.agenix {
+                    eprintln!("{}: {}", rule.name, reason(&drift));
                 }
-                jobs.push(Job { rule, data, header });
+                plan.jobs.push(Job { rule, data, header });
             }
         }
     }
+    plan
+}
 
-    if opts.dry_run {
-        for (name, why) in &failures {
-            println!("cannot rekey {name}: {why}");
-        }
-        for name in &missing {
-            println!("missing {name}: listed in the rules, no file");
-        }
-        println!(
-            "{} of {} file(s) would be rekeyed{}",
-            jobs.len(),
-            selected.len(),
-            if failures.is_empty() {
-                String::new()
-            } else {
-                format!(", {} cannot be", failures.len())
-            }
-        );
-        return Ok(if failures.is_empty() { 0 } else { 1 });
+fn reason(drift: &Drift) -> String {
+    if drift.is_clean() {
+        "forced".to_string()
+    } else {
+        drift.reasons()
     }
+}
 
-    let mut rekeyed = 0usize;
-    if !jobs.is_empty() {
-        let ids = super::identities(g)?;
-        // Ask for every needed passphrase now, on this thread, before progress output starts:
-        // workers then never prompt, and a prompt never interleaves with the progress line.
-        // Errors (a wrong passphrase) are reported per file by the workers.
-        for j in &jobs {
-            let _ = ids.for_header(&j.header);
-        }
-        // Opened before anything is staged, for the commit's syncfs (see fsutil::SyncPoints).
-        let points = crate::fsutil::SyncPoints::open(jobs.iter().map(|j| j.rule.path.as_path()));
-        let results = run_jobs(&jobs, &ids, opts);
-        // New ciphertexts are staged next to their files; put them in place together, under
-        // the write guard, and only over files that still hold what was read: an edit that
-        // wrote one meanwhile wins, and that file is reported.
-        let guard = crate::lock::lock_for_writing(&rules.dir);
-        let mut staged = Vec::new();
-        let mut entries = Vec::new();
-        for (job, res) in jobs.iter().zip(results) {
-            match res {
-                Ok(_)
-                    if crate::fsutil::read_regular(&job.rule.path).ok().as_deref()
-                        != Some(&job.data[..]) =>
-                {
-                    failures.push((
-                        job.rule.name.clone(),
-                        "the file changed while it was being rekeyed (another program wrote \
-                         it); it was left as it is"
-                            .to_string(),
-                    ))
-                }
-                Ok((s, entry)) => {
-                    staged.push(s);
-                    entries.push((job.rule.name.clone(), entry));
-                }
-                Err(why) => failures.push((job.rule.name.clone(), why)),
-            }
-        }
-        let mut written = Vec::new();
-        for ((name, entry), res) in entries
-            .into_iter()
-            .zip(crate::fsutil::commit_staged(staged, &points))
-        {
-            match res {
-                Ok(()) => {
-                    rekeyed += 1;
-                    written.push((name, entry));
-                }
-                Err(e) => failures.push((name, e.to_string())),
-            }
-        }
-        save_lock(&guard, written, lock_ok, &rules, files.is_empty());
-    } else if files.is_empty() {
-        let guard = crate::lock::lock_for_writing(&rules.dir);
-        save_lock(&guard, Vec::new(), lock_ok, &rules, true);
+/// The dry run's report; returns the exit code.
+fn print_dry_run(plan: &Plan) -> i32 {
+    for (name, why) in &plan.failures {
+        println!("cannot rekey {name}: {why}");
     }
+    for name in &plan.missing {
+        println!("missing {name}: listed in the rules, no file");
+    }
+    println!(
+        "{} of {} file(s) would be rekeyed{}",
+        plan.jobs.len(),
+        plan.selected,
+        if plan.failures.is_empty() {
+            String::new()
+        } else {
+            format!(", {} cannot be", plan.failures.len())
+        }
+    );
+    if plan.failures.is_empty() {
+        0
+    } else {
+        1
+    }
+}
 
-    if !opts.agenix {
+/// Decrypt and re-encrypt the jobs on all cores, then put the new files in place through the
+/// store. Returns how many were rekeyed; the others are added to the plan's failures.
+fn rekey_jobs(rules: &Rules, plan: &mut Plan, args: &RekeyArgs, lock: LockUpdate) -> Result<usize> {
+    let ids = args.identity.load()?;
+    // Ask for every needed passphrase now, on this thread, before progress output starts:
+    // workers then never prompt, and a prompt never interleaves with the progress line.
+    // Errors (a wrong passphrase) are reported per file by the workers.
+    for j in &plan.jobs {
+        let _ = ids.for_header(&j.header);
+    }
+    // Opened before anything is staged, for the commit's syncfs (see fsutil::SyncPoints).
+    let points = SyncPoints::open(plan.jobs.iter().map(|j| j.rule.path.as_path()));
+    let results = run_jobs(&plan.jobs, &ids, args);
+    // New ciphertexts are staged next to their files; the store puts them in place together,
+    // under the write guard, and only over files that still hold what was read: an edit that
+    // wrote one meanwhile wins, and that file is reported.
+    let mut batch = Vec::new();
+    let mut names = Vec::new();
+    for (job, res) in plan.jobs.iter().zip(results) {
+        match res {
+            Ok(staged) => {
+                batch.push(Replacement {
+                    staged,
+                    read: &job.data,
+                });
+                names.push(job.rule.name.clone());
+            }
+            Err(why) => plan.failures.push((job.rule.name.clone(), why)),
+        }
+    }
+    let mut rekeyed = 0;
+    for (name, res) in names
+        .into_iter()
+        .zip(store::replace_staged(rules, batch, &points, lock))
+    {
+        match res {
+            Ok(()) => rekeyed += 1,
+            Err(NotReplaced::Changed) => plan.failures.push((
+                name,
+                "the file changed while it was being rekeyed (another program wrote it); it \
+                 was left as it is"
+                    .to_string(),
+            )),
+            Err(NotReplaced::Failed(e)) => plan.failures.push((name, e.to_string())),
+        }
+    }
+    Ok(rekeyed)
+}
+
+/// The summary, the warnings, and the error that lists every file that failed.
+fn finish(mut plan: Plan, rekeyed: usize, args: &RekeyArgs) -> Result<i32> {
+    let failures = &mut plan.failures;
+    if !args.agenix {
         eprintln!(
-            "rekeyed {rekeyed} file(s), {unchanged} already matched the rules{}",
+            "rekeyed {rekeyed} file(s), {} already matched the rules{}",
+            plan.unchanged,
             if failures.is_empty() {
                 String::new()
             } else {
@@ -208,7 +227,7 @@ fn rekey(files: &[PathBuf], opts: &Options, g: &Global) -> Result<i32> {
             }
         );
     }
-    for name in &missing {
+    for name in &plan.missing {
         eprintln!("warning: {name} is listed in the rules but does not exist; skipped");
     }
     if failures.is_empty() {
@@ -216,10 +235,10 @@ fn rekey(files: &[PathBuf], opts: &Options, g: &Global) -> Result<i32> {
     }
     failures.sort();
     let mut msg = format!("{} file(s) could not be rekeyed:", failures.len());
-    for (name, why) in &failures {
+    for (name, why) in failures.iter() {
         msg.push_str(&format!("\n  {name}: {why}"));
     }
-    if !opts.agenix {
+    if !args.agenix {
         msg.push_str("\nall other files were rekeyed; fix these and run `secrets rekey` again");
     }
     Err(Error::new(msg))
@@ -240,54 +259,21 @@ fn select<'a>(rules: &'a Rules, files: &[PathBuf]) -> Result<Vec<&'a Rule>> {
     Ok(out)
 }
 
-/// Record the new entries; after a run over all files, drop entries of files without a rule.
-/// Applied to the lock file as it is now (see `lock::update`), not to the copy read at the
-/// start, so entries that an edit recorded during this run are kept.
-fn save_lock(
-    guard: &crate::lock::WriteGuard,
-    written: Vec<(String, Entry)>,
-    lock_ok: bool,
-    rules: &Rules,
-    prune: bool,
-) {
-    if !lock_ok {
-        eprintln!(
-            "warning: {} was left unchanged because it could not be read; fix it (or delete it \
-             and run `secrets rekey --force`)",
-            crate::lock::path_in(&rules.dir).display()
-        );
-        return;
-    }
-    let res = crate::lock::update(guard, &rules.dir, |lock| {
-        lock.files.extend(written);
-        if prune {
-            lock.files
-                .retain(|name, _| rules.secrets.contains_key(name));
-        }
-    });
-    if let Err(e) = res {
-        eprintln!(
-            "warning: {e}; the rekeyed files are written, but X25519/plugin files stay \
-             \"unverified\" until the lock can be written"
-        );
-    }
-}
-
 fn run_jobs(
     jobs: &[Job],
     ids: &Identities,
-    opts: &Options,
-) -> Vec<std::result::Result<(crate::fsutil::Staged, Entry), String>> {
+    args: &RekeyArgs,
+) -> Vec<std::result::Result<store::Staged, String>> {
     let total = jobs.len();
     let done = AtomicUsize::new(0);
-    let show = !opts.agenix && std::io::stderr().is_terminal();
+    let show = !args.agenix && std::io::stderr().is_terminal();
     let last = Mutex::new(Instant::now());
-    let workers = match opts.jobs {
+    let workers = match args.jobs {
         0 => 2 * std::thread::available_parallelism().map_or(1, |n| n.get()),
         n => n,
     };
     let results = par_map(jobs, workers, |job| {
-        if opts.agenix {
+        if args.agenix {
             eprintln!("rekeying {}...", job.rule.name);
         }
         let r = rekey_one(job, ids);
@@ -309,18 +295,12 @@ fn run_jobs(
 
 /// Decrypt in memory (the plaintext buffer is wiped on drop), encrypt to the rule's recipients
 /// with the rule's armor, stage the new ciphertext next to the file keeping its mode.
-fn rekey_one(
-    job: &Job,
-    ids: &Identities,
-) -> std::result::Result<(crate::fsutil::Staged, Entry), String> {
+fn rekey_one(job: &Job, ids: &Identities) -> std::result::Result<store::Staged, String> {
     let rule = job.rule;
     let plain = crate::crypto::decrypt_with_header(&job.data, &job.header, ids)
         .map_err(|e| e.to_string())?;
     let cipher =
         crate::crypto::encrypt(&plain, &rule.recipients, rule.armor).map_err(|e| e.to_string())?;
     drop(plain);
-    let mode = crate::fsutil::existing_mode(&rule.path).unwrap_or(0o644);
-    let staged =
-        crate::fsutil::stage_write(&rule.path, &cipher, mode).map_err(|e| e.to_string())?;
-    Ok((staged, entry_for(&cipher, &rule.recipients)))
+    store::Staged::new(rule, &cipher).map_err(|e| e.to_string())
 }

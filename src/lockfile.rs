@@ -5,6 +5,9 @@
 //! the SHA-256 of the exact ciphertext bytes and a short hash of each recipient. An entry counts
 //! only while the file's bytes still hash to it: a file rewritten by another tool (or a lock
 //! left stale by a merge) is "unverified", never silently trusted. Public data only.
+//!
+//! This module reads and renders the file; `store` is the one that writes it, under the rules
+//! directory's write guard.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -14,7 +17,6 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{describe_io, Error, Result};
 use crate::recipients::Recipient;
-use crate::rules::Rule;
 
 pub const FILE_NAME: &str = "secrets.lock.json";
 const VERSION: u32 = 1;
@@ -38,7 +40,7 @@ struct OnDisk {
 }
 
 #[derive(Debug, Default)]
-pub struct Lock {
+pub struct LockFile {
     pub path: PathBuf,
     pub files: BTreeMap<String, Entry>,
 }
@@ -79,14 +81,14 @@ pub fn path_in(dir: &Path) -> PathBuf {
     dir.join(FILE_NAME)
 }
 
-impl Lock {
+impl LockFile {
     /// Read the lock in `dir`; a missing file is an empty lock.
-    pub fn load(dir: &Path) -> Result<Lock> {
+    pub fn load(dir: &Path) -> Result<LockFile> {
         let path = path_in(dir);
         let text = match crate::fsutil::read_regular_text(&path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Ok(Lock {
+                return Ok(LockFile {
                     path,
                     files: BTreeMap::new(),
                 })
@@ -113,7 +115,7 @@ impl Lock {
                 d.version
             )));
         }
-        Ok(Lock {
+        Ok(LockFile {
             path,
             files: d.files,
         })
@@ -123,12 +125,12 @@ impl Lock {
     /// empty: every X25519/plugin file then counts as unverified, which is the safe side.
     /// The flag says whether the lock may be saved: a broken lock file is never overwritten
     /// (that would silently drop the entries of every file not rewritten in this run).
-    pub fn load_lenient(dir: &Path) -> (Lock, bool) {
-        match Lock::load(dir) {
+    pub fn load_lenient(dir: &Path) -> (LockFile, bool) {
+        match LockFile::load(dir) {
             Ok(lock) => (lock, true),
             Err(e) => {
                 eprintln!("warning: {e}");
-                let empty = Lock {
+                let empty = LockFile {
                     path: path_in(dir),
                     files: BTreeMap::new(),
                 };
@@ -166,72 +168,6 @@ impl Lock {
         s.push_str(if n > 0 { "\n  }\n}\n" } else { "}\n}\n" });
         s
     }
-
-    /// Write the lock atomically, only when its content changes.
-    pub fn save(&self) -> Result<()> {
-        let text = self.render();
-        if std::fs::read(&self.path).is_ok_and(|old| old == text.as_bytes()) {
-            return Ok(());
-        }
-        let mode = crate::fsutil::existing_mode(&self.path).unwrap_or(0o644);
-        crate::fsutil::atomic_write(&self.path, text.as_bytes(), mode)
-    }
-}
-
-/// An exclusive flock on a rules directory, held while `secrets` replaces encrypted files and
-/// updates the lock file there: edit/encrypt hold it for their write, rekey for its commit. So
-/// a rekey never renames over a file an edit wrote after the rekey read it (it re-checks under
-/// the guard), and no run drops another's lock entries. Encrypted files are only replaced by
-/// rename, so readers (check, decrypt) need no lock.
-pub struct WriteGuard {
-    _lock: Option<crate::fsutil::DirLock>,
-}
-
-/// Take the rules directory's write guard, waiting for another `secrets` run to finish its
-/// writes. Where flock does not work (some network filesystems) a warning is printed and the
-/// run goes on unprotected, as before the guard existed.
-pub fn lock_for_writing(rules_dir: &Path) -> WriteGuard {
-    match crate::fsutil::lock_dir(rules_dir) {
-        Ok(l) => WriteGuard { _lock: Some(l) },
-        Err(e) => {
-            eprintln!(
-                "warning: cannot lock {} ({}); concurrent secrets runs in this directory are not \
-                 kept apart",
-                rules_dir.display(),
-                describe_io(&e)
-            );
-            WriteGuard { _lock: None }
-        }
-    }
-}
-
-/// Change the lock file while holding the write guard: it is read again, changed by `change`,
-/// and written back, so two `secrets` processes never drop each other's entries. An
-/// unreadable lock file is an error and is left as it is. No file is created for an empty
-/// lock.
-pub fn update(_held: &WriteGuard, rules_dir: &Path, change: impl FnOnce(&mut Lock)) -> Result<()> {
-    let mut lock = Lock::load(rules_dir)?;
-    change(&mut lock);
-    if lock.files.is_empty() && !lock.path.exists() {
-        return Ok(());
-    }
-    lock.save()
-}
-
-/// Record one freshly written file (used by edit/encrypt through `cmd::write_rule`). A failure
-/// is a warning: the secret itself is written, and a missing entry only makes the file
-/// "unverified" until the next `secrets rekey`.
-pub fn record(held: &WriteGuard, rules_dir: &Path, rule: &Rule, cipher: &[u8]) {
-    let res = update(held, rules_dir, |lock| {
-        lock.files
-            .insert(rule.name.clone(), entry_for(cipher, &rule.recipients));
-    });
-    if let Err(e) = res {
-        eprintln!(
-            "warning: {} was written, but {} could not be updated: {e}",
-            rule.name, FILE_NAME
-        );
-    }
 }
 
 #[cfg(test)]
@@ -240,7 +176,7 @@ mod tests {
 
     #[test]
     fn render_round_trips() {
-        let mut l = Lock::default();
+        let mut l = LockFile::default();
         l.files.insert(
             "a \"b\".age".into(),
             Entry {
@@ -257,7 +193,7 @@ mod tests {
         );
         let d: OnDisk = serde_json::from_str(&l.render()).unwrap();
         assert_eq!(d.files, l.files);
-        let empty: OnDisk = serde_json::from_str(&Lock::default().render()).unwrap();
+        let empty: OnDisk = serde_json::from_str(&LockFile::default().render()).unwrap();
         assert!(empty.files.is_empty());
     }
 }

@@ -1,0 +1,260 @@
+//! The repository store: the encrypted files the rules name and `secrets.lock.json` next to
+//! them. It is their one writer, and the one place that reads and decrypts such a file.
+//!
+//! Every write is the same transaction: take the rules directory's write guard, replace the
+//! ciphertext(s) atomically, record them in the lock file read again under the guard. So a
+//! rekey never renames over a file an edit wrote after the rekey read it, and no run drops
+//! another's lock entries. Readers (check, decrypt) need no guard: files are only ever
+//! replaced by rename.
+
+use std::path::Path;
+
+use crate::crypto::DecryptFailure;
+use crate::error::{describe_io, Error, Result};
+use crate::fsutil::{self, SecretBytes, SyncPoints};
+use crate::header::{Header, HeaderError};
+use crate::identity::Identities;
+use crate::lockfile::{self, entry_for, Entry, LockFile};
+use crate::rules::{Rule, Rules};
+
+/// The mode a file we create here gets: ciphertexts and the lock file are public data,
+/// committed to git. An existing file keeps its own mode.
+const NEW_FILE_MODE: u32 = 0o644;
+
+fn mode_for(path: &Path) -> u32 {
+    fsutil::existing_mode(path).unwrap_or(NEW_FILE_MODE)
+}
+
+/// An exclusive flock on a rules directory, held while `secrets` replaces encrypted files and
+/// updates the lock file there: edit/encrypt hold it for their write, rekey for its commit.
+pub struct WriteGuard {
+    _flock: Option<fsutil::DirLock>,
+}
+
+impl WriteGuard {
+    /// Take the rules directory's write guard, waiting for another `secrets` run to finish its
+    /// writes. Where flock does not work (some network filesystems) a warning is printed and
+    /// the run goes on unprotected, as before the guard existed.
+    pub fn take(rules_dir: &Path) -> WriteGuard {
+        match fsutil::lock_dir(rules_dir) {
+            Ok(l) => WriteGuard { _flock: Some(l) },
+            Err(e) => {
+                eprintln!(
+                    "warning: cannot lock {} ({}); concurrent secrets runs in this directory are \
+                     not kept apart",
+                    rules_dir.display(),
+                    describe_io(&e)
+                );
+                WriteGuard { _flock: None }
+            }
+        }
+    }
+}
+
+/// Why an encrypted file could not be decrypted; each caller words it with the file's name.
+#[derive(Debug)]
+pub enum DecryptFileError {
+    /// The file cannot be read (or is not a regular file).
+    Read(std::io::Error),
+    /// Not an age file, or a damaged header.
+    NotAge(HeaderError),
+    /// A valid age file that none of the identities could decrypt.
+    Decrypt(DecryptFailure),
+}
+
+/// Read and decrypt an encrypted file in memory. The header is read first so that only
+/// identities with a matching stanza are tried (and only those may ask for a passphrase).
+pub fn decrypt_file(
+    path: &Path,
+    ids: &Identities,
+) -> std::result::Result<SecretBytes, DecryptFileError> {
+    let data = fsutil::read_regular(path).map_err(DecryptFileError::Read)?;
+    let header = Header::parse(&data).map_err(DecryptFileError::NotAge)?;
+    crate::crypto::decrypt_with_header(&data, &header, ids).map_err(DecryptFileError::Decrypt)
+}
+
+/// Read and decrypt a rule's file, worded for the command line.
+pub fn decrypt_rule(rule: &Rule, ids: &Identities) -> Result<SecretBytes> {
+    let shown = rule.path.display();
+    decrypt_file(&rule.path, ids).map_err(|e| match e {
+        DecryptFileError::Read(e) => {
+            Error::new(format!("{shown}: cannot read: {}", describe_io(&e)))
+        }
+        DecryptFileError::NotAge(e) => Error::new(format!("{shown}: {e}")),
+        DecryptFileError::Decrypt(e) => Error::new(format!("{shown}: {e}")),
+    })
+}
+
+/// Encrypt `plain` to the rule's recipients and replace the rule's file atomically, keeping
+/// its mode, under the write guard; then record it in the lock file.
+pub fn encrypt_and_replace(rules: &Rules, rule: &Rule, plain: &[u8]) -> Result<()> {
+    let cipher = crate::crypto::encrypt(plain, &rule.recipients, rule.armor)
+        .map_err(|e| e.context(rule.path.display()))?;
+    let dir = fsutil::parent_dir(&rule.path);
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io("cannot create directory", &dir, e))?;
+    let mode = mode_for(&rule.path);
+    let guard = WriteGuard::take(&rules.dir);
+    fsutil::atomic_write(&rule.path, &cipher, mode)?;
+    // X25519/plugin recipients are invisible in headers; the lock records them for drift checks.
+    record(&guard, rules, rule, &cipher);
+    Ok(())
+}
+
+/// Record one freshly written file. A failure is a warning: the secret itself is written, and
+/// a missing entry only makes the file "unverified" until the next `secrets rekey`.
+fn record(held: &WriteGuard, rules: &Rules, rule: &Rule, cipher: &[u8]) {
+    let res = update_lockfile(held, &rules.dir, |lock| {
+        lock.files
+            .insert(rule.name.clone(), entry_for(cipher, &rule.recipients));
+    });
+    if let Err(e) = res {
+        eprintln!(
+            "warning: {} was written, but {} could not be updated: {e}",
+            rule.name,
+            lockfile::FILE_NAME
+        );
+    }
+}
+
+/// A new ciphertext for a rule's file, written next to it but not yet in place (see
+/// `replace_staged`). Dropping it deletes the temporary file.
+pub struct Staged {
+    name: String,
+    file: fsutil::Staged,
+    entry: Entry,
+}
+
+impl Staged {
+    /// Stage `cipher` as the rule's next file, keeping the current file's mode. Needs no
+    /// guard, so many can be staged in parallel.
+    pub fn new(rule: &Rule, cipher: &[u8]) -> Result<Staged> {
+        let file = fsutil::stage_write(&rule.path, cipher, mode_for(&rule.path))?;
+        Ok(Staged {
+            name: rule.name.clone(),
+            file,
+            entry: entry_for(cipher, &rule.recipients),
+        })
+    }
+}
+
+/// One file of a batch: its staged replacement, and the bytes it held when it was read.
+pub struct Replacement<'a> {
+    pub staged: Staged,
+    pub read: &'a [u8],
+}
+
+/// Why a file of a batch was left as it is.
+#[derive(Debug)]
+pub enum NotReplaced {
+    /// It no longer holds what was read: another program wrote it meanwhile, and wins.
+    Changed,
+    /// Putting it in place failed.
+    Failed(Error),
+}
+
+/// What a batch does to the lock file besides recording the files it replaced.
+pub struct LockUpdate {
+    /// False when the lock file could not be read at the start: it is then left as it is
+    /// (saving would silently drop the entries of every file not replaced in this run).
+    pub writable: bool,
+    /// Drop the entries of files without a rule (after a run over all of them).
+    pub prune: bool,
+}
+
+/// Put a batch of staged files in place together, under the write guard, and only over files
+/// that still hold what was read; then record the replaced ones in the lock file. Returns one
+/// result per replacement, in order. An empty batch only updates the lock file.
+pub fn replace_staged(
+    rules: &Rules,
+    batch: Vec<Replacement>,
+    points: &SyncPoints,
+    lock: LockUpdate,
+) -> Vec<std::result::Result<(), NotReplaced>> {
+    let guard = WriteGuard::take(&rules.dir);
+    let mut results = Vec::with_capacity(batch.len());
+    let mut staged = Vec::new();
+    let mut pending = Vec::new();
+    for r in batch {
+        let now = fsutil::read_regular(&r.staged.file.target).ok();
+        if now.as_deref() == Some(r.read) {
+            staged.push(r.staged.file);
+            pending.push((results.len(), r.staged.name, r.staged.entry));
+            results.push(Ok(()));
+        } else {
+            // Dropping the staged file deletes it.
+            results.push(Err(NotReplaced::Changed));
+        }
+    }
+    let mut written = Vec::new();
+    for ((i, name, entry), res) in pending
+        .into_iter()
+        .zip(fsutil::commit_staged(staged, points))
+    {
+        results[i] = match res {
+            Ok(()) => {
+                written.push((name, entry));
+                Ok(())
+            }
+            Err(e) => Err(NotReplaced::Failed(e)),
+        };
+    }
+    record_batch(&guard, rules, written, lock);
+    results
+}
+
+/// Record a batch's new entries; with `prune`, drop entries of files without a rule. Applied
+/// to the lock file as it is now, not to a copy read at the start, so entries that an edit
+/// recorded meanwhile are kept.
+fn record_batch(
+    guard: &WriteGuard,
+    rules: &Rules,
+    written: Vec<(String, Entry)>,
+    lock: LockUpdate,
+) {
+    if !lock.writable {
+        eprintln!(
+            "warning: {} was left unchanged because it could not be read; fix it (or delete it \
+             and run `secrets rekey --force`)",
+            lockfile::path_in(&rules.dir).display()
+        );
+        return;
+    }
+    let res = update_lockfile(guard, &rules.dir, |l| {
+        l.files.extend(written);
+        if lock.prune {
+            l.files.retain(|name, _| rules.secrets.contains_key(name));
+        }
+    });
+    if let Err(e) = res {
+        eprintln!(
+            "warning: {e}; the rekeyed files are written, but X25519/plugin files stay \
+             \"unverified\" until the lock can be written"
+        );
+    }
+}
+
+/// Change the lock file while holding the write guard: it is read again, changed by `change`,
+/// and written back, so two `secrets` processes never drop each other's entries. An
+/// unreadable lock file is an error and is left as it is. No file is created for an empty
+/// lock.
+fn update_lockfile(
+    _held: &WriteGuard,
+    rules_dir: &Path,
+    change: impl FnOnce(&mut LockFile),
+) -> Result<()> {
+    let mut lock = LockFile::load(rules_dir)?;
+    change(&mut lock);
+    if lock.files.is_empty() && !lock.path.exists() {
+        return Ok(());
+    }
+    save_lockfile(&lock)
+}
+
+/// Write the lock file atomically, only when its content changes.
+fn save_lockfile(lock: &LockFile) -> Result<()> {
+    let text = lock.render();
+    if std::fs::read(&lock.path).is_ok_and(|old| old == text.as_bytes()) {
+        return Ok(());
+    }
+    fsutil::atomic_write(&lock.path, text.as_bytes(), mode_for(&lock.path))
+}
