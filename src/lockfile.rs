@@ -127,7 +127,7 @@ impl LockFile {
     /// (that would silently drop the entries of every file not rewritten in this run).
     pub fn load_lenient(dir: &Path) -> (LockFile, bool) {
         match LockFile::load(dir) {
-            Ok(lock) => (lock, true),
+            Ok(lf) => (lf, true),
             Err(e) => {
                 eprintln!("warning: {e}");
                 let empty = LockFile {

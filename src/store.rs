@@ -103,8 +103,8 @@ pub fn encrypt_and_replace(rules: &Rules, rule: &Rule, plain: &[u8]) -> Result<(
 /// Record one freshly written file. A failure is a warning: the secret itself is written, and
 /// a missing entry only makes the file "unverified" until the next `secrets rekey`.
 fn record(held: &WriteGuard, rules: &Rules, rule: &Rule, cipher: &[u8]) {
-    let res = update_lockfile(held, &rules.dir, |lock| {
-        lock.files
+    let res = update_lockfile(held, &rules.dir, |lf| {
+        lf.files
             .insert(rule.name.clone(), entry_for(cipher, &rule.recipients));
     });
     if let Err(e) = res {
@@ -153,7 +153,7 @@ pub enum NotReplaced {
 }
 
 /// What a batch does to the lock file besides recording the files it replaced.
-pub struct LockUpdate {
+pub struct LockfileUpdate {
     /// False when the lock file could not be read at the start: it is then left as it is
     /// (saving would silently drop the entries of every file not replaced in this run).
     pub writable: bool,
@@ -168,7 +168,7 @@ pub fn replace_staged(
     rules: &Rules,
     batch: Vec<Replacement>,
     points: &SyncPoints,
-    lock: LockUpdate,
+    lockfile: LockfileUpdate,
 ) -> Vec<std::result::Result<(), NotReplaced>> {
     let guard = WriteGuard::take(&rules.dir);
     let mut results = Vec::with_capacity(batch.len());
@@ -198,7 +198,7 @@ pub fn replace_staged(
             Err(e) => Err(NotReplaced::Failed(e)),
         };
     }
-    record_batch(&guard, rules, written, lock);
+    record_batch(&guard, rules, written, lockfile);
     results
 }
 
@@ -209,9 +209,9 @@ fn record_batch(
     guard: &WriteGuard,
     rules: &Rules,
     written: Vec<(String, Entry)>,
-    lock: LockUpdate,
+    lockfile: LockfileUpdate,
 ) {
-    if !lock.writable {
+    if !lockfile.writable {
         eprintln!(
             "warning: {} was left unchanged because it could not be read; fix it (or delete it \
              and run `secrets rekey --force`)",
@@ -221,7 +221,7 @@ fn record_batch(
     }
     let res = update_lockfile(guard, &rules.dir, |l| {
         l.files.extend(written);
-        if lock.prune {
+        if lockfile.prune {
             l.files.retain(|name, _| rules.secrets.contains_key(name));
         }
     });
@@ -242,19 +242,19 @@ fn update_lockfile(
     rules_dir: &Path,
     change: impl FnOnce(&mut LockFile),
 ) -> Result<()> {
-    let mut lock = LockFile::load(rules_dir)?;
-    change(&mut lock);
-    if lock.files.is_empty() && !lock.path.exists() {
+    let mut lf = LockFile::load(rules_dir)?;
+    change(&mut lf);
+    if lf.files.is_empty() && !lf.path.exists() {
         return Ok(());
     }
-    save_lockfile(&lock)
+    save_lockfile(&lf)
 }
 
 /// Write the lock file atomically, only when its content changes.
-fn save_lockfile(lock: &LockFile) -> Result<()> {
-    let text = lock.render();
-    if std::fs::read(&lock.path).is_ok_and(|old| old == text.as_bytes()) {
+fn save_lockfile(lf: &LockFile) -> Result<()> {
+    let text = lf.render();
+    if std::fs::read(&lf.path).is_ok_and(|old| old == text.as_bytes()) {
         return Ok(());
     }
-    fsutil::atomic_write(&lock.path, text.as_bytes(), mode_for(&lock.path))
+    fsutil::atomic_write(&lf.path, text.as_bytes(), mode_for(&lf.path))
 }

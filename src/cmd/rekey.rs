@@ -20,7 +20,7 @@ use crate::header::Header;
 use crate::identity::Identities;
 use crate::lockfile::LockFile;
 use crate::rules::{Rule, Rules};
-use crate::store::{self, LockUpdate, NotReplaced, Replacement};
+use crate::store::{self, LockfileUpdate, NotReplaced, Replacement};
 
 #[derive(Args, Debug, Default)]
 pub struct RekeyArgs {
@@ -70,21 +70,21 @@ pub fn run(args: &RekeyArgs, g: &Global) -> Result<i32> {
     crate::fsutil::harden_process();
     let rules = args.rules.load()?;
     let selected = select(&rules, &args.files)?;
-    let (lockfile, lock_ok) = LockFile::load_lenient(&rules.dir);
+    let (lockfile, lockfile_ok) = LockFile::load_lenient(&rules.dir);
     let mut plan = assess(&rules, &selected, &lockfile, args, g);
     if args.dry_run {
         return Ok(print_dry_run(&plan));
     }
-    let lock = LockUpdate {
-        writable: lock_ok,
+    let update = LockfileUpdate {
+        writable: lockfile_ok,
         prune: args.files.is_empty(),
     };
     let mut rekeyed = 0;
     if !plan.jobs.is_empty() {
-        rekeyed = rekey_jobs(&rules, &mut plan, args, lock)?;
-    } else if lock.prune {
+        rekeyed = rekey_jobs(&rules, &mut plan, args, update)?;
+    } else if update.prune {
         // Nothing to rewrite, but entries of files whose rule is gone are dropped.
-        store::replace_staged(&rules, Vec::new(), &SyncPoints::default(), lock);
+        store::replace_staged(&rules, Vec::new(), &SyncPoints::default(), update);
     }
     finish(plan, rekeyed, args)
 }
@@ -166,7 +166,12 @@ fn print_dry_run(plan: &Plan) -> i32 {
 
 /// Decrypt and re-encrypt the jobs on all cores, then put the new files in place through the
 /// store. Returns how many were rekeyed; the others are added to the plan's failures.
-fn rekey_jobs(rules: &Rules, plan: &mut Plan, args: &RekeyArgs, lock: LockUpdate) -> Result<usize> {
+fn rekey_jobs(
+    rules: &Rules,
+    plan: &mut Plan,
+    args: &RekeyArgs,
+    update: LockfileUpdate,
+) -> Result<usize> {
     let ids = args.identity.load()?;
     // Ask for every needed passphrase now, on this thread, before progress output starts:
     // workers then never prompt, and a prompt never interleaves with the progress line.
@@ -197,7 +202,7 @@ fn rekey_jobs(rules: &Rules, plan: &mut Plan, args: &RekeyArgs, lock: LockUpdate
     let mut rekeyed = 0;
     for (name, res) in names
         .into_iter()
-        .zip(store::replace_staged(rules, batch, &points, lock))
+        .zip(store::replace_staged(rules, batch, &points, update))
     {
         match res {
             Ok(()) => rekeyed += 1,
