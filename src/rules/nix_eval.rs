@@ -4,6 +4,7 @@
 //! program. What it can still do is in SECURITY.md ("Rules files are code").
 
 use std::ffi::OsString;
+#[cfg(target_os = "linux")]
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -114,7 +115,9 @@ pub(super) fn eval_rules(file: &Path, dir: &Path) -> Result<String> {
 
 /// Run the evaluation in a network namespace of its own, which holds only a loopback interface
 /// that is down: nothing at all to connect to, whatever Nix is made to fetch. Defence in depth
-/// behind the options, which already refuse every fetch.
+/// behind the options, which already refuse every fetch. Linux only: macOS has no network
+/// namespaces, and there the options are the fence.
+#[cfg(target_os = "linux")]
 fn without_network(cmd: &mut Command) {
     // SAFETY: the hook runs in the forked child before exec, where only async-signal-safe
     // calls are allowed; `enter_empty_netns` makes nothing but unshare(2) calls (no allocation,
@@ -122,6 +125,10 @@ fn without_network(cmd: &mut Command) {
     unsafe { cmd.pre_exec(enter_empty_netns) };
 }
 
+#[cfg(not(target_os = "linux"))]
+fn without_network(_: &mut Command) {}
+
+#[cfg(target_os = "linux")]
 fn enter_empty_netns() -> std::io::Result<()> {
     // SAFETY: unshare takes only flags and affects only the calling (forked, single-threaded)
     // process.
@@ -331,6 +338,7 @@ mod tests {
 
     /// The child gets a network namespace of its own: as root always, as anyone else where
     /// the kernel allows user namespaces.
+    #[cfg(target_os = "linux")]
     #[test]
     fn evaluation_runs_without_network() {
         let ours = std::fs::read_link("/proc/self/ns/net").unwrap();
