@@ -315,7 +315,8 @@ impl age::Identity for SshEd25519Identity {
         stanza: &age_core::format::Stanza,
     ) -> Option<std::result::Result<age_core::format::FileKey, age::DecryptError>> {
         // Before both computations: a low-order share gives an all-zero secret in either, and
-        // the age crate's would accept a stanza sealed under it.
+        // the age crate's would accept a stanza sealed under it (also with an extra argument,
+        // which it ignores: malformed stanzas are refused here too).
         if let Some(why) = crate::loworder::refused_share(stanza, Some(self.tag)) {
             return Some(Err(crate::loworder::decrypt_error(why)));
         }
@@ -365,6 +366,11 @@ pub fn decrypt_with_header(
     header: &Header,
     ids: &Identities,
 ) -> std::result::Result<SecretBytes, DecryptFailure> {
+    // Before any identity is chosen or asked (a passphrase included): the age crate would read
+    // past a malformed stanza's extra arguments, and so skip the low-order share check.
+    if let Some(why) = header.malformed_stanza() {
+        return Err(DecryptFailure::Invalid(why));
+    }
     if header.is_scrypt() {
         return Err(DecryptFailure::Invalid(
             "this file is passphrase-encrypted (age -p); secrets only handles files encrypted \
@@ -388,7 +394,7 @@ pub fn decrypt_with_header(
     let mut reader = match dec.decrypt(usable.iter().map(|i| *i as &dyn age::Identity)) {
         Ok(r) => r,
         Err(age::DecryptError::NoMatchingKeys) => return Err(no_match(header, ids)),
-        Err(e) if crate::loworder::as_low_order_share(&e).is_some() => {
+        Err(e) if crate::loworder::as_refused_stanza(&e).is_some() => {
             return Err(DecryptFailure::Invalid(describe(&e)))
         }
         Err(e @ age::DecryptError::KeyDecryptionFailed)

@@ -14,6 +14,7 @@ pub const MAX_HEADER: usize = 1 << 20;
 pub struct Stanza {
     pub tag: String,
     pub args: Vec<String>,
+    /// Length of the body in base64 characters (not bytes).
     pub body_len: usize,
 }
 
@@ -163,6 +164,15 @@ impl Header {
         self.stanzas
             .iter()
             .filter(|s| s.tag != "ssh-ed25519" && s.tag != "ssh-rsa" && !s.tag.ends_with("-grease"))
+    }
+
+    /// Why a stanza of this header is a malformed X25519 or ssh-ed25519 stanza, if one is
+    /// (see `loworder::malformed`): such a file is refused before any identity sees it.
+    pub fn malformed_stanza(&self) -> Option<String> {
+        self.stanzas.iter().find_map(|s| {
+            // `body_len` counts base64 characters (unpadded): 6 bits each.
+            crate::loworder::malformed(&s.tag, &s.args, s.body_len * 6 / 8)
+        })
     }
 
     pub fn is_scrypt(&self) -> bool {

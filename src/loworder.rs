@@ -8,6 +8,11 @@
 //! low-order age1 key). We refuse keys when they are parsed, an all-zero shared secret when
 //! wrapping, and low-order shares before any identity computes with them.
 //!
+//! Malformed X25519 and ssh-ed25519 stanzas are refused here too, before any identity reads
+//! them: the age crate reads only the arguments it expects and ignores any others, so a stanza
+//! with an extra argument would otherwise skip the share check above and still be opened (with
+//! the all-zero secret of a low-order share). Go age refuses such stanzas; so do we.
+//!
 //! The predicates compute (cofactor multiplication), so they need no list; the lists below are
 //! every encoding they must catch, for tests, fuzz seeds and readers. Completeness: the curve's
 //! group is Z/8 × Z/ℓ and its twist's Z/4 × Z/ℓ', so the small-order points are the 8 torsion
@@ -85,11 +90,47 @@ pub fn is_all_zero(b: &[u8]) -> bool {
     b.iter().fold(0u8, |acc, x| acc | x) == 0
 }
 
-/// Why a stanza is refused: its ephemeral share is of small order, so its shared secret is all
-/// zero and anyone could have sealed it. `None` when the stanza is not an X25519 or
-/// ssh-ed25519 stanza with such a share; for ssh-ed25519, only stanzas naming `ssh_tag` (the
-/// key's own) count, as Go age looks at no other.
+/// Why an X25519 or ssh-ed25519 stanza is malformed, if it is: not the argument count age
+/// writes (X25519: the share; ssh-ed25519: the key tag and the share), a share that does not
+/// decode to 32 bytes, or a body that is not 32 bytes (the sealed 16-byte file key and its
+/// 16-byte tag). `body_len` is the body's length in bytes. Go age refuses all of these (for
+/// ssh-ed25519 before it looks at the tag); the age crate ignores extra arguments. Other
+/// stanza types are not ours to judge: `None`.
+pub fn malformed(tag: &str, args: &[String], body_len: usize) -> Option<String> {
+    let (want, share) = match tag {
+        "X25519" => (1, args.first()),
+        "ssh-ed25519" => (2, args.get(1)),
+        _ => return None,
+    };
+    let b64 = base64::engine::general_purpose::STANDARD_NO_PAD;
+    let what = if args.len() != want {
+        format!(
+            "{} argument{} where age writes {want}",
+            args.len(),
+            if args.len() == 1 { "" } else { "s" }
+        )
+    } else if !share.is_some_and(|s| b64.decode(s).is_ok_and(|d| d.len() == 32)) {
+        "its ephemeral share is not 32 bytes of base64".to_string()
+    } else if body_len != 32 {
+        format!("a {body_len}-byte body where age writes 32")
+    } else {
+        return None;
+    };
+    Some(format!(
+        "malformed {tag} stanza: {what}; age never writes such a stanza, so the file is forged \
+         or damaged and is refused"
+    ))
+}
+
+/// Why a stanza is refused: it is malformed (see `malformed`), or its ephemeral share is of
+/// small order, so its shared secret is all zero and anyone could have sealed it. `None` when
+/// the stanza is not an X25519 or ssh-ed25519 stanza, or a well-formed one with an honest
+/// share. The shape is checked whatever the key tag (as Go age does), the share only for
+/// ssh-ed25519 stanzas naming `ssh_tag` (the key's own), as Go age looks at no other.
 pub fn refused_share(stanza: &Stanza, ssh_tag: Option<[u8; 4]>) -> Option<String> {
+    if let Some(why) = malformed(&stanza.tag, &stanza.args, stanza.body.len()) {
+        return Some(why);
+    }
     let b64 = base64::engine::general_purpose::STANDARD_NO_PAD;
     let share = match (stanza.tag.as_str(), &stanza.args[..]) {
         ("X25519", [share]) => share,
@@ -113,8 +154,8 @@ pub fn refused_share(stanza: &Stanza, ssh_tag: Option<[u8; 4]>) -> Option<String
     })
 }
 
-/// An identity that refuses stanzas with a low-order ephemeral share before `inner` sees them,
-/// so no computation with such a share happens (the age crate's ssh-ed25519 identity would
+/// An identity that refuses malformed stanzas and stanzas with a low-order ephemeral share
+/// before `inner` sees them, so no computation with such a share happens (the age crate's ssh-ed25519 identity would
 /// accept one; its X25519 identity refuses it only after the multiplication).
 pub struct RefuseLowOrder {
     pub inner: Box<dyn age::Identity + Send + Sync>,
@@ -134,31 +175,31 @@ impl age::Identity for RefuseLowOrder {
     }
 }
 
-/// A stanza refused for its low-order share, carried through the age crate's decryptor
-/// (whose own error variants have fixed texts) to `crypto::decrypt`, which reports it as an
-/// invalid header.
+/// A stanza refused by `refused_share`, carried through the age crate's decryptor (whose own
+/// error variants have fixed texts) to `crypto::decrypt`, which reports it as an invalid
+/// header.
 #[derive(Debug)]
-pub struct LowOrderShare(pub String);
+pub struct RefusedStanza(pub String);
 
-impl std::fmt::Display for LowOrderShare {
+impl std::fmt::Display for RefusedStanza {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.0)
     }
 }
 
-impl std::error::Error for LowOrderShare {}
+impl std::error::Error for RefusedStanza {}
 
 pub fn decrypt_error(why: String) -> age::DecryptError {
     age::DecryptError::Io(std::io::Error::new(
         std::io::ErrorKind::InvalidData,
-        LowOrderShare(why),
+        RefusedStanza(why),
     ))
 }
 
 /// Our refusal inside an age error, if it is one.
-pub fn as_low_order_share(e: &age::DecryptError) -> Option<&LowOrderShare> {
+pub fn as_refused_stanza(e: &age::DecryptError) -> Option<&RefusedStanza> {
     match e {
-        age::DecryptError::Io(io) => io.get_ref()?.downcast_ref::<LowOrderShare>(),
+        age::DecryptError::Io(io) => io.get_ref()?.downcast_ref::<RefusedStanza>(),
         _ => None,
     }
 }
@@ -322,9 +363,70 @@ mod tests {
         let ssh = |tag: String, share: &str| stanza("ssh-ed25519", vec![tag, share.into()]);
         assert!(refused_share(&ssh(b64.encode(ours), &low), Some(ours)).is_some());
         assert!(refused_share(&ssh(b64.encode(ours), &honest), Some(ours)).is_none());
-        assert!(refused_share(&ssh(theirs, &low), Some(ours)).is_none());
+        assert!(refused_share(&ssh(theirs.clone(), &low), Some(ours)).is_none());
         assert!(refused_share(&ssh(b64.encode(ours), &low), None).is_none());
-        // Malformed shares are the identity's business (they fail as invalid headers).
-        assert!(refused_share(&stanza("X25519", vec!["AAAA".into()]), None).is_none());
+        // Malformed stanzas are refused whatever the key tag, before the share is looked at.
+        assert!(refused_share(&stanza("X25519", vec!["AAAA".into()]), None).is_some());
+        let extra = |mut v: Vec<String>| {
+            v.push("extra".into());
+            v
+        };
+        for args in [
+            vec![],
+            extra(vec![low.clone()]),
+            extra(vec![honest.clone()]),
+        ] {
+            let why = refused_share(&stanza("X25519", args.clone()), None).unwrap();
+            assert!(why.contains(&format!("{} argument", args.len())), "{why}");
+        }
+        for args in [
+            vec![],
+            vec![b64.encode(ours)],
+            extra(vec![b64.encode(ours), low.clone()]),
+            extra(vec![theirs.clone(), honest.clone()]),
+        ] {
+            let why = refused_share(&stanza("ssh-ed25519", args.clone()), Some(ours)).unwrap();
+            assert!(why.starts_with("malformed ssh-ed25519 stanza"), "{why}");
+            assert!(refused_share(&stanza("ssh-ed25519", args), None).is_some());
+        }
+    }
+
+    /// Exactly age's shape passes: the argument count, a 32-byte share, a 32-byte body.
+    #[test]
+    fn malformed_stanzas_are_named() {
+        let b64 = base64::engine::general_purpose::STANDARD_NO_PAD;
+        let share = b64.encode([9u8; 32]);
+        let tag = b64.encode([1u8; 4]);
+        let x = |args: &[&str], body| malformed("X25519", &owned(args), body);
+        let s = |args: &[&str], body| malformed("ssh-ed25519", &owned(args), body);
+        assert_eq!(x(&[&share], 32), None);
+        assert_eq!(s(&[&tag, &share], 32), None);
+        // Not ours to judge.
+        assert_eq!(malformed("ssh-rsa", &[], 0), None);
+        assert_eq!(malformed("X25519-grease", &[], 7), None);
+        for (why, want) in [
+            (x(&[&share, "x"], 32), "2 arguments where age writes 1"),
+            (x(&[], 32), "0 arguments"),
+            (
+                s(&[&tag, &share, "x"], 32),
+                "3 arguments where age writes 2",
+            ),
+            (s(&[&tag], 32), "1 argument where"),
+            (x(&[&b64.encode([9u8; 31])], 32), "share is not 32 bytes"),
+            (
+                s(&[&tag, &b64.encode([9u8; 33])], 32),
+                "share is not 32 bytes",
+            ),
+            (s(&[&tag, "!!"], 32), "share is not 32 bytes"),
+            (x(&[&share], 33), "33-byte body"),
+            (s(&[&tag, &share], 31), "31-byte body"),
+        ] {
+            let why = why.unwrap_or_else(|| panic!("not refused: {want}"));
+            assert!(why.contains(want) && why.contains("malformed"), "{why}");
+        }
+    }
+
+    fn owned(args: &[&str]) -> Vec<String> {
+        args.iter().map(|a| a.to_string()).collect()
     }
 }

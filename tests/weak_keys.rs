@@ -5,13 +5,17 @@
 //!   file encrypted to it: every command must refuse the rules (naming the key), with a
 //!   non-zero exit, no panic (101) and nothing written;
 //! - a stanza whose ephemeral share has small order can be sealed by anyone, without any key:
-//!   decrypting must refuse it, as Go `age` does ("low order point").
+//!   decrypting must refuse it, as Go `age` does ("low order point");
+//! - a stanza with more (or fewer) arguments than age writes, or a share or body that is not
+//!   32 bytes, is refused as malformed, as Go `age` does ("invalid … recipient block"): the age
+//!   crate ignores extra arguments, which once let a low-order share past our check.
 //!
 //! The point lists here are written out independently of src/loworder.rs (and each is checked
 //! against Go `age`, which must call it low order), and the SSH blobs, bech32 strings and age
 //! files are built by hand.
 
 mod common;
+mod install_support;
 
 use base64::Engine;
 use common::{key, pubkey, Repo};
@@ -332,6 +336,8 @@ struct Forged {
     label: &'static [u8],
     share: [u8; 32],
     shared: [u8; 32],
+    /// Zero bytes appended to the sealed body (a malformed body length).
+    pad: usize,
 }
 
 /// An age recipient that writes exactly the stanza it is given, sealed with the file key the
@@ -356,7 +362,8 @@ impl age::Recipient for Forger {
         salt[..32].copy_from_slice(&f.share);
         salt[32..].copy_from_slice(&f.pk);
         let key = age_core::primitives::hkdf(&salt, f.label, &f.shared);
-        let body = age_core::primitives::aead_encrypt(&key, file_key.expose_secret());
+        let mut body = age_core::primitives::aead_encrypt(&key, file_key.expose_secret());
+        body.resize(body.len() + f.pad, 0);
         Ok((
             vec![age_core::format::Stanza {
                 tag: f.tag.into(),
@@ -380,7 +387,12 @@ fn nopad(b: &[u8]) -> String {
 /// alice's ssh-ed25519 stanza parts: tag argument, X25519 public key, and the tweak age mixes
 /// into the shared secret.
 fn alice_parts() -> (String, [u8; 32], [u8; 32]) {
-    let public = pubkey("alice_ed25519");
+    ssh_parts("alice_ed25519")
+}
+
+/// The same for any test key.
+fn ssh_parts(name: &str) -> (String, [u8; 32], [u8; 32]) {
+    let public = pubkey(name);
     let blob = base64::engine::general_purpose::STANDARD
         .decode(public.split(' ').nth(1).unwrap())
         .unwrap();
@@ -399,7 +411,12 @@ const X25519_LABEL: &[u8] = b"age-encryption.org/v1/X25519";
 
 /// A stanza to alice (ssh-ed25519) with share `share`, sealed under `shared`.
 fn to_alice(share: [u8; 32], shared: [u8; 32]) -> Forged {
-    let (tag, pk, _) = alice_parts();
+    to_ssh("alice_ed25519", share, shared)
+}
+
+/// A stanza to the ssh-ed25519 test key `name`.
+fn to_ssh(name: &str, share: [u8; 32], shared: [u8; 32]) -> Forged {
+    let (tag, pk, _) = ssh_parts(name);
     Forged {
         tag: "ssh-ed25519",
         args: vec![tag, nopad(&share)],
@@ -407,6 +424,7 @@ fn to_alice(share: [u8; 32], shared: [u8; 32]) -> Forged {
         label: SSH_LABEL,
         share,
         shared,
+        pad: 0,
     }
 }
 
@@ -419,6 +437,7 @@ fn to_dave(share: [u8; 32], shared: [u8; 32]) -> Forged {
         label: X25519_LABEL,
         share,
         shared,
+        pad: 0,
     }
 }
 
@@ -546,5 +565,183 @@ fn edit_and_rekey_refuse_a_forged_file() {
             assert!(err.contains("low-order"), "{args:?}: {err}");
             assert_eq!(repo.snapshot(), before, "{args:?} wrote something");
         }
+    }
+}
+
+/// `f` with its arguments replaced by what `shape` makes of (tag, share) for ssh-ed25519 or
+/// (share) for X25519: the argument lists below, each a stanza age never writes.
+fn reshaped(mut f: Forged, args: &[&str]) -> Forged {
+    let tag = f.args.first().cloned().unwrap_or_default();
+    let share = f.args.last().cloned().unwrap_or_default();
+    f.args = args
+        .iter()
+        .map(|a| match *a {
+            "TAG" => tag.clone(),
+            "SHARE" => share.clone(),
+            "SHARE33" => nopad(&[&f.share[..], &[0]].concat()),
+            other => other.to_string(),
+        })
+        .collect();
+    f
+}
+
+/// Malformed stanzas with the low-order share u = 0, sealed under the all-zero secret it
+/// gives (so no private key made them): (label, stanza, identity, what our error must say).
+fn malformed_forgeries() -> Vec<(String, Forged, std::path::PathBuf, &'static str)> {
+    let zero = [0u8; 32];
+    let alice = || to_alice(zero, [0; 32]);
+    let dave = || to_dave(zero, [0; 32]);
+    let mut out: Vec<(String, Forged, std::path::PathBuf, &'static str)> = vec![
+        // The demonstrated bypass: the age crate reads args[0] and args[1] only.
+        (
+            "ssh-ed25519, 3 arguments".into(),
+            reshaped(alice(), &["TAG", "SHARE", "extra"]),
+            key("alice_ed25519"),
+            "3 arguments",
+        ),
+        (
+            "ssh-ed25519, 4 arguments".into(),
+            reshaped(alice(), &["TAG", "SHARE", "AAAA", "extra"]),
+            key("alice_ed25519"),
+            "4 arguments",
+        ),
+        (
+            "ssh-ed25519, 1 argument".into(),
+            reshaped(alice(), &["TAG"]),
+            key("alice_ed25519"),
+            "1 argument",
+        ),
+        (
+            "ssh-ed25519, 0 arguments".into(),
+            reshaped(alice(), &[]),
+            key("alice_ed25519"),
+            "0 arguments",
+        ),
+        (
+            "ssh-ed25519, 33-byte share".into(),
+            reshaped(alice(), &["TAG", "SHARE33"]),
+            key("alice_ed25519"),
+            "not 32 bytes",
+        ),
+        (
+            "X25519, 2 arguments".into(),
+            reshaped(dave(), &["SHARE", "extra"]),
+            key("dave_age.key"),
+            "2 arguments",
+        ),
+        (
+            "X25519, 0 arguments".into(),
+            reshaped(dave(), &[]),
+            key("dave_age.key"),
+            "0 arguments",
+        ),
+    ];
+    for (who, mut f, id) in [
+        ("ssh-ed25519", alice(), key("alice_ed25519")),
+        ("X25519", dave(), key("dave_age.key")),
+    ] {
+        f.pad = 1;
+        out.push((format!("{who}, 33-byte body"), f, id, "33-byte body"));
+    }
+    out
+}
+
+/// Each malformed forgery: `secrets decrypt` refuses it as malformed (exit 1, no plaintext),
+/// and so does Go `age -d`. Today's main decrypts the 3- and 4-argument ssh-ed25519 ones
+/// (FORGED-PLAINTEXT on stdout, without alice's private key) and refuses the rest only as
+/// "invalid age header" or "no identity".
+#[test]
+fn malformed_stanzas_are_refused_like_go_age() {
+    let go = !common::missing("age");
+    let mut failures = Vec::new();
+    for (label, f, id, needle) in malformed_forgeries() {
+        let cipher = seal(f, b"FORGED-PLAINTEXT");
+        let repo = repo_with_file(&cipher);
+        let out = repo
+            .cmd()
+            .args(["-i", id.to_str().unwrap(), "decrypt", "a.age"])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        if out.status.code() != Some(1)
+            || !out.stdout.is_empty()
+            || !(err.contains("a.age") && err.contains("malformed") && err.contains(needle))
+        {
+            failures.push(format!(
+                "{label}: exit {:?}, stdout {:?}, stderr {err}",
+                out.status.code(),
+                String::from_utf8_lossy(&out.stdout)
+            ));
+        }
+        if go {
+            let out = assert_cmd::Command::new("age")
+                .args(["-d", "-i", id.to_str().unwrap()])
+                .arg(repo.path().join("a.age"))
+                .output()
+                .unwrap();
+            if out.status.success() || !out.stdout.is_empty() {
+                failures.push(format!("{label}: Go age decrypted it: {out:?}"));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// `edit` and `rekey --force` refuse the demonstrated forgery and leave the file as it was.
+#[test]
+fn edit_and_rekey_refuse_a_malformed_stanza() {
+    let alice = key("alice_ed25519");
+    let alice = alice.to_str().unwrap();
+    let forged = reshaped(to_alice([0; 32], [0; 32]), &["TAG", "SHARE", "extra"]);
+    let repo = repo_with_file(&seal(forged, b"FORGED"));
+    let before = repo.snapshot();
+    for args in [
+        vec!["-i", alice, "edit", "a.age"],
+        vec!["-i", alice, "rekey", "--force"],
+    ] {
+        let out = repo.cmd().args(&args).write_stdin("new").output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert!(
+            err.contains("malformed ssh-ed25519 stanza"),
+            "{args:?}: {err}"
+        );
+        assert_eq!(repo.snapshot(), before, "{args:?} wrote something");
+    }
+}
+
+/// The installer decrypts with the host key through the same identity: a file forged for the
+/// host key (web1) with an extra argument is refused, and nothing of it is installed. Root and
+/// a private mount namespace (the installer mounts a tmpfs).
+#[test]
+fn installer_refuses_a_malformed_stanza() {
+    if !install_support::in_private_ns("installer_refuses_a_malformed_stanza") {
+        return;
+    }
+    let env = install_support::Env::new();
+    let good = env.encrypt("good", b"GOOD");
+    let forged = reshaped(
+        to_ssh("web1_ed25519", [0; 32], [0; 32]),
+        &["TAG", "SHARE", "extra"],
+    );
+    let bad = env.path().join("enc/forged.age");
+    std::fs::write(&bad, seal(forged, b"FORGED-PLAINTEXT")).unwrap();
+    let m = env.manifest(
+        serde_json::json!({"good": {"file": good}, "forged": {"file": bad}}),
+        serde_json::json!({}),
+    );
+    let o = env.install(&m, &[]);
+    let all = install_support::text(&o);
+    assert!(!o.status.success(), "install accepted it:\n{all}");
+    assert!(
+        all.contains("forged.age") && all.contains("malformed ssh-ed25519 stanza"),
+        "{all}"
+    );
+    assert!(!all.contains("FORGED-PLAINTEXT"), "{all}");
+    for (path, .., data) in install_support::full_snapshot(env.path()) {
+        assert!(
+            !data.windows(16).any(|w| w == b"FORGED-PLAINTEXT"),
+            "the forged plaintext was written to {path}"
+        );
     }
 }
