@@ -368,3 +368,58 @@ fn rule_names_with_bidi_or_control_characters_are_refused() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// Invisible characters: `db\u{200B}.age` beside `db.age` prints exactly like it, and so do a
+/// line separator, a byte-order mark, a soft hyphen, a tag character, a variation selector, a
+/// Hangul filler, a combining grapheme joiner and a hair space. `check`, `encrypt` and
+/// `rekey` must refuse the rules naming the code point, never print it raw and write nothing.
+/// Today's main accepts every one of them.
+#[test]
+fn rule_names_with_invisible_characters_are_refused() {
+    let invisible = [
+        '\u{200B}',
+        '\u{2028}',
+        '\u{FEFF}',
+        '\u{00AD}',
+        '\u{E0041}',
+        '\u{FE0F}',
+        '\u{3164}',
+        '\u{034F}',
+        '\u{200A}',
+    ];
+    let mut failures = Vec::new();
+    for c in invisible {
+        let code = format!("U+{:04X}", c as u32);
+        let name = format!("db{c}.age");
+        let repo = common::Repo::new();
+        repo.json_rules(&format!(
+            r#"{{"db.age": {{"publicKeys": ["alice"]}}, {}: {{"publicKeys": ["alice"]}}}}"#,
+            serde_json::to_string(&name).unwrap()
+        ));
+        let before = repo.snapshot();
+        for args in [vec!["check"], vec!["encrypt", &name], vec!["rekey"]] {
+            let o = repo
+                .cmd()
+                .args(&args)
+                .write_stdin("secret")
+                .output()
+                .unwrap();
+            let out = format!(
+                "{}{}",
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
+            );
+            let escaped = format!("db\\u{{{:04X}}}.age", c as u32);
+            if o.status.success()
+                || !out.contains(&code)
+                || !out.contains(&escaped)
+                || !out.contains("secret name")
+                || out.contains(c)
+                || repo.snapshot() != before
+            {
+                failures.push(format!("{code} {args:?}: {:?} {out:?}", o.status.code()));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
