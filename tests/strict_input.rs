@@ -396,6 +396,11 @@ fn rule_names_with_invisible_characters_are_refused() {
             r#"{{"db.age": {{"publicKeys": ["alice"]}}, {}: {{"publicKeys": ["alice"]}}}}"#,
             serde_json::to_string(&name).unwrap()
         ));
+        // Both files exist and open, so that `check` has nothing else to complain about.
+        let alice = secrets::recipients::Recipient::parse(&common::pubkey("alice_ed25519"));
+        let cipher = secrets::crypto::encrypt(b"x", &[alice.unwrap()], false).unwrap();
+        repo.write("db.age", &cipher);
+        repo.write(&name, &cipher);
         let before = repo.snapshot();
         for args in [vec!["check"], vec!["encrypt", &name], vec!["rekey"]] {
             let o = repo
