@@ -745,3 +745,20 @@ fn installer_refuses_a_malformed_stanza() {
         );
     }
 }
+
+/// The recipients fuzz target's checks, for the key value it cannot derive itself.
+#[allow(dead_code)]
+mod recipients_fuzz {
+    include!("../fuzz/common/recipients_check.rs");
+
+    fn testdata_keys() -> std::path::PathBuf {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/keys")
+    }
+}
+
+/// The fuzz target seals its forgeries to alice with a fixed X25519 form of her key; if that
+/// were wrong, no forgery of it could ever open and the target would test nothing.
+#[test]
+fn fuzz_target_uses_alices_real_x25519_key() {
+    assert_eq!(recipients_fuzz::ALICE_X25519, hex(&alice_parts().1));
+}
