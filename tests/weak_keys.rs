@@ -738,7 +738,7 @@ fn installer_refuses_a_malformed_stanza() {
         "{all}"
     );
     assert!(!all.contains("FORGED-PLAINTEXT"), "{all}");
-    for (path, .., data) in install_support::full_snapshot(env.path()) {
+    for (path, .., data) in common::full_snapshot(env.path()) {
         assert!(
             !data.windows(16).any(|w| w == b"FORGED-PLAINTEXT"),
             "the forged plaintext was written to {path}"
