@@ -6,7 +6,7 @@ use age::armor::{ArmoredReader, ArmoredWriter, Format};
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
-use crate::fsutil::SecretBytes;
+use crate::fs::SecretBytes;
 use crate::header::Header;
 use crate::identity::Identities;
 use crate::recipients::{to_age_recipients, Recipient};
@@ -404,7 +404,7 @@ pub fn decrypt_with_header(
         }
         Err(e) => return Err(DecryptFailure::Corrupted(describe(&e))),
     };
-    crate::fsutil::read_all_wiped(&mut reader, header.payload_len)
+    crate::fs::read_all_wiped(&mut reader, header.payload_len)
         .map_err(|e| DecryptFailure::Corrupted(format!("the encrypted payload is damaged: {e}")))
 }
 

@@ -142,7 +142,7 @@ pub enum State {
 
 /// Read and assess a rule's file.
 pub fn assess_file(rule: &Rule, lock: &LockFile, known: &KnownKeys) -> State {
-    let data = match crate::fsutil::read_regular(&rule.path) {
+    let data = match crate::fs::read_regular(&rule.path) {
         Ok(d) => d,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return State::Missing,
         Err(e) => return State::Invalid(format!("cannot read: {}", crate::error::describe_io(&e))),

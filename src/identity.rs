@@ -11,7 +11,6 @@ use crate::error::{describe_io, Error, Result};
 use crate::header::Header;
 use crate::loworder::RefuseLowOrder;
 use crate::recipients::{ssh_fingerprint, ssh_tag};
-use crate::safeio;
 
 /// How a set of identity paths was chosen, which decides whether a bad one is fatal.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -234,8 +233,8 @@ fn unlock(
 
 fn load_one(path: &Path, ask: bool) -> Result<Vec<Loaded>> {
     // Followed if a symlink (keys are often linked from persistent storage), but never
-    // blocking on a FIFO nor reading a device or a huge file to its end: see `safeio`.
-    let data = safeio::read_path(path, true, safeio::MAX_KEY_FILE)
+    // blocking on a FIFO nor reading a device or a huge file to its end: see `crate::fs::open_regular`.
+    let data = crate::fs::read_path(path, true, crate::fs::MAX_KEY_FILE)
         .map(|r| r.0)
         .map_err(|e| {
             Error::new(format!(

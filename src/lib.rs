@@ -4,19 +4,19 @@
 //! and `crypto` decrypt and encrypt; `loworder` refuses weak (small-order) keys and
 //! forged ephemeral shares; `drift` and `lockfile` tell, without keys, whether a file
 //! matches its rule; `store` is the one writer of encrypted files and the lock file; `cmd` holds
-//! the command line, one module per command; `install` is the activation-time
-//! installer; `fsutil` holds every filesystem safety measure, with `safedir` (work in a
-//! directory others may write to) and `safeio` (bounded, non-blocking reads of files others
-//! may have put in place); `privdir` is the editor's plaintext directory; `names` and
-//! `strict_json` are the checks every name and every JSON text we read must pass; `par` is the
-//! one parallel map; `agenix` is the agenix-compatible command line.
+//! the command line, one module per command; `install` is the activation-time installer, with
+//! its descriptor-relative primitives (`SafeDir`, mounts, the install lock); `fs` holds what
+//! every command needs from the filesystem (wiped secret buffers, bounded reads, atomic and
+//! batched durable writes, RAM detection and the editor's private directory, process
+//! hardening); `names` and `strict_json` are the checks every name and every JSON text we read
+//! must pass; `par` is the one parallel map; `agenix` is the agenix-compatible command line.
 
 pub mod agenix;
 pub mod cmd;
 pub mod crypto;
 pub mod drift;
 pub mod error;
-pub mod fsutil;
+pub mod fs;
 pub mod header;
 pub mod identity;
 pub mod install;
@@ -24,11 +24,8 @@ pub mod lockfile;
 pub mod loworder;
 pub mod names;
 pub mod par;
-pub mod privdir;
 pub mod recipients;
 pub mod rules;
-pub mod safedir;
-pub mod safeio;
 pub mod store;
 pub mod strict_json;
 

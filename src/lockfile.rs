@@ -85,7 +85,7 @@ impl LockFile {
     /// Read the lock in `dir`; a missing file is an empty lock.
     pub fn load(dir: &Path) -> Result<LockFile> {
         let path = path_in(dir);
-        let text = match crate::fsutil::read_regular_text(&path) {
+        let text = match crate::fs::read_regular_text(&path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Ok(LockFile {

@@ -101,7 +101,7 @@ impl Rules {
         };
         let raw = match format {
             Format::Json => {
-                let text = crate::fsutil::read_regular_text(&file)
+                let text = crate::fs::read_regular_text(&file)
                     .map_err(|e| Error::io("cannot read rules file", &file, e))?;
                 parse_json(&text).map_err(|e| e.context(file.display()))?
             }

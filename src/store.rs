@@ -11,7 +11,7 @@ use std::path::Path;
 
 use crate::crypto::DecryptFailure;
 use crate::error::{describe_io, Error, Result};
-use crate::fsutil::{self, SecretBytes, SyncPoints};
+use crate::fs::{self, SecretBytes, SyncPoints};
 use crate::header::{Header, HeaderError};
 use crate::identity::Identities;
 use crate::lockfile::{self, entry_for, Entry, LockFile};
@@ -22,13 +22,13 @@ use crate::rules::{Rule, Rules};
 const NEW_FILE_MODE: u32 = 0o644;
 
 fn mode_for(path: &Path) -> u32 {
-    fsutil::existing_mode(path).unwrap_or(NEW_FILE_MODE)
+    fs::existing_mode(path).unwrap_or(NEW_FILE_MODE)
 }
 
 /// An exclusive flock on a rules directory, held while `secrets` replaces encrypted files and
 /// updates the lock file there: edit/encrypt hold it for their write, rekey for its commit.
 pub struct WriteGuard {
-    _flock: Option<fsutil::DirLock>,
+    _flock: Option<fs::DirLock>,
 }
 
 impl WriteGuard {
@@ -36,7 +36,7 @@ impl WriteGuard {
     /// writes. Where flock does not work (some network filesystems) a warning is printed and
     /// the run goes on unprotected, as before the guard existed.
     pub fn take(rules_dir: &Path) -> WriteGuard {
-        match fsutil::lock_dir(rules_dir) {
+        match fs::lock_dir(rules_dir) {
             Ok(l) => WriteGuard { _flock: Some(l) },
             Err(e) => {
                 eprintln!(
@@ -68,7 +68,7 @@ pub fn decrypt_file(
     path: &Path,
     ids: &Identities,
 ) -> std::result::Result<SecretBytes, DecryptFileError> {
-    let data = fsutil::read_regular(path).map_err(DecryptFileError::Read)?;
+    let data = fs::read_regular(path).map_err(DecryptFileError::Read)?;
     let header = Header::parse(&data).map_err(DecryptFileError::NotAge)?;
     crate::crypto::decrypt_with_header(&data, &header, ids).map_err(DecryptFileError::Decrypt)
 }
@@ -90,11 +90,11 @@ pub fn decrypt_rule(rule: &Rule, ids: &Identities) -> Result<SecretBytes> {
 pub fn encrypt_and_replace(rules: &Rules, rule: &Rule, plain: &[u8]) -> Result<()> {
     let cipher = crate::crypto::encrypt(plain, &rule.recipients, rule.armor)
         .map_err(|e| e.context(rule.path.display()))?;
-    let dir = fsutil::parent_dir(&rule.path);
+    let dir = fs::parent_dir(&rule.path);
     std::fs::create_dir_all(&dir).map_err(|e| Error::io("cannot create directory", &dir, e))?;
     let mode = mode_for(&rule.path);
     let guard = WriteGuard::take(&rules.dir);
-    fsutil::atomic_write(&rule.path, &cipher, mode)?;
+    fs::atomic_write(&rule.path, &cipher, mode)?;
     // X25519/plugin recipients are invisible in headers; the lock records them for drift checks.
     record(&guard, rules, rule, &cipher);
     Ok(())
@@ -120,7 +120,7 @@ fn record(held: &WriteGuard, rules: &Rules, rule: &Rule, cipher: &[u8]) {
 /// `replace_staged`). Dropping it deletes the temporary file.
 pub struct Staged {
     name: String,
-    file: fsutil::Staged,
+    file: fs::Staged,
     entry: Entry,
 }
 
@@ -128,7 +128,7 @@ impl Staged {
     /// Stage `cipher` as the rule's next file, keeping the current file's mode. Needs no
     /// guard, so many can be staged in parallel.
     pub fn new(rule: &Rule, cipher: &[u8]) -> Result<Staged> {
-        let file = fsutil::stage_write(&rule.path, cipher, mode_for(&rule.path))?;
+        let file = fs::stage_write(&rule.path, cipher, mode_for(&rule.path))?;
         Ok(Staged {
             name: rule.name.clone(),
             file,
@@ -175,7 +175,7 @@ pub fn replace_staged(
     let mut staged = Vec::new();
     let mut pending = Vec::new();
     for r in batch {
-        let now = fsutil::read_regular(&r.staged.file.target).ok();
+        let now = fs::read_regular(&r.staged.file.target).ok();
         if now.as_deref() == Some(r.read) {
             staged.push(r.staged.file);
             pending.push((results.len(), r.staged.name, r.staged.entry));
@@ -186,10 +186,7 @@ pub fn replace_staged(
         }
     }
     let mut written = Vec::new();
-    for ((i, name, entry), res) in pending
-        .into_iter()
-        .zip(fsutil::commit_staged(staged, points))
-    {
+    for ((i, name, entry), res) in pending.into_iter().zip(fs::commit_staged(staged, points)) {
         results[i] = match res {
             Ok(()) => {
                 written.push((name, entry));
@@ -256,5 +253,5 @@ fn save_lockfile(lf: &LockFile) -> Result<()> {
     if std::fs::read(&lf.path).is_ok_and(|old| old == text.as_bytes()) {
         return Ok(());
     }
-    fsutil::atomic_write(&lf.path, text.as_bytes(), mode_for(&lf.path))
+    fs::atomic_write(&lf.path, text.as_bytes(), mode_for(&lf.path))
 }

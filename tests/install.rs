@@ -1065,7 +1065,7 @@ fn user_mode_refuses_disk_backed_mount_point() {
         Path::new(env!("CARGO_TARGET_TMPDIR")).into(),
     ]
     .into_iter()
-    .find(|d| !secrets::fsutil::is_ram_backed(d));
+    .find(|d| !secrets::fs::is_ram_backed(d));
     let Some(base) = base else {
         common::skip("no disk-backed directory (the temp dir and the target dir are RAM-backed)");
         return;

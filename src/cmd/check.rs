@@ -228,7 +228,7 @@ fn orphan_problems(rules: &Rules, problems: &mut Vec<Problem>) {
         }
         // A plaintext file that merely ends in .age must not be called "encrypted": it may be
         // a secret committed in the clear.
-        let not_age = crate::fsutil::read_regular(&rules.dir.join(&orphan))
+        let not_age = crate::fs::read_regular(&rules.dir.join(&orphan))
             .ok()
             .and_then(|d| crate::header::Header::parse(&d).err());
         let message = match not_age {

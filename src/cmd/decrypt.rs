@@ -7,7 +7,7 @@ use clap::Args;
 
 use super::{Global, IdentityFlags, RulesFlag};
 use crate::error::{Error, Result};
-use crate::fsutil;
+use crate::fs;
 
 #[derive(Args, Debug)]
 pub struct DecryptArgs {
@@ -23,7 +23,7 @@ pub struct DecryptArgs {
 }
 
 pub fn run(args: &DecryptArgs, _g: &Global) -> Result<i32> {
-    fsutil::harden_process();
+    fs::harden_process();
     let (_rules, rule) = args.rules.load_with_rule(&args.file)?;
     // symlink_metadata: a dangling or looping link is a read error below, not "missing".
     if rule.path.symlink_metadata().is_err() {
@@ -36,7 +36,7 @@ pub fn run(args: &DecryptArgs, _g: &Global) -> Result<i32> {
     let ids = args.identity.load()?;
     let plain = crate::store::decrypt_rule(&rule, &ids)?;
     match &args.output {
-        Some(out) => fsutil::atomic_write(out, &plain, 0o600)?,
+        Some(out) => fs::atomic_write(out, &plain, 0o600)?,
         None => {
             let mut stdout = std::io::stdout().lock();
             stdout

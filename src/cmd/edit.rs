@@ -11,8 +11,7 @@ use clap::Args;
 
 use super::{Global, IdentityFlags, RulesFlag};
 use crate::error::{describe_io, Error, Result};
-use crate::fsutil::{self, SecretBytes};
-use crate::privdir::PrivateDir;
+use crate::fs::{self, PrivateDir, SecretBytes};
 
 #[derive(Args, Debug)]
 pub struct EditArgs {
@@ -28,7 +27,7 @@ pub struct EditArgs {
 }
 
 pub fn run(args: &EditArgs, g: &Global) -> Result<i32> {
-    fsutil::harden_process();
+    fs::harden_process();
     let file = &args.file;
     let (rules, rule) = args.rules.load_with_rule(file)?;
     let shown = file.display();
@@ -54,8 +53,8 @@ pub fn run(args: &EditArgs, g: &Global) -> Result<i32> {
             }
         }
     } else {
-        let input = fsutil::read_stdin_secret()
-            .map_err(|e| Error::new(format!("cannot read stdin: {e}")))?;
+        let input =
+            fs::read_stdin_secret().map_err(|e| Error::new(format!("cannot read stdin: {e}")))?;
         // A script run without input (CI, cron) must not blank a secret by accident.
         if input.is_empty() {
             return Err(Error::new(format!(
@@ -200,7 +199,7 @@ fn edit_in_editor(
     old: Option<&[u8]>,
     allow_disk_tmp: bool,
 ) -> Result<Option<SecretBytes>> {
-    let base = fsutil::secure_tmp_base(allow_disk_tmp)?;
+    let base = fs::secure_tmp_base(allow_disk_tmp)?;
     // Before any plaintext exists; `dir` is declared after it, so it is wiped before the
     // default handlers come back.
     let _signals = CatchSignals::install();

@@ -6,7 +6,7 @@ use clap::Args;
 
 use super::{Global, RulesFlag};
 use crate::error::{describe_io, Error, Result};
-use crate::fsutil;
+use crate::fs;
 
 #[derive(Args, Debug)]
 pub struct EncryptArgs {
@@ -20,14 +20,15 @@ pub struct EncryptArgs {
 }
 
 pub fn run(args: &EncryptArgs, g: &Global) -> Result<i32> {
-    fsutil::harden_process();
+    fs::harden_process();
     let (rules, rule) = args.rules.load_with_rule(&args.file)?;
     let plain = match &args.input {
-        Some(p) => fsutil::read_secret(p).map_err(|e| {
+        Some(p) => fs::read_secret(p).map_err(|e| {
             Error::new(format!("{}: cannot read: {}", p.display(), describe_io(&e)))
         })?,
-        None => fsutil::read_stdin_secret()
-            .map_err(|e| Error::new(format!("cannot read stdin: {e}")))?,
+        None => {
+            fs::read_stdin_secret().map_err(|e| Error::new(format!("cannot read stdin: {e}")))?
+        }
     };
     crate::store::encrypt_and_replace(&rules, &rule, &plain)?;
     if g.verbose {

@@ -15,7 +15,7 @@ use clap::Args;
 use super::{Global, IdentityFlags, RulesFlag};
 use crate::drift::{assess_file, par_map, Drift, KnownKeys, State};
 use crate::error::{Error, Result};
-use crate::fsutil::SyncPoints;
+use crate::fs::SyncPoints;
 use crate::header::Header;
 use crate::identity::Identities;
 use crate::lockfile::LockFile;
@@ -67,7 +67,7 @@ struct Plan<'a> {
 }
 
 pub fn run(args: &RekeyArgs, g: &Global) -> Result<i32> {
-    crate::fsutil::harden_process();
+    crate::fs::harden_process();
     let rules = args.rules.load()?;
     let selected = select(&rules, &args.files)?;
     let (lockfile, lockfile_ok) = LockFile::load_lenient(&rules.dir);
@@ -179,7 +179,7 @@ fn rekey_jobs(
     for j in &plan.jobs {
         let _ = ids.for_header(&j.header);
     }
-    // Opened before anything is staged, for the commit's syncfs (see fsutil::SyncPoints).
+    // Opened before anything is staged, for the commit's syncfs (see fs::SyncPoints).
     let points = SyncPoints::open(plan.jobs.iter().map(|j| j.rule.path.as_path()));
     let results = run_jobs(&plan.jobs, &ids, args);
     // New ciphertexts are staged next to their files; the store puts them in place together,

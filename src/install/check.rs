@@ -22,7 +22,7 @@ pub fn run(plan: &Plan, report: &mut Report) {
     let host_fps: Vec<&str> = host_tags.iter().map(|(_, f)| *f).collect();
     for s in &plan.secrets {
         let f = &s.file;
-        let data = match crate::fsutil::read_regular(f) {
+        let data = match crate::fs::read_regular(f) {
             Ok(d) => d,
             // The build sandbox only sees store paths; a file given as a string elsewhere is
             // checked when it is installed.

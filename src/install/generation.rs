@@ -10,9 +10,11 @@ use serde::{Deserialize, Serialize};
 
 use super::genfs;
 use super::manifest::{PhaseKind, Plan, STATE_FILE};
+use super::owned::{self, Ownership};
 use super::report::Report;
+use super::safedir::SafeDir;
 use crate::error::{describe_io, Error, Result};
-use crate::fsutil::{self, Ownership};
+use crate::fs::{self, DIR_PARENT};
 
 #[derive(Clone, Debug)]
 pub struct Gen {
@@ -55,7 +57,7 @@ pub fn current(plan: &Plan, phase: PhaseKind) -> Result<Option<Gen>> {
             if meta.is_dir() { "directory" } else { "file" }
         )));
     }
-    // Its directory may be sticky and writable by all (see `dirfd::trusted`): a link somebody
+    // Its directory may be sticky and writable by all (see `walk::trusted`): a link somebody
     // else made there before us is not ours to take for the current generation (its files
     // would be carried over as secrets).
     // SAFETY: geteuid has no preconditions.
@@ -72,7 +74,7 @@ pub fn current(plan: &Plan, phase: PhaseKind) -> Result<Option<Gen>> {
     let target = if target.is_absolute() {
         target
     } else {
-        fsutil::parent_dir(stable).join(target)
+        fs::parent_dir(stable).join(target)
     };
     match std::fs::symlink_metadata(&target) {
         Ok(m) if m.is_dir() => {}
@@ -144,27 +146,16 @@ pub fn create_next(
     Ok(Gen { number: n, path })
 }
 
-/// Remove our temp files/symlinks (`.<name>.link-*`, `.<name>.copy-*`) next to `path`, left by
-/// a run that was killed between creating and renaming them.
-pub fn remove_stale_temps(path: &Path) {
-    let Some(fname) = path.file_name().and_then(|n| n.to_str()) else {
+/// Remove our temp symlinks (see `SafeDir::remove_stale_temps`) next to the stable path,
+/// left by a run that was killed between creating and renaming them. Its directory is one of
+/// the installer's own; when it is missing or refused there is nothing to clean (the switch
+/// reports why).
+fn remove_stale_temps(stable: &Path) {
+    let Some(name) = stable.file_name() else {
         return;
     };
-    let prefixes = [format!(".{fname}.link-"), format!(".{fname}.copy-")];
-    let dir = fsutil::parent_dir(path);
-    let Ok(rd) = std::fs::read_dir(&dir) else {
-        return;
-    };
-    for e in rd.flatten() {
-        let n = e.file_name();
-        let Some(n) = n.to_str() else { continue };
-        if prefixes.iter().any(|p| n.starts_with(p.as_str())) {
-            if let Ok(ft) = e.file_type() {
-                if !ft.is_dir() {
-                    let _ = std::fs::remove_file(e.path());
-                }
-            }
-        }
+    if let Ok(dir) = SafeDir::own(&fs::parent_dir(stable), None) {
+        dir.remove_stale_temps(name, None);
     }
 }
 
@@ -174,8 +165,11 @@ pub fn remove_stale_temps(path: &Path) {
 pub fn switch(plan: &Plan, phase: PhaseKind, gen: &Gen, report: &mut Report) -> Result<()> {
     let stable = plan.stable_dir(phase);
     genfs::seal(plan, &gen.path)?;
-    super::mount::create_parents(stable)?;
-    fsutil::atomic_symlink(&gen.path, stable, None).map_err(|e| {
+    // Its directory is walked and made like the mount point's (see `walk`); the link is made
+    // and renamed over the old one relative to that directory's descriptor.
+    let dir = SafeDir::own(&fs::parent_dir(stable), Some(DIR_PARENT))?;
+    let name = stable.file_name().unwrap_or_default();
+    dir.symlink(&gen.path, name, None).map_err(|e| {
         Error::new(format!(
             "cannot switch {} to {}: {}",
             stable.display(),
@@ -248,14 +242,14 @@ pub struct StateItem {
 pub fn write_state(gen: &Gen, state: &State, owner: Option<Ownership>) -> Result<()> {
     let p = gen.path.join(STATE_FILE);
     let data = serde_json::to_vec(state).expect("state serializes");
-    fsutil::create_owned_file(&p, &data, owner, 0o400, false)
+    owned::create_owned_file(&p, &data, owner, 0o400, false)
         .map_err(|e| genfs::with_space(Error::io("cannot write", &p, e), &gen.path))
 }
 
 /// The state of a generation; None for generations written by other tools.
 pub fn read_state(gen: &Gen) -> Option<State> {
     let p = gen.path.join(STATE_FILE);
-    let (data, _) = fsutil::read_secret_nofollow(&p).ok()?;
+    let (data, _) = fs::read_secret_nofollow(&p).ok()?;
     serde_json::from_slice(&data).ok()
 }
 

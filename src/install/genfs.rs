@@ -16,9 +16,10 @@
 use std::io;
 use std::path::Path;
 
-use super::dirfd;
 use super::manifest::{Filesystem, Plan};
+use super::safedir::SafeDir;
 use crate::error::{describe_io, Error, Result};
+use crate::fs::{DIR_PRIVATE, DIR_SHARED};
 
 /// Mount options of a generation's tmpfs while it is written: root-only, and the kernel's
 /// default size (half of RAM) until it is sealed.
@@ -35,19 +36,16 @@ fn gen_fs(plan: &Plan) -> Option<&'static str> {
     // Like the mount point's own: a ramfs there (chosen, or the fallback on kernels without
     // tmpfs noswap) means ramfs here too.
     #[cfg(target_os = "linux")]
-    if crate::fsutil::fs_type(&plan.mount_point).ok() == Some(RAMFS_MAGIC) {
+    if crate::fs::fs_type(&plan.mount_point).ok() == Some(crate::fs::RAMFS_MAGIC) {
         return Some("ramfs");
     }
     Some("tmpfs")
 }
 
-#[cfg(target_os = "linux")]
-const RAMFS_MAGIC: i64 = 0x8584_58f6_u32 as i64;
-
 /// Create the generation directory `path` (root 0700; the user's 0700 in user mode) and
 /// mount its filesystem.
 pub fn create(plan: &Plan, path: &Path) -> Result<()> {
-    crate::fsutil::mkdir_mode(path, 0o700)
+    super::owned::mkdir_mode(path, DIR_PRIVATE)
         .map_err(|e| with_space(Error::io("cannot create generation", path, e), path))?;
     let Some(_fs) = gen_fs(plan) else {
         return Ok(());
@@ -55,7 +53,7 @@ pub fn create(plan: &Plan, path: &Path) -> Result<()> {
     #[cfg(target_os = "linux")]
     {
         use super::sysmount;
-        let dir = dirfd::open(path, None)?;
+        let dir = SafeDir::own(path, None)?;
         let data = if _fs == "tmpfs" { GEN_TMPFS } else { GEN_RAMFS };
         if let Err(e) = sysmount::mount_ram(&dir, _fs, data) {
             let _ = std::fs::remove_dir(path);
@@ -71,7 +69,7 @@ pub fn seal(plan: &Plan, path: &Path) -> Result<()> {
     if plan.user_mode {
         return Ok(());
     }
-    let dir = dirfd::open(path, None)?;
+    let dir = SafeDir::own(path, None)?;
     #[cfg(target_os = "linux")]
     if gen_fs(plan) == Some("tmpfs") && super::sysmount::mount_of(&dir).ok().flatten().is_some() {
         let (used, _, inodes) = usage(&dir).map_err(|e| Error::io("cannot measure", path, e))?;
@@ -90,7 +88,7 @@ pub fn seal(plan: &Plan, path: &Path) -> Result<()> {
         })?;
     }
     let keys = super::own::group_id("keys");
-    super::mount::set_dir_owner(&dir, path, 0o751, keys)
+    super::mount::set_dir_owner(&dir, path, DIR_SHARED, keys)
 }
 
 /// A generation older than the current one: root:root 0700, so that nobody but root reaches
@@ -101,17 +99,17 @@ pub fn retire(plan: &Plan, path: &Path) -> Result<()> {
         return Ok(());
     }
     let fail = |e| Error::io("cannot close off old generation", path, e);
-    let dir = dirfd::open(path, None).map_err(|e| {
+    let dir = SafeDir::own(path, None).map_err(|e| {
         e.context(format!(
             "cannot close off old generation {}",
             path.display()
         ))
     })?;
-    let st = dirfd::fstat(&dir).map_err(fail)?;
-    if (st.st_uid, st.st_gid, st.st_mode & 0o7777) == (0, 0, 0o700) {
+    let st = dir.stat().map_err(fail)?;
+    if (st.st_uid, st.st_gid, st.st_mode & 0o7777) == (0, 0, DIR_PRIVATE as libc::mode_t) {
         return Ok(());
     }
-    dirfd::set_owner_mode(&dir, Some((0, 0)), 0o700).map_err(fail)
+    dir.set_owner_mode(Some((0, 0)), DIR_PRIVATE).map_err(fail)
 }
 
 /// Remove a generation: detach its filesystem(s), then delete what is left (a legacy or
@@ -128,7 +126,7 @@ pub fn remove(path: &Path) -> io::Result<()> {
     #[cfg(target_os = "linux")]
     {
         use std::os::unix::fs::MetadataExt;
-        let parent_dev = std::fs::metadata(crate::fsutil::parent_dir(path))?.dev();
+        let parent_dev = std::fs::metadata(crate::fs::parent_dir(path))?.dev();
         // A crashed run may have stacked more than one; a generation is a few at most.
         for _ in 0..8 {
             if std::fs::symlink_metadata(path)?.dev() == parent_dev {
@@ -142,7 +140,7 @@ pub fn remove(path: &Path) -> io::Result<()> {
 
 /// (used bytes, size in bytes, inodes in use) of the filesystem `dir` is on.
 #[cfg(target_os = "linux")]
-fn usage(dir: &std::os::fd::OwnedFd) -> io::Result<(u64, u64, u64)> {
+fn usage(dir: &SafeDir) -> io::Result<(u64, u64, u64)> {
     use std::os::fd::AsRawFd;
     // SAFETY: statvfs is plain old data; all-zero is a valid value.
     let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
@@ -173,7 +171,7 @@ fn page_size() -> u64 {
 #[cfg(target_os = "linux")]
 pub fn space_of(path: &Path) -> Option<String> {
     let (at, m) = path.ancestors().find_map(|a| {
-        let d = dirfd::open(a, None).ok()?;
+        let d = SafeDir::own(a, None).ok()?;
         let m = super::sysmount::mount_of(&d).ok()??;
         Some((d, m))
     })?;

@@ -8,11 +8,13 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 use crate::error::describe_io;
-use crate::fsutil::{self, Ownership, Replaced, SafeDir};
+use crate::fs::read_secret_nofollow;
 
 use super::generation::StateItem;
 use super::manifest::Common;
+use super::owned::Ownership;
 use super::report::Report;
+use super::safedir::{Replaced, SafeDir, Walk};
 
 /// Create the link or copy for one installed item. Returns an error message on failure.
 pub fn install(
@@ -38,7 +40,7 @@ pub fn install(
         return Err(format!("{}: not a file path", dest.display()));
     };
     // Walked from `/` without following symlinks; all writes are relative to it.
-    let dir = SafeDir::open(parent, true).map_err(fail)?;
+    let dir = SafeDir::open(parent, Walk::destination(true)).map_err(fail)?;
     dir.remove_stale_temps(name, own);
     let res = if c.symlink {
         dir.symlink(&target, name, own)
@@ -81,7 +83,7 @@ pub fn remove_old(item: &StateItem, stable_dir: &Path, prev_gen: &Path, report: 
         return;
     };
     // Never through a symlinked directory (see install); nothing to remove if it is one.
-    let Ok(dir) = SafeDir::open(parent, false) else {
+    let Ok(dir) = SafeDir::open(parent, Walk::destination(false)) else {
         return;
     };
     let ours = if item.symlink {
@@ -105,7 +107,7 @@ pub fn remove_old(item: &StateItem, stable_dir: &Path, prev_gen: &Path, report: 
 /// not opened blocking, a file larger than our copy is not read (see `SafeDir::read_file`),
 /// and a file with another name (a hard link) is not ours.
 fn is_our_copy(dir: &SafeDir, name: &std::ffi::OsStr, ours: &Path) -> bool {
-    let Ok((want, meta)) = fsutil::read_secret_nofollow(ours) else {
+    let Ok((want, meta)) = read_secret_nofollow(ours) else {
         return false;
     };
     let Ok((have, st)) = dir.read_file(name, want.len() as u64) else {

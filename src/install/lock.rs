@@ -13,11 +13,11 @@ use std::io;
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
-use super::dirfd;
 use super::manifest::Plan;
 use super::report::Report;
+use super::safedir::SafeDir;
 use crate::error::{describe_io, Error, Result};
-use crate::fsutil;
+use crate::fs::{parent_dir, DIR_PARENT};
 
 /// Held until dropped (the kernel releases it when the process ends, however it ends).
 pub struct InstallLock(#[allow(dead_code)] File);
@@ -27,7 +27,7 @@ pub fn path_for(mount_point: &Path) -> PathBuf {
     let mut n = OsString::from(".");
     n.push(mount_point.file_name().unwrap_or_default());
     n.push(".lock");
-    fsutil::parent_dir(mount_point).join(n)
+    parent_dir(mount_point).join(n)
 }
 
 /// Take the install lock, waiting for another installer to finish. A dry run takes none: it
@@ -37,28 +37,25 @@ pub fn acquire(plan: &Plan, dry_run: bool, report: &mut Report) -> Result<Option
         return Ok(None);
     }
     // Before the first thing is written (this lock file): no directory on the way to where
-    // the installer works may be one somebody else can change (see `dirfd::trusted`).
-    let mut dirs = vec![
-        plan.mount_point.clone(),
-        fsutil::parent_dir(&plan.secrets_dir),
-    ];
+    // the installer works may be one somebody else can change (see `walk::trusted`).
+    let mut dirs = vec![plan.mount_point.clone(), parent_dir(&plan.secrets_dir)];
     if !plan.user_mode {
-        dirs.push(fsutil::parent_dir(&plan.users_dir));
+        dirs.push(parent_dir(&plan.users_dir));
     }
     for d in &dirs {
-        dirfd::check(d)?;
+        SafeDir::check_own(d)?;
     }
     let path = path_for(&plan.mount_point);
-    let dir = dirfd::open(&fsutil::parent_dir(&path), Some(0o755))?;
+    let dir = SafeDir::own(&parent_dir(&path), Some(DIR_PARENT))?;
     let name = path.file_name().unwrap_or_default();
-    let fd = dirfd::open_at(
-        &dir,
-        name,
-        libc::O_RDWR | libc::O_CREAT | libc::O_NOFOLLOW | libc::O_NONBLOCK,
-        0o600,
-    )
-    .map_err(|e| Error::io("cannot open the install lock", &path, e))?;
-    let st = dirfd::fstat(&fd).map_err(|e| Error::io("cannot inspect", &path, e))?;
+    let fd = dir
+        .open_at(
+            name,
+            libc::O_RDWR | libc::O_CREAT | libc::O_NOFOLLOW | libc::O_NONBLOCK,
+            0o600,
+        )
+        .map_err(|e| Error::io("cannot open the install lock", &path, e))?;
+    let st = crate::fs::at::fstat(&fd).map_err(|e| Error::io("cannot inspect", &path, e))?;
     // SAFETY: geteuid has no preconditions.
     let me = unsafe { libc::geteuid() };
     if st.st_mode & libc::S_IFMT != libc::S_IFREG || st.st_uid != me || st.st_mode & 0o077 != 0 {

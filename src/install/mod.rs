@@ -4,12 +4,13 @@
 //! generations and ask systemd to restart units whose secrets changed.
 //!
 //! Modules, one job each: `manifest` (parse + validate), `check` (--check), `lock`, `mount`
-//! (with `dirfd`, `sysmount`), `generation` (numbering, switch, prune, state), `genfs` (a
+//! (with `sysmount`), `generation` (numbering, switch, prune, state), `genfs` (a
 //! generation's own RAM filesystem), `write` (one item into a generation),
 //! `own` (user/group lookup), `links` (custom paths), `template`, `restart`, `report`.
+//! The descriptor-relative primitives under them: `walk` (the one walk from `/`), `safedir`
+//! (work relative to a walked directory), `owned` (files created owner-first).
 
 pub mod check;
-mod dirfd;
 pub mod generation;
 mod genfs;
 pub mod links;
@@ -17,11 +18,14 @@ mod lock;
 pub mod manifest;
 pub mod mount;
 pub mod own;
+mod owned;
 pub mod report;
 pub mod restart;
+mod safedir;
 #[cfg(target_os = "linux")]
 mod sysmount;
 pub mod template;
+mod walk;
 pub mod write;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -30,7 +34,7 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 
 use crate::error::{Error, Result};
-use crate::fsutil::{self, Ownership, SecretBytes};
+use crate::fs::{self, SecretBytes, DIR_PRIVATE, DIR_SHARED};
 use crate::identity::Identities;
 use crate::par;
 
@@ -39,6 +43,8 @@ use manifest::{Common, OnFailure, PhaseKind, Plan};
 use report::{ItemSummary, PhaseSummary, Report};
 use restart::Requests;
 use write::{Change, Ctx, Outcome, Status};
+
+pub use owned::Ownership;
 
 #[derive(Args, Debug)]
 #[command(after_help = "\
@@ -94,9 +100,9 @@ pub fn run(args: &InstallArgs) -> Result<i32> {
     // --check above stays a portable validation of the manifest and the encrypted files.
     mount::supported(&plan)
         .map_err(|e| e.context(format!("manifest {}", args.manifest.display())))?;
-    fsutil::harden_process();
+    fs::harden_process();
     // Everything we create gets an explicit mode; a restrictive umask covers the rest.
-    fsutil::set_umask(0o077);
+    fs::set_umask(0o077);
     // SAFETY: geteuid has no preconditions.
     if !plan.user_mode && !dry_run && unsafe { libc::geteuid() } != 0 {
         return Err(Error::new(
@@ -315,7 +321,11 @@ fn run_phase(
     } else {
         Some(generation::create_next(plan, phase, prev.as_ref(), report)?)
     };
-    let dir_mode = if plan.user_mode { 0o700 } else { 0o751 };
+    let dir_mode = if plan.user_mode {
+        DIR_PRIVATE
+    } else {
+        DIR_SHARED
+    };
     if let Some(g) = &new_gen {
         let rels = secrets
             .iter()
@@ -323,7 +333,7 @@ fn run_phase(
             .chain(templates.iter().map(|t| t.c.rel.as_str()));
         for d in write::needed_dirs(rels) {
             let p = g.path.join(&d);
-            if let Err(e) = fsutil::mkdir_mode(&p, dir_mode) {
+            if let Err(e) = owned::mkdir_mode(&p, dir_mode) {
                 generation::discard(g);
                 return Err(Error::io("cannot create directory", &p, e));
             }

@@ -4,17 +4,16 @@
 
 #[cfg(target_os = "linux")]
 use std::io;
-use std::os::fd::OwnedFd;
 use std::path::Path;
 
-use super::dirfd;
 use super::manifest::{Filesystem, Plan};
 use super::own;
 use super::report::Report;
+use super::safedir::SafeDir;
 #[cfg(target_os = "linux")]
 use super::sysmount;
 use crate::error::{describe_io, Error, Result};
-use crate::fsutil;
+use crate::fs::{self, DIR_PRIVATE, DIR_SHARED};
 
 /// The top of the mount point holds nothing but the generations' own mount points (see
 /// `genfs`), so it needs no room; the size only bounds it.
@@ -68,8 +67,8 @@ pub fn check_user_backing(plan: &Plan, report: &mut Report) -> Result<()> {
         .find(|a| a.exists())
         .unwrap_or(Path::new("/"));
     // RAM-backed: tmpfs or ramfs on Linux; on macOS only a tmpfs, since a RAM disk cannot
-    // be told from a disk there (see fsutil::is_ram_backed).
-    if !fsutil::is_ram_backed(existing) {
+    // be told from a disk there (see fs::is_ram_backed).
+    if !fs::is_ram_backed(existing) {
         if !plan.allow_disk_backed {
             return Err(Error::new(format!(
                 "{} is not on a RAM-backed filesystem, so decrypted secrets would be \
@@ -87,18 +86,18 @@ pub fn check_user_backing(plan: &Plan, report: &mut Report) -> Result<()> {
 }
 
 /// Make sure `plan.mount_point` is a RAM filesystem we may use; mount one if not. The whole
-/// path is walked without following symlinks (`dirfd`); the caller holds the install lock.
+/// path is walked without following symlinks (`walk`); the caller holds the install lock.
 /// Returns a short description for the summary ("tmpfs (mounted)", "tmpfs (existing)", …).
 pub fn ensure(plan: &Plan, report: &mut Report) -> Result<String> {
     let mp = &plan.mount_point;
     if plan.user_mode {
-        dirfd::open(mp, Some(0o700))?;
+        SafeDir::own(mp, Some(DIR_PRIVATE))?;
         return Ok("none (user mode)".into());
     }
-    let dir = dirfd::open(mp, Some(0o751))?;
+    let dir = SafeDir::own(mp, Some(DIR_SHARED))?;
     if plan.filesystem == Filesystem::None {
         #[cfg(target_os = "linux")]
-        if !fsutil::is_ram_backed(mp) {
+        if !fs::is_ram_backed(mp) {
             report.warn(format!(
                 "{} is not on a RAM-backed filesystem and filesystem = \"none\" mounts \
                  nothing; secrets will be written to disk",
@@ -107,7 +106,7 @@ pub fn ensure(plan: &Plan, report: &mut Report) -> Result<String> {
         }
         #[cfg(target_os = "macos")]
         check_ram_disk(mp, report);
-        set_dir_owner(&dir, mp, 0o751, own::group_id("keys"))?;
+        set_dir_owner(&dir, mp, DIR_SHARED, own::group_id("keys"))?;
         return Ok("none (existing directory)".into());
     }
     mount_ram(plan, dir, report)
@@ -120,7 +119,7 @@ pub fn ensure(plan: &Plan, report: &mut Report) -> Result<String> {
 /// as on Linux.
 #[cfg(target_os = "macos")]
 fn check_ram_disk(mp: &Path, report: &mut Report) {
-    if fsutil::is_ram_backed(mp) {
+    if fs::is_ram_backed(mp) {
         return;
     }
     use std::os::unix::fs::MetadataExt;
@@ -131,7 +130,7 @@ fn check_ram_disk(mp: &Path, report: &mut Report) {
     let own_volume = canon
         .parent()
         .is_some_and(|parent| dev(&canon).is_some() && dev(&canon) != dev(parent));
-    match fsutil::fs_info(&canon) {
+    match fs::fs_info(&canon) {
         Ok(i) if own_volume => report.info(format!(
             "{} is a {} volume of its own ({}), taken to be the RAM disk the nix-darwin module \
              attaches there (macOS cannot tell a RAM disk from a disk volume by its filesystem)",
@@ -157,14 +156,14 @@ fn check_ram_disk(mp: &Path, report: &mut Report) {
 
 /// macOS cannot mount a RAM filesystem here; `supported` refuses such a manifest first.
 #[cfg(target_os = "macos")]
-fn mount_ram(plan: &Plan, _dir: OwnedFd, _report: &mut Report) -> Result<String> {
+fn mount_ram(plan: &Plan, _dir: SafeDir, _report: &mut Report) -> Result<String> {
     Err(unsupported_filesystem(plan))
 }
 
 /// Linux: reuse a RAM filesystem of ours mounted exactly at the mount point, else mount one
 /// there; refuse one somebody else mounted.
 #[cfg(target_os = "linux")]
-fn mount_ram(plan: &Plan, dir: OwnedFd, report: &mut Report) -> Result<String> {
+fn mount_ram(plan: &Plan, dir: SafeDir, report: &mut Report) -> Result<String> {
     let mp = &plan.mount_point;
     let existing =
         sysmount::mount_of(&dir).map_err(|e| Error::io("cannot tell what is mounted on", mp, e))?;
@@ -189,10 +188,10 @@ fn mount_ram(plan: &Plan, dir: OwnedFd, report: &mut Report) -> Result<String> {
             }
             let desc = mount_new(&dir, mp, plan.filesystem, report)?;
             // The mount is on top of the directory `dir` is open on: open what is there now.
-            (dirfd::open(mp, None)?, desc)
+            (SafeDir::own(mp, None)?, desc)
         }
     };
-    set_dir_owner(&dir, mp, 0o751, own::group_id("keys"))?;
+    set_dir_owner(&dir, mp, DIR_SHARED, own::group_id("keys"))?;
     Ok(desc)
 }
 
@@ -238,7 +237,7 @@ fn check_ours(plan: &Plan, m: &sysmount::MountEntry, report: &mut Report) -> Res
 }
 
 #[cfg(target_os = "linux")]
-fn mount_new(dir: &OwnedFd, mp: &Path, fs: Filesystem, report: &mut Report) -> Result<String> {
+fn mount_new(dir: &SafeDir, mp: &Path, fs: Filesystem, report: &mut Report) -> Result<String> {
     if fs == Filesystem::Tmpfs {
         match sysmount::mount_ram(dir, "tmpfs", TMPFS_DATA) {
             Ok(()) => {
@@ -272,13 +271,8 @@ pub(super) fn mount_error(mp: &Path, fs: &str, e: io::Error) -> Error {
     ))
 }
 
-/// Create the missing ancestors of `path` (mode 0755), following no symlink on the way.
-pub fn create_parents(path: &Path) -> Result<()> {
-    dirfd::open(&fsutil::parent_dir(path), Some(0o755)).map(drop)
-}
-
 /// root:keys (when the group exists) and `mode` on a directory of ours, through `dir`.
-pub fn set_dir_owner(dir: &OwnedFd, path: &Path, mode: u32, keys: Option<u32>) -> Result<()> {
-    dirfd::set_owner_mode(dir, keys.map(|g| (0, g)), mode)
+pub fn set_dir_owner(dir: &SafeDir, path: &Path, mode: u32, keys: Option<u32>) -> Result<()> {
+    dir.set_owner_mode(keys.map(|g| (0, g)), mode)
         .map_err(|e| Error::io("cannot set the owner and mode of", path, e))
 }

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::ffi::CString;
 
 use super::manifest::Principal;
-use crate::fsutil::Ownership;
+use super::owned::Ownership;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Db {

@@ -1,11 +1,13 @@
 //! Linux mount(2), umount2(2) and /proc/self/mountinfo, aimed through descriptors: a mount
-//! point is opened without following any symlink (see `dirfd`) and then named to the kernel
+//! point is opened without following any symlink (see `walk`) and then named to the kernel
 //! as `/proc/self/fd/N`, so nothing swapped into the path afterwards can redirect a mount.
 
 use std::ffi::CString;
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd};
 use std::path::{Path, PathBuf};
+
+use crate::fs::at::{cpath, cvt};
 
 /// The mount source the installer gives its own RAM filesystems: how a later run tells a
 /// mount of ours from one somebody else made (mountinfo's source field).
@@ -43,13 +45,13 @@ fn unescape_mountinfo(s: &str) -> String {
 
 /// The mount whose root directory `dir` is, if it is one (it is then the topmost mount there
 /// as of when `dir` was opened).
-pub fn mount_of(dir: &OwnedFd) -> io::Result<Option<MountEntry>> {
+pub fn mount_of(dir: impl AsFd) -> io::Result<Option<MountEntry>> {
     // SAFETY: statx is plain old data; all-zero is a valid value.
     let mut stx: libc::statx = unsafe { std::mem::zeroed() };
     // SAFETY: valid descriptor, empty NUL-terminated path, properly sized out-parameter.
     let rc = unsafe {
         libc::statx(
-            dir.as_raw_fd(),
+            dir.as_fd().as_raw_fd(),
             c"".as_ptr(),
             libc::AT_EMPTY_PATH,
             libc::STATX_MNT_ID,
@@ -94,16 +96,8 @@ pub fn mount_of(dir: &OwnedFd) -> io::Result<Option<MountEntry>> {
 }
 
 /// `/proc/self/fd/N`: the kernel resolves it to the very directory `dir` is open on.
-pub fn fd_path(dir: &OwnedFd) -> PathBuf {
-    PathBuf::from(format!("/proc/self/fd/{}", dir.as_raw_fd()))
-}
-
-fn cvt(ret: libc::c_int) -> io::Result<()> {
-    if ret == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
+pub fn fd_path(dir: impl AsFd) -> PathBuf {
+    PathBuf::from(format!("/proc/self/fd/{}", dir.as_fd().as_raw_fd()))
 }
 
 fn cstr(s: &str) -> io::Result<CString> {
@@ -114,7 +108,7 @@ const FLAGS: libc::c_ulong = libc::MS_NODEV | libc::MS_NOSUID | libc::MS_NOEXEC;
 
 /// mount(2) a RAM filesystem (`tmpfs` or `ramfs`, source `SOURCE`) on the directory `dir`
 /// with nodev,nosuid,noexec.
-pub fn mount_ram(dir: &OwnedFd, fstype: &str, data: &str) -> io::Result<()> {
+pub fn mount_ram(dir: impl AsFd, fstype: &str, data: &str) -> io::Result<()> {
     let (src, t, fs, d) = (
         cstr(SOURCE)?,
         cstr(&fd_path(dir).to_string_lossy())?,
@@ -135,7 +129,7 @@ pub fn mount_ram(dir: &OwnedFd, fstype: &str, data: &str) -> io::Result<()> {
 
 /// Remount the tmpfs whose root `dir` is with new limits on its size (bytes) and its inodes,
 /// keeping its flags.
-pub fn resize_tmpfs(dir: &OwnedFd, bytes: u64, inodes: u64) -> io::Result<()> {
+pub fn resize_tmpfs(dir: impl AsFd, bytes: u64, inodes: u64) -> io::Result<()> {
     let (t, d) = (
         cstr(&fd_path(dir).to_string_lossy())?,
         cstr(&format!("size={bytes},nr_inodes={inodes}"))?,
@@ -154,9 +148,7 @@ pub fn resize_tmpfs(dir: &OwnedFd, bytes: u64, inodes: u64) -> io::Result<()> {
 
 /// Detach whatever is mounted on `path` (lazily: processes with files open keep them).
 pub fn detach(path: &Path) -> io::Result<()> {
-    use std::os::unix::ffi::OsStrExt;
-    let t = CString::new(path.as_os_str().as_bytes())
-        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "contains NUL"))?;
+    let t = cpath(path)?;
     // SAFETY: a valid NUL-terminated path.
     cvt(unsafe { libc::umount2(t.as_ptr(), libc::MNT_DETACH | libc::UMOUNT_NOFOLLOW) })
 }

@@ -7,7 +7,7 @@ use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
-use crate::fsutil::SecretBytes;
+use crate::fs::SecretBytes;
 
 const OPEN: &str = "<SECRET:";
 const CLOSE: &str = ":PLACEHOLDER>";

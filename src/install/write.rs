@@ -10,12 +10,12 @@ use std::path::Path;
 
 use crate::crypto;
 use crate::error::describe_io;
-use crate::fsutil::{self, Ownership, SecretBytes};
+use crate::fs::{self, SecretBytes};
 use crate::header::Header;
 use crate::identity::Identities;
-use crate::safeio;
 
 use super::manifest::{Common, PhaseKind, SecretSpec};
+use super::owned::{self, Ownership};
 
 /// Permission bits we set and compare (set-id and sticky bits are rejected in manifests).
 const MODE_BITS: u32 = 0o777;
@@ -75,7 +75,7 @@ pub struct Ctx<'a> {
 /// Read and decrypt one secret's file; the message names the file, never the content.
 pub fn decrypt(spec: &SecretSpec, ids: &Identities) -> Result<SecretBytes, String> {
     let f = &spec.file;
-    let cipher = crate::fsutil::read_regular(f)
+    let cipher = fs::read_regular(f)
         .map_err(|e| format!("cannot read {}: {}", f.display(), describe_io(&e)))?;
     let header = Header::parse(&cipher).map_err(|e| format!("{}: {e}", f.display()))?;
     crypto::decrypt_with_header(&cipher, &header, ids)
@@ -93,13 +93,13 @@ pub fn compare(
     let Some(prev) = prev_gen else {
         return Change::Added;
     };
-    let Ok((f, meta)) = safeio::open_path(&prev.join(rel), false) else {
+    let Ok((f, meta)) = fs::open_path(&prev.join(rel), false) else {
         return Change::Added;
     };
     let mut what = Vec::new();
     // A file of another size is not read: its owner may have grown it without bound.
     let same = meta.len() == value.len() as u64
-        && safeio::read_bounded(f, &meta, value.len() as u64).is_ok_and(|old| old[..] == value[..]);
+        && fs::read_bounded(f, &meta, value.len() as u64).is_ok_and(|old| old[..] == value[..]);
     if !same {
         what.push("content");
     }
@@ -132,7 +132,7 @@ fn write_into(
     // invisible until the switch, so no temp file is needed (one could collide with another
     // secret's name); create_owned_file keeps it 0400-root until it is filled.
     // On tmpfs/ramfs an fsync does nothing useful.
-    fsutil::create_owned_file(&gen.join(rel), data, own, mode, false)
+    owned::create_owned_file(&gen.join(rel), data, own, mode, false)
 }
 
 /// Install `value` (or carry over the previous file when `value` is an error) for one item.
@@ -191,7 +191,7 @@ fn carry_over(ctx: &Ctx<'_>, c: &Common, err: String, keep_value: bool) -> Outco
     let Some(prev) = ctx.prev_gen else {
         return failed(err, false);
     };
-    let Ok((old, meta)) = fsutil::read_secret_nofollow(&prev.join(&c.rel)) else {
+    let Ok((old, meta)) = fs::read_secret_nofollow(&prev.join(&c.rel)) else {
         return failed(err, false);
     };
     // The previous file exactly as it was: same bytes, mode, owner and group.

@@ -13,9 +13,10 @@ use std::path::{Path, PathBuf};
 
 use rand::distributions::{Alphanumeric, DistString};
 
+use super::at::{c_name, cvt, cvt_fd, dir_names, fstat, is_type, lstat_at, openat};
+use super::mode::DIR_PRIVATE;
+use super::secret::{read_all_wiped, SecretBytes};
 use crate::error::{describe_io, Error, Result};
-use crate::fsutil::{cvt, read_all_wiped, SecretBytes};
-use crate::safedir::{c_name, cvt_fd, dir_names, is_type, lstat_at, openat};
 
 const DIR_FLAGS: libc::c_int = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW;
 
@@ -58,7 +59,9 @@ impl PrivateDir {
             );
             let n = CString::new(n).expect("alphanumeric has no NUL");
             // SAFETY: valid descriptor and NUL-terminated name.
-            match cvt(unsafe { libc::mkdirat(base_fd.as_raw_fd(), n.as_ptr(), 0o700) }) {
+            match cvt(unsafe {
+                libc::mkdirat(base_fd.as_raw_fd(), n.as_ptr(), DIR_PRIVATE as libc::mode_t)
+            }) {
                 Ok(()) => break n,
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists && tries < 16 => tries += 1,
                 Err(e) => return Err(fail("create", e)),
@@ -142,16 +145,13 @@ impl Drop for PrivateDir {
 /// What `mkdirat` made must be a directory of ours (nobody else can have put something at the
 /// fresh random name first in a sticky /dev/shm, but it costs one fstat to know); then 0700.
 fn own_private_dir(fd: &OwnedFd) -> io::Result<()> {
-    // SAFETY: stat is plain old data; all-zero is a valid value for every field.
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    // SAFETY: a descriptor we own and a properly sized out-parameter.
-    cvt(unsafe { libc::fstat(fd.as_raw_fd(), &mut st) })?;
+    let st = fstat(fd)?;
     // SAFETY: geteuid has no preconditions.
     if !is_type(&st, libc::S_IFDIR) || st.st_uid != unsafe { libc::geteuid() } {
         return Err(io::Error::other("it is not a directory of this user"));
     }
     // SAFETY: a descriptor we own.
-    cvt(unsafe { libc::fchmod(fd.as_raw_fd(), 0o700) })
+    cvt(unsafe { libc::fchmod(fd.as_raw_fd(), DIR_PRIVATE as libc::mode_t) })
 }
 
 /// Overwrite every regular file below `dir` with zeros (best effort), so the pages that held

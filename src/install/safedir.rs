@@ -1,20 +1,23 @@
-//! `SafeDir`: work in a directory that other users may write to (a custom destination's),
-//! without ever acting on something they put there in place of what the installer made. The
-//! directory is reached from `/` with O_NOFOLLOW and everything happens relative to its
-//! descriptor; a name there can change between any two system calls (a rename, a hard link
-//! to some other file), so what a name leads to is checked on the opened descriptor (type,
-//! link count, owner, inode) before anything is done to it.
+//! `SafeDir`: a directory reached from `/` by the one walk (`walk`) that follows no symlink,
+//! and the work done in it relative to its descriptor. A custom destination's directory may
+//! be writable by other users; a name there can change between any two system calls (a
+//! rename, a hard link to some other file), so what a name leads to is checked on the opened
+//! descriptor (type, link count, owner, inode) before anything is done to it, and nothing
+//! they put there in place of what the installer made is ever acted on.
 
 use std::ffi::{CStr, CString, OsStr};
 use std::fs::{File, Metadata};
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
-use crate::error::describe_io;
-use crate::fsutil::{cpath, cvt, fill_owned, Ownership, Replaced, SecretBytes};
-use crate::safeio;
+use super::owned::{fill_owned, Ownership};
+use super::walk::walk;
+pub use super::walk::Walk;
+use crate::error::{describe_io, Error, Result};
+use crate::fs::at::{c_name, cpath, cvt, dir_names, fstat, is_type, lstat_at, openat, readlink_at};
+use crate::fs::{open_regular, read_bounded, SecretBytes};
 
 /// A directory reached from `/` one component at a time with O_NOFOLLOW, so that no symlink
 /// on the way (planted by whoever may write to a directory in the chain) can redirect what
@@ -24,151 +27,71 @@ pub struct SafeDir {
     path: PathBuf,
 }
 
-pub(crate) fn c_name(name: &OsStr) -> io::Result<CString> {
-    CString::new(name.as_bytes())
-        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "name contains NUL"))
-}
-
-pub(crate) fn cvt_fd(fd: libc::c_int) -> io::Result<OwnedFd> {
-    if fd < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        // SAFETY: a fresh descriptor from the kernel that nothing else owns.
-        Ok(unsafe { OwnedFd::from_raw_fd(fd) })
-    }
-}
-
-pub(crate) fn openat(
-    dir: RawFd,
-    name: &CStr,
-    flags: libc::c_int,
-    mode: u32,
-) -> io::Result<OwnedFd> {
-    // SAFETY: valid descriptor and NUL-terminated name.
-    cvt_fd(unsafe {
-        libc::openat(
-            dir,
-            name.as_ptr(),
-            flags | libc::O_CLOEXEC,
-            mode as libc::c_uint,
-        )
-    })
-}
-
-/// lstat relative to `dir` (AT_FDCWD: a path); None when nothing is there.
-pub(crate) fn lstat_at(dir: RawFd, name: &CStr) -> io::Result<Option<libc::stat>> {
-    // SAFETY: st is a properly sized out-parameter; valid descriptor and name.
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    let rc = unsafe { libc::fstatat(dir, name.as_ptr(), &mut st, libc::AT_SYMLINK_NOFOLLOW) };
-    if rc == 0 {
-        return Ok(Some(st));
-    }
-    let e = io::Error::last_os_error();
-    if e.kind() == io::ErrorKind::NotFound {
-        Ok(None)
-    } else {
-        Err(e)
-    }
-}
-
-fn readlink_at(dir: RawFd, name: &CStr) -> io::Result<PathBuf> {
-    let mut buf = vec![0u8; libc::PATH_MAX as usize + 1];
-    // SAFETY: buf is writable for buf.len() bytes.
-    let n = unsafe {
-        libc::readlinkat(
-            dir,
-            name.as_ptr(),
-            buf.as_mut_ptr() as *mut libc::c_char,
-            buf.len(),
-        )
-    };
-    if n < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    buf.truncate(n as usize);
-    Ok(PathBuf::from(OsStr::from_bytes(&buf)))
-}
-
-pub(crate) fn is_type(st: &libc::stat, t: libc::mode_t) -> bool {
-    st.st_mode & libc::S_IFMT == t
+/// What an atomic replacement found at the destination before replacing it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Replaced {
+    Nothing,
+    /// A symlink that already pointed where we wanted.
+    SameSymlink,
+    /// A symlink pointing elsewhere (its old target), replaced without following it.
+    OtherSymlink(PathBuf),
+    /// A regular file (or other non-directory), replaced.
+    File,
 }
 
 impl SafeDir {
-    /// Open the absolute directory `dir`, creating missing directories (mode 0755) when
-    /// `create`. A symlink or non-directory anywhere on the way is an error naming it.
-    pub fn open(dir: &Path, create: bool) -> io::Result<SafeDir> {
-        const DIR: libc::c_int = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW;
-        if !dir.is_absolute() {
-            return Err(io::Error::other(format!(
-                "{} is not an absolute path",
+    /// Open the absolute directory `dir`, walked from `/` as `how` says (see `walk`). A
+    /// symlink or non-directory anywhere on the way is an error naming it.
+    pub fn open(dir: &Path, how: Walk) -> io::Result<SafeDir> {
+        match walk(dir, how, false)? {
+            Some(fd) => Ok(SafeDir {
+                fd,
+                path: dir.to_path_buf(),
+            }),
+            // Not reached: only a partial walk stops at a missing directory.
+            None => Err(io::Error::other(format!(
+                "{} does not exist",
                 dir.display()
-            )));
+            ))),
         }
-        // SAFETY: a constant NUL-terminated path.
-        let mut cur = cvt_fd(unsafe {
-            libc::open(
-                c"/".as_ptr(),
-                libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
-            )
-        })?;
-        let mut at = PathBuf::from("/");
-        for comp in dir.components() {
-            let name = match comp {
-                Component::RootDir | Component::CurDir => continue,
-                Component::Normal(n) => n,
-                _ => return Err(io::Error::other(format!("{} contains `..`", dir.display()))),
-            };
-            at.push(name);
-            let c = c_name(name)?;
-            let mut res = openat(cur.as_raw_fd(), &c, DIR, 0);
-            if create && matches!(&res, Err(e) if e.kind() == io::ErrorKind::NotFound) {
-                // SAFETY: valid descriptor and name.
-                let made = unsafe { libc::mkdirat(cur.as_raw_fd(), c.as_ptr(), 0o700) } == 0;
-                let mk_err = io::Error::last_os_error();
-                if !made && mk_err.kind() != io::ErrorKind::AlreadyExists {
-                    return Err(io::Error::other(format!(
-                        "cannot create directory {}: {}",
-                        at.display(),
-                        describe_io(&mk_err)
-                    )));
-                }
-                res = openat(cur.as_raw_fd(), &c, DIR, 0);
-                if let (true, Ok(fd)) = (made, &res) {
-                    // Created 0700 (umask); open it up like any directory on the way.
-                    // SAFETY: a descriptor we own.
-                    cvt(unsafe { libc::fchmod(fd.as_raw_fd(), 0o755) })?;
-                }
-            }
-            cur = match res {
-                Ok(fd) => fd,
-                Err(e) => {
-                    let st = lstat_at(cur.as_raw_fd(), &c).ok().flatten();
-                    return Err(match st {
-                        Some(st) if is_type(&st, libc::S_IFLNK) => io::Error::other(format!(
-                            "{} is a symlink (to {}); nothing is written through a symlink in \
-                             a destination's directories. Set `path` to the real location, or \
-                             replace the symlink with a directory",
-                            at.display(),
-                            readlink_at(cur.as_raw_fd(), &c)
-                                .map(|t| t.display().to_string())
-                                .unwrap_or_else(|_| "?".into())
-                        )),
-                        Some(st) if !is_type(&st, libc::S_IFDIR) => {
-                            io::Error::other(format!("{} is not a directory", at.display()))
-                        }
-                        _ => io::Error::other(format!("{}: {}", at.display(), describe_io(&e))),
-                    });
-                }
-            };
-        }
-        Ok(SafeDir {
-            fd: cur,
-            path: dir.to_path_buf(),
-        })
+    }
+
+    /// `open` one of the installer's own directories (`Walk::own`), its refusal an error of
+    /// the run.
+    pub fn own(dir: &Path, create: Option<u32>) -> Result<SafeDir> {
+        Self::open(dir, Walk::own(create)).map_err(own_error)
+    }
+
+    /// Check the part of `dir` that exists as `own` would, creating nothing: to refuse an
+    /// unsafe directory before anything at all is written.
+    pub fn check_own(dir: &Path) -> Result<()> {
+        walk(dir, Walk::own(None), true)
+            .map(drop)
+            .map_err(own_error)
     }
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// What the directory's descriptor says about it.
+    pub fn stat(&self) -> io::Result<libc::stat> {
+        fstat(&self.fd)
+    }
+
+    /// Give the directory `mode` and, when given, an owner (uid, gid).
+    pub fn set_owner_mode(&self, owner: Option<(u32, u32)>, mode: u32) -> io::Result<()> {
+        if let Some((uid, gid)) = owner {
+            // SAFETY: a descriptor we own.
+            cvt(unsafe { libc::fchown(self.fd.as_raw_fd(), uid, gid) })?;
+        }
+        // SAFETY: a descriptor we own.
+        cvt(unsafe { libc::fchmod(self.fd.as_raw_fd(), mode as libc::mode_t) })
+    }
+
+    /// openat(2) of `name` here (O_CLOEXEC added).
+    pub fn open_at(&self, name: &OsStr, flags: libc::c_int, mode: u32) -> io::Result<OwnedFd> {
+        openat(self.fd.as_raw_fd(), &c_name(name)?, flags, mode)
     }
 
     /// What is at `name` now (not followed).
@@ -203,11 +126,11 @@ impl SafeDir {
         cvt(unsafe { libc::unlinkat(self.fd.as_raw_fd(), c.as_ptr(), 0) })
     }
 
-    /// Read the regular file `name` (not followed, never blocking: see `safeio`) if it holds
+    /// Read the regular file `name` (not followed, never blocking: see `crate::fs::open_regular`) if it holds
     /// at most `limit` bytes, with the metadata of what was read (from its descriptor).
     pub fn read_file(&self, name: &OsStr, limit: u64) -> io::Result<(SecretBytes, Metadata)> {
-        let (f, meta) = safeio::open_regular(Some(self.fd.as_raw_fd()), &c_name(name)?, false)?;
-        Ok((safeio::read_bounded(f, &meta, limit)?, meta))
+        let (f, meta) = open_regular(Some(self.fd.as_raw_fd()), &c_name(name)?, false)?;
+        Ok((read_bounded(f, &meta, limit)?, meta))
     }
 
     /// Names in this directory.
@@ -320,6 +243,23 @@ impl SafeDir {
     }
 }
 
+impl AsFd for SafeDir {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+impl AsRawFd for SafeDir {
+    fn as_raw_fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+}
+
+/// An own walk's errors are whole messages (see `walk`).
+fn own_error(e: io::Error) -> Error {
+    Error::new(describe_io(&e))
+}
+
 /// Whether `st` is what `SafeDir` leaves behind as a temp file or link: a symlink or regular
 /// file with no other name, owned by the effective user (or by `also`).
 fn is_own_temp(st: &libc::stat, also: Option<u32>) -> bool {
@@ -330,21 +270,19 @@ fn is_own_temp(st: &libc::stat, also: Option<u32>) -> bool {
         && (st.st_uid == me || Some(st.st_uid) == also)
 }
 
-/// Give the symlink `name` in `dir` (AT_FDCWD: a path), which the caller has just made, owner
+/// Give the symlink `name` in `dir`, which the caller has just made, owner
 /// `o`. Whoever may write to that directory can rename something else over the name at any
 /// moment: a hard link to a file of their choosing, which a chown by name (or of whatever
 /// an open of the name returned) would hand to the secret's owner. So the link is opened
 /// without following it and the descriptor must be exactly the link made: a symlink of ours
 /// with no other name, the inode the name had right after it was made. Only then is it
 /// chowned, through the descriptor.
-pub(crate) fn chown_new_link(dir: RawFd, name: &CStr, o: Ownership) -> io::Result<()> {
+fn chown_new_link(dir: RawFd, name: &CStr, o: Ownership) -> io::Result<()> {
     let made = lstat_at(dir, name)?.ok_or_else(|| io::Error::from_raw_os_error(libc::ENOENT))?;
     check_own_link(&made, &made)?;
     let l = open_link(dir, name)?;
-    // SAFETY: stat is plain old data; all-zero is a valid value for every field.
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    // SAFETY: valid descriptor (fstat works on O_PATH ones) and a properly sized out-parameter.
-    cvt(unsafe { libc::fstat(l.as_raw_fd(), &mut st) })?;
+    // fstat works on O_PATH descriptors too.
+    let st = fstat(&l)?;
     check_own_link(&st, &made)?;
     fchown_link(&l, o)
 }
@@ -399,31 +337,4 @@ fn open_link(dir: RawFd, name: &CStr) -> io::Result<OwnedFd> {
 fn fchown_link(l: &OwnedFd, o: Ownership) -> io::Result<()> {
     // SAFETY: a descriptor we own.
     cvt(unsafe { libc::fchown(l.as_raw_fd(), o.uid, o.gid) })
-}
-
-/// Names in the directory open on `dir` (not `.` and `..`), read through a descriptor of its
-/// own so `dir`'s offset is left alone.
-pub(crate) fn dir_names(dir: RawFd) -> io::Result<Vec<CString>> {
-    let fd = openat(dir, c".", libc::O_RDONLY | libc::O_DIRECTORY, 0)?;
-    // SAFETY: fdopendir takes over the descriptor (closed by closedir).
-    let d = unsafe { libc::fdopendir(fd.into_raw_fd()) };
-    if d.is_null() {
-        return Err(io::Error::last_os_error());
-    }
-    let mut out = Vec::new();
-    loop {
-        // SAFETY: d is a valid DIR*; the name is copied before the next readdir.
-        let ent = unsafe { libc::readdir(d) };
-        if ent.is_null() {
-            break;
-        }
-        // SAFETY: d_name is NUL-terminated within the entry.
-        let n = unsafe { CStr::from_ptr((*ent).d_name.as_ptr()) };
-        if n != c"." && n != c".." {
-            out.push(n.to_owned());
-        }
-    }
-    // SAFETY: d came from fdopendir and is closed once.
-    unsafe { libc::closedir(d) };
-    Ok(out)
 }

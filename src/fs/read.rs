@@ -5,14 +5,14 @@
 //! the name pointed to a moment before), and no more than a stated limit is read, so
 //! /dev/zero or a huge sparse file cannot exhaust memory. One helper for all such reads.
 
-use std::ffi::{CStr, CString};
+use std::ffi::CStr;
 use std::fs::{File, Metadata};
 use std::io::{self, Read};
 use std::os::fd::{FromRawFd, RawFd};
-use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
-use crate::fsutil::{read_all_wiped, SecretBytes};
+use super::at::cpath;
+use super::secret::{read_all_wiped, SecretBytes};
 
 /// The most read of a previous generation's file (to carry it over when a secret cannot be
 /// decrypted, or of its state file): the tmpfs has no size limit and a secret's owner may
@@ -52,9 +52,7 @@ pub fn open_regular(dir: Option<RawFd>, name: &CStr, follow: bool) -> io::Result
 
 /// `open_regular` for a path.
 pub fn open_path(path: &Path, follow: bool) -> io::Result<(File, Metadata)> {
-    let c = CString::new(path.as_os_str().as_bytes())
-        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains NUL"))?;
-    open_regular(None, &c, follow)
+    open_regular(None, &cpath(path)?, follow)
 }
 
 /// Read all of `f` (opened by `open_regular`, `meta` its metadata) into a wiped buffer, or
@@ -77,6 +75,29 @@ pub fn read_path(path: &Path, follow: bool, limit: u64) -> io::Result<(SecretByt
     Ok((read_bounded(f, &meta, limit)?, meta))
 }
 
+/// Read a regular file of at most `MAX_SECRET_FILE` bytes without following a symlink at
+/// `path` or blocking, with its metadata.
+pub fn read_secret_nofollow(path: &Path) -> io::Result<(SecretBytes, Metadata)> {
+    read_path(path, false, MAX_SECRET_FILE)
+}
+
+/// Read an encrypted file from the repository, which must be a regular file (after following
+/// symlinks). A FIFO or a device (a committed symlink to /dev/zero, say) would otherwise make
+/// `check` in CI or `rekey` hang or exhaust memory; O_NONBLOCK keeps the open of a FIFO from
+/// blocking before we can look at it.
+pub fn read_regular(path: &Path) -> io::Result<Vec<u8>> {
+    let (mut f, meta) = open_path(path, true)?;
+    let mut buf = Vec::with_capacity(meta.len() as usize + 1);
+    f.read_to_end(&mut buf)?;
+    Ok(buf)
+}
+
+/// `read_regular` for text files (rules, lock): a FIFO or device is an error, not a hang.
+pub fn read_regular_text(path: &Path) -> io::Result<String> {
+    String::from_utf8(read_regular(path)?)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "not valid UTF-8 text"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -91,7 +112,7 @@ mod tests {
         assert!(e.to_string().contains("larger than 4 bytes"), "{e}");
         // A FIFO is refused at once (the open does not wait for a writer); so is a device.
         let fifo = d.path().join("fifo");
-        let c = CString::new(fifo.as_os_str().as_bytes()).unwrap();
+        let c = cpath(&fifo).unwrap();
         // SAFETY: a valid NUL-terminated path.
         assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
         let e = read_path(&fifo, true, 5).unwrap_err();

@@ -1,0 +1,100 @@
+//! Durable, atomic replacement of one file (`atomic_write`: the encrypted files, the lock
+//! file, `decrypt -o`), and the one-writer-at-a-time lock of a repository.
+
+use std::fs::{self, File, Permissions};
+use std::io::{self, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use super::at::cvt;
+use crate::error::{Error, IoContext, Result};
+
+/// Replace `path` atomically: write a temp file in the same directory, fsync it, rename it over
+/// `path`, fsync the directory. On any error the target is untouched and the temp file removed.
+/// The temp file starts at 0600 and gets `mode` before any byte is written.
+pub fn atomic_write(path: &Path, data: &[u8], mode: u32) -> Result<()> {
+    let dir = parent_dir(path);
+    // Cap the name in the temp file's name: a valid 250-byte target must not fail because
+    // its temp name would exceed the filesystem's 255-byte limit.
+    let name: String = path
+        .file_name()
+        .map(|n| n.to_string_lossy().chars().take(64).collect())
+        .unwrap_or_else(|| "file".into());
+    let mut tmp = tempfile::Builder::new()
+        .prefix(&format!(".{name}."))
+        .suffix(".tmp")
+        .permissions(Permissions::from_mode(0o600))
+        .tempfile_in(&dir)
+        .map_err(|e| Error::io("cannot write", path, e))?;
+    tmp.as_file()
+        .set_permissions(Permissions::from_mode(mode))
+        .path_ctx("cannot set permissions on", tmp.path())?;
+    tmp.write_all(data).path_ctx("cannot write", tmp.path())?;
+    tmp.as_file()
+        .sync_all()
+        .path_ctx("cannot sync", tmp.path())?;
+    tmp.persist(path)
+        .map_err(|e| Error::io("cannot replace", path, e.error))?;
+    sync_dir(&dir);
+    Ok(())
+}
+
+/// The mode an existing file has, to keep it when the file is rewritten.
+pub fn existing_mode(path: &Path) -> Option<u32> {
+    fs::metadata(path)
+        .ok()
+        .map(|m| m.permissions().mode() & 0o7777)
+}
+
+pub fn parent_dir(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+pub fn sync_dir(dir: &Path) {
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+}
+
+/// An exclusive advisory lock on a directory, held until dropped (one writer of a repository at a time).
+pub struct DirLock(#[allow(dead_code)] File);
+
+pub fn lock_dir(dir: &Path) -> io::Result<DirLock> {
+    let f = File::open(dir)?;
+    // SAFETY: flock on a descriptor we own.
+    cvt(unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) })?;
+    Ok(DirLock(f))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atomic_write_sets_mode_and_replaces() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("x.age");
+        fs::write(&p, b"old").unwrap();
+        atomic_write(&p, b"new", 0o640).unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"new");
+        assert_eq!(existing_mode(&p), Some(0o640));
+        // No temp files left behind.
+        assert_eq!(fs::read_dir(d.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn atomic_write_takes_names_up_to_the_limit() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join(format!("{}.age", "n".repeat(250)));
+        atomic_write(&p, b"x", 0o644).unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"x");
+        let too_long = d.path().join("n".repeat(300));
+        let e = atomic_write(&too_long, b"x", 0o644).unwrap_err();
+        assert!(e.message().contains(&"n".repeat(300)), "{e}");
+        assert_eq!(fs::read_dir(d.path()).unwrap().count(), 1);
+    }
+}
