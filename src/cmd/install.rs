@@ -1,12 +1,65 @@
-//! `secrets install --manifest FILE`: the activation-time installer, which is the library's
-//! `install` module; its arguments are declared there.
+//! `secrets install --manifest FILE`: the activation-time installer's command line. The
+//! installer itself is the library's `install` module, which takes plain [`Options`].
+
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
 
 use super::Global;
 use crate::error::Result;
+use crate::install::{Options, PhaseChoice};
 
-pub use crate::install::InstallArgs;
+#[derive(Args, Debug)]
+#[command(after_help = "\
+Exit codes: 0 everything installed; 1 a secret failed (others are installed, failed ones keep \
+their previous value unless --fail-closed) or the manifest is invalid; 2 usage.")]
+pub struct InstallArgs {
+    /// The JSON manifest written by the NixOS module.
+    #[arg(long, value_name = "FILE")]
+    pub manifest: PathBuf,
+    /// users: only neededForUsers secrets (before users exist); main: everything else; all: both.
+    #[arg(long, value_enum, default_value_t = PhaseArg::All)]
+    pub phase: PhaseArg,
+    /// Validate the manifest and the encrypted files only (build time); writes nothing.
+    #[arg(long, conflicts_with = "dry_run")]
+    pub check: bool,
+    /// Decrypt in memory and print what would change; writes, mounts and restarts nothing.
+    /// Also enabled by NIXOS_ACTION=dry-activate.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print a JSON summary on stdout (log lines stay on stderr).
+    #[arg(long)]
+    pub json: bool,
+    /// Any failed secret aborts before the switch (same as onFailure = "abort").
+    #[arg(long)]
+    pub fail_closed: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum PhaseArg {
+    Users,
+    Main,
+    All,
+}
+
+impl InstallArgs {
+    fn options(&self) -> Options {
+        Options {
+            manifest: self.manifest.clone(),
+            phase: match self.phase {
+                PhaseArg::Users => PhaseChoice::Users,
+                PhaseArg::Main => PhaseChoice::Main,
+                PhaseArg::All => PhaseChoice::All,
+            },
+            check: self.check,
+            dry_run: self.dry_run,
+            json: self.json,
+            fail_closed: self.fail_closed,
+        }
+    }
+}
 
 /// The installer's report decides what it prints; `-v` adds nothing to it.
 pub fn run(args: &InstallArgs, _g: &Global) -> Result<i32> {
-    crate::install::run(args)
+    crate::install::run(&args.options())
 }

@@ -19,7 +19,7 @@ mod secret;
 mod write;
 
 pub use batch::{commit_staged, stage_write, Staged, SyncPoints};
-pub use mode::{DIR_PARENT, DIR_PRIVATE, DIR_SHARED};
+pub use mode::DIR_PRIVATE;
 pub use privdir::PrivateDir;
 pub use process::{harden_process, set_umask};
 #[cfg(target_os = "macos")]

@@ -1,20 +1,18 @@
 //! Generations: `<mp>/<N>` (main) and `<mp>/users.<N>` (users phase), the stable symlink that
-//! names the current one, stale leftovers of crashed runs, pruning, and the per-generation
-//! state file (names and units only, never values or hashes of values).
+//! names the current one, stale leftovers of crashed runs, the switch, retiring and pruning.
+//! What a generation holds is recorded in its state file (`state`).
 
 use std::io;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
-
 use super::genfs;
-use super::manifest::{PhaseKind, Plan, STATE_FILE};
-use super::owned::{self, Ownership};
+use super::manifest::{PhaseKind, Plan};
+use super::modes::PARENT_DIR;
 use super::report::Report;
 use super::safedir::SafeDir;
 use crate::error::{describe_io, Error, Result};
-use crate::fs::{self, DIR_PARENT};
+use crate::fs;
 
 #[derive(Clone, Debug)]
 pub struct Gen {
@@ -150,7 +148,7 @@ pub fn create_next(
 /// left by a run that was killed between creating and renaming them. Its directory is one of
 /// the installer's own; when it is missing or refused there is nothing to clean (the switch
 /// reports why).
-fn remove_stale_temps(stable: &Path) {
+pub fn remove_stale_temps(stable: &Path) {
     let Some(name) = stable.file_name() else {
         return;
     };
@@ -167,7 +165,7 @@ pub fn switch(plan: &Plan, phase: PhaseKind, gen: &Gen, report: &mut Report) -> 
     genfs::seal(plan, &gen.path)?;
     // Its directory is walked and made like the mount point's (see `walk`); the link is made
     // and renamed over the old one relative to that directory's descriptor.
-    let dir = SafeDir::own(&fs::parent_dir(stable), Some(DIR_PARENT))?;
+    let dir = SafeDir::own(&fs::parent_dir(stable), Some(PARENT_DIR))?;
     let name = stable.file_name().unwrap_or_default();
     dir.symlink(&gen.path, name, None).map_err(|e| {
         Error::new(format!(
@@ -218,65 +216,4 @@ pub fn prune(plan: &Plan, phase: PhaseKind, current: &Gen) -> Vec<String> {
         }
     }
     problems
-}
-
-#[derive(Serialize, Deserialize, Debug, Clone, Default)]
-#[serde(rename_all = "camelCase")]
-pub struct State {
-    pub version: u32,
-    pub items: Vec<StateItem>,
-}
-
-#[derive(Serialize, Deserialize, Debug, Clone)]
-#[serde(rename_all = "camelCase")]
-pub struct StateItem {
-    pub kind: String,
-    pub attr: String,
-    pub rel: String,
-    pub path: Option<PathBuf>,
-    pub symlink: bool,
-    pub restart_units: Vec<String>,
-    pub reload_units: Vec<String>,
-}
-
-pub fn write_state(gen: &Gen, state: &State, owner: Option<Ownership>) -> Result<()> {
-    let p = gen.path.join(STATE_FILE);
-    let data = serde_json::to_vec(state).expect("state serializes");
-    owned::create_owned_file(&p, &data, owner, 0o400, false)
-        .map_err(|e| genfs::with_space(Error::io("cannot write", &p, e), &gen.path))
-}
-
-/// The state of a generation; None for generations written by other tools.
-pub fn read_state(gen: &Gen) -> Option<State> {
-    let p = gen.path.join(STATE_FILE);
-    let (data, _) = fs::read_secret_nofollow(&p).ok()?;
-    serde_json::from_slice(&data).ok()
-}
-
-/// Regular files below a generation (relative paths), for generations without a state file.
-pub fn walk_files(dir: &Path) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut stack = vec![(dir.to_path_buf(), String::new())];
-    while let Some((d, prefix)) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in rd.flatten() {
-            let Some(n) = e.file_name().to_str().map(str::to_string) else {
-                continue;
-            };
-            let rel = if prefix.is_empty() {
-                n.clone()
-            } else {
-                format!("{prefix}/{n}")
-            };
-            match e.file_type() {
-                Ok(ft) if ft.is_dir() => stack.push((e.path(), rel)),
-                Ok(ft) if ft.is_file() && rel != STATE_FILE => out.push(rel),
-                _ => {}
-            }
-        }
-    }
-    out.sort();
-    out
 }

@@ -17,9 +17,9 @@ use std::io;
 use std::path::Path;
 
 use super::manifest::{Filesystem, Plan};
+use super::modes::{PRIVATE_DIR, SHARED_DIR};
 use super::safedir::SafeDir;
 use crate::error::{describe_io, Error, Result};
-use crate::fs::{DIR_PRIVATE, DIR_SHARED};
 
 /// Mount options of a generation's tmpfs while it is written: root-only, and the kernel's
 /// default size (half of RAM) until it is sealed.
@@ -45,7 +45,7 @@ fn gen_fs(plan: &Plan) -> Option<&'static str> {
 /// Create the generation directory `path` (root 0700; the user's 0700 in user mode) and
 /// mount its filesystem.
 pub fn create(plan: &Plan, path: &Path) -> Result<()> {
-    super::owned::mkdir_mode(path, DIR_PRIVATE)
+    super::owned::mkdir_mode(path, PRIVATE_DIR)
         .map_err(|e| with_space(Error::io("cannot create generation", path, e), path))?;
     let Some(_fs) = gen_fs(plan) else {
         return Ok(());
@@ -88,7 +88,7 @@ pub fn seal(plan: &Plan, path: &Path) -> Result<()> {
         })?;
     }
     let keys = super::own::group_id("keys");
-    super::mount::set_dir_owner(&dir, path, DIR_SHARED, keys)
+    super::mount::set_dir_owner(&dir, path, SHARED_DIR, keys)
 }
 
 /// A generation older than the current one: root:root 0700, so that nobody but root reaches
@@ -106,10 +106,10 @@ pub fn retire(plan: &Plan, path: &Path) -> Result<()> {
         ))
     })?;
     let st = dir.stat().map_err(fail)?;
-    if (st.st_uid, st.st_gid, st.st_mode & 0o7777) == (0, 0, DIR_PRIVATE as libc::mode_t) {
+    if (st.st_uid, st.st_gid, st.st_mode & 0o7777) == (0, 0, PRIVATE_DIR as libc::mode_t) {
         return Ok(());
     }
-    dir.set_owner_mode(Some((0, 0)), DIR_PRIVATE).map_err(fail)
+    dir.set_owner_mode(Some((0, 0)), PRIVATE_DIR).map_err(fail)
 }
 
 /// Remove a generation: detach its filesystem(s), then delete what is left (a legacy or

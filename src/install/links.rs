@@ -7,18 +7,18 @@
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
+use super::owned::Ownership;
+use super::safedir::{Replaced, SafeDir, Walk};
 use crate::error::describe_io;
 use crate::fs::read_secret_nofollow;
 
-use super::generation::StateItem;
-use super::manifest::Common;
-use super::owned::Ownership;
+use super::manifest::ItemSpec;
 use super::report::Report;
-use super::safedir::{Replaced, SafeDir, Walk};
+use super::state::StateItem;
 
 /// Create the link or copy for one installed item. Returns an error message on failure.
 pub fn install(
-    c: &Common,
+    item: &ItemSpec,
     stable_dir: &Path,
     dest: &Path,
     value: Option<&[u8]>,
@@ -26,13 +26,13 @@ pub fn install(
     mode: u32,
     report: &mut Report,
 ) -> Result<(), String> {
-    let target = stable_dir.join(&c.rel);
-    let what = if c.symlink { "link" } else { "copy" };
+    let target = stable_dir.join(&item.rel);
+    let what = if item.symlink { "link" } else { "copy" };
     let fail = |e: std::io::Error| {
         format!(
             "cannot install {what} {} for {}: {}",
             dest.display(),
-            c.attr,
+            item.attr,
             describe_io(&e)
         )
     };
@@ -42,7 +42,7 @@ pub fn install(
     // Walked from `/` without following symlinks; all writes are relative to it.
     let dir = SafeDir::open(parent, Walk::destination(true)).map_err(fail)?;
     dir.remove_stale_temps(name, own);
-    let res = if c.symlink {
+    let res = if item.symlink {
         dir.symlink(&target, name, own)
     } else {
         let Some(v) = value else {
@@ -60,7 +60,7 @@ pub fn install(
             ));
             Ok(())
         }
-        Ok(Replaced::File) if c.symlink => {
+        Ok(Replaced::File) if item.symlink => {
             report.info(format!(
                 "{}: replaced a regular file with a symlink to {}",
                 dest.display(),

@@ -14,10 +14,11 @@ use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
 use super::manifest::Plan;
+use super::modes::PARENT_DIR;
 use super::report::Report;
 use super::safedir::SafeDir;
 use crate::error::{describe_io, Error, Result};
-use crate::fs::{parent_dir, DIR_PARENT};
+use crate::fs::parent_dir;
 
 /// Held until dropped (the kernel releases it when the process ends, however it ends).
 pub struct InstallLock(#[allow(dead_code)] File);
@@ -46,7 +47,7 @@ pub fn acquire(plan: &Plan, dry_run: bool, report: &mut Report) -> Result<Option
         SafeDir::check_own(d)?;
     }
     let path = path_for(&plan.mount_point);
-    let dir = SafeDir::own(&parent_dir(&path), Some(DIR_PARENT))?;
+    let dir = SafeDir::own(&parent_dir(&path), Some(PARENT_DIR))?;
     let name = path.file_name().unwrap_or_default();
     let fd = dir
         .open_at(

@@ -7,13 +7,14 @@ use std::io;
 use std::path::Path;
 
 use super::manifest::{Filesystem, Plan};
+use super::modes::{PRIVATE_DIR, SHARED_DIR};
 use super::own;
 use super::report::Report;
 use super::safedir::SafeDir;
 #[cfg(target_os = "linux")]
 use super::sysmount;
 use crate::error::{describe_io, Error, Result};
-use crate::fs::{self, DIR_PRIVATE, DIR_SHARED};
+use crate::fs;
 
 /// The top of the mount point holds nothing but the generations' own mount points (see
 /// `genfs`), so it needs no room; the size only bounds it.
@@ -91,10 +92,10 @@ pub fn check_user_backing(plan: &Plan, report: &mut Report) -> Result<()> {
 pub fn ensure(plan: &Plan, report: &mut Report) -> Result<String> {
     let mp = &plan.mount_point;
     if plan.user_mode {
-        SafeDir::own(mp, Some(DIR_PRIVATE))?;
+        SafeDir::own(mp, Some(PRIVATE_DIR))?;
         return Ok("none (user mode)".into());
     }
-    let dir = SafeDir::own(mp, Some(DIR_SHARED))?;
+    let dir = SafeDir::own(mp, Some(SHARED_DIR))?;
     if plan.filesystem == Filesystem::None {
         #[cfg(target_os = "linux")]
         if !fs::is_ram_backed(mp) {
@@ -106,7 +107,7 @@ pub fn ensure(plan: &Plan, report: &mut Report) -> Result<String> {
         }
         #[cfg(target_os = "macos")]
         check_ram_disk(mp, report);
-        set_dir_owner(&dir, mp, DIR_SHARED, own::group_id("keys"))?;
+        set_dir_owner(&dir, mp, SHARED_DIR, own::group_id("keys"))?;
         return Ok("none (existing directory)".into());
     }
     mount_ram(plan, dir, report)
@@ -191,7 +192,7 @@ fn mount_ram(plan: &Plan, dir: SafeDir, report: &mut Report) -> Result<String> {
             (SafeDir::own(mp, None)?, desc)
         }
     };
-    set_dir_owner(&dir, mp, DIR_SHARED, own::group_id("keys"))?;
+    set_dir_owner(&dir, mp, SHARED_DIR, own::group_id("keys"))?;
     Ok(desc)
 }
 
@@ -207,7 +208,7 @@ fn check_ours(plan: &Plan, m: &sysmount::MountEntry, report: &mut Report) -> Res
     let ours_before = m.source == m.fs_type
         && [PhaseKind::Main, PhaseKind::Users].into_iter().any(|ph| {
             matches!(generation::current(plan, ph), Ok(Some(g))
-                if g.number > 0 && generation::read_state(&g).is_some())
+                if g.number > 0 && super::state::read(&g).is_some())
         });
     if m.source != sysmount::SOURCE && !ours_before {
         return Err(Error::new(format!(

@@ -63,62 +63,68 @@ pub fn execute(
     }
     match mode {
         RestartMode::None => {}
-        RestartMode::Systemctl => {
-            for (action, units) in [
-                ("try-restart", &req.restart),
-                ("try-reload-or-restart", &req.reload),
-            ] {
-                if units.is_empty() {
-                    continue;
-                }
-                let mut cmd = Command::new("systemctl");
-                if user_mode {
-                    cmd.arg("--user");
-                }
-                cmd.arg("--no-block").arg(action).args(units.iter());
-                match cmd.status() {
-                    Ok(s) if s.success() => {}
-                    Ok(s) => report.warn(format!(
-                        "systemctl {action} {} exited with {s}",
-                        units.iter().cloned().collect::<Vec<_>>().join(" ")
-                    )),
-                    Err(e) => report.warn(format!("cannot run systemctl: {}", describe_io(&e))),
-                }
-            }
+        RestartMode::Systemctl => systemctl(req, user_mode, report),
+        RestartMode::ActivationList => activation_lists(req, report),
+    }
+}
+
+/// `systemctl [--user] --no-block try-restart/try-reload-or-restart UNITS`.
+fn systemctl(req: &Requests, user_mode: bool, report: &mut Report) {
+    for (action, units) in [
+        ("try-restart", &req.restart),
+        ("try-reload-or-restart", &req.reload),
+    ] {
+        if units.is_empty() {
+            continue;
         }
-        RestartMode::ActivationList => {
-            let dir = std::env::var_os(LIST_DIR_ENV)
-                .filter(|v| !v.is_empty())
-                .map(PathBuf::from)
-                .unwrap_or_else(|| PathBuf::from("/run/nixos"));
-            for (file, units) in [
-                ("activation-restart-list", &req.restart),
-                ("activation-reload-list", &req.reload),
-            ] {
-                if units.is_empty() {
-                    continue;
-                }
-                let p = dir.join(file);
-                let res = std::fs::create_dir_all(&dir).and_then(|_| {
-                    let mut f = std::fs::OpenOptions::new()
-                        .create(true)
-                        .append(true)
-                        .open(&p)?;
-                    let mut text = String::new();
-                    for u in units {
-                        text.push_str(u);
-                        text.push('\n');
-                    }
-                    f.write_all(text.as_bytes())
-                });
-                if let Err(e) = res {
-                    report.warn(format!(
-                        "cannot append to {}: {}",
-                        p.display(),
-                        describe_io(&e)
-                    ));
-                }
+        let mut cmd = Command::new("systemctl");
+        if user_mode {
+            cmd.arg("--user");
+        }
+        cmd.arg("--no-block").arg(action).args(units.iter());
+        match cmd.status() {
+            Ok(s) if s.success() => {}
+            Ok(s) => report.warn(format!(
+                "systemctl {action} {} exited with {s}",
+                units.iter().cloned().collect::<Vec<_>>().join(" ")
+            )),
+            Err(e) => report.warn(format!("cannot run systemctl: {}", describe_io(&e))),
+        }
+    }
+}
+
+/// Append to the lists switch-to-configuration reads after activation.
+fn activation_lists(req: &Requests, report: &mut Report) {
+    let dir = std::env::var_os(LIST_DIR_ENV)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/run/nixos"));
+    for (file, units) in [
+        ("activation-restart-list", &req.restart),
+        ("activation-reload-list", &req.reload),
+    ] {
+        if units.is_empty() {
+            continue;
+        }
+        let p = dir.join(file);
+        let res = std::fs::create_dir_all(&dir).and_then(|_| {
+            let mut f = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&p)?;
+            let mut text = String::new();
+            for u in units {
+                text.push_str(u);
+                text.push('\n');
             }
+            f.write_all(text.as_bytes())
+        });
+        if let Err(e) = res {
+            report.warn(format!(
+                "cannot append to {}: {}",
+                p.display(),
+                describe_io(&e)
+            ));
         }
     }
 }

@@ -24,7 +24,6 @@ use crate::fs::{open_regular, read_bounded, SecretBytes};
 /// root writes. Everything below happens relative to the descriptor, never through the path.
 pub struct SafeDir {
     fd: OwnedFd,
-    path: PathBuf,
 }
 
 /// What an atomic replacement found at the destination before replacing it.
@@ -44,10 +43,7 @@ impl SafeDir {
     /// symlink or non-directory anywhere on the way is an error naming it.
     pub fn open(dir: &Path, how: Walk) -> io::Result<SafeDir> {
         match walk(dir, how, false)? {
-            Some(fd) => Ok(SafeDir {
-                fd,
-                path: dir.to_path_buf(),
-            }),
+            Some(fd) => Ok(SafeDir { fd }),
             // Not reached: only a partial walk stops at a missing directory.
             None => Err(io::Error::other(format!(
                 "{} does not exist",
@@ -68,10 +64,6 @@ impl SafeDir {
         walk(dir, Walk::own(None), true)
             .map(drop)
             .map_err(own_error)
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 
     /// What the directory's descriptor says about it.

@@ -18,32 +18,32 @@ use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Component, Path, PathBuf};
 
+use super::modes::{PARENT_DIR, PRIVATE_DIR};
 use crate::error::describe_io;
 use crate::fs::at::{c_name, cvt, cvt_fd, fstat, is_type, lstat_at, openat, readlink_at};
-use crate::fs::{DIR_PARENT, DIR_PRIVATE};
 
 const DIR_FLAGS: libc::c_int = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW;
 
 /// How `SafeDir::open` walks to a directory.
 #[derive(Clone, Copy, Debug)]
 pub struct Walk {
-    /// Make missing directories: those on the way `DIR_PARENT`, the directory itself this mode.
+    /// Make missing directories: those on the way `PARENT_DIR`, the directory itself this mode.
     create: Option<u32>,
     /// One of the installer's own directories: every directory on the way is `trusted`.
     own: bool,
 }
 
 impl Walk {
-    /// A custom destination's directory; `create` makes missing directories `DIR_PARENT`.
+    /// A custom destination's directory; `create` makes missing directories `PARENT_DIR`.
     pub fn destination(create: bool) -> Walk {
         Walk {
-            create: create.then_some(DIR_PARENT),
+            create: create.then_some(PARENT_DIR),
             own: false,
         }
     }
 
     /// One of the installer's own directories; `create = Some(mode)` makes missing
-    /// directories: those on the way `DIR_PARENT`, the directory itself `mode`.
+    /// directories: those on the way `PARENT_DIR`, the directory itself `mode`.
     pub fn own(create: Option<u32>) -> Walk {
         Walk { create, own: true }
     }
@@ -102,7 +102,7 @@ pub(super) fn walk(path: &Path, how: Walk, partial: bool) -> io::Result<Option<O
         }
         let mode = match i + 1 == names.len() {
             true => how.create,
-            false => how.create.map(|_| DIR_PARENT),
+            false => how.create.map(|_| PARENT_DIR),
         };
         let step = Step {
             dir: &cur,
@@ -132,7 +132,7 @@ impl Step<'_> {
             (Err(e), Some(mode)) if e.kind() == io::ErrorKind::NotFound => {
                 // SAFETY: valid descriptor and NUL-terminated name.
                 let made =
-                    unsafe { libc::mkdirat(dir, name.as_ptr(), DIR_PRIVATE as libc::mode_t) };
+                    unsafe { libc::mkdirat(dir, name.as_ptr(), PRIVATE_DIR as libc::mode_t) };
                 match cvt(made) {
                     Ok(()) => return self.made(name, mode),
                     // Somebody made it meanwhile: take it as found (still not followed, and

@@ -1,0 +1,293 @@
+//! The manifest (v1, see README): parsed strictly (unknown fields rejected) and validated as a
+//! whole into a [`Plan`] before anything on the system is touched.
+//!
+//! Here: what a validated manifest is (`Plan`, its items, their kind and phase) and
+//! `load`/`parse`. The JSON shape is in `raw`, one field's syntax in `fields`, and the checks
+//! that need the whole manifest in `validate`.
+
+mod fields;
+mod raw;
+mod validate;
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+use crate::recipients::Recipient;
+
+use super::template::Segment;
+use raw::{RawManifest, RawSecret, RawTemplate};
+
+#[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Filesystem {
+    #[default]
+    Tmpfs,
+    Ramfs,
+    /// Mount nothing; use the existing directory (nix-darwin's RAM disk).
+    None,
+}
+
+#[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum OnFailure {
+    #[default]
+    KeepPrevious,
+    Abort,
+}
+
+#[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum RestartMode {
+    #[default]
+    Systemctl,
+    ActivationList,
+    None,
+}
+
+/// A user or group as written in the manifest.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Principal {
+    Id(u32),
+    Name(String),
+}
+
+impl Principal {
+    fn parse(s: &str, what: &str, item: &str) -> Result<Principal> {
+        if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
+            let id: u32 = s
+                .parse()
+                .map_err(|_| Error::new(format!("{item}: {what} id {s:?} is out of range")))?;
+            return match super::own::check_id(id, what) {
+                Ok(()) => Ok(Principal::Id(id)),
+                Err(e) => Err(Error::new(format!("{item}: {e}"))),
+            };
+        }
+        let ok = !s.is_empty()
+            && s.len() <= 256
+            && !s.starts_with('-')
+            // '@': directory-service accounts (SSSD's user@domain), which agenix's chown took.
+            && s.bytes().all(|b| {
+                b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b'$' | b'@')
+            });
+        if !ok {
+            return Err(Error::new(format!(
+                "{item}: {what} {s:?} is neither a numeric id nor a valid {what} name"
+            )));
+        }
+        Ok(Principal::Name(s.to_string()))
+    }
+
+    pub fn is_root(&self) -> bool {
+        matches!(self, Principal::Id(0)) || matches!(self, Principal::Name(n) if n == "root")
+    }
+}
+
+impl std::fmt::Display for Principal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Principal::Id(i) => write!(f, "{i}"),
+            Principal::Name(n) => f.write_str(n),
+        }
+    }
+}
+
+/// Which installation phase an item belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum PhaseKind {
+    Users,
+    Main,
+}
+
+impl PhaseKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PhaseKind::Users => "users",
+            PhaseKind::Main => "main",
+        }
+    }
+}
+
+/// What an item is: a secret (one encrypted file) or a template (text with secrets put in).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ItemKind {
+    Secret,
+    Template,
+}
+
+/// The directory inside a generation that holds rendered templates.
+const RENDERED_DIR: &str = "rendered";
+
+impl ItemKind {
+    /// As in messages, the `--json` summary and the state file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ItemKind::Secret => "secret",
+            ItemKind::Template => "template",
+        }
+    }
+
+    /// The kind a state file records; anything but "template" (other tools, older versions)
+    /// is taken for a secret.
+    pub fn from_recorded(kind: &str) -> ItemKind {
+        if kind == "template" {
+            ItemKind::Template
+        } else {
+            ItemKind::Secret
+        }
+    }
+
+    /// Where an item of this kind named `name` goes inside a generation.
+    pub fn rel(self, name: &str) -> String {
+        match self {
+            ItemKind::Secret => name.to_string(),
+            ItemKind::Template => format!("{RENDERED_DIR}/{name}"),
+        }
+    }
+
+    /// A template's name back from the relative path recorded for it: None when `rel` is not
+    /// below `rendered/`.
+    pub fn template_name(rel: &str) -> Option<&str> {
+        rel.strip_prefix(RENDERED_DIR)?.strip_prefix('/')
+    }
+}
+
+/// What secrets and templates have in common: where, how and for whom an item is installed.
+#[derive(Clone, Debug)]
+pub struct ItemSpec {
+    pub kind: ItemKind,
+    /// Manifest attribute name (for messages).
+    pub attr: String,
+    /// The item's name (`name`, defaulting to the attribute name).
+    pub name: String,
+    /// Relative path inside the generation (`rendered/<name>` for templates).
+    pub rel: String,
+    /// Extra destination (symlink or copy) when it differs from the stable path.
+    pub custom_path: Option<PathBuf>,
+    pub mode: u32,
+    pub owner: Principal,
+    pub group: Principal,
+    pub symlink: bool,
+    pub phase: PhaseKind,
+    pub restart_units: Vec<String>,
+    pub reload_units: Vec<String>,
+}
+
+impl ItemSpec {
+    /// For log lines: a template says so; a secret is phase-qualified only for the users phase.
+    pub fn label(&self) -> String {
+        match (self.kind, self.phase) {
+            (ItemKind::Template, _) => format!("template {}", self.name),
+            (ItemKind::Secret, PhaseKind::Main) => self.name.clone(),
+            (ItemKind::Secret, PhaseKind::Users) => format!("{} (for users)", self.name),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct SecretSpec {
+    pub item: ItemSpec,
+    pub file: PathBuf,
+}
+
+#[derive(Clone, Debug)]
+pub struct TemplateSpec {
+    pub item: ItemSpec,
+    pub segments: Vec<Segment>,
+}
+
+/// A validated manifest with paths expanded and everything parsed.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    pub secrets_dir: PathBuf,
+    pub mount_point: PathBuf,
+    pub users_dir: PathBuf,
+    pub filesystem: Filesystem,
+    pub keep_generations: u32,
+    pub on_failure: OnFailure,
+    pub identity_paths: Vec<PathBuf>,
+    pub user_mode: bool,
+    /// userMode: accept a secretsMountPoint on a disk-backed filesystem (plaintext on disk).
+    pub allow_disk_backed: bool,
+    pub restart_mode: RestartMode,
+    pub host_keys: Vec<Recipient>,
+    /// Directories searched first for `age-plugin-*` programs (plugin identities).
+    pub plugin_path: Vec<PathBuf>,
+    pub secrets: Vec<SecretSpec>,
+    pub templates: Vec<TemplateSpec>,
+}
+
+impl Plan {
+    pub fn stable_dir(&self, phase: PhaseKind) -> &Path {
+        match phase {
+            PhaseKind::Users => &self.users_dir,
+            PhaseKind::Main => &self.secrets_dir,
+        }
+    }
+}
+
+/// Name of the per-generation state file (non-secret: names, units, destinations).
+pub const STATE_FILE: &str = ".secrets-install.json";
+
+/// Read, parse and validate a manifest file.
+pub fn load(path: &Path) -> Result<Plan> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Error::new(format!(
+            "cannot read manifest {}: {}",
+            path.display(),
+            crate::error::describe_io(&e)
+        ))
+    })?;
+    parse(&text).map_err(|e| e.context(format!("manifest {}", path.display())))
+}
+
+pub fn parse(text: &str) -> Result<Plan> {
+    // Look at the version first so a future manifest gets a clear message rather than a
+    // complaint about an unknown field.
+    // Strict: a duplicate key anywhere (a second "version", two "owner"s) is an error, where
+    // serde_json alone would let the last one win unseen.
+    // serde's messages quote keys and values as they are: escape what names may not hold.
+    let v = crate::strict_json::parse(text).map_err(|e| {
+        Error::new(format!(
+            "invalid JSON: {}",
+            crate::names::escaped(&e.to_string())
+        ))
+    })?;
+    match v.get("version") {
+        Some(serde_json::Value::Number(n)) if n.as_u64() == Some(1) => {}
+        Some(other) => {
+            return Err(Error::new(format!(
+                "unsupported manifest version {other}; this secrets understands version 1 \
+                 (update secrets, or the NixOS module that wrote it)"
+            )))
+        }
+        None => return Err(Error::new("missing \"version\": 1")),
+    }
+    let raw: RawManifest = serde_json::from_value(v.clone())
+        .map_err(|e| Error::new(crate::names::escaped(locate(&v, e).message())))?;
+    validate::validate(raw)
+}
+
+/// serde's message for a nested item ("unknown field `owenr`") does not say which secret it is
+/// about: find the first entry that fails on its own and name it.
+fn locate(v: &serde_json::Value, whole: serde_json::Error) -> Error {
+    fn first_bad<T: serde::de::DeserializeOwned>(
+        v: &serde_json::Value,
+        section: &str,
+    ) -> Option<String> {
+        let map = v.get(section)?.as_object()?;
+        map.iter().find_map(|(name, item)| {
+            serde_json::from_value::<T>(item.clone())
+                .err()
+                .map(|e| format!("{section}.{name:?}: {e}"))
+        })
+    }
+    let msg = first_bad::<RawSecret>(v, "secrets")
+        .or_else(|| first_bad::<RawTemplate>(v, "templates"))
+        .unwrap_or_else(|| whole.to_string());
+    Error::new(msg)
+}
+
+#[cfg(test)]
+mod tests;
