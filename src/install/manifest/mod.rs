@@ -16,6 +16,7 @@ use serde::Deserialize;
 use crate::error::{Error, Result};
 use crate::recipients::Recipient;
 
+pub use super::own::Principal;
 use super::template::Segment;
 use raw::{RawManifest, RawSecret, RawTemplate};
 
@@ -44,53 +45,6 @@ pub enum RestartMode {
     Systemctl,
     ActivationList,
     None,
-}
-
-/// A user or group as written in the manifest.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Principal {
-    Id(u32),
-    Name(String),
-}
-
-impl Principal {
-    fn parse(s: &str, what: &str, item: &str) -> Result<Principal> {
-        if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
-            let id: u32 = s
-                .parse()
-                .map_err(|_| Error::new(format!("{item}: {what} id {s:?} is out of range")))?;
-            return match super::own::check_id(id, what) {
-                Ok(()) => Ok(Principal::Id(id)),
-                Err(e) => Err(Error::new(format!("{item}: {e}"))),
-            };
-        }
-        let ok = !s.is_empty()
-            && s.len() <= 256
-            && !s.starts_with('-')
-            // '@': directory-service accounts (SSSD's user@domain), which agenix's chown took.
-            && s.bytes().all(|b| {
-                b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b'$' | b'@')
-            });
-        if !ok {
-            return Err(Error::new(format!(
-                "{item}: {what} {s:?} is neither a numeric id nor a valid {what} name"
-            )));
-        }
-        Ok(Principal::Name(s.to_string()))
-    }
-
-    pub fn is_root(&self) -> bool {
-        matches!(self, Principal::Id(0)) || matches!(self, Principal::Name(n) if n == "root")
-    }
-}
-
-impl std::fmt::Display for Principal {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Principal::Id(i) => write!(f, "{i}"),
-            Principal::Name(n) => f.write_str(n),
-        }
-    }
 }
 
 /// Which installation phase an item belongs to.
