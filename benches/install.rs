@@ -46,7 +46,7 @@ fn run() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let identity = root.join("testdata/keys/web1_ed25519");
     let pubkey = std::fs::read_to_string(root.join("testdata/keys/web1_ed25519.pub")).unwrap();
-    let recipient = secrets::recipients::Recipient::parse(&pubkey).unwrap();
+    let recipient = secrets::keys::Recipient::parse(&pubkey).unwrap();
     let dir = tempfile::Builder::new()
         .prefix("secrets-bench")
         .tempdir()

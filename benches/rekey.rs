@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use secrets::recipients::Recipient;
+use secrets::keys::Recipient;
 
 const BIN: &str = env!("CARGO_BIN_EXE_secrets");
 

@@ -11,12 +11,11 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use base64::Engine;
 use serde::Serialize;
 
 use crate::header::Header;
+use crate::keys::{label, Recipient};
 use crate::lockfile::{recipient_id, sha256_hex, LockFile};
-use crate::recipients::Recipient;
 use crate::rules::{Rule, Rules};
 
 /// A recipient as reported: name (from secrets.json) when known, fingerprint, key type.
@@ -33,20 +32,12 @@ impl Who {
         Who {
             name: r.name.clone(),
             fingerprint: r.fingerprint.clone(),
-            kind: match &r.kind {
-                crate::recipients::Kind::SshEd25519 => "ssh-ed25519".into(),
-                crate::recipients::Kind::SshRsa => "ssh-rsa".into(),
-                crate::recipients::Kind::X25519 => "x25519".into(),
-                crate::recipients::Kind::Plugin(p) => format!("plugin:{p}"),
-            },
+            kind: r.kind.report_name(),
         }
     }
 
     pub fn label(&self) -> String {
-        match &self.name {
-            Some(n) => format!("{n} ({})", self.fingerprint),
-            None => self.fingerprint.clone(),
-        }
+        label(self.name.as_deref(), Some(&self.fingerprint))
     }
 }
 
@@ -149,7 +140,7 @@ pub fn assess_file(rule: &Rule, lock: &LockFile, known: &KnownKeys) -> State {
     };
     let header = match Header::parse(&data) {
         Ok(h) => h,
-        Err(e) => return State::Invalid(e.0),
+        Err(e) => return State::Invalid(e.message().to_string()),
     };
     if header.is_scrypt() {
         return State::Invalid(
@@ -178,11 +169,7 @@ pub fn assess(
         armor: (header.armored != rule.armor).then_some(header.armored),
         ..Drift::default()
     };
-    let real_stanzas = header
-        .stanzas
-        .iter()
-        .filter(|s| !s.tag.ends_with("-grease"))
-        .count();
+    let real_stanzas = header.real_stanzas().count();
     let rule_ids: BTreeSet<String> = rule.recipients.iter().map(recipient_id).collect();
 
     // 1. A lock entry for exactly these bytes is authoritative.
@@ -225,16 +212,9 @@ pub fn assess(
         }
     }
     let mut file_tags = BTreeSet::new();
-    for s in header
-        .stanzas
-        .iter()
-        .filter(|s| s.tag == "ssh-ed25519" || s.tag == "ssh-rsa")
-    {
+    for s in header.stanzas.iter().filter(|s| s.is_ssh()) {
         let arg = s.args.first().map(String::as_str).unwrap_or_default();
-        let tag = base64::engine::general_purpose::STANDARD_NO_PAD
-            .decode(arg)
-            .ok()
-            .and_then(|t| <[u8; 4]>::try_from(t.as_slice()).ok());
+        let tag = s.ssh_tag();
         if let Some(t) = tag {
             file_tags.insert(t);
             if rule_tags.contains(&t) {

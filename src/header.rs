@@ -1,9 +1,71 @@
 //! Reading an age file's header without any key: which stanzas (recipient types, SSH key tags)
 //! it has and whether it is armored. Used to pick identities, detect drift and check files.
+//! Also the one place that says what a stanza is (SSH, grease, its key tag, well formed), for
+//! our header's stanzas and the age crate's alike.
 
 use std::io::Read;
 
 use base64::Engine;
+
+use crate::error::Error;
+
+/// Stanza tags of the recipient types we look into.
+pub const SSH_ED25519: &str = "ssh-ed25519";
+pub const SSH_RSA: &str = "ssh-rsa";
+pub const X25519: &str = "X25519";
+const SCRYPT: &str = "scrypt";
+
+/// Whether a stanza of this tag names its SSH key (by the 4-byte tag in its first argument).
+pub fn is_ssh(tag: &str) -> bool {
+    tag == SSH_ED25519 || tag == SSH_RSA
+}
+
+/// Whether a stanza of this tag is grease: random stanzas age writes so that parsers stay
+/// tolerant; no recipient is behind one.
+pub fn is_grease(tag: &str) -> bool {
+    tag.ends_with("-grease")
+}
+
+/// The 4-byte SSH key tag an SSH stanza's first argument encodes, if it does.
+pub fn ssh_key_tag(arg: &str) -> Option<[u8; 4]> {
+    let t = base64::engine::general_purpose::STANDARD_NO_PAD
+        .decode(arg)
+        .ok()?;
+    <[u8; 4]>::try_from(t.as_slice()).ok()
+}
+
+/// Why an X25519 or ssh-ed25519 stanza is malformed, if it is: not the argument count age
+/// writes (X25519: the share; ssh-ed25519: the key tag and the share), a share that does not
+/// decode to 32 bytes, or a body that is not 32 bytes (the sealed 16-byte file key and its
+/// 16-byte tag). `body_len` is the body's length in bytes. Go age refuses all of these (for
+/// ssh-ed25519 before it looks at the tag); the age crate ignores extra arguments, so such a
+/// stanza would skip the low-order share check (see `keys`) and still be opened. Other stanza
+/// types are not ours to judge: `None`.
+pub fn malformed(tag: &str, args: &[String], body_len: usize) -> Option<String> {
+    let (want, share) = match tag {
+        X25519 => (1, args.first()),
+        SSH_ED25519 => (2, args.get(1)),
+        _ => return None,
+    };
+    let b64 = base64::engine::general_purpose::STANDARD_NO_PAD;
+    let what = if args.len() != want {
+        format!(
+            "{} argument{} where age writes {want}",
+            args.len(),
+            if args.len() == 1 { "" } else { "s" }
+        )
+    } else if !share.is_some_and(|s| b64.decode(s).is_ok_and(|d| d.len() == 32)) {
+        "its ephemeral share is not 32 bytes of base64".to_string()
+    } else if body_len != 32 {
+        format!("a {body_len}-byte body where age writes 32")
+    } else {
+        return None;
+    };
+    Some(format!(
+        "malformed {tag} stanza: {what}; age never writes such a stanza, so the file is forged \
+         or damaged and is refused"
+    ))
+}
 
 const ARMOR_BEGIN: &str = "-----BEGIN AGE ENCRYPTED FILE-----";
 const VERSION_LINE: &str = "age-encryption.org/v1";
@@ -26,22 +88,31 @@ pub struct Header {
     pub payload_len: usize,
 }
 
-/// Why a file is not a readable age file; worded for "FILE: <reason>".
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HeaderError(pub String);
+impl Stanza {
+    pub fn is_ssh(&self) -> bool {
+        is_ssh(&self.tag)
+    }
 
-impl std::fmt::Display for HeaderError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+    pub fn is_grease(&self) -> bool {
+        is_grease(&self.tag)
+    }
+
+    /// The SSH key tag of an SSH stanza (None for other stanzas, or a damaged tag).
+    pub fn ssh_tag(&self) -> Option<[u8; 4]> {
+        if !self.is_ssh() {
+            return None;
+        }
+        ssh_key_tag(self.args.first()?)
     }
 }
 
-fn bad(msg: impl Into<String>) -> HeaderError {
-    HeaderError(msg.into())
+/// Why a file is not a readable age file; worded for "FILE: <reason>".
+fn bad(msg: impl Into<String>) -> Error {
+    Error::new(msg)
 }
 
 impl Header {
-    pub fn parse(data: &[u8]) -> Result<Header, HeaderError> {
+    pub fn parse(data: &[u8]) -> Result<Header, Error> {
         if data.is_empty() {
             return Err(bad("empty file, not an age file"));
         }
@@ -61,9 +132,9 @@ impl Header {
         }
     }
 
-    fn parse_binary(data: &[u8], armored: bool) -> Result<Header, HeaderError> {
+    fn parse_binary(data: &[u8], armored: bool) -> Result<Header, Error> {
         let mut pos = 0usize;
-        let next_line = |pos: &mut usize| -> Result<&[u8], HeaderError> {
+        let next_line = |pos: &mut usize| -> Result<&[u8], Error> {
             if *pos >= MAX_HEADER {
                 return Err(bad("header larger than 1 MiB"));
             }
@@ -145,38 +216,30 @@ impl Header {
 
     /// Tags of the SSH keys this file is encrypted to.
     pub fn ssh_tags(&self) -> Vec<[u8; 4]> {
-        self.stanzas
-            .iter()
-            .filter(|s| s.tag == "ssh-ed25519" || s.tag == "ssh-rsa")
-            .filter_map(|s| s.args.first())
-            .filter_map(|t| {
-                base64::engine::general_purpose::STANDARD_NO_PAD
-                    .decode(t)
-                    .ok()
-            })
-            .filter(|t| t.len() == 4)
-            .map(|t| [t[0], t[1], t[2], t[3]])
-            .collect()
+        self.stanzas.iter().filter_map(Stanza::ssh_tag).collect()
+    }
+
+    /// The stanzas a recipient is behind: all but grease.
+    pub fn real_stanzas(&self) -> impl Iterator<Item = &Stanza> {
+        self.stanzas.iter().filter(|s| !s.is_grease())
     }
 
     /// Stanzas whose recipient cannot be read off the header (X25519, plugins, scrypt).
     pub fn opaque_stanzas(&self) -> impl Iterator<Item = &Stanza> {
-        self.stanzas
-            .iter()
-            .filter(|s| s.tag != "ssh-ed25519" && s.tag != "ssh-rsa" && !s.tag.ends_with("-grease"))
+        self.real_stanzas().filter(|s| !s.is_ssh())
     }
 
     /// Why a stanza of this header is a malformed X25519 or ssh-ed25519 stanza, if one is
-    /// (see `loworder::malformed`): such a file is refused before any identity sees it.
+    /// (see `malformed`): such a file is refused before any identity sees it.
     pub fn malformed_stanza(&self) -> Option<String> {
         self.stanzas.iter().find_map(|s| {
             // `body_len` counts base64 characters (unpadded): 6 bits each.
-            crate::loworder::malformed(&s.tag, &s.args, s.body_len * 6 / 8)
+            malformed(&s.tag, &s.args, s.body_len * 6 / 8)
         })
     }
 
     pub fn is_scrypt(&self) -> bool {
-        self.stanzas.iter().any(|s| s.tag == "scrypt")
+        self.stanzas.iter().any(|s| s.tag == SCRYPT)
     }
 }
 
@@ -190,7 +253,7 @@ pub fn strip_leading_whitespace(data: &[u8]) -> &[u8] {
     &data[start..]
 }
 
-fn not_age(data: &[u8]) -> HeaderError {
+fn not_age(data: &[u8]) -> Error {
     if data.starts_with(b"age-encryption.org/") {
         bad("unsupported age format version")
     } else {
@@ -224,5 +287,44 @@ mod tests {
         padded.extend_from_slice(b"\n\r  \t\n");
         let h = Header::parse(&padded).expect("leading whitespace before armor");
         assert!(h.armored);
+    }
+
+    /// Exactly age's shape passes: the argument count, a 32-byte share, a 32-byte body.
+    #[test]
+    fn malformed_stanzas_are_named() {
+        let b64 = base64::engine::general_purpose::STANDARD_NO_PAD;
+        let share = b64.encode([9u8; 32]);
+        let tag = b64.encode([1u8; 4]);
+        let x = |args: &[&str], body| malformed("X25519", &owned(args), body);
+        let s = |args: &[&str], body| malformed("ssh-ed25519", &owned(args), body);
+        assert_eq!(x(&[&share], 32), None);
+        assert_eq!(s(&[&tag, &share], 32), None);
+        // Not ours to judge.
+        assert_eq!(malformed("ssh-rsa", &[], 0), None);
+        assert_eq!(malformed("X25519-grease", &[], 7), None);
+        for (why, want) in [
+            (x(&[&share, "x"], 32), "2 arguments where age writes 1"),
+            (x(&[], 32), "0 arguments"),
+            (
+                s(&[&tag, &share, "x"], 32),
+                "3 arguments where age writes 2",
+            ),
+            (s(&[&tag], 32), "1 argument where"),
+            (x(&[&b64.encode([9u8; 31])], 32), "share is not 32 bytes"),
+            (
+                s(&[&tag, &b64.encode([9u8; 33])], 32),
+                "share is not 32 bytes",
+            ),
+            (s(&[&tag, "!!"], 32), "share is not 32 bytes"),
+            (x(&[&share], 33), "33-byte body"),
+            (s(&[&tag, &share], 31), "31-byte body"),
+        ] {
+            let why = why.unwrap_or_else(|| panic!("not refused: {want}"));
+            assert!(why.contains(want) && why.contains("malformed"), "{why}");
+        }
+    }
+
+    fn owned(args: &[&str]) -> Vec<String> {
+        args.iter().map(|a| a.to_string()).collect()
     }
 }

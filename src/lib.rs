@@ -1,8 +1,8 @@
 //! `secrets`: age-encrypted secrets for NixOS fleets.
 //!
-//! Modules, one job each: `rules` and `recipients` say who may read what; `identity`, `header`
-//! and `crypto` decrypt and encrypt; `loworder` refuses weak (small-order) keys and
-//! forged ephemeral shares; `drift` and `lockfile` tell, without keys, whether a file
+//! Modules, one job each: `rules` says who may read what; `keys` holds the recipients and
+//! identities, one module per key type (refusing weak keys and forged stanzas); `header` reads a
+//! file's header without a key; `crypto` encrypts and decrypts; `drift` and `lockfile` tell, without keys, whether a file
 //! matches its rule; `store` is the one writer of encrypted files and the lock file; `cmd` holds
 //! the command line, one module per command; `install` is the activation-time installer, with
 //! its descriptor-relative primitives (`SafeDir`, mounts, the install lock); `fs` holds what
@@ -18,15 +18,17 @@ pub mod drift;
 pub mod error;
 pub mod fs;
 pub mod header;
-pub mod identity;
 pub mod install;
+pub mod keys;
 pub mod lockfile;
-pub mod loworder;
 pub mod names;
 pub mod par;
-pub mod recipients;
 pub mod rules;
 pub mod store;
 pub mod strict_json;
 
 pub use error::{Error, Result};
+
+// The paths these types had before `keys` (crate-internal callers still use them).
+pub(crate) use keys as identity;
+pub(crate) use keys as recipients;

@@ -12,7 +12,7 @@ use std::path::Path;
 use crate::crypto::DecryptFailure;
 use crate::error::{describe_io, Error, Result};
 use crate::fs::{self, SecretBytes, SyncPoints};
-use crate::header::{Header, HeaderError};
+use crate::header::Header;
 use crate::identity::Identities;
 use crate::lockfile::{self, entry_for, Entry, LockFile};
 use crate::rules::{Rule, Rules};
@@ -57,7 +57,7 @@ pub enum DecryptFileError {
     /// The file cannot be read (or is not a regular file).
     Read(std::io::Error),
     /// Not an age file, or a damaged header.
-    NotAge(HeaderError),
+    NotAge(Error),
     /// A valid age file that none of the identities could decrypt.
     Decrypt(DecryptFailure),
 }

@@ -54,7 +54,7 @@ impl Ctx<'_> {
     /// Rules for `db.age` plus an encrypted db.age (to alice, binary) holding `content`.
     fn db_encrypted(&self, armor: bool) -> Vec<u8> {
         self.db_rules();
-        let r = secrets::recipients::Recipient::parse(&pubkey("alice_ed25519")).unwrap();
+        let r = secrets::keys::Recipient::parse(&pubkey("alice_ed25519")).unwrap();
         let c = secrets::crypto::encrypt(b"the secret", &[r], armor).unwrap();
         self.repo.write("db.age", &c);
         c
@@ -86,7 +86,7 @@ impl Ctx<'_> {
     fn encrypted(&self, name: &str, keys: &[&str], value: &[u8]) {
         let rs: Vec<_> = keys
             .iter()
-            .map(|k| secrets::recipients::Recipient::parse(&pubkey(k)).unwrap())
+            .map(|k| secrets::keys::Recipient::parse(&pubkey(k)).unwrap())
             .collect();
         let c = secrets::crypto::encrypt(value, &rs, false).unwrap();
         self.repo.write(name, c);

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use secrets::crypto::{decrypt, DecryptFailure};
-use secrets::identity::{Identities, Origin};
+use secrets::keys::{Identities, Origin};
 use sha2::{Digest, Sha256};
 
 const PACKAGE: &str = "cctv-age@0.2.0";

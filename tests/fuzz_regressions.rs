@@ -29,7 +29,7 @@ fn header_corpus_parses_without_panic() {
                 assert!(!h.stanzas.is_empty(), "{}", path.display());
                 let _ = h.ssh_tags();
             }
-            Err(e) => assert!(!e.0.is_empty(), "{}: empty error", path.display()),
+            Err(e) => assert!(!e.message().is_empty(), "{}: empty error", path.display()),
         }
     }
 }
@@ -44,7 +44,7 @@ fn stanza_without_body_is_refused() {
         .unwrap()
         .1;
     let e = Header::parse(&data).unwrap_err();
-    assert!(e.0.contains("malformed stanza body"), "{e}");
+    assert!(e.message().contains("malformed stanza body"), "{e}");
 }
 
 #[test]

@@ -403,8 +403,7 @@ fn steps() -> Vec<Step> {
             editor: None,
             run: |e| {
                 // db2.age holds marker2: the dry run compares it with the installed marker.
-                let r = secrets::recipients::Recipient::parse(&common::pubkey("alice_ed25519"))
-                    .unwrap();
+                let r = secrets::keys::Recipient::parse(&common::pubkey("alice_ed25519")).unwrap();
                 let c = secrets::crypto::encrypt(e.marker2.as_bytes(), &[r], false).unwrap();
                 std::fs::write(e.p().join("db2.age"), c).unwrap();
                 manifest(e, "m.json", SECRETS, &app_template());
@@ -437,8 +436,7 @@ fn steps() -> Vec<Step> {
             run: |e| {
                 // A second install where db2 (marker2, now cut short) fails: db keeps its value,
                 // the template that needs db2 keeps its previous rendering.
-                let r = secrets::recipients::Recipient::parse(&common::pubkey("alice_ed25519"))
-                    .unwrap();
+                let r = secrets::keys::Recipient::parse(&common::pubkey("alice_ed25519")).unwrap();
                 let c = secrets::crypto::encrypt(e.marker2.as_bytes(), &[r], false).unwrap();
                 std::fs::write(e.p().join("db2.age"), &c).unwrap();
                 std::fs::write(e.p().join("cut.age"), &c[..c.len() - 3]).unwrap();

@@ -397,7 +397,7 @@ fn rule_names_with_invisible_characters_are_refused() {
             serde_json::to_string(&name).unwrap()
         ));
         // Both files exist and open, so that `check` has nothing else to complain about.
-        let alice = secrets::recipients::Recipient::parse(&common::pubkey("alice_ed25519"));
+        let alice = secrets::keys::Recipient::parse(&common::pubkey("alice_ed25519"));
         let cipher = secrets::crypto::encrypt(b"x", &[alice.unwrap()], false).unwrap();
         repo.write("db.age", &cipher);
         repo.write(&name, &cipher);

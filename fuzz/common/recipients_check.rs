@@ -4,9 +4,10 @@
 
 use base64::Engine;
 use secrets::crypto::DecryptFailure;
-use secrets::identity::{Identities, Origin};
-use secrets::loworder::{ed25519_is_small_order, x25519_is_low_order};
-use secrets::recipients::{to_age_recipients, Kind, Recipient};
+use secrets::keys::{
+    ed25519_is_small_order, to_age_recipients, x25519_is_low_order, Identities, Kind, Origin,
+    Recipient,
+};
 
 /// One input: the first byte picks how the rest is read (see fuzz_targets/recipients.rs).
 pub fn recipients_one(data: &[u8]) {
@@ -105,7 +106,7 @@ fn identities() -> &'static TestIds {
         .unwrap();
         let public = std::fs::read_to_string(keys.join("alice_ed25519.pub")).unwrap();
         let blob = b64().decode(public.split(' ').nth(1).unwrap()).unwrap();
-        let tag = secrets::recipients::ssh_tag(&blob);
+        let tag = secrets::keys::ssh_tag(&blob);
         let dave = std::fs::read_to_string(keys.join("dave_age.pub")).unwrap();
         let (_, dave) = bech32::decode(dave.trim()).unwrap();
         let alice_x25519: Vec<u8> = (0..32)

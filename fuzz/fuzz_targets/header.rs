@@ -25,11 +25,11 @@ fuzz_target!(|data: &[u8]| {
         && age::Decryptor::new_buffered(age::armor::ArmoredReader::new(data)).is_ok();
     if let Err(e) = &ours {
         // We also demand a payload of at least nonce + one chunk, which age checks later.
-        let payload_short = e.0.starts_with("truncated file");
+        let payload_short = e.message().starts_with("truncated file");
         // age also reads the pre-v1 stanza layout (no body line, or no short final line),
         // which the spec and we refuse; the CCTV vectors stanza_missing_body and
         // stanza_missing_final_line record this. No real encryptor writes it.
-        let legacy_body = e.0.ends_with("malformed stanza body");
+        let legacy_body = e.message().ends_with("malformed stanza body");
         assert!(
             !age_ok || payload_short || legacy_body,
             "age accepts this header but Header::parse says: {e}"

@@ -102,7 +102,7 @@ impl Env {
     pub fn encrypt_to(&self, name: &str, plain: &[u8], keys: &[&str]) -> PathBuf {
         let rs: Vec<_> = keys
             .iter()
-            .map(|k| secrets::recipients::Recipient::parse(k).unwrap())
+            .map(|k| secrets::keys::Recipient::parse(k).unwrap())
             .collect();
         let c = secrets::crypto::encrypt(plain, &rs, false).unwrap();
         let p = self.path().join("enc").join(format!("{name}.age"));

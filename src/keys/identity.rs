@@ -5,12 +5,12 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 
-use age::secrecy::SecretString;
-
+use super::fingerprint::label;
+use super::loworder::RefuseLowOrder;
+use super::ssh::{self, SshSecret};
+use super::x25519;
 use crate::error::{describe_io, Error, Result};
 use crate::header::Header;
-use crate::loworder::RefuseLowOrder;
-use crate::recipients::{ssh_fingerprint, ssh_tag};
 
 /// How a set of identity paths was chosen, which decides whether a bad one is fatal.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -139,9 +139,11 @@ impl Identities {
     pub fn labels(&self) -> Vec<String> {
         self.items
             .iter()
-            .map(|l| match &l.fingerprint {
-                Some(fp) => format!("{} ({fp})", l.path.display()),
-                None => l.path.display().to_string(),
+            .map(|l| {
+                label(
+                    Some(&l.path.display().to_string()),
+                    l.fingerprint.as_deref(),
+                )
             })
             .collect()
     }
@@ -169,17 +171,13 @@ impl Identities {
                     }
                 }
                 Key::SshLocked { enc, unlocked } => {
-                    if !l.ssh_tag.is_some_and(|t| tags.contains(&t)) {
+                    let Some(tag) = l.ssh_tag.filter(|t| tags.contains(t)) else {
                         continue;
-                    }
+                    };
                     let res = unlocked.get_or_init(|| {
                         let _guard = self.prompt_lock.lock().unwrap_or_else(|e| e.into_inner());
-                        unlock(enc, &l.path, l.fingerprint.as_deref().unwrap_or("?")).map(|id| {
-                            RefuseLowOrder {
-                                inner: Box::new(id),
-                                ssh_tag: l.ssh_tag,
-                            }
-                        })
+                        let fp = l.fingerprint.as_deref().unwrap_or("?");
+                        ssh::unlock(enc, &l.path, fp, tag)
                     });
                     // A key that could not be unlocked is passed over: another identity may
                     // still open the file. Its error is reported only if none can.
@@ -200,35 +198,6 @@ impl Identities {
             _ => Ok(out),
         }
     }
-}
-
-/// Ask for the passphrase (up to three tries, as ssh does) and decrypt the key.
-fn unlock(
-    enc: &age::ssh::EncryptedKey,
-    path: &Path,
-    fp: &str,
-) -> std::result::Result<age::ssh::Identity, String> {
-    const TRIES: usize = 3;
-    let prompt = format!("Passphrase for {} ({fp}): ", path.display());
-    for attempt in 1..=TRIES {
-        let pass = rpassword::prompt_password(&prompt).map_err(|e| {
-            format!(
-                "cannot ask for the passphrase of {} ({fp}): {}; run in a terminal, or use an \
-                 unencrypted key for automation (SECRETS_IDENTITY)",
-                path.display(),
-                describe_io(&e)
-            )
-        })?;
-        match enc.decrypt(SecretString::from(pass)) {
-            Ok(key) => return Ok(age::ssh::Identity::from(key)),
-            Err(_) if attempt < TRIES => eprintln!("wrong passphrase, try again"),
-            Err(_) => {}
-        }
-    }
-    Err(format!(
-        "wrong passphrase for {} ({fp}), {TRIES} tries",
-        path.display()
-    ))
 }
 
 fn load_one(path: &Path, ask: bool) -> Result<Vec<Loaded>> {
@@ -268,37 +237,7 @@ fn load_one(path: &Path, ask: bool) -> Result<Vec<Loaded>> {
             path.display()
         )));
     }
-    let file = age::IdentityFile::from_buffer(head.as_bytes()).map_err(|_| {
-        Error::new(format!(
-            "{}: not a private key (expected an OpenSSH private key or an age identity \
-                 file with AGE-SECRET-KEY-1… / AGE-PLUGIN-… lines)",
-            path.display()
-        ))
-    })?;
-    let ids = if ask {
-        file.with_callbacks(TerminalCallbacks).into_identities()
-    } else {
-        file.with_callbacks(NoQuestions).into_identities()
-    };
-    let ids = ids.map_err(|e| {
-        Error::new(format!(
-            "{}: cannot use this identity file: {e}",
-            path.display()
-        ))
-    })?;
-    if ids.is_empty() {
-        return Err(Error::new(format!(
-            "{}: no identities in this file",
-            path.display()
-        )));
-    }
-    let ids = ids
-        .into_iter()
-        .map(|inner| RefuseLowOrder {
-            inner,
-            ssh_tag: None,
-        })
-        .collect();
+    let ids = x25519::load_identity_file(path, head, ask)?;
     Ok(vec![Loaded {
         path: path.to_path_buf(),
         fingerprint: None,
@@ -307,168 +246,20 @@ fn load_one(path: &Path, ask: bool) -> Result<Vec<Loaded>> {
     }])
 }
 
+/// An SSH private key file, as `Loaded`.
 fn load_ssh(path: &Path, text: &str) -> Result<Loaded> {
-    let id = age::ssh::Identity::from_buffer(text.as_bytes(), Some(path.display().to_string()))
-        .map_err(|_| {
-            Error::new(format!(
-                "{}: cannot parse this SSH private key (corrupted, or a format age does not \
-                 read)",
-                path.display()
-            ))
-        })?;
-    match &id {
-        age::ssh::Identity::Unencrypted(_) => {
-            let blob = public_blob(path, text)?;
-            let tag = ssh_tag(&blob);
-            let key: Box<dyn age::Identity + Send + Sync> = match ed25519_seed(text) {
-                Some((seed, public)) => Box::new(crate::crypto::SshEd25519Identity::new(
-                    id, &blob, &seed, &public, tag,
-                )),
-                // ssh-rsa, or an ed25519 key only the age crate reads: guarded all the same.
-                None => Box::new(RefuseLowOrder {
-                    inner: Box::new(id),
-                    ssh_tag: Some(tag),
-                }),
-            };
-            Ok(Loaded {
-                path: path.to_path_buf(),
-                fingerprint: Some(ssh_fingerprint(&blob)),
-                ssh_tag: Some(tag),
-                key: Key::Ssh(key),
-            })
-        }
-        age::ssh::Identity::Encrypted(enc) => {
-            let blob = public_blob(path, text)?;
-            Ok(Loaded {
-                path: path.to_path_buf(),
-                fingerprint: Some(ssh_fingerprint(&blob)),
-                ssh_tag: Some(ssh_tag(&blob)),
-                key: Key::SshLocked {
-                    enc: Box::new(enc.clone()),
-                    unlocked: OnceLock::new(),
-                },
-            })
-        }
-        age::ssh::Identity::Unsupported(u) => Err(Error::new(format!(
-            "{}: {}",
-            path.display(),
-            unsupported_reason(u, path)
-        ))),
-    }
-}
-
-/// The private seed of an unencrypted OpenSSH ssh-ed25519 key (None for any other key), for
-/// the faster identity in `crypto`.
-fn ed25519_seed(text: &str) -> Option<(zeroize::Zeroizing<[u8; 32]>, [u8; 32])> {
-    let key = ssh_key::PrivateKey::from_openssh(text.trim_end()).ok()?;
-    if key.is_encrypted() {
-        return None;
-    }
-    let pair = key.key_data().ed25519()?;
-    Some((
-        zeroize::Zeroizing::new(pair.private.to_bytes()),
-        pair.public.0,
-    ))
-}
-
-/// The SSH wire encoding of a private key's public half, for its fingerprint and stanza tag.
-/// OpenSSH keys store it in clear (even when encrypted); PEM RSA keys are derived.
-fn public_blob(path: &Path, text: &str) -> Result<Vec<u8>> {
-    let fail = |e: String| {
-        Error::new(format!(
-            "{}: cannot read the public part: {e}",
-            path.display()
-        ))
+    let id = ssh::load(path, text)?;
+    let key = match id.key {
+        SshSecret::Ready(id) => Key::Ssh(id),
+        SshSecret::Locked(enc) => Key::SshLocked {
+            enc,
+            unlocked: OnceLock::new(),
+        },
     };
-    if text.starts_with("-----BEGIN OPENSSH PRIVATE KEY-----") {
-        // Trailing blank lines or spaces (an editor's) are fine for age, so for us too.
-        let pk =
-            ssh_key::PrivateKey::from_openssh(text.trim_end()).map_err(|e| fail(e.to_string()))?;
-        return pk.public_key().to_bytes().map_err(|e| fail(e.to_string()));
-    }
-    use rsa::pkcs1::DecodeRsaPrivateKey;
-    use rsa::traits::PublicKeyParts;
-    let sk = rsa::RsaPrivateKey::from_pkcs1_pem(text).map_err(|e| fail(e.to_string()))?;
-    let key = ssh_key::public::RsaPublicKey {
-        e: ssh_key::Mpint::from_positive_bytes(&sk.e().to_bytes_be())
-            .map_err(|e| fail(e.to_string()))?,
-        n: ssh_key::Mpint::from_positive_bytes(&sk.n().to_bytes_be())
-            .map_err(|e| fail(e.to_string()))?,
-    };
-    ssh_key::PublicKey::from(ssh_key::public::KeyData::Rsa(key))
-        .to_bytes()
-        .map_err(|e| fail(e.to_string()))
-}
-
-fn unsupported_reason(u: &age::ssh::UnsupportedKey, path: &Path) -> String {
-    let p = path.display();
-    match u {
-        age::ssh::UnsupportedKey::EncryptedPem => format!(
-            "passphrase-protected PEM keys are not supported; rewrite it in OpenSSH format with \
-             `ssh-keygen -p -f {p}`"
-        ),
-        age::ssh::UnsupportedKey::EncryptedSsh(cipher) => format!(
-            "this key is encrypted with {cipher}, which the age library cannot decrypt; \
-             re-encrypt it with `ssh-keygen -p -Z aes256-ctr -f {p}`"
-        ),
-        age::ssh::UnsupportedKey::Hardware(t) => format!(
-            "{t} keys live on a hardware security key and cannot decrypt age files; use an age \
-             plugin (e.g. age-plugin-yubikey) instead"
-        ),
-        age::ssh::UnsupportedKey::Type(t) => {
-            format!("{t} keys are not supported by age; use an ssh-ed25519 or ssh-rsa key")
-        }
-    }
-}
-
-/// Callbacks for age plugins run unattended (the installer): messages are logged, every
-/// question is declined, so a plugin needing a PIN fails instead of waiting on a terminal.
-#[derive(Clone, Copy)]
-pub struct NoQuestions;
-
-impl age::Callbacks for NoQuestions {
-    fn display_message(&self, message: &str) {
-        eprintln!("{message}");
-    }
-
-    fn confirm(&self, _: &str, _: &str, _: Option<&str>) -> Option<bool> {
-        None
-    }
-
-    fn request_public_string(&self, _: &str) -> Option<String> {
-        None
-    }
-
-    fn request_passphrase(&self, _: &str) -> Option<SecretString> {
-        None
-    }
-}
-
-/// Callbacks for age plugins: messages and questions go to the terminal.
-#[derive(Clone, Copy)]
-pub struct TerminalCallbacks;
-
-impl age::Callbacks for TerminalCallbacks {
-    fn display_message(&self, message: &str) {
-        eprintln!("{message}");
-    }
-
-    fn confirm(&self, message: &str, yes_string: &str, no_string: Option<&str>) -> Option<bool> {
-        let q = match no_string {
-            Some(no) => format!("{message} [{yes_string}/{no}]: "),
-            None => format!("{message} [{yes_string}]: "),
-        };
-        let answer = rpassword::prompt_password(q).ok()?;
-        Some(answer.trim().eq_ignore_ascii_case(yes_string))
-    }
-
-    fn request_public_string(&self, description: &str) -> Option<String> {
-        rpassword::prompt_password(format!("{description}: ")).ok()
-    }
-
-    fn request_passphrase(&self, description: &str) -> Option<SecretString> {
-        rpassword::prompt_password(format!("{description}: "))
-            .ok()
-            .map(SecretString::from)
-    }
+    Ok(Loaded {
+        path: path.to_path_buf(),
+        fingerprint: Some(id.fingerprint),
+        ssh_tag: Some(id.tag),
+        key,
+    })
 }

@@ -8,10 +8,11 @@
 //! low-order age1 key). We refuse keys when they are parsed, an all-zero shared secret when
 //! wrapping, and low-order shares before any identity computes with them.
 //!
-//! Malformed X25519 and ssh-ed25519 stanzas are refused here too, before any identity reads
-//! them: the age crate reads only the arguments it expects and ignores any others, so a stanza
-//! with an extra argument would otherwise skip the share check above and still be opened (with
-//! the all-zero secret of a low-order share). Go age refuses such stanzas; so do we.
+//! Malformed X25519 and ssh-ed25519 stanzas (`header::malformed`) are refused here too, before
+//! any identity reads them: the age crate reads only the arguments it expects and ignores any
+//! others, so a stanza with an extra argument would otherwise skip the share check above and
+//! still be opened (with the all-zero secret of a low-order share). Go age refuses such
+//! stanzas; so do we.
 //!
 //! The predicates compute (cofactor multiplication), so they need no list; the lists below are
 //! every encoding they must catch, for tests, fuzz seeds and readers. Completeness: the curve's
@@ -23,6 +24,9 @@ use age_core::format::Stanza;
 use base64::Engine;
 use curve25519_dalek::edwards::CompressedEdwardsY;
 use curve25519_dalek::montgomery::MontgomeryPoint;
+
+use crate::error::Error;
+use crate::header::{malformed, ssh_key_tag, SSH_ED25519, X25519};
 
 /// Every 32-byte Ed25519 encoding that decodes to a point of small order: the 8 torsion points
 /// (canonical), then the non-canonical ones: sign bit set on an x = 0 point ("−0") and
@@ -90,38 +94,6 @@ pub fn is_all_zero(b: &[u8]) -> bool {
     b.iter().fold(0u8, |acc, x| acc | x) == 0
 }
 
-/// Why an X25519 or ssh-ed25519 stanza is malformed, if it is: not the argument count age
-/// writes (X25519: the share; ssh-ed25519: the key tag and the share), a share that does not
-/// decode to 32 bytes, or a body that is not 32 bytes (the sealed 16-byte file key and its
-/// 16-byte tag). `body_len` is the body's length in bytes. Go age refuses all of these (for
-/// ssh-ed25519 before it looks at the tag); the age crate ignores extra arguments. Other
-/// stanza types are not ours to judge: `None`.
-pub fn malformed(tag: &str, args: &[String], body_len: usize) -> Option<String> {
-    let (want, share) = match tag {
-        "X25519" => (1, args.first()),
-        "ssh-ed25519" => (2, args.get(1)),
-        _ => return None,
-    };
-    let b64 = base64::engine::general_purpose::STANDARD_NO_PAD;
-    let what = if args.len() != want {
-        format!(
-            "{} argument{} where age writes {want}",
-            args.len(),
-            if args.len() == 1 { "" } else { "s" }
-        )
-    } else if !share.is_some_and(|s| b64.decode(s).is_ok_and(|d| d.len() == 32)) {
-        "its ephemeral share is not 32 bytes of base64".to_string()
-    } else if body_len != 32 {
-        format!("a {body_len}-byte body where age writes 32")
-    } else {
-        return None;
-    };
-    Some(format!(
-        "malformed {tag} stanza: {what}; age never writes such a stanza, so the file is forged \
-         or damaged and is refused"
-    ))
-}
-
 /// Why a stanza is refused: it is malformed (see `malformed`), or its ephemeral share is of
 /// small order, so its shared secret is all zero and anyone could have sealed it. `None` when
 /// the stanza is not an X25519 or ssh-ed25519 stanza, or a well-formed one with an honest
@@ -133,9 +105,9 @@ pub fn refused_share(stanza: &Stanza, ssh_tag: Option<[u8; 4]>) -> Option<String
     }
     let b64 = base64::engine::general_purpose::STANDARD_NO_PAD;
     let share = match (stanza.tag.as_str(), &stanza.args[..]) {
-        ("X25519", [share]) => share,
-        ("ssh-ed25519", [tag, share]) => {
-            let ours = ssh_tag.is_some_and(|t| b64.decode(tag).is_ok_and(|d| d == t));
+        (X25519, [share]) => share,
+        (SSH_ED25519, [tag, share]) => {
+            let ours = ssh_tag.is_some_and(|t| ssh_key_tag(tag) == Some(t));
             if !ours {
                 return None;
             }
@@ -152,6 +124,27 @@ pub fn refused_share(stanza: &Stanza, ssh_tag: Option<[u8; 4]>) -> Option<String
             stanza.tag
         )
     })
+}
+
+/// A weak (small-order) key met when parsing a recipient: what it is, why it cannot be used,
+/// and `fix`.
+pub fn weak_key(what: &str, fix: &str) -> Error {
+    Error::new(format!(
+        "{what} is a weak key (a small-order curve point): every file encrypted to it could be \
+         decrypted by anyone who knows only this public key, so it is refused; it is not a real \
+         key (a placeholder or a forged one): {fix}"
+    ))
+}
+
+/// The error for a wrap whose shared secret came out all zero: the recipient is a weak key.
+pub fn weak_recipient(kind: &str) -> age::EncryptError {
+    age::EncryptError::Io(std::io::Error::new(
+        std::io::ErrorKind::InvalidInput,
+        format!(
+            "the {kind} recipient is a weak (low-order) key: the shared secret with it is all \
+             zero, so anyone could decrypt; refusing to encrypt to it"
+        ),
+    ))
 }
 
 /// An identity that refuses malformed stanzas and stanzas with a low-order ephemeral share
@@ -389,44 +382,5 @@ mod tests {
             assert!(why.starts_with("malformed ssh-ed25519 stanza"), "{why}");
             assert!(refused_share(&stanza("ssh-ed25519", args), None).is_some());
         }
-    }
-
-    /// Exactly age's shape passes: the argument count, a 32-byte share, a 32-byte body.
-    #[test]
-    fn malformed_stanzas_are_named() {
-        let b64 = base64::engine::general_purpose::STANDARD_NO_PAD;
-        let share = b64.encode([9u8; 32]);
-        let tag = b64.encode([1u8; 4]);
-        let x = |args: &[&str], body| malformed("X25519", &owned(args), body);
-        let s = |args: &[&str], body| malformed("ssh-ed25519", &owned(args), body);
-        assert_eq!(x(&[&share], 32), None);
-        assert_eq!(s(&[&tag, &share], 32), None);
-        // Not ours to judge.
-        assert_eq!(malformed("ssh-rsa", &[], 0), None);
-        assert_eq!(malformed("X25519-grease", &[], 7), None);
-        for (why, want) in [
-            (x(&[&share, "x"], 32), "2 arguments where age writes 1"),
-            (x(&[], 32), "0 arguments"),
-            (
-                s(&[&tag, &share, "x"], 32),
-                "3 arguments where age writes 2",
-            ),
-            (s(&[&tag], 32), "1 argument where"),
-            (x(&[&b64.encode([9u8; 31])], 32), "share is not 32 bytes"),
-            (
-                s(&[&tag, &b64.encode([9u8; 33])], 32),
-                "share is not 32 bytes",
-            ),
-            (s(&[&tag, "!!"], 32), "share is not 32 bytes"),
-            (x(&[&share], 33), "33-byte body"),
-            (s(&[&tag, &share], 31), "31-byte body"),
-        ] {
-            let why = why.unwrap_or_else(|| panic!("not refused: {want}"));
-            assert!(why.contains(want) && why.contains("malformed"), "{why}");
-        }
-    }
-
-    fn owned(args: &[&str]) -> Vec<String> {
-        args.iter().map(|a| a.to_string()).collect()
     }
 }

@@ -1,0 +1,214 @@
+//! SSH keys of both types (ssh-ed25519, ssh-rsa): public keys parsed into recipients, private
+//! key files loaded into identities (a passphrase-protected one unlocked on demand), with the
+//! fingerprints and stanza tags that name them. What is particular to a type is in
+//! `ssh_ed25519` and `ssh_rsa`.
+
+use std::path::Path;
+use std::str::FromStr;
+
+use age::secrecy::SecretString;
+use base64::Engine;
+
+use super::fingerprint::{shorten, ssh_fingerprint, ssh_tag};
+use super::loworder::RefuseLowOrder;
+use super::ssh_ed25519::{self, SshEd25519Identity, SshEd25519Recipient};
+use super::ssh_rsa;
+use crate::error::{describe_io, Error, Result};
+
+/// A parsed SSH public key.
+pub struct SshRecipient {
+    /// `ssh-ed25519 AAAA…` without comment.
+    pub text: String,
+    pub fingerprint: String,
+    pub tag: [u8; 4],
+    pub key: SshKey,
+}
+
+/// The recipient that encrypts to an SSH key, kept so encrypting many files does not parse it
+/// again.
+#[derive(Clone)]
+pub enum SshKey {
+    /// Ours, faster than the age crate's.
+    Ed25519(SshEd25519Recipient),
+    Rsa(age::ssh::Recipient),
+}
+
+/// Parse `algo` (`ssh-ed25519` or `ssh-rsa`) and the base64 key blob after it.
+pub fn parse(algo: &str, blob_b64: &str) -> Result<SshRecipient> {
+    let text = format!("{algo} {blob_b64}");
+    let blob = base64::engine::general_purpose::STANDARD
+        .decode(blob_b64)
+        .map_err(|_| {
+            Error::new(format!(
+                "{algo} key has invalid base64: `{}`",
+                shorten(&text)
+            ))
+        })?;
+    let pk = ssh_key::PublicKey::from_openssh(&text)
+        .map_err(|e| Error::new(format!("invalid {algo} key `{}`: {e}", shorten(&text))))?;
+    if pk.algorithm().as_str() != algo {
+        return Err(Error::new(format!(
+            "key `{}` says {algo} but contains a {} key",
+            shorten(&text),
+            pk.algorithm().as_str()
+        )));
+    }
+    let fingerprint = ssh_fingerprint(&blob);
+    let ed25519 = pk.key_data().ed25519().map(|ed| ed.0);
+    if let Some(ed) = &ed25519 {
+        ssh_ed25519::refuse_weak(ed, &fingerprint)?;
+    }
+    if algo == "ssh-rsa" {
+        ssh_rsa::check_size(&pk, &fingerprint)?;
+    }
+    // The age crate must accept it too, or encryption would fail later.
+    let parsed = age::ssh::Recipient::from_str(&text)
+        .map_err(|e| Error::new(format!("age cannot use key {fingerprint}: {e:?}")))?;
+    let tag = ssh_tag(&blob);
+    let key = match ed25519 {
+        Some(ed) => SshKey::Ed25519(ssh_ed25519::recipient(&blob, &ed, tag, &fingerprint)?),
+        None => SshKey::Rsa(parsed),
+    };
+    Ok(SshRecipient {
+        text,
+        fingerprint,
+        tag,
+        key,
+    })
+}
+
+/// A loaded SSH private key.
+pub struct SshIdentity {
+    pub fingerprint: String,
+    pub tag: [u8; 4],
+    pub key: SshSecret,
+}
+
+pub enum SshSecret {
+    /// An unencrypted key: the age crate's identity behind a guard against low-order shares,
+    /// or for ssh-ed25519 our faster one (which guards itself).
+    Ready(Box<dyn age::Identity + Send + Sync>),
+    /// A passphrase-protected key, unlocked (`unlock`) only when a file needs it.
+    Locked(Box<age::ssh::EncryptedKey>),
+}
+
+/// Load an SSH private key (`text`: the file's content, from its `-----BEGIN` line).
+pub fn load(path: &Path, text: &str) -> Result<SshIdentity> {
+    let id = age::ssh::Identity::from_buffer(text.as_bytes(), Some(path.display().to_string()))
+        .map_err(|_| {
+            Error::new(format!(
+                "{}: cannot parse this SSH private key (corrupted, or a format age does not \
+                 read)",
+                path.display()
+            ))
+        })?;
+    match &id {
+        age::ssh::Identity::Unencrypted(_) => {
+            let blob = public_blob(path, text)?;
+            let tag = ssh_tag(&blob);
+            let key: Box<dyn age::Identity + Send + Sync> = match ssh_ed25519::seed(text) {
+                Some((seed, public)) => {
+                    Box::new(SshEd25519Identity::new(id, &blob, &seed, &public, tag))
+                }
+                // ssh-rsa, or an ed25519 key only the age crate reads: guarded all the same.
+                None => Box::new(RefuseLowOrder {
+                    inner: Box::new(id),
+                    ssh_tag: Some(tag),
+                }),
+            };
+            Ok(SshIdentity {
+                fingerprint: ssh_fingerprint(&blob),
+                tag,
+                key: SshSecret::Ready(key),
+            })
+        }
+        age::ssh::Identity::Encrypted(enc) => {
+            let blob = public_blob(path, text)?;
+            Ok(SshIdentity {
+                fingerprint: ssh_fingerprint(&blob),
+                tag: ssh_tag(&blob),
+                key: SshSecret::Locked(Box::new(enc.clone())),
+            })
+        }
+        age::ssh::Identity::Unsupported(u) => Err(Error::new(format!(
+            "{}: {}",
+            path.display(),
+            unsupported_reason(u, path)
+        ))),
+    }
+}
+
+/// Ask for the passphrase (up to three tries, as ssh does) and decrypt the key, behind the
+/// guard against low-order shares; `fp`: its fingerprint, for the prompt.
+pub fn unlock(
+    enc: &age::ssh::EncryptedKey,
+    path: &Path,
+    fp: &str,
+    tag: [u8; 4],
+) -> std::result::Result<RefuseLowOrder, String> {
+    const TRIES: usize = 3;
+    let prompt = format!("Passphrase for {} ({fp}): ", path.display());
+    for attempt in 1..=TRIES {
+        let pass = rpassword::prompt_password(&prompt).map_err(|e| {
+            format!(
+                "cannot ask for the passphrase of {} ({fp}): {}; run in a terminal, or use an \
+                 unencrypted key for automation (SECRETS_IDENTITY)",
+                path.display(),
+                describe_io(&e)
+            )
+        })?;
+        match enc.decrypt(SecretString::from(pass)) {
+            Ok(key) => {
+                return Ok(RefuseLowOrder {
+                    inner: Box::new(age::ssh::Identity::from(key)),
+                    ssh_tag: Some(tag),
+                })
+            }
+            Err(_) if attempt < TRIES => eprintln!("wrong passphrase, try again"),
+            Err(_) => {}
+        }
+    }
+    Err(format!(
+        "wrong passphrase for {} ({fp}), {TRIES} tries",
+        path.display()
+    ))
+}
+
+/// The SSH wire encoding of a private key's public half, for its fingerprint and stanza tag.
+/// OpenSSH keys store it in clear (even when encrypted); PEM RSA keys are derived.
+fn public_blob(path: &Path, text: &str) -> Result<Vec<u8>> {
+    let fail = |e: String| {
+        Error::new(format!(
+            "{}: cannot read the public part: {e}",
+            path.display()
+        ))
+    };
+    if text.starts_with("-----BEGIN OPENSSH PRIVATE KEY-----") {
+        // Trailing blank lines or spaces (an editor's) are fine for age, so for us too.
+        let pk =
+            ssh_key::PrivateKey::from_openssh(text.trim_end()).map_err(|e| fail(e.to_string()))?;
+        return pk.public_key().to_bytes().map_err(|e| fail(e.to_string()));
+    }
+    ssh_rsa::pem_public_blob(text, fail)
+}
+
+fn unsupported_reason(u: &age::ssh::UnsupportedKey, path: &Path) -> String {
+    let p = path.display();
+    match u {
+        age::ssh::UnsupportedKey::EncryptedPem => format!(
+            "passphrase-protected PEM keys are not supported; rewrite it in OpenSSH format with \
+             `ssh-keygen -p -f {p}`"
+        ),
+        age::ssh::UnsupportedKey::EncryptedSsh(cipher) => format!(
+            "this key is encrypted with {cipher}, which the age library cannot decrypt; \
+             re-encrypt it with `ssh-keygen -p -Z aes256-ctr -f {p}`"
+        ),
+        age::ssh::UnsupportedKey::Hardware(t) => format!(
+            "{t} keys live on a hardware security key and cannot decrypt age files; use an age \
+             plugin (e.g. age-plugin-yubikey) instead"
+        ),
+        age::ssh::UnsupportedKey::Type(t) => {
+            format!("{t} keys are not supported by age; use an ssh-ed25519 or ssh-rsa key")
+        }
+    }
+}
