@@ -151,7 +151,7 @@ mod tests {
     /// tests/weak_keys.rs Go `age`, decrypt our stanzas).
     #[test]
     fn x25519_recipient_refuses_low_order_keys() {
-        for u in super::super::loworder::X25519_LOW_ORDER {
+        for u in crate::keys::X25519_LOW_ORDER {
             assert!(X25519Recipient::new(u).is_none());
         }
     }
