@@ -10,7 +10,7 @@
 //!   32 bytes, is refused as malformed, as Go `age` does ("invalid … recipient block"): the age
 //!   crate ignores extra arguments, which once let a low-order share past our check.
 //!
-//! The point lists here are written out independently of src/loworder.rs (and each is checked
+//! The point lists here are written out independently of src/keys/loworder.rs (and each is checked
 //! against Go `age`, which must call it low order), and the SSH blobs, bech32 strings and age
 //! files are built by hand.
 
