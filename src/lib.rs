@@ -28,7 +28,3 @@ pub mod store;
 pub mod strict_json;
 
 pub use error::{Error, Result};
-
-// The paths these types had before `keys` (crate-internal callers still use them).
-pub(crate) use keys as identity;
-pub(crate) use keys as recipients;

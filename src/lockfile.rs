@@ -16,7 +16,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use crate::error::{describe_io, Error, Result};
-use crate::recipients::Recipient;
+use crate::keys::Recipient;
 
 pub const FILE_NAME: &str = "secrets.lock.json";
 const VERSION: u32 = 1;

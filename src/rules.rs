@@ -11,7 +11,7 @@ use serde::de::{Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 
 use crate::error::{describe_io, Error, Result};
-use crate::recipients::Recipient;
+use crate::keys::Recipient;
 
 mod nix_eval;
 

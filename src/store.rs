@@ -13,7 +13,7 @@ use crate::crypto::DecryptFailure;
 use crate::error::{describe_io, Error, Result};
 use crate::fs::{self, SecretBytes, SyncPoints};
 use crate::header::Header;
-use crate::identity::Identities;
+use crate::keys::Identities;
 use crate::lockfile::{self, entry_for, Entry, LockFile};
 use crate::rules::{Rule, Rules};
 

@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use clap::{Args, Parser, Subcommand};
 
 use crate::error::{Error, Result};
-use crate::identity::Identities;
+use crate::keys::Identities;
 use crate::rules::{Rule, Rules};
 
 const EXAMPLES: &str = "\

@@ -17,7 +17,7 @@ use crate::drift::{assess_file, par_map, Drift, KnownKeys, State};
 use crate::error::{Error, Result};
 use crate::fs::SyncPoints;
 use crate::header::Header;
-use crate::identity::Identities;
+use crate::keys::Identities;
 use crate::lockfile::LockFile;
 use crate::rules::{Rule, Rules};
 use crate::store::{self, LockfileUpdate, NotReplaced, Replacement};

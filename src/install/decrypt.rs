@@ -4,7 +4,7 @@
 
 use crate::error::describe_io;
 use crate::fs::SecretBytes;
-use crate::identity::Identities;
+use crate::keys::Identities;
 use crate::par;
 
 use super::manifest::SecretSpec;

@@ -43,7 +43,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::fs;
-use crate::identity::Identities;
+use crate::keys::Identities;
 
 use manifest::{OnFailure, PhaseKind, Plan};
 use report::Report;

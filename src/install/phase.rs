@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::owned::{self, Ownership};
 use crate::error::{Error, Result};
 use crate::fs::SecretBytes;
-use crate::identity::Identities;
+use crate::keys::Identities;
 use crate::par;
 
 use super::commit;

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
-use crate::recipients::Recipient;
+use crate::keys::Recipient;
 
 pub use super::own::Principal;
 use super::template::Segment;

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use crate::error::{Error, Result};
-use crate::recipients::Recipient;
+use crate::keys::Recipient;
 
 use super::super::template;
 use super::fields::{check_name, check_unit, expand, parse_mode};
