@@ -6,9 +6,7 @@
 
 use zeroize::Zeroizing;
 
-use super::loworder::{
-    decrypt_error, ed25519_is_small_order, is_all_zero, refused_share, weak_key, weak_recipient,
-};
+use super::loworder::{decrypt_error, ed25519_is_small_order, refused_share, weak_key};
 use crate::error::{Error, Result};
 use crate::header::{ssh_key_tag, SSH_ED25519};
 
@@ -91,44 +89,19 @@ impl SshEd25519Recipient {
 }
 
 impl age::Recipient for SshEd25519Recipient {
-    fn wrap_file_key(
-        &self,
-        file_key: &age_core::format::FileKey,
-    ) -> std::result::Result<
-        (
-            Vec<age_core::format::Stanza>,
-            std::collections::HashSet<String>,
-        ),
-        age::EncryptError,
-    > {
-        use age_core::secrecy::ExposeSecret;
-        use base64::Engine;
-        let esk = x25519_dalek::EphemeralSecret::random_from_rng(rand::rngs::OsRng);
-        let epk = x25519_dalek::PublicKey::from(&esk);
-        let shared = esk.diffie_hellman(&self.tweaked);
-        // Unreachable for keys `new` accepts; kept so that no path ever seals a file key under
-        // an all-zero secret (Go age refuses it the same way).
-        if is_all_zero(shared.as_bytes()) {
-            return Err(weak_recipient(SSH_ED25519));
-        }
-        let mut salt = [0u8; 64];
-        salt[..32].copy_from_slice(epk.as_bytes());
-        salt[32..].copy_from_slice(&self.pk);
-        let key = Zeroizing::new(age_core::primitives::hkdf(
-            &salt,
+    fn wrap_file_key(&self, file_key: &age_core::format::FileKey) -> super::x25519::Wrapped {
+        // `tweaked` = X25519(tweak, pk), so the ephemeral secret times it is age's
+        // X25519(tweak, X25519(esk, pk)) (see the type's comment). An all-zero result is
+        // unreachable for keys `new` accepts; `seal` refuses it anyway, as Go age does.
+        super::x25519::seal(
+            SSH_ED25519,
+            std::slice::from_ref(&self.tag),
+            &self.tweaked,
+            &self.pk,
             SSH_ED25519_LABEL,
-            shared.as_bytes(),
-        ));
-        let body = age_core::primitives::aead_encrypt(&key, file_key.expose_secret());
-        let stanza = age_core::format::Stanza {
-            tag: SSH_ED25519.to_string(),
-            args: vec![
-                self.tag.clone(),
-                base64::engine::general_purpose::STANDARD_NO_PAD.encode(epk.as_bytes()),
-            ],
-            body,
-        };
-        Ok((vec![stanza], Default::default()))
+            SSH_ED25519,
+            file_key,
+        )
     }
 }
 

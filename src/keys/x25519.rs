@@ -70,39 +70,62 @@ impl X25519Recipient {
     }
 }
 
+/// What `wrap_file_key` returns.
+pub(super) type Wrapped = std::result::Result<
+    (
+        Vec<age_core::format::Stanza>,
+        std::collections::HashSet<String>,
+    ),
+    age::EncryptError,
+>;
+
+/// The X25519 step both X25519-based stanza types share: a fresh ephemeral key from the OS
+/// random source, its shared secret with `dh_with`, the wrapping key from HKDF(`label`,
+/// salt = ephemeral ‖ `salt_pk`), and the sealed file key. `args_before` go before the
+/// ephemeral share (ssh-ed25519's key tag). An all-zero shared secret is refused (`what`
+/// names the key type): it would seal the file key under a key anyone can compute.
+pub(super) fn seal(
+    tag: &str,
+    args_before: &[String],
+    dh_with: &x25519_dalek::PublicKey,
+    salt_pk: &[u8; 32],
+    label: &[u8],
+    what: &str,
+    file_key: &age_core::format::FileKey,
+) -> Wrapped {
+    use age_core::secrecy::ExposeSecret;
+    use base64::Engine;
+    let esk = x25519_dalek::EphemeralSecret::random_from_rng(rand::rngs::OsRng);
+    let epk = x25519_dalek::PublicKey::from(&esk);
+    let shared = esk.diffie_hellman(dh_with);
+    if is_all_zero(shared.as_bytes()) {
+        return Err(weak_recipient(what));
+    }
+    let mut salt = [0u8; 64];
+    salt[..32].copy_from_slice(epk.as_bytes());
+    salt[32..].copy_from_slice(salt_pk);
+    let key = Zeroizing::new(age_core::primitives::hkdf(&salt, label, shared.as_bytes()));
+    let mut args = args_before.to_vec();
+    args.push(base64::engine::general_purpose::STANDARD_NO_PAD.encode(epk.as_bytes()));
+    let stanza = age_core::format::Stanza {
+        tag: tag.to_string(),
+        args,
+        body: age_core::primitives::aead_encrypt(&key, file_key.expose_secret()),
+    };
+    Ok((vec![stanza], Default::default()))
+}
+
 impl age::Recipient for X25519Recipient {
-    fn wrap_file_key(
-        &self,
-        file_key: &age_core::format::FileKey,
-    ) -> std::result::Result<
-        (
-            Vec<age_core::format::Stanza>,
-            std::collections::HashSet<String>,
-        ),
-        age::EncryptError,
-    > {
-        use age_core::secrecy::ExposeSecret;
-        use base64::Engine;
-        let esk = x25519_dalek::EphemeralSecret::random_from_rng(rand::rngs::OsRng);
-        let epk = x25519_dalek::PublicKey::from(&esk);
-        let shared = esk.diffie_hellman(&self.pk);
-        if is_all_zero(shared.as_bytes()) {
-            return Err(weak_recipient("age X25519"));
-        }
-        let mut salt = [0u8; 64];
-        salt[..32].copy_from_slice(epk.as_bytes());
-        salt[32..].copy_from_slice(self.pk.as_bytes());
-        let key = Zeroizing::new(age_core::primitives::hkdf(
-            &salt,
+    fn wrap_file_key(&self, file_key: &age_core::format::FileKey) -> Wrapped {
+        seal(
+            X25519,
+            &[],
+            &self.pk,
+            self.pk.as_bytes(),
             X25519_LABEL,
-            shared.as_bytes(),
-        ));
-        let stanza = age_core::format::Stanza {
-            tag: X25519.to_string(),
-            args: vec![base64::engine::general_purpose::STANDARD_NO_PAD.encode(epk.as_bytes())],
-            body: age_core::primitives::aead_encrypt(&key, file_key.expose_secret()),
-        };
-        Ok((vec![stanza], Default::default()))
+            "age X25519",
+            file_key,
+        )
     }
 }
 
