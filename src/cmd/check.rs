@@ -254,23 +254,7 @@ fn labels(w: &[Who]) -> String {
 /// Every `*.age` regular file below `dir`, as a name relative to it. Hidden directories
 /// (`.git`) and symlinks (e.g. Nix `result` links) are not followed.
 fn age_files(dir: &Path) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut stack = vec![(dir.to_path_buf(), String::new())];
-    while let Some((d, prefix)) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in rd.flatten() {
-            let Ok(ft) = e.file_type() else { continue };
-            let name = e.file_name().to_string_lossy().into_owned();
-            let rel = format!("{prefix}{name}");
-            if ft.is_dir() && !name.starts_with('.') {
-                stack.push((e.path(), format!("{rel}/")));
-            } else if ft.is_file() && name.ends_with(".age") {
-                out.push(rel);
-            }
-        }
-    }
-    out.sort();
-    out
+    let mut files = crate::fs::regular_files(dir, |name| !name.starts_with('.'));
+    files.retain(|rel| rel.ends_with(".age"));
+    files
 }

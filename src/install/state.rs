@@ -84,30 +84,9 @@ pub fn read(gen: &Gen) -> Option<GenState> {
 
 /// Regular files below a generation (relative paths), for generations without a state file.
 pub fn walk_files(dir: &Path) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut stack = vec![(dir.to_path_buf(), String::new())];
-    while let Some((d, prefix)) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in rd.flatten() {
-            let Some(n) = e.file_name().to_str().map(str::to_string) else {
-                continue;
-            };
-            let rel = if prefix.is_empty() {
-                n.clone()
-            } else {
-                format!("{prefix}/{n}")
-            };
-            match e.file_type() {
-                Ok(ft) if ft.is_dir() => stack.push((e.path(), rel)),
-                Ok(ft) if ft.is_file() && rel != STATE_FILE => out.push(rel),
-                _ => {}
-            }
-        }
-    }
-    out.sort();
-    out
+    let mut files = fs::regular_files(dir, |_| true);
+    files.retain(|rel| rel != STATE_FILE);
+    files
 }
 
 /// What `prev` held that the new generation (holding `new_rels`) does not. A generation
