@@ -57,7 +57,7 @@ pub fn create(plan: &Plan, path: &Path) -> Result<()> {
         let data = if _fs == "tmpfs" { GEN_TMPFS } else { GEN_RAMFS };
         if let Err(e) = sysmount::mount_ram(&dir, _fs, data) {
             let _ = std::fs::remove_dir(path);
-            return Err(super::mount::mount_error(path, _fs, e));
+            return Err(mount_error(path, _fs, e));
         }
     }
     Ok(())
@@ -88,7 +88,7 @@ pub fn seal(plan: &Plan, path: &Path) -> Result<()> {
         })?;
     }
     let keys = super::own::group_id("keys");
-    super::mount::set_dir_owner(&dir, path, SHARED_DIR, keys)
+    set_dir_owner(&dir, path, SHARED_DIR, keys)
 }
 
 /// A generation older than the current one: root:root 0700, so that nobody but root reaches
@@ -208,4 +208,20 @@ pub fn write_failed(err: &str, gen: Option<&Path>) -> String {
         Some(n) => format!("writing the new generation failed ({err}; {n})"),
         None => format!("writing the new generation failed ({err})"),
     }
+}
+
+#[cfg(target_os = "linux")]
+pub(super) fn mount_error(mp: &Path, fs: &str, e: io::Error) -> Error {
+    Error::new(format!(
+        "cannot mount {fs} on {}: {} (the installer must run as root in the host's mount \
+         namespace)",
+        mp.display(),
+        describe_io(&e)
+    ))
+}
+
+/// root:keys (when the group exists) and `mode` on a directory of ours, through `dir`.
+pub fn set_dir_owner(dir: &SafeDir, path: &Path, mode: u32, keys: Option<u32>) -> Result<()> {
+    dir.set_owner_mode(keys.map(|g| (0, g)), mode)
+        .map_err(|e| Error::io("cannot set the owner and mode of", path, e))
 }

@@ -7,11 +7,9 @@
 //! install up. The file is created root-only (the user's in user mode) without following a
 //! symlink, and one that is not is refused.
 
-use std::ffi::OsString;
 use std::fs::File;
 use std::io;
 use std::os::fd::AsRawFd;
-use std::path::{Path, PathBuf};
 
 use super::manifest::Plan;
 use super::modes::PARENT_DIR;
@@ -22,14 +20,6 @@ use crate::fs::parent_dir;
 
 /// Held until dropped (the kernel releases it when the process ends, however it ends).
 pub struct InstallLock(#[allow(dead_code)] File);
-
-/// Where the lock of `mount_point` lives.
-pub fn path_for(mount_point: &Path) -> PathBuf {
-    let mut n = OsString::from(".");
-    n.push(mount_point.file_name().unwrap_or_default());
-    n.push(".lock");
-    parent_dir(mount_point).join(n)
-}
 
 /// Take the install lock, waiting for another installer to finish. A dry run takes none: it
 /// creates nothing, and what it shows is a preview either way.
@@ -46,7 +36,7 @@ pub fn acquire(plan: &Plan, dry_run: bool, report: &mut Report) -> Result<Option
     for d in &dirs {
         SafeDir::check_own(d)?;
     }
-    let path = path_for(&plan.mount_point);
+    let path = plan.lock_path();
     let dir = SafeDir::own(&parent_dir(&path), Some(PARENT_DIR))?;
     let name = path.file_name().unwrap_or_default();
     let fd = dir

@@ -2,10 +2,11 @@
 //! (Linux); on macOS, which the installer cannot mount anything on, a RAM disk mounted by
 //! whoever runs it (`filesystem = "none"`).
 
-#[cfg(target_os = "linux")]
-use std::io;
 use std::path::Path;
 
+#[cfg(target_os = "linux")]
+use super::genfs::mount_error;
+use super::genfs::set_dir_owner;
 use super::manifest::{Filesystem, Plan};
 use super::modes::{PRIVATE_DIR, SHARED_DIR};
 use super::own;
@@ -260,20 +261,4 @@ fn mount_new(dir: &SafeDir, mp: &Path, fs: Filesystem, report: &mut Report) -> R
     sysmount::mount_ram(dir, "ramfs", RAMFS_DATA).map_err(|e| mount_error(mp, "ramfs", e))?;
     report.info(format!("mounted ramfs on {}", mp.display()));
     Ok("ramfs (mounted)".into())
-}
-
-#[cfg(target_os = "linux")]
-pub(super) fn mount_error(mp: &Path, fs: &str, e: io::Error) -> Error {
-    Error::new(format!(
-        "cannot mount {fs} on {}: {} (the installer must run as root in the host's mount \
-         namespace)",
-        mp.display(),
-        describe_io(&e)
-    ))
-}
-
-/// root:keys (when the group exists) and `mode` on a directory of ours, through `dir`.
-pub fn set_dir_owner(dir: &SafeDir, path: &Path, mode: u32, keys: Option<u32>) -> Result<()> {
-    dir.set_owner_mode(keys.map(|g| (0, g)), mode)
-        .map_err(|e| Error::io("cannot set the owner and mode of", path, e))
 }

@@ -173,6 +173,15 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// The install lock: a root-only file next to the mount point (`<parent>/.<name>.lock`),
+    /// which exists before anything is mounted there.
+    pub fn lock_path(&self) -> PathBuf {
+        let mut n = std::ffi::OsString::from(".");
+        n.push(self.mount_point.file_name().unwrap_or_default());
+        n.push(".lock");
+        crate::fs::parent_dir(&self.mount_point).join(n)
+    }
+
     pub fn stable_dir(&self, phase: PhaseKind) -> &Path {
         match phase {
             PhaseKind::Users => &self.users_dir,

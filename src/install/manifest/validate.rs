@@ -308,7 +308,7 @@ fn custom_path(plan: &Plan, item: &str, p: &str, stable: &PathBuf) -> Result<Opt
     if p == *stable {
         return Ok(None);
     }
-    let lock = super::super::lock::path_for(&plan.mount_point);
+    let lock = plan.lock_path();
     if p == lock {
         return Err(Error::new(format!(
             "{item}: path {} is the install lock of secretsMountPoint ({}); a \
