@@ -2,7 +2,7 @@
 //! any private key, shared by `rekey` and `check`.
 //!
 //! Method, in order of authority:
-//! 1. A lock entry (`lock.rs`) whose ciphertext hash equals the file's bytes gives the exact
+//! 1. A lock entry (`lockfile.rs`) whose ciphertext hash equals the file's bytes gives the exact
 //!    recipient set the file was encrypted to; its size must equal the header's stanza count.
 //! 2. Otherwise SSH recipients are compared by the 4-byte key tag age writes into each
 //!    `ssh-ed25519`/`ssh-rsa` stanza, and the number of X25519/plugin stanzas is compared with
