@@ -52,7 +52,7 @@ fn plain_agenix_config_emits_the_spec_manifest() {
 fn host_without_secrets_still_runs_the_installer() {
     need_nix!();
     // So a host whose last secret was removed loses it now, not at the next reboot; with
-    // nothing installed before, the installer does nothing (tests/install.rs).
+    // nothing installed before, the installer does nothing (tests/install/generations.rs).
     let v = eval_case("nosecrets");
     assert_no_problems(&v);
     assert_eq!(
