@@ -75,7 +75,7 @@
             pkgs.rust-analyzer
             pkgs.nixfmt-rfc-style
           ];
-          # Lets tests/nix_module.rs find <nixpkgs/lib>.
+          # Lets tests/nix_module/ find <nixpkgs/lib>.
           NIX_PATH = "nixpkgs=${nixpkgs}";
         };
       });

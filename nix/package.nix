@@ -20,7 +20,7 @@ let
   # What the build and its tests read (fixtures in testdata/, the fuzz corpora, the
   # modules): the whole tree but documents, the flake, CI and build output. Listed by
   # exclusion so a new fixture cannot be forgotten; editing docs or the flake does not
-  # rebuild. tests/nix_module.rs checks it against `git ls-files`.
+  # rebuild. tests/nix_module/ checks it against `git ls-files`.
   excluded = [
     "README.md"
     "SECURITY.md"

@@ -1,7 +1,7 @@
 # Evaluates nix/modules/nixos.nix against the test stub (nix/tests/nixos-stub.nix)
 # with nothing but nixpkgs' lib, for a set of named configurations (the hm* and
 # darwin* ones: home-manager.nix and darwin.nix against their stubs). Used by
-# tests/nix_module.rs; also handy by hand:
+# tests/nix_module/; also handy by hand:
 #
 #   NIX_PATH=nixpkgs=/path/to/nixpkgs-or-nixpkgs.lib \
 #     nix-instantiate --eval --strict --json nix/tests/eval.nix -A plain.manifest

@@ -1,6 +1,6 @@
 # Evaluates flake.nix's outputs against a STUB nixpkgs (nothing is built or
 # fetched; derivations are attribute sets with made-up store paths), with only
-# nixpkgs' lib, and summarises them as JSON for tests/nix_module.rs:
+# nixpkgs' lib, and summarises them as JSON for tests/nix_module/:
 #
 #   NIX_PATH=nixpkgs=/path/to/nixpkgs.lib \
 #     nix-instantiate --eval --strict --json nix/tests/flake-outputs.nix
