@@ -6,7 +6,7 @@ use std::io::Write;
 
 use age::armor::{ArmoredReader, ArmoredWriter, Format};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::fs::SecretBytes;
 use crate::header::Header;
 use crate::keys::{as_refused_stanza, to_age_recipients, Identities, Recipient};
@@ -33,38 +33,11 @@ pub fn encrypt(plain: &[u8], recipients: &[Recipient], armor: bool) -> Result<Ve
     Ok(out)
 }
 
-/// Why a decryption failed; the caller adds the file name.
-#[derive(Debug)]
-pub enum DecryptFailure {
-    /// Not an age file or a damaged header.
-    Invalid(String),
-    /// None of our identities has a stanza in this file.
-    NoMatchingIdentity(String),
-    /// The header or payload does not authenticate.
-    Corrupted(String),
-    /// Unlocking a key or running a plugin failed.
-    Key(String),
-}
-
-impl std::fmt::Display for DecryptFailure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            DecryptFailure::Invalid(m)
-            | DecryptFailure::NoMatchingIdentity(m)
-            | DecryptFailure::Corrupted(m)
-            | DecryptFailure::Key(m) => f.write_str(m),
-        }
-    }
-}
-
 /// Decrypt a whole file in memory. The header is read first so that only identities with a
 /// matching stanza are tried (and only those may ask for a passphrase).
-pub fn decrypt(
-    cipher: &[u8],
-    ids: &Identities,
-) -> std::result::Result<SecretBytes, DecryptFailure> {
+pub fn decrypt(cipher: &[u8], ids: &Identities) -> Result<SecretBytes> {
     let header =
-        Header::parse(cipher).map_err(|e| DecryptFailure::Invalid(e.message().to_string()))?;
+        Header::parse(cipher).map_err(|e| Error::of_kind(ErrorKind::Invalid, e.message()))?;
     decrypt_with_header(cipher, &header, ids)
 }
 
@@ -72,22 +45,22 @@ pub fn decrypt_with_header(
     cipher: &[u8],
     header: &Header,
     ids: &Identities,
-) -> std::result::Result<SecretBytes, DecryptFailure> {
+) -> Result<SecretBytes> {
     // Before any identity is chosen or asked (a passphrase included): the age crate would read
     // past a malformed stanza's extra arguments, and so skip the low-order share check.
     if let Some(why) = header.malformed_stanza() {
-        return Err(DecryptFailure::Invalid(why));
+        return Err(Error::of_kind(ErrorKind::Invalid, why));
     }
     if header.is_scrypt() {
-        return Err(DecryptFailure::Invalid(
+        return Err(Error::of_kind(
+            ErrorKind::Invalid,
             "this file is passphrase-encrypted (age -p); secrets only handles files encrypted \
-             to keys"
-                .into(),
+             to keys",
         ));
     }
     let usable = ids
         .for_header(header)
-        .map_err(|e| DecryptFailure::Key(e.message().to_string()))?;
+        .map_err(|e| Error::of_kind(ErrorKind::Key, e.message()))?;
     if usable.is_empty() {
         return Err(no_match(header, ids));
     }
@@ -97,37 +70,44 @@ pub fn decrypt_with_header(
         cipher
     };
     let dec = age::Decryptor::new_buffered(ArmoredReader::new(input))
-        .map_err(|e| DecryptFailure::Corrupted(describe(&e)))?;
+        .map_err(|e| Error::of_kind(ErrorKind::Corrupted, describe(&e)))?;
     let mut reader = match dec.decrypt(usable.iter().map(|i| *i as &dyn age::Identity)) {
         Ok(r) => r,
         Err(age::DecryptError::NoMatchingKeys) => return Err(no_match(header, ids)),
         Err(e) if as_refused_stanza(&e).is_some() => {
-            return Err(DecryptFailure::Invalid(describe(&e)))
+            return Err(Error::of_kind(ErrorKind::Invalid, describe(&e)))
         }
         Err(e @ age::DecryptError::KeyDecryptionFailed)
         | Err(e @ age::DecryptError::Plugin(_))
         | Err(e @ age::DecryptError::PluginResolve(_)) => {
-            return Err(DecryptFailure::Key(describe(&e)))
+            return Err(Error::of_kind(ErrorKind::Key, describe(&e)))
         }
-        Err(e) => return Err(DecryptFailure::Corrupted(describe(&e))),
+        Err(e) => return Err(Error::of_kind(ErrorKind::Corrupted, describe(&e))),
     };
-    crate::fs::read_all_wiped(&mut reader, header.payload_len)
-        .map_err(|e| DecryptFailure::Corrupted(format!("the encrypted payload is damaged: {e}")))
+    crate::fs::read_all_wiped(&mut reader, header.payload_len).map_err(|e| {
+        Error::of_kind(
+            ErrorKind::Corrupted,
+            format!("the encrypted payload is damaged: {e}"),
+        )
+    })
 }
 
-fn no_match(header: &Header, ids: &Identities) -> DecryptFailure {
+fn no_match(header: &Header, ids: &Identities) -> Error {
     let real: Vec<_> = header.real_stanzas().collect();
     let mut kinds: Vec<String> = real.iter().map(|s| s.tag.clone()).collect();
     kinds.sort();
     kinds.dedup();
-    DecryptFailure::NoMatchingIdentity(format!(
+    Error::of_kind(
+        ErrorKind::NoMatchingIdentity,
+        format!(
         "no identity can decrypt it (it is encrypted to {} recipient(s) of type {}; tried: {}); \
          pass the right key with -i, or ask someone who can read it to add your key to the rules \
          and run `secrets rekey`",
         real.len(),
         kinds.join(", "),
         ids.describe()
-    ))
+    ),
+    )
 }
 
 fn describe(e: &age::DecryptError) -> String {

@@ -10,33 +10,54 @@ pub const EXIT_OK: i32 = 0;
 pub const EXIT_ERROR: i32 = 1;
 pub const EXIT_USAGE: i32 = 2;
 
-#[derive(Debug)]
+/// What failed, where a caller must tell failures apart (the decryption outcomes); most
+/// errors are `Other` and are only shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    Other,
+    /// Not an age file, or a damaged or refused header.
+    Invalid,
+    /// None of our identities has a stanza in this file.
+    NoMatchingIdentity,
+    /// The header or payload does not authenticate.
+    Corrupted,
+    /// Unlocking a key or running a plugin failed.
+    Key,
+}
+
+/// Clone: some failures are computed once and reported for every item they concern (a key
+/// that cannot be unlocked, an unknown user).
+#[derive(Debug, Clone)]
 pub struct Error {
     msg: String,
     code: i32,
+    kind: ErrorKind,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     pub fn new(msg: impl Into<String>) -> Self {
+        Error::with_code(msg, EXIT_ERROR)
+    }
+
+    /// A failure callers tell apart by its kind (see `ErrorKind`).
+    pub fn of_kind(kind: ErrorKind, msg: impl Into<String>) -> Self {
         Error {
-            msg: msg.into(),
-            code: EXIT_ERROR,
+            kind,
+            ..Error::new(msg)
         }
     }
 
     pub fn usage(msg: impl Into<String>) -> Self {
-        Error {
-            msg: msg.into(),
-            code: EXIT_USAGE,
-        }
+        Error::with_code(msg, EXIT_USAGE)
     }
 
     pub fn with_code(msg: impl Into<String>, code: i32) -> Self {
         Error {
             msg: msg.into(),
             code,
+            kind: ErrorKind::Other,
         }
     }
 
@@ -49,15 +70,19 @@ impl Error {
         self.code
     }
 
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
     pub fn message(&self) -> &str {
         &self.msg
     }
 
-    /// Prefix the message with context, keeping the exit code.
+    /// Prefix the message with context, keeping the exit code and kind.
     pub fn context(self, ctx: impl fmt::Display) -> Self {
         Error {
             msg: format!("{ctx}: {}", self.msg),
-            code: self.code,
+            ..self
         }
     }
 }

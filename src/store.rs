@@ -9,7 +9,6 @@
 
 use std::path::Path;
 
-use crate::crypto::DecryptFailure;
 use crate::error::{describe_io, Error, Result};
 use crate::fs::{self, SecretBytes, SyncPoints};
 use crate::header::Header;
@@ -59,15 +58,12 @@ pub enum DecryptFileError {
     /// Not an age file, or a damaged header.
     NotAge(Error),
     /// A valid age file that none of the identities could decrypt.
-    Decrypt(DecryptFailure),
+    Decrypt(Error),
 }
 
 /// Read and decrypt an encrypted file in memory. The header is read first so that only
 /// identities with a matching stanza are tried (and only those may ask for a passphrase).
-pub fn decrypt_file(
-    path: &Path,
-    ids: &Identities,
-) -> std::result::Result<SecretBytes, DecryptFileError> {
+pub fn decrypt_file(path: &Path, ids: &Identities) -> Result<SecretBytes, DecryptFileError> {
     let data = fs::read_regular(path).map_err(DecryptFileError::Read)?;
     let header = Header::parse(&data).map_err(DecryptFileError::NotAge)?;
     crate::crypto::decrypt_with_header(&data, &header, ids).map_err(DecryptFileError::Decrypt)
@@ -169,7 +165,7 @@ pub fn replace_staged(
     batch: Vec<Replacement>,
     points: &SyncPoints,
     lockfile: LockfileUpdate,
-) -> Vec<std::result::Result<(), NotReplaced>> {
+) -> Vec<Result<(), NotReplaced>> {
     let guard = WriteGuard::take(&rules.dir);
     let mut results = Vec::with_capacity(batch.len());
     let mut staged = Vec::new();

@@ -15,7 +15,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use secrets::crypto::{decrypt, DecryptFailure};
+use secrets::crypto::decrypt;
+use secrets::error::ErrorKind;
 use secrets::keys::{Identities, Origin};
 use sha2::{Digest, Sha256};
 
@@ -234,7 +235,8 @@ fn outcome(v: &Vector, tmp: &Path) -> String {
         Ok(ids) => ids,
         Err(e) => return format!("identity refused: {e}"),
     };
-    match decrypt(&v.file, &ids) {
+    // The kind tells the outcomes apart; the message, the finer cases.
+    match decrypt(&v.file, &ids).map_err(|e| (e.kind(), e.to_string())) {
         Ok(plain) => {
             let hash = hex(&Sha256::digest(&plain[..]));
             match &v.payload {
@@ -242,30 +244,30 @@ fn outcome(v: &Vector, tmp: &Path) -> String {
                 _ => format!("success with wrong payload {hash}"),
             }
         }
-        Err(DecryptFailure::Invalid(m)) if m.contains("passphrase-encrypted") => {
+        Err((ErrorKind::Invalid, m)) if m.contains("passphrase-encrypted") => {
             "passphrase refused".into()
         }
-        Err(DecryptFailure::Invalid(m)) if m.starts_with("invalid ASCII armor") => {
+        Err((ErrorKind::Invalid, m)) if m.starts_with("invalid ASCII armor") => {
             "armor failure".into()
         }
-        Err(DecryptFailure::Invalid(_)) => "header failure".into(),
-        Err(DecryptFailure::NoMatchingIdentity(_)) => "no match".into(),
-        Err(DecryptFailure::Corrupted(m)) if m.contains("header does not authenticate") => {
+        Err((ErrorKind::Invalid, _)) => "header failure".into(),
+        Err((ErrorKind::NoMatchingIdentity, _)) => "no match".into(),
+        Err((ErrorKind::Corrupted, m)) if m.contains("header does not authenticate") => {
             "HMAC failure".into()
         }
-        Err(DecryptFailure::Corrupted(m))
+        Err((ErrorKind::Corrupted, m))
             if m.contains("payload is damaged") || m.starts_with("decryption failed") =>
         {
             // We release no plaintext before the whole file authenticates, so the vectors'
             // partial-payload hash has nothing to compare with.
             "payload failure".into()
         }
-        Err(DecryptFailure::Corrupted(m))
+        Err((ErrorKind::Corrupted, m))
             if m == "invalid age header" || m == "unknown age format" =>
         {
             "header failure".into()
         }
-        Err(e) => format!("other: {e}"),
+        Err((_, e)) => format!("other: {e}"),
     }
 }
 
