@@ -189,9 +189,9 @@ impl Rules {
 }
 
 /// Lexically normalize a rule name: strip `./`, refuse absolute paths and `..`.
-pub fn normalize_name(name: &str) -> std::result::Result<String, String> {
+pub fn normalize_name(name: &str) -> Result<String> {
     if name.is_empty() {
-        return Err("empty file name".into());
+        return Err(Error::new("empty file name"));
     }
     let p = Path::new(name);
     let mut parts = Vec::new();
@@ -200,23 +200,21 @@ pub fn normalize_name(name: &str) -> std::result::Result<String, String> {
             Component::CurDir => {}
             Component::Normal(s) => parts.push(s.to_string_lossy().into_owned()),
             Component::ParentDir => {
-                return Err(
+                return Err(Error::new(
                     "`..` would point outside the rules file's directory; keep secrets \
-                     in that directory or below it"
-                        .into(),
-                )
+                     in that directory or below it",
+                ))
             }
             Component::RootDir | Component::Prefix(_) => {
-                return Err(
+                return Err(Error::new(
                     "absolute paths are not allowed; write the path relative to the \
-                     rules file's directory"
-                        .into(),
-                )
+                     rules file's directory",
+                ))
             }
         }
     }
     if parts.is_empty() {
-        return Err("names a directory, not a file".into());
+        return Err(Error::new("names a directory, not a file"));
     }
     Ok(parts.join("/"))
 }
@@ -355,7 +353,7 @@ pub fn parse_for_fuzz(text: &str, nix: bool) -> Result<usize> {
 /// Resolve names and groups, parse every key, and validate; collects every problem found.
 type Resolved = (BTreeMap<String, Rule>, BTreeMap<String, Recipient>);
 
-fn resolve(raw: Raw, dir: &Path) -> std::result::Result<Resolved, Vec<String>> {
+fn resolve(raw: Raw, dir: &Path) -> Result<Resolved, Vec<String>> {
     let mut errs = check_texts(&raw);
     if !errs.is_empty() {
         // The messages below would quote these names as they are.
@@ -474,17 +472,17 @@ fn expand(
     keys: &BTreeMap<String, Recipient>,
     groups: &BTreeMap<String, Vec<String>>,
     stack: &mut Vec<String>,
-) -> std::result::Result<Vec<Recipient>, String> {
+) -> Result<Vec<Recipient>> {
     if let Some(k) = keys.get(entry) {
         return Ok(vec![k.clone()]);
     }
     if let Some(members) = groups.get(entry) {
         if stack.iter().any(|s| s == entry) {
             stack.push(entry.to_string());
-            return Err(format!(
+            return Err(Error::new(format!(
                 "group cycle {}; a group must not contain itself",
                 stack.join(" → ")
-            ));
+            )));
         }
         stack.push(entry.to_string());
         let mut out = Vec::new();
@@ -495,14 +493,12 @@ fn expand(
         return Ok(out);
     }
     if looks_like_key(entry) || !is_valid_ref_name(entry) {
-        return Recipient::parse(entry)
-            .map(|r| vec![r])
-            .map_err(|e| e.message().to_string());
+        return Recipient::parse(entry).map(|r| vec![r]);
     }
-    Err(format!(
+    Err(Error::new(format!(
         "\"{entry}\" is not a defined key or group; define it under \"keys\" or \"groups\", or \
          write the public key itself"
-    ))
+    )))
 }
 
 /// Every secret, key and group name of the rules through the check of `crate::names` (no
@@ -528,17 +524,14 @@ impl<V> Default for UniqueMap<V> {
 }
 
 impl<'de, V: Deserialize<'de>> Deserialize<'de> for UniqueMap<V> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V2<V>(PhantomData<V>);
         impl<'de, V: Deserialize<'de>> Visitor<'de> for V2<V> {
             type Value = UniqueMap<V>;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str("an object")
             }
-            fn visit_map<A: MapAccess<'de>>(
-                self,
-                mut m: A,
-            ) -> std::result::Result<Self::Value, A::Error> {
+            fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Self::Value, A::Error> {
                 let mut out = BTreeMap::new();
                 while let Some((k, v)) = m.next_entry::<String, V>()? {
                     if out.contains_key(&k) {
@@ -569,8 +562,7 @@ mod tests {
 
     #[test]
     fn duplicate_json_entries_are_refused() {
-        let r: std::result::Result<UniqueMap<String>, _> =
-            serde_json::from_str(r#"{"a": "1", "a": "2"}"#);
+        let r: Result<UniqueMap<String>, _> = serde_json::from_str(r#"{"a": "1", "a": "2"}"#);
         assert!(r.is_err());
     }
 }

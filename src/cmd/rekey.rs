@@ -196,7 +196,7 @@ fn rekey_jobs(
                 });
                 names.push(job.rule.name.clone());
             }
-            Err(why) => plan.failures.push((job.rule.name.clone(), why)),
+            Err(why) => plan.failures.push((job.rule.name.clone(), why.to_string())),
         }
     }
     let mut rekeyed = 0;
@@ -264,11 +264,7 @@ fn select<'a>(rules: &'a Rules, files: &[PathBuf]) -> Result<Vec<&'a Rule>> {
     Ok(out)
 }
 
-fn run_jobs(
-    jobs: &[Job],
-    ids: &Identities,
-    args: &RekeyArgs,
-) -> Vec<std::result::Result<store::Staged, String>> {
+fn run_jobs(jobs: &[Job], ids: &Identities, args: &RekeyArgs) -> Vec<Result<store::Staged>> {
     let total = jobs.len();
     let done = AtomicUsize::new(0);
     let show = !args.agenix && std::io::stderr().is_terminal();
@@ -300,12 +296,10 @@ fn run_jobs(
 
 /// Decrypt in memory (the plaintext buffer is wiped on drop), encrypt to the rule's recipients
 /// with the rule's armor, stage the new ciphertext next to the file keeping its mode.
-fn rekey_one(job: &Job, ids: &Identities) -> std::result::Result<store::Staged, String> {
+fn rekey_one(job: &Job, ids: &Identities) -> Result<store::Staged> {
     let rule = job.rule;
-    let plain = crate::crypto::decrypt_with_header(&job.data, &job.header, ids)
-        .map_err(|e| e.to_string())?;
-    let cipher =
-        crate::crypto::encrypt(&plain, &rule.recipients, rule.armor).map_err(|e| e.to_string())?;
+    let plain = crate::crypto::decrypt_with_header(&job.data, &job.header, ids)?;
+    let cipher = crate::crypto::encrypt(&plain, &rule.recipients, rule.armor)?;
     drop(plain);
-    store::Staged::new(rule, &cipher).map_err(|e| e.to_string())
+    store::Staged::new(rule, &cipher)
 }

@@ -27,7 +27,7 @@ enum Key {
     /// Once unlocked, the age crate's identity behind a guard against low-order shares.
     SshLocked {
         enc: Box<age::ssh::EncryptedKey>,
-        unlocked: OnceLock<std::result::Result<RefuseLowOrder, String>>,
+        unlocked: OnceLock<Result<RefuseLowOrder>>,
     },
     /// X25519 and plugin identities from an age identity file, each behind a guard against
     /// low-order shares in X25519 stanzas.
@@ -162,7 +162,7 @@ impl Identities {
         let tags = header.ssh_tags();
         let has_opaque = header.opaque_stanzas().next().is_some();
         let mut out: Vec<&(dyn age::Identity + Sync)> = Vec::new();
-        let mut unlock_err: Option<&String> = None;
+        let mut unlock_err: Option<&Error> = None;
         for l in &self.items {
             match &l.key {
                 Key::Ssh(id) => {
@@ -194,7 +194,7 @@ impl Identities {
             }
         }
         match unlock_err {
-            Some(e) if out.is_empty() => Err(Error::new(e.clone())),
+            Some(e) if out.is_empty() => Err(e.clone()),
             _ => Ok(out),
         }
     }

@@ -145,17 +145,17 @@ pub fn unlock(
     path: &Path,
     fp: &str,
     tag: [u8; 4],
-) -> std::result::Result<RefuseLowOrder, String> {
+) -> Result<RefuseLowOrder> {
     const TRIES: usize = 3;
     let prompt = format!("Passphrase for {} ({fp}): ", path.display());
     for attempt in 1..=TRIES {
         let pass = rpassword::prompt_password(&prompt).map_err(|e| {
-            format!(
+            Error::new(format!(
                 "cannot ask for the passphrase of {} ({fp}): {}; run in a terminal, or use an \
                  unencrypted key for automation (SECRETS_IDENTITY)",
                 path.display(),
                 describe_io(&e)
-            )
+            ))
         })?;
         match enc.decrypt(SecretString::from(pass)) {
             Ok(key) => {
@@ -168,10 +168,10 @@ pub fn unlock(
             Err(_) => {}
         }
     }
-    Err(format!(
+    Err(Error::new(format!(
         "wrong passphrase for {} ({fp}), {TRIES} tries",
         path.display()
-    ))
+    )))
 }
 
 /// The SSH wire encoding of a private key's public half, for its fingerprint and stanza tag.
