@@ -75,6 +75,6 @@ fn link(items: &mut [Placed], stable: &Path, report: &mut Report) {
         }
     }
     for e in link_errors {
-        report.error(e);
+        report.error(e.to_string());
     }
 }

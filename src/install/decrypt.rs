@@ -2,7 +2,7 @@
 //! (`store::decrypt_file`), with the installer's wording. Messages name the file, never the
 //! content.
 
-use crate::error::describe_io;
+use crate::error::{describe_io, Error, Result};
 use crate::fs::SecretBytes;
 use crate::keys::Identities;
 use crate::par;
@@ -10,13 +10,13 @@ use crate::par;
 use super::manifest::SecretSpec;
 
 /// Read and decrypt one secret's file.
-pub fn decrypt(spec: &SecretSpec, ids: &Identities) -> Result<SecretBytes, String> {
+pub fn decrypt(spec: &SecretSpec, ids: &Identities) -> Result<SecretBytes> {
     use crate::store::DecryptFileError as E;
     let f = &spec.file;
     crate::store::decrypt_file(f, ids).map_err(|e| match e {
-        E::Read(e) => format!("cannot read {}: {}", f.display(), describe_io(&e)),
-        E::NotAge(e) => format!("{}: {e}", f.display()),
-        E::Decrypt(e) => format!("cannot decrypt {}: {e}", f.display()),
+        E::Read(e) => Error::new(format!("cannot read {}: {}", f.display(), describe_io(&e))),
+        E::NotAge(e) => e.context(f.display()),
+        E::Decrypt(e) => e.context(format_args!("cannot decrypt {}", f.display())),
     })
 }
 
@@ -26,6 +26,6 @@ pub fn threads() -> usize {
 }
 
 /// Decrypt each of `specs` in parallel, in memory only, in order.
-pub fn all(specs: &[&SecretSpec], ids: &Identities) -> Vec<Result<SecretBytes, String>> {
+pub fn all(specs: &[&SecretSpec], ids: &Identities) -> Vec<Result<SecretBytes>> {
     par::par_map(specs, threads(), |s| decrypt(s, ids))
 }

@@ -9,14 +9,14 @@ use std::path::Path;
 
 use super::owned::Ownership;
 use super::safedir::{Replaced, SafeDir, Walk};
-use crate::error::describe_io;
+use crate::error::{describe_io, Error, Result};
 use crate::fs::read_secret_nofollow;
 
 use super::manifest::ItemSpec;
 use super::report::Report;
 use super::state::StateItem;
 
-/// Create the link or copy for one installed item. Returns an error message on failure.
+/// Create the link or copy for one installed item.
 pub fn install(
     item: &ItemSpec,
     stable_dir: &Path,
@@ -25,19 +25,19 @@ pub fn install(
     own: Option<Ownership>,
     mode: u32,
     report: &mut Report,
-) -> Result<(), String> {
+) -> Result<()> {
     let target = stable_dir.join(&item.rel);
     let what = if item.symlink { "link" } else { "copy" };
     let fail = |e: std::io::Error| {
-        format!(
+        Error::new(format!(
             "cannot install {what} {} for {}: {}",
             dest.display(),
             item.attr,
             describe_io(&e)
-        )
+        ))
     };
     let (Some(parent), Some(name)) = (dest.parent(), dest.file_name()) else {
-        return Err(format!("{}: not a file path", dest.display()));
+        return Err(Error::new(format!("{}: not a file path", dest.display())));
     };
     // Walked from `/` without following symlinks; all writes are relative to it.
     let dir = SafeDir::open(parent, Walk::destination(true)).map_err(fail)?;
@@ -46,7 +46,7 @@ pub fn install(
         dir.symlink(&target, name, own)
     } else {
         let Some(v) = value else {
-            return Err(format!("{}: no value to copy", dest.display()));
+            return Err(Error::new(format!("{}: no value to copy", dest.display())));
         };
         dir.copy(name, v, own, mode)
     };

@@ -22,10 +22,9 @@ impl Principal {
             let id: u32 = s
                 .parse()
                 .map_err(|_| Error::new(format!("{item}: {what} id {s:?} is out of range")))?;
-            return match check_id(id, what) {
-                Ok(()) => Ok(Principal::Id(id)),
-                Err(e) => Err(Error::new(format!("{item}: {e}"))),
-            };
+            return check_id(id, what)
+                .map(|()| Principal::Id(id))
+                .map_err(|e| e.context(item));
         }
         let ok = !s.is_empty()
             && s.len() <= 256
@@ -62,8 +61,8 @@ enum Db {
     Group,
 }
 
-fn lookup(db: Db, name: &str) -> std::result::Result<Option<u32>, String> {
-    let c = CString::new(name).map_err(|_| "name contains NUL".to_string())?;
+fn lookup(db: Db, name: &str) -> Result<Option<u32>> {
+    let c = CString::new(name).map_err(|_| Error::new("name contains NUL"))?;
     let mut buf = vec![0 as libc::c_char; 16 * 1024];
     loop {
         let (rc, found, id) = match db {
@@ -91,7 +90,9 @@ fn lookup(db: Db, name: &str) -> std::result::Result<Option<u32>, String> {
             continue;
         }
         if rc != 0 && rc != libc::ENOENT && rc != libc::ESRCH {
-            return Err(std::io::Error::from_raw_os_error(rc).to_string());
+            return Err(Error::new(
+                std::io::Error::from_raw_os_error(rc).to_string(),
+            ));
         }
         if found {
             check_id(id, if db == Db::User { "user" } else { "group" })?;
@@ -103,15 +104,15 @@ fn lookup(db: Db, name: &str) -> std::result::Result<Option<u32>, String> {
 /// (uid_t)-1 and (gid_t)-1 are not ids: chown(2) reads them as "leave unchanged", so a secret
 /// meant for such an owner would silently stay root's. Refused wherever an id comes from (a
 /// number in the manifest, or a name the user database maps to it).
-pub fn check_id(id: u32, what: &str) -> std::result::Result<(), String> {
+pub fn check_id(id: u32, what: &str) -> Result<()> {
     if id != u32::MAX {
         return Ok(());
     }
     let t = if what == "group" { "gid_t" } else { "uid_t" };
-    Err(format!(
+    Err(Error::new(format!(
         "{what} id 4294967295 is ({t})-1, which chown takes as \"leave unchanged\" (the file \
          would stay root's); use the {what}'s real name or id"
-    ))
+    )))
 }
 
 pub fn group_id(name: &str) -> Option<u32> {
@@ -121,12 +122,12 @@ pub fn group_id(name: &str) -> Option<u32> {
 /// Resolves principals once per run, remembering failures as messages.
 #[derive(Default)]
 pub struct Resolver {
-    users: BTreeMap<Principal, std::result::Result<u32, String>>,
-    groups: BTreeMap<Principal, std::result::Result<u32, String>>,
+    users: BTreeMap<Principal, Result<u32>>,
+    groups: BTreeMap<Principal, Result<u32>>,
 }
 
 impl Resolver {
-    fn get(&mut self, db: Db, p: &Principal) -> std::result::Result<u32, String> {
+    fn get(&mut self, db: Db, p: &Principal) -> Result<u32> {
         let map = if db == Db::User {
             &mut self.users
         } else {
@@ -139,23 +140,19 @@ impl Resolver {
                     let what = if db == Db::User { "user" } else { "group" };
                     match lookup(db, n) {
                         Ok(Some(id)) => Ok(id),
-                        Ok(None) => Err(format!(
+                        Ok(None) => Err(Error::new(format!(
                             "{what} {n:?} does not exist (yet?); declare it (users.{}s.{n}) or \
                              use a numeric id",
                             if db == Db::User { "user" } else { "group" }
-                        )),
-                        Err(e) => Err(format!("cannot look up {what} {n:?}: {e}")),
+                        ))),
+                        Err(e) => Err(e.context(format_args!("cannot look up {what} {n:?}"))),
                     }
                 }
             })
             .clone()
     }
 
-    pub fn ownership(
-        &mut self,
-        owner: &Principal,
-        group: &Principal,
-    ) -> std::result::Result<Ownership, String> {
+    pub fn ownership(&mut self, owner: &Principal, group: &Principal) -> Result<Ownership> {
         let uid = self.get(Db::User, owner)?;
         let gid = self.get(Db::Group, group)?;
         Ok(Ownership { uid, gid })
@@ -180,6 +177,6 @@ mod tests {
                 &Principal::Id(0),
             )
             .unwrap_err();
-        assert!(e.contains("does not exist"), "{e}");
+        assert!(e.message().contains("does not exist"), "{e}");
     }
 }

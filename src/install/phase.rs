@@ -43,7 +43,7 @@ pub struct Across {
 }
 
 /// An item's owner and group, or why they cannot be had; None in user mode.
-type Owners = std::result::Result<Option<Ownership>, String>;
+type Owners = Result<Option<Ownership>>;
 
 pub fn run(run: &Run, phase: PhaseKind, report: &mut Report, across: &mut Across) -> Result<()> {
     let work = PhaseItems::new(run.plan, phase, &across.handoff);
@@ -181,8 +181,7 @@ fn render_templates(
         .iter()
         .zip(owners)
         .map(|(t, own)| {
-            let rendered = template::render(&t.segments, |a| values.get(a).copied())
-                .map_err(|a| format!("needs secret {a:?}, which could not be decrypted"));
+            let rendered = template::render(&t.segments, |a| values.get(a).copied());
             let keep = t.item.custom_path.is_some() && !t.item.symlink;
             write::place(ctx, &t.item, rendered, own, keep)
         })
@@ -194,7 +193,7 @@ fn render_templates(
 fn template_inputs<'v>(
     work: &'v PhaseItems,
     sec_out: &'v [Outcome],
-    extra_values: &'v [std::result::Result<SecretBytes, String>],
+    extra_values: &'v [Result<SecretBytes>],
     handoff: &'v Handoff,
 ) -> BTreeMap<&'v str, &'v SecretBytes> {
     let mut values: BTreeMap<&str, &SecretBytes> = BTreeMap::new();
@@ -240,7 +239,7 @@ fn hand_over(items: &[Placed], wanted_later: &BTreeSet<&str>, handoff: &mut Hand
         // Only a fresh value: a carried-over one is not what the secret's file holds now.
         let v = match (&it.out.value, it.out.status) {
             (Some(v), Status::Installed) => Ok(v.clone()),
-            _ => Err(it.out.error.clone().unwrap_or_default()),
+            _ => Err(Error::new(it.out.error.clone().unwrap_or_default())),
         };
         handoff.insert(it.spec.attr.clone(), v);
     }

@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::error::Result;
 use crate::fs::SecretBytes;
 
 use super::generation;
@@ -68,7 +69,7 @@ pub fn need_keys(plan: &Plan, phases: &[PhaseKind]) -> bool {
 
 /// Values (or decryption errors) of secrets one phase installed that a later phase's
 /// templates need (attr -> value): each file is decrypted once per run.
-pub type Handoff = BTreeMap<String, Result<SecretBytes, String>>;
+pub type Handoff = BTreeMap<String, Result<SecretBytes>>;
 
 /// What one phase installs, and what it shares with the other phase.
 pub struct PhaseItems<'a> {

@@ -86,16 +86,17 @@ pub fn references(segments: &[Segment]) -> impl Iterator<Item = &str> {
 }
 
 /// Render into a wiped buffer; `value` returns a secret's plaintext, or None when unavailable
-/// (the name of the first missing secret is returned as the error).
+/// (the first missing secret is named in the error).
 pub fn render<'a>(
     segments: &[Segment],
     value: impl Fn(&str) -> Option<&'a SecretBytes>,
-) -> std::result::Result<SecretBytes, String> {
+) -> Result<SecretBytes> {
+    let missing = |a: &str| Error::new(format!("needs secret {a:?}, which could not be decrypted"));
     let mut len = 0;
     for s in segments {
         len += match s {
             Segment::Text(t) => t.len(),
-            Segment::Secret(a) => value(a).ok_or_else(|| a.clone())?.len(),
+            Segment::Secret(a) => value(a).ok_or_else(|| missing(a))?.len(),
         };
     }
     // Reserved once, so the buffer never reallocates and leaves unwiped copies behind.
@@ -103,7 +104,7 @@ pub fn render<'a>(
     for s in segments {
         match s {
             Segment::Text(t) => out.extend_from_slice(t.as_bytes()),
-            Segment::Secret(a) => out.extend_from_slice(value(a).ok_or_else(|| a.clone())?),
+            Segment::Secret(a) => out.extend_from_slice(value(a).ok_or_else(|| missing(a))?),
         }
     }
     Ok(out)

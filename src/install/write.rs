@@ -8,7 +8,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 
 use super::owned::{self, Ownership};
-use crate::error::describe_io;
+use crate::error::{describe_io, Result};
 use crate::fs::{self, SecretBytes};
 
 use super::compare::{compare, Change};
@@ -74,8 +74,8 @@ fn write_into(
 pub fn place(
     ctx: &Ctx<'_>,
     item: &ItemSpec,
-    value: Result<SecretBytes, String>,
-    ownership: Result<Option<Ownership>, String>,
+    value: Result<SecretBytes>,
+    ownership: Result<Option<Ownership>>,
     keep_value: bool,
 ) -> Outcome {
     let attempt = value.and_then(|v| ownership.map(|o| (v, o)));
@@ -109,7 +109,7 @@ pub fn place(
                 mode: item.mode,
             }
         }
-        Err(err) => carry_over(ctx, item, err, keep_value),
+        Err(err) => carry_over(ctx, item, err.to_string(), keep_value),
     }
 }
 
