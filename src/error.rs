@@ -15,6 +15,10 @@ pub const EXIT_USAGE: i32 = 2;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorKind {
     Other,
+    /// A file cannot be read (or is not a regular file); the message is the reason only.
+    Unreadable,
+    /// A file is not an age file (its header does not parse).
+    NotAge,
     /// Not an age file, or a damaged or refused header.
     Invalid,
     /// None of our identities has a stanza in this file.

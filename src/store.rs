@@ -9,7 +9,7 @@
 
 use std::path::Path;
 
-use crate::error::{describe_io, Error, Result};
+use crate::error::{describe_io, Error, ErrorKind, Result};
 use crate::fs::{self, SecretBytes, SyncPoints};
 use crate::header::Header;
 use crate::keys::Identities;
@@ -50,34 +50,24 @@ impl WriteGuard {
     }
 }
 
-/// Why an encrypted file could not be decrypted; each caller words it with the file's name.
-#[derive(Debug)]
-pub enum DecryptFileError {
-    /// The file cannot be read (or is not a regular file).
-    Read(std::io::Error),
-    /// Not an age file, or a damaged header.
-    NotAge(Error),
-    /// A valid age file that none of the identities could decrypt.
-    Decrypt(Error),
-}
-
 /// Read and decrypt an encrypted file in memory. The header is read first so that only
 /// identities with a matching stanza are tried (and only those may ask for a passphrase).
-pub fn decrypt_file(path: &Path, ids: &Identities) -> Result<SecretBytes, DecryptFileError> {
-    let data = fs::read_regular(path).map_err(DecryptFileError::Read)?;
-    let header = Header::parse(&data).map_err(DecryptFileError::NotAge)?;
-    crate::crypto::decrypt_with_header(&data, &header, ids).map_err(DecryptFileError::Decrypt)
+/// The error's kind says why (`Unreadable`, `NotAge`, or a decryption kind); each caller
+/// words it with the file's name.
+pub fn decrypt_file(path: &Path, ids: &Identities) -> Result<SecretBytes> {
+    let data = fs::read_regular(path)
+        .map_err(|e| Error::of_kind(ErrorKind::Unreadable, describe_io(&e)))?;
+    let header =
+        Header::parse(&data).map_err(|e| Error::of_kind(ErrorKind::NotAge, e.message()))?;
+    crate::crypto::decrypt_with_header(&data, &header, ids)
 }
 
 /// Read and decrypt a rule's file, worded for the command line.
 pub fn decrypt_rule(rule: &Rule, ids: &Identities) -> Result<SecretBytes> {
     let shown = rule.path.display();
-    decrypt_file(&rule.path, ids).map_err(|e| match e {
-        DecryptFileError::Read(e) => {
-            Error::new(format!("{shown}: cannot read: {}", describe_io(&e)))
-        }
-        DecryptFileError::NotAge(e) => Error::new(format!("{shown}: {e}")),
-        DecryptFileError::Decrypt(e) => Error::new(format!("{shown}: {e}")),
+    decrypt_file(&rule.path, ids).map_err(|e| match e.kind() {
+        ErrorKind::Unreadable => e.context(format_args!("{shown}: cannot read")),
+        _ => e.context(shown),
     })
 }
 

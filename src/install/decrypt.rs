@@ -2,7 +2,7 @@
 //! (`store::decrypt_file`), with the installer's wording. Messages name the file, never the
 //! content.
 
-use crate::error::{describe_io, Error, Result};
+use crate::error::{ErrorKind, Result};
 use crate::fs::SecretBytes;
 use crate::keys::Identities;
 use crate::par;
@@ -11,12 +11,11 @@ use super::manifest::SecretSpec;
 
 /// Read and decrypt one secret's file.
 pub fn decrypt(spec: &SecretSpec, ids: &Identities) -> Result<SecretBytes> {
-    use crate::store::DecryptFileError as E;
     let f = &spec.file;
-    crate::store::decrypt_file(f, ids).map_err(|e| match e {
-        E::Read(e) => Error::new(format!("cannot read {}: {}", f.display(), describe_io(&e))),
-        E::NotAge(e) => e.context(f.display()),
-        E::Decrypt(e) => e.context(format_args!("cannot decrypt {}", f.display())),
+    crate::store::decrypt_file(f, ids).map_err(|e| match e.kind() {
+        ErrorKind::Unreadable => e.context(format_args!("cannot read {}", f.display())),
+        ErrorKind::NotAge => e.context(f.display()),
+        _ => e.context(format_args!("cannot decrypt {}", f.display())),
     })
 }
 
