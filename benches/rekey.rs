@@ -85,7 +85,7 @@ fn env_num(name: &str) -> Option<usize> {
 fn main() {
     // `cargo bench` passes --bench; arguments are ignored.
     let n = env_num("BENCH_FILES").unwrap_or(1000);
-    let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
+    let cores = secrets::par::cores();
     println!("rekey benchmark: {n} secrets, 3 recipients each, {cores} core(s); load average at start: {}",
         std::fs::read_to_string("/proc/loadavg").unwrap_or_default().split(' ').next().unwrap_or("?"));
     // A typical NixOS fleet: ssh-ed25519 user and host keys plus an age key.
@@ -145,7 +145,7 @@ fn run(
         .iter()
         .map(|k| Recipient::parse(&pub_named(k)).unwrap())
         .collect();
-    secrets::drift::par_map(&names, 0, |name| {
+    secrets::par::par_map(&names, 0, |name| {
         let plain = format!("password-for-{name}-{}\n", "x".repeat(40));
         let c = secrets::crypto::encrypt(plain.as_bytes(), &old_r, false).unwrap();
         std::fs::write(dir.join(name), c).unwrap();

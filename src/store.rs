@@ -1,5 +1,7 @@
 //! The repository store: the encrypted files the rules name and `secrets.lock.json` next to
-//! them. It is their one writer, and the one place that reads and decrypts such a file.
+//! them. It is their one writer, and the one place that reads and decrypts one such file
+//! (`decrypt_file`; rekey decrypts what `drift` already read and checked, through the same
+//! `crypto::decrypt_with_header`).
 //!
 //! Every write is the same transaction: take the rules directory's write guard, replace the
 //! ciphertext(s) atomically, record them in the lock file read again under the guard. So a

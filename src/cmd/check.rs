@@ -8,9 +8,10 @@ use clap::Args;
 use serde::Serialize;
 
 use super::{Global, RulesFlag};
-use crate::drift::{assess_file, par_map, Drift, KnownKeys, State, Who};
+use crate::drift::{assess_file, Drift, KnownKeys, State, Who};
 use crate::error::Result;
 use crate::lockfile::{self, LockFile};
+use crate::par::par_map;
 use crate::rules::Rules;
 
 /// The JSON Schema of the `--json` report, printed by `secrets check --schema`.

@@ -13,12 +13,13 @@ use std::time::{Duration, Instant};
 use clap::Args;
 
 use super::{Global, IdentityFlags, RulesFlag};
-use crate::drift::{assess_file, par_map, Drift, KnownKeys, State};
+use crate::drift::{assess_file, Drift, KnownKeys, State};
 use crate::error::{Error, Result};
 use crate::fs::SyncPoints;
 use crate::header::Header;
 use crate::keys::Identities;
 use crate::lockfile::LockFile;
+use crate::par::{self, par_map};
 use crate::rules::{Rule, Rules};
 use crate::store::{self, LockfileUpdate, NotReplaced, Replacement};
 
@@ -270,7 +271,7 @@ fn run_jobs(jobs: &[Job], ids: &Identities, args: &RekeyArgs) -> Vec<Result<stor
     let show = !args.agenix && std::io::stderr().is_terminal();
     let last = Mutex::new(Instant::now());
     let workers = match args.jobs {
-        0 => 2 * std::thread::available_parallelism().map_or(1, |n| n.get()),
+        0 => 2 * par::cores(),
         n => n,
     };
     let results = par_map(jobs, workers, |job| {

@@ -74,6 +74,10 @@ fn check_secret(
         ));
         return;
     }
+    if let Some(why) = header.malformed_stanza() {
+        report.error(format!("secret {:?}: {}: {why}", s.item.attr, f.display()));
+        return;
+    }
     if host_tags.is_empty() {
         return;
     }

@@ -71,7 +71,20 @@ pub fn seal(plan: &Plan, path: &Path) -> Result<()> {
     }
     let dir = SafeDir::own(path, None)?;
     #[cfg(target_os = "linux")]
-    if gen_fs(plan) == Some("tmpfs") && super::sysmount::mount_of(&dir).ok().flatten().is_some() {
+    if gen_fs(plan) == Some("tmpfs") {
+        // `create` mounted this generation's own tmpfs; anything else here means the seal
+        // below would limit the wrong filesystem, or none: fail closed, never switch to it.
+        match super::sysmount::mount_of(&dir) {
+            Ok(Some(_)) => {}
+            Ok(None) => {
+                return Err(Error::new(format!(
+                    "generation {} is not on a tmpfs of its own, so it cannot be sealed; it \
+                     was not switched to",
+                    path.display()
+                )))
+            }
+            Err(e) => return Err(Error::io("cannot tell what is mounted on", path, e)),
+        }
         let (used, _, inodes) = usage(&dir).map_err(|e| Error::io("cannot measure", path, e))?;
         // size=0 and nr_inodes=0 would mean "no limit": a generation using nothing keeps one
         // page. The inode limit matters as much as the size: since Linux 6.6 an owner's
