@@ -171,7 +171,7 @@ fn enospc_on_tiny_tmpfs_keeps_previous_generation() {
         .unwrap();
     assert!(st.success());
     // A tmpfs the admin mounted is used only with filesystem = "none" (one the installer
-    // did not mount is refused otherwise: see tests/install_isolation.rs).
+    // did not mount is refused otherwise: see tests/install_isolation/mount_point.rs).
     let m1 = env.manifest(
         json!({"a": {"file": env.encrypt("a", b"a-one")}, "b": {"file": env.encrypt("b", b"b-one")}}),
         json!({"keepGenerations": 3, "filesystem": "none"}),
