@@ -8,6 +8,7 @@ mod entry_points;
 mod identities;
 mod roundtrip;
 mod rules;
+#[cfg(target_os = "linux")] // every item in it is Linux-only (/dev/shm, unshare)
 mod tty_edit;
 
 use std::fs;
