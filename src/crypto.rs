@@ -163,7 +163,7 @@ mod tests {
         }
     }
 
-    /// Our X25519 stanzas open with the age crate's own X25519 identity (tests/weak_keys.rs
+    /// Our X25519 stanzas open with the age crate's own X25519 identity (tests/weak_keys/
     /// checks Go `age` too; keys::x25519's tests that weak keys are refused when built).
     #[test]
     fn x25519_stanza_decrypts_with_age_crate() {

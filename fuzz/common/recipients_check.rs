@@ -91,7 +91,7 @@ struct TestIds {
     dave_x25519: [u8; 32],
 }
 
-/// The Montgomery form of testdata/keys/alice_ed25519.pub (tests/weak_keys.rs checks it; the
+/// The Montgomery form of testdata/keys/alice_ed25519.pub (tests/weak_keys/ checks it; the
 /// fuzz crate has no curve arithmetic to derive it).
 pub const ALICE_X25519: &str = "f5a9cc043e2cbc4e90fef22ba927492e9a5f6859cc991f01e28884d219afb348";
 

@@ -48,7 +48,7 @@ pub fn refuse_weak(ed25519: &[u8; 32], fingerprint: &str) -> Result<()> {
 /// Scalar multiplication commutes, so that equals `X25519(esk, X25519(tweak, pk))`, and
 /// `X25519(tweak, pk)` is computed once per key instead of once per file (rekey encrypts
 /// thousands of files to the same keys). The unit tests check both orders agree and that the
-/// age crate decrypts the result; tests/cli.rs and tests/rekey.rs check Go `age` does.
+/// age crate decrypts the result; tests/cli/ and tests/rekey/ check Go `age` does.
 #[derive(Clone)]
 pub struct SshEd25519Recipient {
     /// Base64 of the 4-byte key tag, as written in the stanza.

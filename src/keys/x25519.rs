@@ -171,7 +171,7 @@ mod tests {
     use super::*;
 
     /// Weak keys are refused when built (crypto's tests check the age crate, and
-    /// tests/weak_keys.rs Go `age`, decrypt our stanzas).
+    /// tests/weak_keys/ Go `age`, decrypt our stanzas).
     #[test]
     fn x25519_recipient_refuses_low_order_keys() {
         for u in crate::keys::X25519_LOW_ORDER {
