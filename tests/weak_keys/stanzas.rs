@@ -440,3 +440,50 @@ mod recipients_fuzz {
 fn fuzz_target_uses_alices_real_x25519_key() {
     assert_eq!(recipients_fuzz::ALICE_X25519, hex(&alice_parts().1));
 }
+
+/// A passphrase-protected ssh-ed25519 key is opened by the age crate's identity, not by our
+/// fast path (that needs the bare seed), behind the low-order guard: a low-order share to it is
+/// refused after the one passphrase prompt its stanza calls for. A malformed stanza naming it
+/// is refused by `check` (which holds no key) and by `rekey` before any passphrase is asked.
+#[test]
+fn passphrase_protected_key_refuses_forgeries() {
+    if common::missing("python3") {
+        return;
+    }
+    let erin = key("erin_ed25519_pass");
+    let erin = erin.to_str().unwrap();
+    let repo = Repo::new();
+    repo.write(
+        "secrets.json",
+        format!(
+            r#"{{"keys": {{"erin": "{}"}}, "secrets": {{"a.age": {{"publicKeys": ["erin"]}}}}}}"#,
+            pubkey("erin_ed25519_pass")
+        ),
+    );
+    let run = |args: &[&str]| common::run_in_pty(repo.path(), args, &["correct horse"]);
+
+    repo.write(
+        "a.age",
+        seal(to_ssh("erin_ed25519_pass", [0; 32], [0; 32]), b"FORGED"),
+    );
+    let (code, prompts, out) = run(&["decrypt", "a.age", "-i", erin]);
+    assert_eq!((code, prompts), (1, 1), "{out}");
+    assert!(!out.contains("FORGED"), "plaintext released: {out}");
+    assert!(out.contains("low-order") && out.contains("forged"), "{out}");
+
+    let malformed = reshaped(
+        to_ssh("erin_ed25519_pass", [0; 32], [0; 32]),
+        &["TAG", "SHARE", "extra"],
+    );
+    repo.write("a.age", seal(malformed, b"FORGED"));
+    let before = repo.snapshot();
+    let (code, prompts, out) = run(&["rekey", "--force", "-i", erin]);
+    assert_eq!((code, prompts), (1, 0), "{out}");
+    assert!(out.contains("malformed ssh-ed25519 stanza"), "{out}");
+    let out = repo.cmd().args(["check"]).output().unwrap();
+    let err =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("malformed ssh-ed25519 stanza"), "check: {err}");
+    assert_eq!(repo.snapshot(), before, "something was written");
+}
