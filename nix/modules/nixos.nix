@@ -25,31 +25,45 @@ let
   usersSecrets = filterAttrs (_: s: s.neededForUsers) cfg.secrets;
   hasUsersSecrets = usersSecrets != { };
 
-  # agenix installed every secret before `users`, so its documented
-  # `hashedPasswordFile = config.age.secrets.x.path` worked for any secret.
-  # Here only neededForUsers secrets are there that early: any other file would
-  # be missing at boot and the account left without its password. Caught at
-  # evaluation (promoting the secret automatically would be a cycle: its path
-  # depends on neededForUsers).
+  useActivation = cfg.installationMode == "activation";
+
+  # agenix installs every secret before `users` (root's) and gives them their owners after
+  # users and groups exist, so its documented `hashedPasswordFile =
+  # config.age.secrets.x.path` works for any secret. So does installationMode =
+  # "activation" here (agenixInstall, agenixChown). Where users are created before the
+  # main phase runs, a password file other than a neededForUsers secret would be missing
+  # then and the account left without its password: caught at evaluation (promoting the
+  # secret automatically would be a cycle: its path depends on neededForUsers).
+  whyMissing =
+    if sysusersEnabled then
+      "which is installed by the agenix-install-secrets unit after systemd-sysusers/userborn has created the accounts"
+    else
+      ''which with age.installationMode = "systemd" is installed by the agenix-install-secrets unit, after the `users` activation script has read it'';
   installedAfterUsers =
     mapAttrsToList (n: s: {
       what = "age.secrets.${n}.path";
-      fix = "set age.secrets.${n}.neededForUsers = true (its path then moves to ${cfg.secretsDirForUsers}/${s.name})";
+      fix = "set age.secrets.${n}.neededForUsers = true (its path then moves to ${cfg.secretsDirForUsers}/${s.name})${
+        lib.optionalString (!sysusersEnabled) '', or use age.installationMode = "activation"''
+      }";
       inherit (s) path;
     }) (filterAttrs (_: s: !s.neededForUsers) cfg.secrets)
     ++ mapAttrsToList (n: t: {
       what = "age.templates.${n}.path";
-      fix = "templates are rendered after users exist; use a neededForUsers secret holding the hash";
+      fix = "templates are rendered by that unit too; use a neededForUsers secret holding the hash${
+        lib.optionalString (!sysusersEnabled) '', or age.installationMode = "activation"''
+      }";
       inherit (t) path;
     }) cfg.templates;
-  passwordFileAssertions = lib.concatLists (
-    mapAttrsToList (
-      u: user:
-      map (item: {
-        assertion = false;
-        message = "users.users.${u}.hashedPasswordFile is ${item.what} (${item.path}), which is installed only after users are created, so at boot the account would get no password: ${item.fix}.";
-      }) (builtins.filter (item: (user.hashedPasswordFile or null) == item.path) installedAfterUsers)
-    ) (filterAttrs (_: user: user.enable or true) config.users.users)
+  passwordFileAssertions = lib.optionals (!useActivation) (
+    lib.concatLists (
+      mapAttrsToList (
+        u: user:
+        map (item: {
+          assertion = false;
+          message = "users.users.${u}.hashedPasswordFile is ${item.what} (${item.path}), ${whyMissing}, so at boot the account would get no password: ${item.fix}.";
+        }) (builtins.filter (item: (user.hashedPasswordFile or null) == item.path) installedAfterUsers)
+      ) (filterAttrs (_: user: user.enable or true) config.users.users)
+    )
   );
 
   manifest = shared.mkManifest {
@@ -74,8 +88,6 @@ let
   install = phase: "${cfg.package}/bin/secrets install --manifest ${checkedManifest} --phase ${phase}";
   # Activation scripts run with a PATH without systemd; units have it already.
   installFromActivation = phase: ''PATH="$PATH:${config.systemd.package}/bin" ${install phase}'';
-
-  useActivation = cfg.installationMode == "activation";
 
   # Shared by both units: run early (before sysinit.target, like
   # systemd-sysusers) and again on every switch that changes the manifest.
@@ -138,9 +150,15 @@ in
       }
     )
 
-    # Activation scripts. The agenix names stay so that scripts ordered after
-    # them keep working: agenixInstall = users phase (before `users`), agenix =
-    # main phase (after users/groups), the others are ordering-only aliases.
+    # Activation scripts, agenix's names and order, so that scripts ordered after them keep
+    # working: agenixNewGeneration (ordering only) -> agenixInstall -> users, groups ->
+    # agenixChown -> agenix (empty: what other scripts depend on).
+    # Activation mode: agenixInstall installs every secret and template (the users phase
+    # and the main phase with --defer-owners: root's, owner bits only), so anything after
+    # it (`users` reading a password file) finds them all; agenixChown (--phase owners)
+    # gives them their owners, groups and modes once those exist, and does the restarts.
+    # Systemd mode: agenixInstall installs neededForUsers secrets for the `users` script;
+    # the units do the rest.
     # Installed even without secrets: the installer then does nothing on a host that never had
     # any, and removes what is left on a host whose last secret was just removed (agenix
     # leaves it until reboot).
@@ -151,27 +169,31 @@ in
           deps = [ "specialfs" ];
         };
         agenixInstall = {
-          text = lib.optionalString (hasUsersSecrets && !sysusersEnabled) (installFromActivation "users");
+          text =
+            if useActivation then
+              installFromActivation "all --defer-owners"
+            else
+              lib.optionalString (hasUsersSecrets && !sysusersEnabled) (installFromActivation "users");
           deps = [
             "specialfs"
             "agenixNewGeneration"
           ];
           supportsDryActivation = true;
         };
-        agenix = {
-          text = lib.optionalString useActivation (installFromActivation "main");
-          deps = [
-            "specialfs"
-            "agenixInstall"
-          ] ++ lib.optionals (!sysusersEnabled) [
-            "users"
-            "groups"
-          ];
-          supportsDryActivation = true;
-        };
+        # Not in a dry activation: the dry install above changed nothing to apply owners to
+        # (and it says which units it would restart).
         agenixChown = {
+          text = lib.optionalString useActivation (installFromActivation "owners");
+          deps =
+            [ "agenixInstall" ]
+            ++ lib.optionals (!sysusersEnabled) [
+              "users"
+              "groups"
+            ];
+        };
+        agenix = {
           text = "";
-          deps = [ "agenix" ];
+          deps = [ "agenixChown" ];
         };
       } // lib.optionalAttrs (!sysusersEnabled) {
         # Password files must exist when `users` reads hashedPasswordFile.

@@ -171,11 +171,17 @@ in
       default = if sysusersEnabled || nixosInit then "systemd" else "activation";
       defaultText = literalExpression ''if systemd.sysusers.enable || services.userborn.enable || system.nixos-init.enable then "systemd" else "activation"'';
       description = ''
-        `activation`: activation scripts (as agenix), users phase before the
-        `users` script, main phase after `users`/`groups`. `systemd`: oneshot
-        units ordered before `sysinit.target` and re-run on switch; secrets needed
-        for users are installed before systemd-sysusers/userborn (or, with the
-        scripted users setup, still by an activation script).
+        `activation`: activation scripts, in agenix's order: `agenixInstall`
+        (before the `users` script) installs every secret and template, owned
+        by root with owner bits only (`mode & 0700`), so that a password file
+        (`users.users.<name>.hashedPasswordFile`) can be any secret, as with
+        agenix; `agenixChown` (after `users` and `groups`) gives them their
+        owners, groups and modes and restarts their units; `agenix` comes
+        after it. `systemd`: oneshot units ordered before `sysinit.target` and
+        re-run on switch; users exist before the main unit runs, so a password
+        file must be a `neededForUsers` secret (installed before
+        systemd-sysusers/userborn or, with the scripted users setup, by the
+        `agenixInstall` activation script).
       '';
     };
     restartMode = mkOption {

@@ -153,7 +153,9 @@ rec {
               example = false;
               description = ''
                 Whether a custom `path` is a symlink into the secrets directory
-                (true) or an atomically replaced copy (false).
+                (true) or an atomically replaced copy (false). With the default
+                `path` it has no effect (with a warning): the file is in the
+                current generation, reached through the secrets directory.
               '';
             };
             restartUnits = unitListOption "restart";
@@ -167,9 +169,14 @@ rec {
               type = types.bool;
               default = false;
               description = ''
-                Install this secret before users and groups are created, so that it can
-                be used as `users.users.<name>.hashedPasswordFile`. Such secrets are
-                owned by root and live under `age.secretsDirForUsers`.
+                Install this secret in a phase of its own before users and groups are
+                created, so that it can be `users.users.<name>.hashedPasswordFile`
+                where ordinary secrets are installed only after users exist:
+                `age.installationMode = "systemd"`, systemd-sysusers, userborn. (With
+                `installationMode = "activation"`, the default with the scripted users
+                setup, every secret is installed before `users`, as with agenix, and
+                this is not needed.) Such secrets are owned by root and live under
+                `age.secretsDirForUsers`.
               '';
             };
           };
@@ -327,10 +334,14 @@ rec {
           if builtins.isPath p then "is a Nix path literal" else "is in the Nix store"
         }; the private key would be copied into the world-readable Nix store. Use a string naming the key on the host, e.g. "/etc/ssh/ssh_host_ed25519_key".'';
       }) cfg.identityPaths;
-      symlinkAssertions = mapAttrsToList (n: s: {
-        assertion = s.symlink || s.path != "${cfg.secretsDir}/${s.name}";
-        message = ''age.secrets.${n}: symlink = false only makes sense with a custom path; with the default path ("${s.path}") a copy would overwrite the secrets directory link. Remove symlink = false or set path.'';
-      }) cfg.secrets;
+      # agenix accepts symlink = false with the default path (its copy is lost at the next
+      # switch, when the secrets directory link is replaced). Here the file simply stays
+      # in the generation, reached through the secrets directory: accepted, with a warning.
+      stableDirOf = s: if s.neededForUsers or false then cfg.secretsDirForUsers else cfg.secretsDir;
+      symlinkWarnings = mapAttrsToList (
+        n: s:
+        "age.secrets.${n}.symlink = false has no effect with the default path (${s.path}): the file is in the current generation of decrypted secrets, reached through ${stableDirOf s}, which is itself the link switched on every activation, so there is no separate copy to make. Remove symlink = false, or set age.secrets.${n}.path outside ${stableDirOf s} to get a copy there."
+      ) (filterAttrs (_: s: !s.symlink && s.path == "${stableDirOf s}/${s.name}") cfg.secrets);
       hasSecrets = cfg.secrets != { } || cfg.templates != { };
     in
     {
@@ -342,9 +353,10 @@ rec {
           }
         ]
         ++ identityAssertions
-        ++ symlinkAssertions
         ++ templateAssertions;
-      warnings = mapAttrsToList (
+      warnings =
+        symlinkWarnings
+        ++ mapAttrsToList (
         n: s:
         "age.secrets.${n}.file = ${toString s.file}: this file does not end in .age and will be copied into the Nix store; make sure it is encrypted (a plaintext there is world-readable)."
       ) (filterAttrs (_: s: builtins.isPath s.file && !lib.hasSuffix ".age" (toString s.file)) cfg.secrets);

@@ -226,6 +226,78 @@ lib.mapAttrs (_: eval) {
     age.secrets.svc.file = f "svc";
   };
 
+  # agenix's README configurations together, unchanged (issue 14): a password file from an
+  # ordinary secret, symlink = false with the default and with a custom path, a custom
+  # path, mode/owner/group, name, identityPaths, secretsDir and secretsMountPoint.
+  agenixReadme =
+    { config, ... }:
+    {
+      age.identityPaths = [ "/var/lib/persistent/ssh_host_ed25519_key" ];
+      age.secretsDir = "/run/keys/agenix";
+      age.secretsMountPoint = "/run/keys/agenix.d";
+      users.users.user1 = {
+        isNormalUser = true;
+        hashedPasswordFile = config.age.secrets.secret1.path;
+      };
+      users.groups.nixbld = { };
+      users.users.nixbld1.group = "nixbld";
+      age.secrets.secret1.file = f "secret1";
+      age.secrets.nixAccessTokens = {
+        file = f "nixAccessTokens";
+        mode = "770";
+        owner = "nixbld1";
+        group = "nixbld";
+      };
+      age.secrets.monitrc = {
+        file = f "monitrc";
+        path = "/etc/monitrc";
+        mode = "0600";
+        owner = "root";
+        group = "root";
+        symlink = false;
+      };
+      age.secrets.inPlace = {
+        file = f "inPlace";
+        symlink = false;
+      };
+      age.secrets.linked = {
+        file = f "linked";
+        path = "/var/lib/app/token";
+      };
+      age.secrets.renamed = {
+        file = f "renamed";
+        name = "renamed.txt";
+      };
+    };
+
+  # Where a password file from an ordinary secret truly cannot work: users exist before
+  # the main unit runs.
+  passwordSystemdScripted =
+    { config, ... }:
+    {
+      age.installationMode = "systemd";
+      age.identityPaths = [ "/etc/ssh/ssh_host_ed25519_key" ];
+      age.secrets.pw.file = f "pw";
+      users.users.alice.hashedPasswordFile = config.age.secrets.pw.path;
+    };
+  passwordSysusers =
+    { config, ... }:
+    {
+      systemd.sysusers.enable = true;
+      age.identityPaths = [ "/etc/ssh/ssh_host_ed25519_key" ];
+      age.secrets.pw.file = f "pw";
+      users.users.alice.hashedPasswordFile = config.age.secrets.pw.path;
+    };
+  passwordTemplateSystemd =
+    { config, ... }:
+    {
+      age.installationMode = "systemd";
+      age.identityPaths = [ "/etc/ssh/ssh_host_ed25519_key" ];
+      age.secrets.pw.file = f "pw";
+      age.templates.hash.content = config.age.placeholder.pw;
+      users.users.alice.hashedPasswordFile = config.age.templates.hash.path;
+    };
+
   # --- configurations that must be rejected or warned about ---
   noIdentity = {
     age.secrets.a.file = f "a";
@@ -245,15 +317,14 @@ lib.mapAttrs (_: eval) {
       owner = "alice";
     };
   };
-  # agenix's documented password example, unchanged: the secret would be
-  # installed after `users` reads it.
+  # agenix's documented password example, unchanged: accepted in activation mode,
+  # where every secret is installed before `users` reads it.
   passwordNotNeededForUsers =
     { config, ... }:
     {
       services.openssh.enable = true;
       age.secrets.passwordfile-ryantm.file = f "pw";
       users.users.ryantm.hashedPasswordFile = config.age.secrets.passwordfile-ryantm.path;
-      # A disabled account is not created: no second assertion for it.
       users.users.former = {
         enable = false;
         hashedPasswordFile = config.age.secrets.passwordfile-ryantm.path;

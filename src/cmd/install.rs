@@ -17,9 +17,15 @@ pub struct InstallArgs {
     /// The JSON manifest written by the NixOS module.
     #[arg(long, value_name = "FILE")]
     pub manifest: PathBuf,
-    /// users: only neededForUsers secrets (before users exist); main: everything else; all: both.
+    /// users: only neededForUsers secrets (before users exist); main: everything else; all:
+    /// both; owners: apply the owners, groups and modes that --defer-owners left for later.
     #[arg(long, value_enum, default_value_t = PhaseArg::All)]
     pub phase: PhaseArg,
+    /// Write the main phase's files root-owned, owner bits only, and leave their owners,
+    /// groups and final modes (and the restarts) to a later `--phase owners`, run once users
+    /// and groups exist (agenix's agenixInstall/agenixChown split).
+    #[arg(long)]
+    pub defer_owners: bool,
     /// Validate the manifest and the encrypted files only (build time); writes nothing.
     #[arg(long, conflicts_with = "dry_run")]
     pub check: bool,
@@ -40,6 +46,7 @@ pub enum PhaseArg {
     Users,
     Main,
     All,
+    Owners,
 }
 
 impl InstallArgs {
@@ -50,7 +57,9 @@ impl InstallArgs {
                 PhaseArg::Users => PhaseChoice::Users,
                 PhaseArg::Main => PhaseChoice::Main,
                 PhaseArg::All => PhaseChoice::All,
+                PhaseArg::Owners => PhaseChoice::Owners,
             },
+            defer_owners: self.defer_owners,
             check: self.check,
             dry_run: self.dry_run,
             json: self.json,
@@ -61,5 +70,11 @@ impl InstallArgs {
 
 /// The installer's report decides what it prints; `-v` adds nothing to it.
 pub fn run(args: &InstallArgs, _g: &Global) -> Result<i32> {
+    if args.defer_owners && (args.phase == PhaseArg::Users || args.phase == PhaseArg::Owners) {
+        return Err(crate::error::Error::usage(
+            "--defer-owners goes with --phase main or all (the phases that write files with \
+             owners); --phase owners then applies them",
+        ));
+    }
     crate::install::run(&args.options())
 }

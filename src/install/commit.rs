@@ -41,7 +41,7 @@ pub fn commit(
 
 /// The state file; a generation that cannot record what it holds is not switched to.
 fn record(plan: &Plan, phase: PhaseKind, g: &Gen, items: &[Placed]) -> Result<()> {
-    let record = GenState::of(items.iter().map(|i| i.spec));
+    let record = GenState::of(items.iter().map(|i| (i.spec, i.out.deferred)));
     let root = (!plan.user_mode).then_some(Ownership { uid: 0, gid: 0 });
     state::write(g, &record, root).map_err(|e| {
         generation::discard(g);
@@ -60,7 +60,7 @@ fn link(items: &mut [Placed], stable: &Path, report: &mut Report) {
             continue;
         }
         let res = links::install(
-            it.spec,
+            &links::Dest::of(it.spec),
             stable,
             dest,
             it.out.value.as_deref().map(|v| &v[..]),

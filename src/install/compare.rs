@@ -25,6 +25,21 @@ impl Change {
         }
     }
 
+    /// The owner it will get is not known yet (`--defer-owners`, a user not yet created):
+    /// counted as an owner change against a previous file, so its units restart.
+    pub fn owner_unknown(self) -> Change {
+        match self {
+            Change::Added => Change::Added,
+            Change::Unchanged => Change::Modified(vec!["owner"]),
+            Change::Modified(mut w) => {
+                if !w.contains(&"owner") {
+                    w.push("owner");
+                }
+                Change::Modified(w)
+            }
+        }
+    }
+
     /// Added or modified: worth a log line and the item's restarts.
     pub fn is_change(&self) -> bool {
         matches!(self, Change::Added | Change::Modified(_))

@@ -16,9 +16,27 @@ use super::manifest::ItemSpec;
 use super::report::Report;
 use super::state::StateItem;
 
+/// What `install` needs to know about an item (from the manifest or a state file).
+pub struct Dest<'a> {
+    pub attr: &'a str,
+    /// Relative path inside the generation.
+    pub rel: &'a str,
+    pub symlink: bool,
+}
+
+impl<'a> Dest<'a> {
+    pub fn of(item: &'a ItemSpec) -> Dest<'a> {
+        Dest {
+            attr: &item.attr,
+            rel: &item.rel,
+            symlink: item.symlink,
+        }
+    }
+}
+
 /// Create the link or copy for one installed item.
 pub fn install(
-    item: &ItemSpec,
+    item: &Dest,
     stable_dir: &Path,
     dest: &Path,
     value: Option<&[u8]>,
@@ -26,7 +44,7 @@ pub fn install(
     mode: u32,
     report: &mut Report,
 ) -> Result<()> {
-    let target = stable_dir.join(&item.rel);
+    let target = stable_dir.join(item.rel);
     let what = if item.symlink { "link" } else { "copy" };
     let fail = |e: std::io::Error| {
         Error::new(format!(

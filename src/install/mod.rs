@@ -8,7 +8,9 @@
 //! (`phases`), load the identities, `mount`, then per phase (`phase`): create the generation
 //! (`generation`, on its own RAM filesystem: `genfs`), decrypt (`decrypt`), render
 //! (`template`), write (`write`, with `compare` for what changed), commit (`commit`: the
-//! `state` file, the switch, `links`, pruning); then `restart` and the `report`.
+//! `state` file, the switch, `links`, pruning); then `restart` and the `report`. With
+//! --defer-owners the main phase writes its files root's and `owners` (`--phase owners`, once
+//! users exist) gives them their owners and does the restarts.
 //! `modes` is the one place for file and directory modes; `own` looks up users and groups;
 //! The descriptor-relative primitives under them: `walk` (the one walk from `/`), `safedir`
 //! (work relative to a walked directory), `owned` (files created owner-first), `sysmount`
@@ -27,6 +29,7 @@ mod modes;
 mod mount;
 mod own;
 mod owned;
+mod owners;
 mod phase;
 mod phases;
 mod report;
@@ -63,14 +66,19 @@ pub struct Options {
     pub json: bool,
     /// Any failed secret aborts before the switch.
     pub fail_closed: bool,
+    /// The main phase writes its files root's and leaves owners, groups, modes and restarts
+    /// to a later run with `PhaseChoice::Owners`.
+    pub defer_owners: bool,
 }
 
-/// Which phases to run: users (neededForUsers secrets, before users exist), main, or both.
+/// Which phases to run: users (neededForUsers secrets, before users exist), main, or both;
+/// or the owners step that follows a main phase run with `defer_owners`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PhaseChoice {
     Users,
     Main,
     All,
+    Owners,
 }
 
 pub fn run(opts: &Options) -> Result<i32> {
@@ -86,6 +94,11 @@ pub fn run(opts: &Options) -> Result<i32> {
     // From here to the end, mount included, one installer at a time: what is installed now
     // (read next) must not change under us.
     let _lock = lock::acquire(&plan, dry_run, &mut report)?;
+    if opts.phase == PhaseChoice::Owners {
+        let requests = owners::run(&plan, dry_run, &mut report);
+        restart(&plan, requests, dry_run, &mut report);
+        return Ok(finish(report, opts.json));
+    }
     let phases = phases::to_run(&plan, opts.phase);
     if phases.is_empty() {
         report.info("no secrets to install and none installed before; nothing to do");
@@ -101,6 +114,8 @@ pub fn run(opts: &Options) -> Result<i32> {
         ids: &ids,
         dry_run,
         abort,
+        // A user's files are all the user's: there are no owners to wait for.
+        defer_owners: opts.defer_owners && !plan.user_mode,
     };
     let mut across = phase::Across::default();
     for phase in phases {
@@ -108,7 +123,12 @@ pub fn run(opts: &Options) -> Result<i32> {
             report.error(format!("{} phase: {e}", phase.as_str()));
         }
     }
-    restart(&plan, across.requests, dry_run, &mut report);
+    if across.deferred {
+        // Its units would start before their secrets are theirs: the owners step restarts.
+        owners::defer_restarts(&plan, &across.requests, &mut report);
+    } else {
+        restart(&plan, across.requests, dry_run, &mut report);
+    }
     Ok(finish(report, opts.json))
 }
 

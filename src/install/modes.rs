@@ -1,12 +1,20 @@
 //! The installer's permission policy in one place: what a secret gets when the manifest says
 //! nothing, which bits are compared, and the two directory modes (root-only while being
-//! written or once retired; root:keys 0751 where owners must reach their files by name).
+//! written or once retired; root:keys 0751 where owners must reach their files by name), and
+//! the interim mode of a file waiting for its owner.
 
 /// A secret's mode when the manifest gives none (agenix's default).
 pub const DEFAULT_FILE_MODE: &str = "0400";
 
 /// Permission bits we set and compare (set-id and sticky bits are rejected in manifests).
 pub const MODE_BITS: u32 = 0o777;
+
+/// A file's mode while it is root's and waits for its owner (`--defer-owners`), and when its
+/// owner cannot be had: its owner bits only, so it is never more permissive than its final
+/// mode and nobody but root can read it.
+pub fn interim_mode(mode: u32) -> u32 {
+    mode & 0o700
+}
 
 /// The per-generation state file: root's (the user's in user mode), read-only.
 pub const STATE_FILE_MODE: u32 = 0o400;

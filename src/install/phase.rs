@@ -33,6 +33,8 @@ pub struct Run<'a> {
     pub dry_run: bool,
     /// Any failed item aborts the phase (--fail-closed, onFailure = "abort").
     pub abort: bool,
+    /// --defer-owners: the main phase writes its files root's, for `--phase owners`.
+    pub defer_owners: bool,
 }
 
 /// What phases pass on within one run.
@@ -40,6 +42,8 @@ pub struct Run<'a> {
 pub struct Across {
     pub requests: Requests,
     pub handoff: Handoff,
+    /// A generation whose owners wait for `--phase owners` was switched to.
+    pub deferred: bool,
 }
 
 /// An item's owner and group, or why they cannot be had; None in user mode.
@@ -54,6 +58,7 @@ pub fn run(run: &Run, phase: PhaseKind, report: &mut Report, across: &mut Across
         new_gen: new_gen.as_ref().map(|g| g.path.as_path()),
         prev_gen: prev.as_ref().map(|g| g.path.as_path()),
         user_mode: run.plan.user_mode,
+        defer_owners: run.defer_owners && phase == PhaseKind::Main,
     };
     let sec_out = write_secrets(run, &ctx, &work, &sec_own);
     let tpl_out = render_templates(run, &ctx, &work, &sec_out, tpl_own, &across.handoff);
@@ -93,6 +98,7 @@ pub fn run(run: &Run, phase: PhaseKind, report: &mut Report, across: &mut Across
             report,
         )?;
         summary.switched = true;
+        across.deferred |= ctx.defer_owners;
     }
     // Restarts: only relative to a previous generation (first boot starts units anyway).
     if prev.is_some() {

@@ -18,6 +18,8 @@ pub fn to_run(plan: &Plan, choice: PhaseChoice) -> Vec<PhaseKind> {
         PhaseChoice::Users => vec![PhaseKind::Users],
         PhaseChoice::Main => vec![PhaseKind::Main],
         PhaseChoice::All => vec![PhaseKind::Users, PhaseKind::Main],
+        // Not a phase that writes a generation (see `owners`).
+        PhaseChoice::Owners => vec![],
     };
     // Without neededForUsers secrets the users phase is a no-op (nothing mounted either),
     // unless an earlier run installed some: then it runs to switch to an empty generation,

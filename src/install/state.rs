@@ -25,12 +25,13 @@ pub struct GenState {
 }
 
 impl GenState {
-    /// The record of a generation holding `items`.
-    pub fn of<'a>(items: impl Iterator<Item = &'a ItemSpec>) -> GenState {
+    /// The record of a generation holding `items`, each with whether its owner, group and
+    /// mode are still to be applied (`--defer-owners`).
+    pub fn of<'a>(items: impl Iterator<Item = (&'a ItemSpec, bool)>) -> GenState {
         GenState {
             version: 1,
             items: items
-                .map(|i| StateItem {
+                .map(|(i, deferred)| StateItem {
                     kind: i.kind.as_str().into(),
                     attr: i.attr.clone(),
                     rel: i.rel.clone(),
@@ -38,6 +39,11 @@ impl GenState {
                     symlink: i.symlink,
                     restart_units: i.restart_units.clone(),
                     reload_units: i.reload_units.clone(),
+                    pending: deferred.then(|| Pending {
+                        owner: i.owner.to_string(),
+                        group: i.group.to_string(),
+                        mode: i.mode,
+                    }),
                 })
                 .collect(),
         }
@@ -55,6 +61,19 @@ pub struct StateItem {
     pub symlink: bool,
     pub restart_units: Vec<String>,
     pub reload_units: Vec<String>,
+    /// Written root's by `--defer-owners`: the owner, group and mode `--phase owners` gives
+    /// it (recorded here, with the files they are for, so that the step applies what this
+    /// generation was written for whatever happens in between). Absent in older records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending: Option<Pending>,
+}
+
+/// An item's owner and group as the manifest named them, and its final mode.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct Pending {
+    pub owner: String,
+    pub group: String,
+    pub mode: u32,
 }
 
 impl StateItem {
@@ -112,6 +131,7 @@ pub fn removed_since(prev: Option<&Gen>, new_rels: &BTreeSet<&str>) -> Vec<State
                 symlink: true,
                 restart_units: Vec::new(),
                 reload_units: Vec::new(),
+                pending: None,
             })
             .collect(),
     }

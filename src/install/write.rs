@@ -1,6 +1,7 @@
 //! One item's value (a decrypted secret or a rendered template) into a generation: create
 //! the file 0400-root, give it its owner, group and mode (the generation is invisible until
-//! the switch); on failure carry over the previous generation's file.
+//! the switch), or with --defer-owners leave it root's for `--phase owners`; on failure carry
+//! over the previous generation's file.
 
 use std::collections::BTreeSet;
 use std::io;
@@ -13,7 +14,7 @@ use crate::fs::{self, SecretBytes};
 
 use super::compare::{compare, Change};
 use super::manifest::ItemSpec;
-use super::modes::MODE_BITS;
+use super::modes::{interim_mode, MODE_BITS};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Status {
@@ -42,6 +43,9 @@ pub struct Outcome {
     pub value: Option<SecretBytes>,
     pub ownership: Option<Ownership>,
     pub mode: u32,
+    /// Written root's with its interim mode; its owner, group and mode are still to be
+    /// applied (`--phase owners`).
+    pub deferred: bool,
 }
 
 /// One item of a phase and what became of it.
@@ -54,6 +58,8 @@ pub struct Ctx<'a> {
     pub new_gen: Option<&'a Path>,
     pub prev_gen: Option<&'a Path>,
     pub user_mode: bool,
+    /// `--defer-owners` in the main phase: write every file root's, owner bits only.
+    pub defer_owners: bool,
 }
 
 fn write_into(
@@ -71,6 +77,9 @@ fn write_into(
 }
 
 /// Install `value` (or carry over the previous file when `value` is an error) for one item.
+/// With `Ctx::defer_owners` the file is written root's with its interim mode (see
+/// `modes::interim_mode`) and marked `deferred`; an owner that does not exist yet is then no
+/// failure: `--phase owners` gives it its owner once users exist, or says why it cannot.
 pub fn place(
     ctx: &Ctx<'_>,
     item: &ItemSpec,
@@ -78,38 +87,51 @@ pub fn place(
     ownership: Result<Option<Ownership>>,
     keep_value: bool,
 ) -> Outcome {
-    let attempt = value.and_then(|v| ownership.map(|o| (v, o)));
-    match attempt {
-        Ok((v, own)) => {
-            let change = compare(ctx.prev_gen, &item.rel, &v, item.mode, own);
-            if let Some(gen) = ctx.new_gen {
-                if let Err(e) = write_into(gen, &item.rel, &v, own, item.mode) {
-                    return Outcome {
-                        status: Status::Failed,
-                        error: Some(format!(
-                            "cannot write {}: {}",
-                            gen.join(&item.rel).display(),
-                            describe_io(&e)
-                        )),
-                        fatal: true,
-                        change: None,
-                        value: None,
-                        ownership: own,
-                        mode: item.mode,
-                    };
-                }
-            }
-            Outcome {
-                status: Status::Installed,
-                error: None,
-                fatal: false,
-                change: Some(change),
-                value: keep_value.then_some(v),
-                ownership: own,
-                mode: item.mode,
-            }
+    let (ownership, unknown_owner) = match ownership {
+        Err(_) if ctx.defer_owners => (Ok(None), true),
+        o => (o, false),
+    };
+    let (v, own) = match value.and_then(|v| ownership.map(|o| (v, o))) {
+        Ok(x) => x,
+        Err(err) => return carry_over(ctx, item, err.to_string(), keep_value),
+    };
+    let mut change = compare(ctx.prev_gen, &item.rel, &v, item.mode, own);
+    if unknown_owner {
+        change = change.owner_unknown();
+    }
+    // What the file gets now: its final owner and mode, or root's and the interim mode.
+    let (now_own, now_mode) = if ctx.defer_owners {
+        (Some(Ownership { uid: 0, gid: 0 }), interim_mode(item.mode))
+    } else {
+        (own, item.mode)
+    };
+    if let Some(gen) = ctx.new_gen {
+        if let Err(e) = write_into(gen, &item.rel, &v, now_own, now_mode) {
+            return Outcome {
+                status: Status::Failed,
+                error: Some(format!(
+                    "cannot write {}: {}",
+                    gen.join(&item.rel).display(),
+                    describe_io(&e)
+                )),
+                fatal: true,
+                change: None,
+                value: None,
+                ownership: now_own,
+                mode: now_mode,
+                deferred: false,
+            };
         }
-        Err(err) => carry_over(ctx, item, err.to_string(), keep_value),
+    }
+    Outcome {
+        status: Status::Installed,
+        error: None,
+        fatal: false,
+        change: Some(change),
+        value: keep_value.then_some(v),
+        ownership: now_own,
+        mode: now_mode,
+        deferred: ctx.defer_owners,
     }
 }
 
@@ -122,6 +144,7 @@ fn carry_over(ctx: &Ctx<'_>, item: &ItemSpec, err: String, keep_value: bool) -> 
         value: None,
         ownership: None,
         mode: item.mode,
+        deferred: false,
     };
     let Some(prev) = ctx.prev_gen else {
         return failed(err, false);
@@ -154,6 +177,7 @@ fn carry_over(ctx: &Ctx<'_>, item: &ItemSpec, err: String, keep_value: bool) -> 
         value: keep_value.then_some(old),
         ownership: own,
         mode,
+        deferred: false,
     }
 }
 

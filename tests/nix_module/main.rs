@@ -117,6 +117,9 @@ fn install_cmd(phase: &str) -> String {
     )
 }
 
+/// What agenixInstall runs in activation mode: both phases, owners left for agenixChown.
+const DEFERRED: &str = "all --defer-owners";
+
 /// What an activation script runs: with systemd on PATH, for systemctl restarts.
 fn script_cmd(phase: &str) -> String {
     format!(
@@ -135,6 +138,7 @@ fn hm_install_cmd() -> String {
 // ---------------------------------------------------------------- tests
 // After the harness, so the modules see `need_nix!`.
 
+mod agenix_readme;
 mod darwin;
 mod home_manager;
 mod nixos;

@@ -6,7 +6,7 @@ use serde_json::{json, Value as Json};
 
 use crate::{
     assert_deps, assert_no_problems, assert_order, assert_rejected, available, eval_case,
-    install_cmd, script_cmd, strs, STORE,
+    install_cmd, script_cmd, strs, DEFERRED, STORE,
 };
 
 #[test]
@@ -56,8 +56,12 @@ fn host_without_secrets_still_runs_the_installer() {
     let v = eval_case("nosecrets");
     assert_no_problems(&v);
     assert_eq!(
-        v["activationScripts"]["agenix"].as_str(),
-        Some(script_cmd("main").as_str())
+        v["activationScripts"]["agenixInstall"].as_str(),
+        Some(script_cmd(DEFERRED).as_str())
+    );
+    assert_eq!(
+        v["activationScripts"]["agenixChown"].as_str(),
+        Some(script_cmd("owners").as_str())
     );
     assert_eq!(v["manifest"]["secrets"], json!({}));
 }
@@ -75,29 +79,28 @@ fn plain_config_uses_activation_scripts_in_agenix_order() {
             "agenixInstall",
             "users",
             "groups",
-            "agenix",
             "agenixChown",
+            "agenix",
         ],
     );
     assert_deps(&v, "users", &["agenixInstall"]);
     assert_deps(&v, "agenixInstall", &["specialfs", "agenixNewGeneration"]);
-    assert_deps(
-        &v,
-        "agenix",
-        &["specialfs", "agenixInstall", "users", "groups"],
-    );
-    assert_deps(&v, "agenixChown", &["agenix"]);
+    assert_deps(&v, "agenixChown", &["agenixInstall", "users", "groups"]);
+    assert_deps(&v, "agenix", &["agenixChown"]);
     let scripts = &v["activationScripts"];
-    // Main phase in `agenix`; nothing for the users phase without password secrets.
+    // Every secret before `users` (root's), owners once users and groups exist.
     assert_eq!(
-        scripts["agenix"].as_str(),
-        Some(script_cmd("main").as_str())
+        scripts["agenixInstall"].as_str(),
+        Some(script_cmd(DEFERRED).as_str())
     );
-    assert_eq!(scripts["agenixInstall"].as_str(), Some(""));
-    assert_eq!(scripts["agenixChown"].as_str(), Some(""));
+    assert_eq!(
+        scripts["agenixChown"].as_str(),
+        Some(script_cmd("owners").as_str())
+    );
+    assert_eq!(scripts["agenix"].as_str(), Some(""));
     // One call of the binary for all secrets: no per-secret shell.
     let script = v["activationScript"].as_str().unwrap();
-    assert_eq!(script.matches("bin/secrets install").count(), 1);
+    assert_eq!(script.matches("bin/secrets install").count(), 2);
     assert!(
         !script.contains("db.age"),
         "per-secret logic in shell:\n{script}"
@@ -210,31 +213,36 @@ fn password_secret_is_installed_before_users_with_activation_scripts() {
         v["manifest"]["secrets"]["other"]["neededForUsers"],
         json!(false)
     );
+    // The users phase and the main phase in one call before `users`; owners after.
     let scripts = &v["activationScripts"];
     assert_eq!(
         scripts["agenixInstall"].as_str(),
-        Some(script_cmd("users").as_str())
+        Some(script_cmd(DEFERRED).as_str())
     );
     assert_eq!(
-        scripts["agenix"].as_str(),
-        Some(script_cmd("main").as_str())
+        scripts["agenixChown"].as_str(),
+        Some(script_cmd("owners").as_str())
     );
     let order = strs(&v["activationOrder"]);
     assert_order(
         &order,
-        &["specialfs", "agenixInstall", "users", "groups", "agenix"],
+        &[
+            "specialfs",
+            "agenixInstall",
+            "users",
+            "groups",
+            "agenixChown",
+            "agenix",
+        ],
     );
     assert_deps(&v, "users", &["agenixInstall"]);
-    assert_deps(&v, "agenix", &["users", "groups"]);
+    assert_deps(&v, "agenixChown", &["users", "groups"]);
     // Same order in the concatenated script.
     let script = v["activationScript"].as_str().unwrap();
-    let users_phase = script.find(&script_cmd("users")).unwrap();
+    let install = script.find(&script_cmd(DEFERRED)).unwrap();
     let users_script = script.find("update-users-groups").unwrap();
-    let main_phase = script.find(&script_cmd("main")).unwrap();
-    assert!(
-        users_phase < users_script && users_script < main_phase,
-        "{script}"
-    );
+    let owners = script.find(&script_cmd("owners")).unwrap();
+    assert!(install < users_script && users_script < owners, "{script}");
     assert_eq!(v["units"], json!({}));
 }
 
@@ -339,7 +347,11 @@ fn systemd_mode_with_scripted_users_keeps_the_users_phase_in_activation() {
         Some(script_cmd("users").as_str())
     );
     assert_eq!(scripts["agenix"].as_str(), Some(""));
-    assert_order(&strs(&v["activationOrder"]), &["agenixInstall", "users"]);
+    assert_eq!(scripts["agenixChown"].as_str(), Some(""));
+    assert_order(
+        &strs(&v["activationOrder"]),
+        &["agenixInstall", "users", "groups", "agenixChown", "agenix"],
+    );
     assert_deps(&v, "users", &["agenixInstall"]);
     let units = v["units"].as_object().expect("a JSON object");
     assert_eq!(units.keys().collect::<Vec<_>>(), ["agenix-install-secrets"]);
@@ -355,20 +367,8 @@ fn bad_configs_are_rejected_with_clear_messages() {
     need_nix!();
     assert_rejected("noIdentity", "age.identityPaths must be set");
     assert_rejected(
-        "symlinkFalseDefaultPath",
-        "age.secrets.a: symlink = false only makes sense with a custom path",
-    );
-    assert_rejected(
         "usersSecretNotRoot",
         "age.secrets.pw: neededForUsers secrets are installed before users exist and must be owned by root",
-    );
-    // agenix's documented password example: agenix installed every secret before `users`.
-    assert_rejected(
-        "passwordNotNeededForUsers",
-        "users.users.ryantm.hashedPasswordFile is age.secrets.passwordfile-ryantm.path \
-         (/run/agenix/passwordfile-ryantm), which is installed only after users are created, so \
-         at boot the account would get no password: set \
-         age.secrets.passwordfile-ryantm.neededForUsers = true",
     );
     assert_rejected("identityPathLiteral", "is a Nix path literal");
     assert_rejected("identityInStore", "is in the Nix store");

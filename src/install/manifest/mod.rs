@@ -182,6 +182,15 @@ impl Plan {
         crate::fs::parent_dir(&self.mount_point).join(n)
     }
 
+    /// The restarts a `--defer-owners` install leaves for `--phase owners`: root's, next to
+    /// the install lock (`<parent>/.<name>.restarts`).
+    pub fn restarts_path(&self) -> PathBuf {
+        let mut n = std::ffi::OsString::from(".");
+        n.push(self.mount_point.file_name().unwrap_or_default());
+        n.push(".restarts");
+        crate::fs::parent_dir(&self.mount_point).join(n)
+    }
+
     pub fn stable_dir(&self, phase: PhaseKind) -> &Path {
         match phase {
             PhaseKind::Users => &self.users_dir,

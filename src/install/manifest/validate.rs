@@ -318,6 +318,14 @@ fn custom_path(plan: &Plan, item: &str, p: &str, stable: &PathBuf) -> Result<Opt
             plan.mount_point.display()
         )));
     }
+    if p == plan.restarts_path() {
+        return Err(Error::new(format!(
+            "{item}: path {} is where the installer leaves restarts for its owners step \
+             (next to secretsMountPoint {}); choose another path",
+            p.display(),
+            plan.mount_point.display()
+        )));
+    }
     for (dir, dn) in [
         (&plan.secrets_dir, "secretsDir"),
         (&plan.users_dir, "secretsDirForUsers"),
