@@ -2,7 +2,8 @@
 //! real tmpfs. Each test re-runs itself under `unshare --mount` (see install_support), by its
 //! full name (`files::modes_owners_nested_custom_and_copy`). The tests are grouped by concern:
 //! files (what an install writes), generations (the switch and what survives a failure),
-//! phases (the users phase and user mode) and identities (including age plugins).
+//! phases (the users phase and user mode), owners (agenix's order: every secret before users,
+//! owners after) and identities (including age plugins).
 // Linux only: unshare, mount(8), /proc/self/mountinfo and inotify.
 #![cfg(target_os = "linux")]
 
@@ -14,6 +15,7 @@ mod install_support;
 mod files;
 mod generations;
 mod identities;
+mod owners;
 mod phases;
 
 use std::os::unix::fs::PermissionsExt;
