@@ -1,5 +1,5 @@
-# The `secrets` package: the installer/CLI, its shell completions and man page,
-# and an `agenix` symlink (invoked under that name it speaks agenix's CLI).
+# The `secrets` package: the installer/CLI, its shell completions and man page, and the
+# `agenix` and `ragenix` links (invoked under those names it speaks their CLIs).
 {
   lib,
   stdenv,
@@ -14,29 +14,46 @@
   ageBin ? null,
   # What `nix run` starts: "agenix" for the package the flake exports under agenix's name.
   mainProgram ? "secrets",
+  # Off: this package is what the modules build with a user's own nixpkgs when there is no
+  # flake package for the system, and the test suite (minutes, needing age and nix) would
+  # run on every such machine, for every nixpkgs bump. The tests run in CI and in the
+  # flake's `checks.<system>.package`, which passes `doCheck = true`.
+  doCheck ? false,
 }:
 let
   cargoToml = lib.importTOML ../Cargo.toml;
-  # What the build and its tests read (fixtures in testdata/, the fuzz corpora, the
-  # modules): the whole tree but documents, the flake, CI and build output. Listed by
-  # exclusion so a new fixture cannot be forgotten; editing docs or the flake does not
-  # rebuild. tests/nix_module/ checks it against `git ls-files`.
-  excluded = [
-    "README.md"
-    "SECURITY.md"
-    "flake.nix"
-    "flake.lock"
-    ".ci"
-    ".git"
-    ".gitignore"
-    "target"
-    "result"
-    "fuzz/target"
-    "fuzz/corpus-tmp"
-    "fuzz/artifacts"
+  fs =
+    lib.fileset or (throw "secrets: nix/package.nix needs nixpkgs 23.11 or later (lib.fileset); with older nixpkgs use the flake's package, or set age.package");
+
+  # Editor backups, swap and lock files: never source, even inside the directories taken.
+  isEditorFile =
+    name:
+    lib.hasSuffix "~" name
+    || builtins.match "\\..*\\.sw[a-p]" name != null
+    || lib.hasPrefix ".#" name
+    || (lib.hasPrefix "#" name && lib.hasSuffix "#" name)
+    || name == ".DS_Store";
+  dir = d: fs.fileFilter (file: !isEditorFile file.name) d;
+
+  # What the build reads: the manifest, the lock file, the code, and the benches the
+  # manifest declares ([[bench]] targets must exist for any cargo command). Listed by
+  # inclusion, so build output (target/, result*), .direnv/, documents and the flake are
+  # never hashed: editing them does not rebuild.
+  buildFiles = [
+    ../Cargo.toml
+    ../Cargo.lock
+    (dir ../src)
+    (dir ../benches)
   ];
-  root = toString ../. + "/";
-  sourceFilter = path: _type: !(builtins.elem (lib.removePrefix root (toString path)) excluded);
+  # What `cargo test` reads besides: the tests, their keys and fixtures, the Nix modules
+  # and stubs the module tests evaluate, and the fuzz corpora the regression test replays.
+  checkFiles = [
+    (dir ../tests)
+    (dir ../testdata)
+    (dir ../nix)
+    (dir ../fuzz/corpus)
+  ];
+  sourceFiles = fs.unions (buildFiles ++ lib.optionals doCheck checkFiles);
 
   # The module tests need only nixpkgs' lib. All of nixpkgs as an input would make every
   # nixpkgs revision a new build of this package (and copy nixpkgs into the store on
@@ -51,59 +68,79 @@ let
       in
       rel == "/lib" || lib.hasPrefix "/lib/" rel;
   };
+
+  canRun = stdenv.buildPlatform.canExecute stdenv.hostPlatform;
 in
 lib.warnIf (ageBin != null)
   "secrets: ageBin (${toString ageBin}) is ignored: secrets decrypts with its built-in age implementation; age plugins go in age.plugins (NixOS/nix-darwin/home-manager module)."
   rustPlatform.buildRustPackage
-{
-  pname = cargoToml.package.name;
-  inherit (cargoToml.package) version;
+  (
+    {
+      pname = cargoToml.package.name;
+      inherit (cargoToml.package) version;
 
-  src = lib.cleanSourceWith {
-    src = ../.;
-    filter = sourceFilter;
-    name = "secrets-source";
-  };
-  passthru = { inherit sourceFilter; };
+      src = fs.toSource {
+        root = ../.;
+        fileset = sourceFiles;
+      };
+      # tests/nix_module/packaging.rs lists it (lib.fileset.toList).
+      passthru = { inherit sourceFiles; };
 
-  cargoLock.lockFile = ../Cargo.lock;
+      cargoLock.lockFile = ../Cargo.lock;
 
-  nativeBuildInputs = [ installShellFiles ];
+      nativeBuildInputs = [ installShellFiles ];
 
-  # `age` for the round-trip tests against the reference implementation;
-  # `nix` (nix-instantiate) for the module evaluation test, which only needs
-  # nixpkgs' lib from NIX_PATH. Tests that need root skip themselves.
-  nativeCheckInputs = [
-    age
-    nix
-  ];
-  preCheck = ''
-    export HOME=$TMPDIR
-    # nix-instantiate --eval only reads files, but opens a store: give it a
-    # private one in the sandbox (as nixpkgs' own lib tests do).
-    export NIX_STORE_DIR=$TMPDIR/nix-store NIX_STATE_DIR=$TMPDIR/nix-state
-    export NIX_LOG_DIR=$TMPDIR/nix-log NIX_CONF_DIR=$TMPDIR/nix-conf
-    nix-store --init
-    export NIX_PATH=nixpkgs=${nixpkgsLib}
-  '';
+      inherit doCheck;
 
-  postInstall =
-    ''
-      ln -s secrets $out/bin/agenix
-    ''
-    + lib.optionalString (stdenv.buildPlatform.canExecute stdenv.hostPlatform) ''
-      installShellCompletion --cmd secrets \
-        --bash <($out/bin/secrets completions bash) \
-        --zsh <($out/bin/secrets completions zsh) \
-        --fish <($out/bin/secrets completions fish)
-      $out/bin/secrets man > secrets.1
-      installManPage secrets.1
-    '';
+      postInstall =
+        ''
+          ln -s secrets $out/bin/agenix
+          ln -s secrets $out/bin/ragenix
+        ''
+        + lib.optionalString canRun ''
+          installShellCompletion --cmd secrets \
+            --bash <($out/bin/secrets completions bash) \
+            --zsh <($out/bin/secrets completions zsh) \
+            --fish <($out/bin/secrets completions fish)
+          # Every page in man/ is installed: `secrets man` prints the one page it has today;
+          # once it writes a page per subcommand, `secrets man --out-dir man` replaces the line.
+          mkdir man
+          $out/bin/secrets man > man/secrets.1
+          installManPage man/*
+        '';
 
-  meta = {
-    description = cargoToml.package.description;
-    license = lib.licenses.mit;
-    inherit mainProgram;
-    platforms = lib.platforms.unix;
-  };
-}
+      meta = {
+        inherit (cargoToml.package) description;
+        longDescription = ''
+          Edits, rekeys and checks age-encrypted secrets named in secrets.nix (agenix's
+          format) or secrets.json, and installs them at activation from a manifest the
+          NixOS, nix-darwin and home-manager modules build. Invoked as `agenix` or
+          `ragenix` it speaks their command lines.
+        '';
+        license = lib.licenses.mit;
+        inherit mainProgram;
+        platforms = lib.platforms.linux ++ lib.platforms.darwin;
+        sourceProvenance = [ lib.sourceTypes.fromSource ];
+      };
+    }
+    # Only with the tests: otherwise nixpkgs' lib and nix would be inputs of the build, and
+    # each nixpkgs revision a rebuild.
+    // lib.optionalAttrs doCheck {
+      # `age` for the round-trip tests against the reference implementation;
+      # `nix` (nix-instantiate) for the module evaluation test, which only needs
+      # nixpkgs' lib from NIX_PATH. Tests that need root skip themselves.
+      nativeCheckInputs = [
+        age
+        nix
+      ];
+      preCheck = ''
+        export HOME=$TMPDIR
+        # nix-instantiate --eval only reads files, but opens a store: give it a
+        # private one in the sandbox (as nixpkgs' own lib tests do).
+        export NIX_STORE_DIR=$TMPDIR/nix-store NIX_STATE_DIR=$TMPDIR/nix-state
+        export NIX_LOG_DIR=$TMPDIR/nix-log NIX_CONF_DIR=$TMPDIR/nix-conf
+        nix-store --init
+        export NIX_PATH=nixpkgs=${nixpkgsLib}
+      '';
+    }
+  )

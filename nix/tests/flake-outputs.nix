@@ -20,56 +20,12 @@ let
     "aarch64-darwin"
   ];
 
-  fakeDrv =
-    name: attrs:
-    attrs
-    // {
-      inherit name;
-      type = "derivation";
-      outPath = "/nix/store/00000000000000000000000000000000-${name}";
-    };
-
   pkgsFor =
     system:
-    let
+    import ./stub-nixpkgs/pkgs.nix {
+      inherit lib system;
       base = import ./stub-pkgs.nix { hostSystem = system; };
-      pkgs =
-        base
-        // {
-          inherit lib;
-          callPackage =
-            f: args:
-            let
-              fn = if builtins.isFunction f then f else import f;
-            in
-            fn (builtins.intersectAttrs (builtins.functionArgs fn) pkgs // args);
-          # As nixpkgs' runCommand: passthru attributes are on the result.
-          runCommand =
-            name: env: buildCommand:
-            fakeDrv name (env // (env.passthru or { }) // { inherit buildCommand; });
-          rustPlatform.buildRustPackage = args: fakeDrv "${args.pname}-${args.version}" args;
-          testers.runNixOSTest = test: fakeDrv "vm-test-${test.name}" { inherit test; };
-          nixos = configuration: {
-            inherit configuration;
-            config.system.build.toplevel = fakeDrv "nixos-system" { };
-          };
-          closureInfo = args: fakeDrv "closure-info" args;
-          mkShell = args: fakeDrv "shell" args;
-          path = "/nix/store/00000000000000000000000000000000-nixpkgs";
-        }
-        // lib.genAttrs [
-          "installShellFiles"
-          "nix"
-          "openssh"
-          "cargo"
-          "clippy"
-          "rustfmt"
-          "rust-analyzer"
-          "nixfmt-rfc-style"
-          "nixfmt-tree"
-        ] (name: fakeDrv name { pname = name; });
-    in
-    pkgs;
+    };
 
   nixpkgs = {
     inherit lib;
@@ -79,6 +35,15 @@ let
   self = flake.outputs { inherit self nixpkgs; };
 
   relative = p: lib.removePrefix (toString ../.. + "/") (toString p);
+
+  fakeDrv =
+    name: attrs:
+    attrs
+    // {
+      inherit name;
+      type = "derivation";
+      outPath = "/nix/store/00000000000000000000000000000000-${name}";
+    };
 
   # The VM machine's configuration, evaluated with the real module against the
   # NixOS stub plus the few options only the machine sets.
@@ -110,6 +75,8 @@ let
       failedAssertions = map (a: a.message) (builtins.filter (a: !a.assertion) config.assertions);
       manifest = config.age.manifest;
       alicePasswordFile = config.users.users.alice.hashedPasswordFile;
+      # The machine imports the flake's module, so it runs the flake's build.
+      packageIsFlakes = config.age.package ? passthru.sourceFiles;
     };
 in
 {
@@ -120,14 +87,74 @@ in
   ageBinOverride =
     ((pkgsFor "x86_64-linux").callPackage ../package.nix { ageBin = "/nix/store/x-rage/bin/rage"; })
     .name;
-  package = {
-    inherit (self.packages.x86_64-linux.default) pname postInstall;
-    cargoLock = relative self.packages.x86_64-linux.default.cargoLock.lockFile;
-    nativeCheckInputs = map (d: d.name) self.packages.x86_64-linux.default.nativeCheckInputs;
+  package =
+    let
+      pkg = self.packages.x86_64-linux.default;
+      checked = self.checks.x86_64-linux.package;
+    in
+    {
+      inherit (pkg) pname postInstall doCheck;
+      inherit (pkg.meta) description license platforms;
+      nativeCheckInputs = pkg.nativeCheckInputs or null;
+      cargoLock = relative pkg.cargoLock.lockFile;
+      # The flake's check is the same package with its test suite.
+      checked = {
+        inherit (checked) doCheck;
+        nativeCheckInputs = map (d: d.name) checked.nativeCheckInputs;
+      };
+    };
+  installedCheck = {
+    inherit (self.checks.x86_64-linux.installed) buildCommand preferLocalBuild;
   };
   overlay = lib.mapAttrs (_: d: d.meta.mainProgram) (self.overlays.default (pkgsFor "x86_64-linux") { });
-  modules = lib.mapAttrs (_: lib.mapAttrs (_: relative)) {
-    inherit (self) nixosModules homeManagerModules darwinModules;
+  # Each flake module against its stub: which age.package it ends up with by default (the
+  # flake's build for the stub's system), with the configuration's own setting, and on a
+  # system the flake has no package for (the module's own default: the stub's pkgs.secrets).
+  # `age` and `default` are imported together: one module, so imported once.
+  modules = lib.mapAttrs (
+    _:
+    { stub, modules }:
+    let
+      packageWith =
+        extra:
+        let
+          p =
+            (lib.evalModules {
+              modules = [
+                stub
+                modules.age
+                modules.default
+              ] ++ extra;
+            }).config.age.package;
+        in
+        {
+          inherit (p) name;
+          system = p.system or null;
+          # Only the flake's build (nix/package.nix) carries its source file set.
+          flakeBuild = p ? passthru.sourceFiles;
+        };
+    in
+    {
+      kinds = builtins.attrNames modules;
+      default = packageWith [ ];
+      userSetting = packageWith [ { age.package = fakeDrv "secrets-9.9.9" { }; } ];
+      foreignSystem = packageWith [
+        { _module.args.pkgs = lib.mkForce (import ./stub-pkgs.nix { hostSystem = "riscv64-linux"; }); }
+      ];
+    }
+  ) {
+    nixos = {
+      stub = ./nixos-stub.nix;
+      modules = self.nixosModules;
+    };
+    darwin = {
+      stub = ./darwin-stub.nix;
+      modules = self.darwinModules;
+    };
+    homeManager = {
+      stub = ./hm-stub.nix;
+      modules = self.homeManagerModules;
+    };
   };
   checks = lib.mapAttrs (_: builtins.attrNames) self.checks;
   vm = lib.genAttrs [
