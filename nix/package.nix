@@ -46,12 +46,14 @@ let
     (dir ../benches)
   ];
   # What `cargo test` reads besides: the tests, their keys and fixtures, the Nix modules
-  # and stubs the module tests evaluate, and the fuzz corpora the regression test replays.
+  # and stubs the module tests evaluate, and the fuzz corpora and shared check the
+  # regression test replays and includes.
   checkFiles = [
     (dir ../tests)
     (dir ../testdata)
     (dir ../nix)
     (dir ../fuzz/corpus)
+    (dir ../fuzz/common)
   ];
   sourceFiles = fs.unions (buildFiles ++ lib.optionals doCheck checkFiles);
 

@@ -76,6 +76,7 @@ fn package_source_is_exactly_what_the_build_reads() {
         "testdata/keys/alice",
         "nix/modules/nixos.nix",
         "fuzz/corpus/rules/seed",
+        "fuzz/common/check.rs",
         // Never source:
         "src/main.rs~",
         "src/.main.rs.swp",
@@ -114,6 +115,7 @@ fn package_source_is_exactly_what_the_build_reads() {
     assert_eq!(source_files(root, false), build);
     let mut with_tests: Vec<&str> = build.to_vec();
     with_tests.extend([
+        "fuzz/common/check.rs",
         "fuzz/corpus/rules/seed",
         "nix/modules/nixos.nix",
         "nix/package.nix",
@@ -148,8 +150,17 @@ fn package_source_in_this_tree() {
         }
     };
     let build = ["Cargo.toml", "Cargo.lock", "src/", "benches/"];
-    let check = ["tests/", "testdata/", "nix/", "fuzz/corpus/"];
-    for (do_check, dirs) in [(false, build.to_vec()), (true, [build, check].concat())] {
+    let check = [
+        "tests/",
+        "testdata/",
+        "nix/",
+        "fuzz/corpus/",
+        "fuzz/common/",
+    ];
+    for (do_check, dirs) in [
+        (false, build.to_vec()),
+        (true, [&build[..], &check[..]].concat()),
+    ] {
         let listed = source_files(&repo(), do_check);
         if std::env::var_os("SECRETS_LIST_PACKAGE_SOURCE").is_some() {
             eprintln!("doCheck = {do_check}: {} files", listed.len());
