@@ -1,21 +1,18 @@
 //! Parse, dispatch, map errors to exit codes. All logic lives in the library.
 
-use std::path::Path;
-
 use clap::Parser;
 use secrets::cmd::{self, Cli, Command};
 use secrets::{agenix, error};
 
 fn main() {
     let mut args: Vec<_> = std::env::args_os().collect();
-    let argv0 = args
-        .first()
-        .map(|a| Path::new(a).file_name().unwrap_or_default().to_os_string());
-    if argv0.as_deref() == Some(std::ffi::OsStr::new("agenix"))
-        || agenix::wants_agenix(args.get(1..).unwrap_or_default())
-    {
+    // Started as `agenix` or `ragenix` (or with agenix's flags): that tool's command line.
+    if let Some(flavor) = agenix::flavor(
+        args.first().map(|a| a.as_os_str()),
+        &args[1.min(args.len())..],
+    ) {
         args.remove(0);
-        std::process::exit(agenix::main(args));
+        std::process::exit(agenix::main(flavor, args));
     }
     let cli = Cli::parse_from(args);
     let g = &cli.global;

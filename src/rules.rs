@@ -14,6 +14,7 @@ use crate::error::{describe_io, Error, Result};
 use crate::keys::Recipient;
 
 mod nix_eval;
+mod working_dir;
 
 /// The JSON Schema of `secrets.json`, printed by `secrets schema`.
 pub const JSON_SCHEMA: &str = include_str!("secrets.schema.json");

@@ -24,6 +24,51 @@ pub struct EditArgs {
     pub rules: RulesFlag,
     #[command(flatten)]
     pub identity: IdentityFlags,
+    /// The editor command, used instead of $VISUAL/$EDITOR and run even when stdin is not a
+    /// terminal; `-` replaces the secret with stdin without decrypting it. Set by the
+    /// `ragenix` entry (its --editor, else $EDITOR); no flag of ours.
+    #[arg(skip)]
+    pub editor: Option<String>,
+}
+
+/// Where the new content comes from.
+enum Source {
+    /// An editor, on a copy of the old content.
+    Editor(Vec<String>),
+    /// stdin, compared with the old content.
+    Stdin,
+    /// stdin, replacing the secret without reading it (ragenix's `--editor -`).
+    Replace,
+    /// The editor is `:` (agenix's way to rekey one file): the old content, re-encrypted even
+    /// though nothing changed.
+    Keep,
+}
+
+fn source(args: &EditArgs) -> Result<Source> {
+    if let Some(e) = &args.editor {
+        if e.trim() == "-" {
+            return Ok(Source::Replace);
+        }
+        let words = split_editor(e)?;
+        return Ok(if is_noop(&words) {
+            Source::Keep
+        } else {
+            Source::Editor(words)
+        });
+    }
+    // `:` wins over stdin, as in agenix: `EDITOR=: agenix -e f.age` works in scripts too.
+    let words = editor_command();
+    if words.as_deref().is_ok_and(is_noop) {
+        return Ok(Source::Keep);
+    }
+    if !std::io::stdin().is_terminal() {
+        return Ok(Source::Stdin);
+    }
+    Ok(Source::Editor(words?))
+}
+
+fn is_noop(words: &[String]) -> bool {
+    words == [":"]
 }
 
 pub fn run(args: &EditArgs, g: &Global) -> Result<i32> {
@@ -31,17 +76,29 @@ pub fn run(args: &EditArgs, g: &Global) -> Result<i32> {
     let file = &args.file;
     let (rules, rule) = args.rules.load_with_rule(file)?;
     let shown = file.display();
+    let source = source(args)?;
     // symlink_metadata, not exists(): anything at the path that cannot be read (dangling or
     // looping link) must fail the read, never be treated as a new secret and overwritten.
-    let old: Option<SecretBytes> = if rule.path.symlink_metadata().is_ok() {
+    let exists = rule.path.symlink_metadata().is_ok();
+    let old: Option<SecretBytes> = if exists && !matches!(source, Source::Replace) {
         let ids = args.identity.load()?;
         Some(crate::store::decrypt_rule(&rule, &ids)?)
     } else {
         None
     };
 
-    let new = if std::io::stdin().is_terminal() {
-        match edit_in_editor(
+    let keep = matches!(source, Source::Keep);
+    let new = match source {
+        // A wiped copy: `old` is still compared below (and wiped on drop).
+        Source::Keep => match old.clone() {
+            Some(old) => old,
+            None => {
+                eprintln!("{shown} wasn't created.");
+                return Ok(0);
+            }
+        },
+        Source::Editor(argv) => match edit_in_editor(
+            argv,
             &rule.name,
             old.as_ref().map(|o| o.as_slice()),
             args.allow_disk_tmp,
@@ -51,21 +108,11 @@ pub fn run(args: &EditArgs, g: &Global) -> Result<i32> {
                 eprintln!("{shown} wasn't created.");
                 return Ok(0);
             }
-        }
-    } else {
-        let input =
-            fs::read_stdin_secret().map_err(|e| Error::new(format!("cannot read stdin: {e}")))?;
-        // A script run without input (CI, cron) must not blank a secret by accident.
-        if input.is_empty() {
-            return Err(Error::new(format!(
-                "{shown}: stdin is empty, refusing to store an empty secret; pipe the content \
-                 in, or use `secrets encrypt {shown} < /dev/null` if empty is really meant"
-            )));
-        }
-        input
+        },
+        Source::Stdin | Source::Replace => read_stdin(&shown.to_string())?,
     };
 
-    if old.as_ref().is_some_and(|o| o.as_slice() == new.as_slice()) {
+    if old.as_ref().is_some_and(|o| o.as_slice() == new.as_slice()) && !keep {
         eprintln!("{shown} wasn't changed, skipping re-encryption.");
         return Ok(0);
     }
@@ -77,6 +124,20 @@ pub fn run(args: &EditArgs, g: &Global) -> Result<i32> {
         );
     }
     Ok(0)
+}
+
+/// The new content from stdin; empty is refused.
+fn read_stdin(shown: &str) -> Result<SecretBytes> {
+    let input =
+        fs::read_stdin_secret().map_err(|e| Error::new(format!("cannot read stdin: {e}")))?;
+    // A script run without input (CI, cron) must not blank a secret by accident.
+    if input.is_empty() {
+        return Err(Error::new(format!(
+            "{shown}: stdin is empty, refusing to store an empty secret; pipe the content \
+             in, or use `secrets encrypt {shown} < /dev/null` if empty is really meant"
+        )));
+    }
+    Ok(input)
 }
 
 static SIGNALED: AtomicI32 = AtomicI32::new(0);
@@ -195,6 +256,7 @@ fn take_signal() -> libc::c_int {
 
 /// Returns the new content, or None when the editor did not save a new file.
 fn edit_in_editor(
+    mut argv: Vec<String>,
     name: &str,
     old: Option<&[u8]>,
     allow_disk_tmp: bool,
@@ -209,7 +271,6 @@ fn edit_in_editor(
     if let Some(old) = old {
         dir.create(&plain_name, old)?;
     }
-    let mut argv = editor_command()?;
     let prog = argv.remove(0);
     let mut child = Command::new(&prog)
         .args(hardening_args(&prog))
@@ -302,7 +363,12 @@ fn editor_command() -> Result<Vec<String>> {
         .filter_map(|v| std::env::var(v).ok())
         .find(|v| !v.trim().is_empty())
         .unwrap_or_else(|| "vi".into());
-    let words = shell_words::split(&raw)
+    split_editor(&raw)
+}
+
+/// An editor command split like a shell would; blank means `vi`.
+fn split_editor(raw: &str) -> Result<Vec<String>> {
+    let words = shell_words::split(raw)
         .map_err(|e| Error::new(format!("cannot parse the editor command `{raw}`: {e}")))?;
     if words.is_empty() {
         return Ok(vec!["vi".into()]);

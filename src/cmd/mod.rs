@@ -77,6 +77,10 @@ pub struct RulesFlag {
     /// ./secrets.json.
     #[arg(long, global = true, value_name = "PATH", display_order = 0)]
     pub rules: Option<PathBuf>,
+    /// agenix's naming (files relative to the working directory, see `rules::working_dir`);
+    /// set by the `agenix` entry, no flag of ours.
+    #[arg(skip)]
+    pub names_from_cwd: bool,
 }
 
 // `-i`, for the commands that decrypt.
@@ -119,13 +123,21 @@ pub enum Command {
 impl RulesFlag {
     /// Find and load the rules.
     pub fn load(&self) -> Result<Rules> {
-        Rules::discover(self.rules.as_deref())
+        let mut rules = Rules::discover(self.rules.as_deref())?;
+        if self.names_from_cwd {
+            rules.name_files_from(&working_dir()?);
+        }
+        Ok(rules)
     }
 
     /// Load the rules (evaluated once) and the rule for `file`.
     pub fn load_with_rule(&self, file: &Path) -> Result<(Rules, Rule)> {
         let rules = self.load()?;
-        let rule = rules.lookup(file)?.clone();
+        let rule = if self.names_from_cwd {
+            rules.lookup_from(&working_dir()?, file)?.clone()
+        } else {
+            rules.lookup(file)?.clone()
+        };
         Ok((rules, rule))
     }
 }
@@ -142,6 +154,18 @@ impl IdentityFlags {
         }
         Ok(ids)
     }
+}
+
+/// The current directory, resolved (so an absolute FILE below a symlinked one still matches).
+fn working_dir() -> Result<PathBuf> {
+    std::env::current_dir()
+        .and_then(std::fs::canonicalize)
+        .map_err(|e| {
+            Error::new(format!(
+                "cannot tell the current directory: {}",
+                crate::error::describe_io(&e)
+            ))
+        })
 }
 
 /// Write to stdout; a reader that went away (EPIPE) is not an error worth reporting.
