@@ -251,8 +251,7 @@ in
         p.to_str().unwrap().to_string()
     }
 
-    /// Every file under the temporary tree except ~ (what a run may have written), with its
-    /// content.
+    /// Every file in the repository (where a run may write), with its content, sorted.
     pub fn snapshot(&self) -> Vec<(String, Vec<u8>)> {
         let mut out: Vec<_> = common::walk(&self.repo())
             .into_iter()
