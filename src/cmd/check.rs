@@ -18,6 +18,11 @@ use crate::rules::Rules;
 pub const REPORT_SCHEMA: &str = include_str!("../check.schema.json");
 
 #[derive(Args, Debug, Default)]
+#[command(after_help = "\
+Examples:
+  secrets check                       one line per problem (exit 1 if any)
+  secrets check --json > report.json  the report for CI (see --schema)
+  secrets check --schema              the JSON Schema of that report")]
 pub struct CheckArgs {
     /// Print a machine-readable JSON report on stdout (see --schema).
     #[arg(long)]

@@ -6,6 +6,11 @@ use super::{Cli, Global};
 use crate::error::Result;
 
 #[derive(Args, Debug)]
+#[command(after_help = "\
+Examples:
+  secrets completions bash > /etc/bash_completion.d/secrets
+  secrets completions zsh > \"${fpath[1]}/_secrets\"
+  secrets completions fish > ~/.config/fish/completions/secrets.fish")]
 pub struct CompletionsArgs {
     /// bash, zsh or fish
     pub shell: clap_complete::Shell,

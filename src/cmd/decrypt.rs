@@ -10,6 +10,12 @@ use crate::error::{Error, Result};
 use crate::fs;
 
 #[derive(Args, Debug)]
+#[command(after_help = "\
+Examples:
+  secrets decrypt db.age              print the secret on stdout
+  secrets decrypt db.age -o db.txt    write it to db.txt, created 0600
+  secrets decrypt -i ~/.ssh/deploy db.age
+                                      decrypt with this key only")]
 pub struct DecryptArgs {
     /// The encrypted file (a path, or its name in the rules).
     pub file: PathBuf,

@@ -14,6 +14,13 @@ use crate::error::{describe_io, Error, Result};
 use crate::fs::{self, PrivateDir, SecretBytes};
 
 #[derive(Args, Debug)]
+#[command(after_help = "\
+Examples:
+  secrets edit db.age                 edit (or create) db.age in $VISUAL/$EDITOR
+  echo -n hunter2 | secrets edit db.age
+                                      set it from stdin (empty stdin is refused)
+  VISUAL='code --wait' secrets edit nginx.conf.age
+                                      another editor; it opens nginx.conf")]
 pub struct EditArgs {
     /// The encrypted file (a path, or its name in the rules). Created if missing.
     pub file: PathBuf,

@@ -9,6 +9,11 @@ use crate::error::{describe_io, Error, Result};
 use crate::fs;
 
 #[derive(Args, Debug)]
+#[command(after_help = "\
+Examples:
+  secrets encrypt db.age < new.txt    replace db.age without reading it
+  secrets encrypt db.age --input new.txt
+                                      the same, from a file")]
 pub struct EncryptArgs {
     /// The encrypted file to write (a path, or its name in the rules).
     pub file: PathBuf,

@@ -11,6 +11,12 @@ use crate::install::{Options, PhaseChoice};
 
 #[derive(Args, Debug)]
 #[command(after_help = "\
+Examples:
+  secrets install --manifest m.json --check
+                                      validate only; writes nothing
+  secrets install --manifest m.json \\
+      --dry-run --json > plan.json    what would change, as JSON
+
 Exit codes: 0 everything installed; 1 a secret failed (others are installed, failed ones keep \
 their previous value unless --fail-closed) or the manifest is invalid; 2 usage.")]
 pub struct InstallArgs {

@@ -24,6 +24,12 @@ use crate::rules::{Rule, Rules};
 use crate::store::{self, LockfileUpdate, NotReplaced, Replacement};
 
 #[derive(Args, Debug, Default)]
+#[command(after_help = "\
+Examples:
+  secrets rekey                       every file whose recipients changed
+  secrets rekey --dry-run             what would be rekeyed and why (no key)
+  secrets rekey db.age web.age        only these files
+  secrets rekey --force               every file, changed or not")]
 pub struct RekeyArgs {
     /// Files to rekey (default: all files in the rules).
     pub files: Vec<PathBuf>,
