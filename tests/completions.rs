@@ -35,7 +35,7 @@ fn man_page_is_roff_with_the_commands() {
         "{}",
         &s[..s.len().min(200)]
     );
-    assert!(s.contains(".TH secrets 1"), "no .TH header");
+    assert!(s.contains(".TH SECRETS 1"), "no .TH header");
     assert!(
         s.contains("rekey") && s.contains("check"),
         "man page lacks commands"

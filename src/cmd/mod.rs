@@ -116,7 +116,7 @@ pub enum Command {
     Schema(schema::SchemaArgs),
     /// Print a shell completion script.
     Completions(completions::CompletionsArgs),
-    /// Print the man page (roff).
+    /// Print a man page (roff), or write them all to a directory.
     Man(man::ManArgs),
 }
 
