@@ -94,6 +94,7 @@
                 exit 1
               }
               for f in ${lib.getExe ragenix} ${secrets}/share/man/man1/secrets.1.gz \
+                ${secrets}/share/man/man1/secrets-edit.1.gz ${secrets}/share/man/man1/agenix.1.gz \
                 ${secrets}/share/bash-completion/completions/secrets.bash; do
                 [ -e "$f" ] || { echo "the package lacks $f" >&2; exit 1; }
               done

@@ -104,11 +104,9 @@ lib.warnIf (ageBin != null)
             --bash <($out/bin/secrets completions bash) \
             --zsh <($out/bin/secrets completions zsh) \
             --fish <($out/bin/secrets completions fish)
-          # Every page in man/ is installed: `secrets man` prints the one page it has today;
-          # once it writes a page per subcommand, `secrets man --out-dir man` replaces the line.
-          mkdir man
-          $out/bin/secrets man > man/secrets.1
-          installManPage man/*
+          # One page per command, plus agenix(1), as `secrets man --out-dir` writes them.
+          $out/bin/secrets man --out-dir man
+          installManPage man/*.1
         '';
 
       meta = {
