@@ -17,6 +17,7 @@ pub mod crypto;
 pub mod drift;
 pub mod error;
 pub mod fs;
+pub mod generate;
 pub mod header;
 pub mod install;
 pub mod keys;

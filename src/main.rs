@@ -22,6 +22,7 @@ fn main() {
         Command::Encrypt(a) => cmd::encrypt::run(a, g),
         Command::Rekey(a) => cmd::rekey::run(a, g),
         Command::Check(a) => cmd::check::run(a, g),
+        Command::Generate(a) => cmd::generate::run(a, g),
         Command::Install(a) => cmd::install::run(a, g),
         Command::Schema(a) => cmd::schema::run(a, g),
         Command::Completions(a) => cmd::completions::run(a, g),

@@ -13,6 +13,7 @@ use serde::Deserialize;
 use crate::error::{describe_io, Error, Result};
 use crate::keys::Recipient;
 
+pub mod generator;
 mod nix_eval;
 mod working_dir;
 
@@ -33,6 +34,8 @@ pub struct Rule {
     pub path: PathBuf,
     pub recipients: Vec<Recipient>,
     pub armor: bool,
+    /// How `secrets generate` creates the file (see `generator`).
+    pub generator: Option<generator::Generator>,
 }
 
 #[derive(Debug)]
@@ -238,6 +241,7 @@ fn lexical_normalize(p: &Path) -> PathBuf {
 struct RawRule {
     public_keys: Vec<String>,
     armor: bool,
+    generator: Option<serde_json::Value>,
 }
 
 struct Raw {
@@ -253,6 +257,7 @@ struct NixRule {
     public_keys: Option<Vec<String>>,
     #[serde(default)]
     armor: bool,
+    generator: Option<serde_json::Value>,
 }
 
 fn parse_nix_json(json: &str) -> Result<Raw> {
@@ -268,6 +273,7 @@ fn parse_nix_json(json: &str) -> Result<Raw> {
                     RawRule {
                         public_keys: r.public_keys.unwrap_or_default(),
                         armor: r.armor,
+                        generator: r.generator,
                     },
                 );
             }
@@ -308,6 +314,7 @@ struct JsonRule {
     public_keys: Vec<String>,
     #[serde(default)]
     armor: bool,
+    generator: Option<serde_json::Value>,
 }
 
 fn parse_json(text: &str) -> Result<Raw> {
@@ -330,6 +337,7 @@ fn parse_json(text: &str) -> Result<Raw> {
                     RawRule {
                         public_keys: r.public_keys,
                         armor: r.armor,
+                        generator: r.generator,
                     },
                 )
             })
@@ -435,6 +443,13 @@ fn resolve(raw: Raw, dir: &Path) -> Result<Resolved, Vec<String>> {
             ));
             continue;
         }
+        let generator = match rule.generator.as_ref().map(generator::parse).transpose() {
+            Ok(g) => g,
+            Err(e) => {
+                errs.push(format!("secret \"{name}\": generator: {e}"));
+                continue;
+            }
+        };
         if !ok {
             continue;
         }
@@ -445,6 +460,7 @@ fn resolve(raw: Raw, dir: &Path) -> Result<Resolved, Vec<String>> {
                 name: norm,
                 recipients: recips,
                 armor: rule.armor,
+                generator,
             },
         );
     }

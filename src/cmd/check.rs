@@ -123,6 +123,9 @@ pub fn check(flag: &RulesFlag) -> Report {
         file_problems(&rule.name, state, &mut problems);
     }
     orphan_problems(&rules, &mut problems);
+    for (file, message) in crate::generate::public_half_problems(&rules) {
+        problems.push(Problem::new("pub", file, message));
+    }
     problems.sort();
     Report {
         version: 1,

@@ -12,6 +12,7 @@ pub mod completions;
 pub mod decrypt;
 pub mod edit;
 pub mod encrypt;
+pub mod generate;
 pub mod install;
 pub mod man;
 pub mod rekey;
@@ -33,6 +34,7 @@ Examples:
   secrets decrypt db.age -o db.txt    decrypt to a file created 0600
   secrets encrypt db.age < new.txt    rotate a secret you cannot read
   secrets rekey                       re-encrypt files whose recipients changed
+  secrets generate                    create missing secrets that have a generator
   secrets check --json                CI: do the files match the rules?
   secrets install --manifest m.json   activation: decrypt into /run/agenix
 
@@ -110,6 +112,8 @@ pub enum Command {
     Rekey(rekey::RekeyArgs),
     /// Check, without private keys, that the encrypted files match the rules (for CI).
     Check(check::CheckArgs),
+    /// Create missing secrets from their rules' generators (passwords, key pairs, …).
+    Generate(generate::GenerateArgs),
     /// Install secrets at activation from a manifest (used by the NixOS module).
     Install(install::InstallArgs),
     /// Print the JSON Schema of secrets.json.
