@@ -1,0 +1,204 @@
+//! The command kind: dependencies' plaintext in a private directory on a tmpfs, never in the
+//! command's arguments or environment, gone afterwards; identities only for dependencies that
+//! already exist; refused where no RAM-backed directory exists.
+
+use super::*;
+
+/// A script (in the rules directory, named `./derive.sh` in the rule) that records where it
+/// ran and what it was given into `report` (outside the private directory), then prints
+/// `admin:` and the dependency `pw`.
+fn derive_script(f: &Fixture) -> PathBuf {
+    let report = f.path().join("report.txt");
+    let p = common::script(
+        &f.path().join("derive.sh"),
+        &format!(
+            r#"set -e
+{{ pwd; stat -f -c %T .; stat -c %a .; ls; echo ARGV; tr '\0' ' ' < /proc/$$/cmdline; echo; echo ENV; env; }} > '{}'
+printf 'admin:%s\n' "$(cat pw)"
+"#,
+            report.display()
+        ),
+    );
+    assert!(p.exists());
+    report
+}
+
+/// A dependency made in the same run is handed over without any identity (HOME empty): the
+/// command reads it from its working directory, a fresh 0700 directory on the tmpfs of
+/// $XDG_RUNTIME_DIR, which is gone afterwards; the value is in neither its argv nor its
+/// environment.
+#[test]
+fn command_with_a_dependency_made_in_the_same_run() {
+    if common::missing("age") {
+        return;
+    }
+    let Some(runtime) = common::shm_dir() else {
+        return;
+    };
+    let mut f = Fixture::new(&rules(&[
+        rule("pw.age", r#""alnum""#),
+        rule(
+            "htpasswd.age",
+            r#"{"kind": "command", "command": ["./derive.sh", "--flag"], "dependencies": ["./pw.age"]}"#,
+        ),
+    ]));
+    let report = derive_script(&f);
+    f.runtime = Some(runtime);
+    f.generate(&[]).assert().success();
+    let pw = f.age_decrypt("pw.age");
+    let derived = f.age_decrypt("htpasswd.age");
+    assert_eq!(derived, [b"admin:".as_slice(), &pw, b"\n"].concat());
+
+    let report = std::fs::read_to_string(report).unwrap();
+    let lines: Vec<&str> = report.lines().collect();
+    let runtime = f.runtime.as_ref().unwrap().path();
+    let cwd = Path::new(lines[0]);
+    assert_eq!(cwd.parent(), Some(runtime), "{report}");
+    assert_eq!(lines[1], "tmpfs", "{report}");
+    assert_eq!(lines[2], "700", "{report}");
+    assert_eq!(lines[3], "pw", "{report}");
+    let pw = std::str::from_utf8(&pw).unwrap();
+    assert!(
+        !report.contains(pw),
+        "the plaintext reached argv or the environment:\n{report}"
+    );
+    assert!(report.contains("derive.sh --flag"), "{report}");
+    assert!(!cwd.exists(), "the private directory is still there");
+    assert!(std::fs::read_dir(runtime).unwrap().next().is_none());
+    assert!(f.home_is_empty());
+}
+
+/// A dependency that exists already is decrypted, which needs an identity: without one the
+/// command generator fails saying so (and the others are made); with -i it is made.
+#[test]
+fn command_with_an_existing_dependency_needs_an_identity() {
+    if common::missing("age") {
+        return;
+    }
+    let Some(runtime) = common::shm_dir() else {
+        return;
+    };
+    let mut f = Fixture::new(&rules(&[
+        r#""db.age": {"publicKeys": ["alice"]}"#.to_string(),
+        rule(
+            "db-url.age",
+            r#"{"kind": "command", "command": ["sh", "-c", "printf 'postgres://app:%s@db/app' \"$(cat db)\""], "dependencies": ["db.age"]}"#,
+        ),
+        rule("other.age", r#""hex""#),
+    ]));
+    f.runtime = Some(runtime);
+    f.repo.encrypt("db.age", "hunter2");
+    let out = f.generate(&[]).assert().code(1).get_output().clone();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("  - db-url.age: reading dependency db.age of db-url.age needs an identity: no identity to decrypt with"),
+        "{stderr}"
+    );
+    assert!(f.path().join("other.age").exists());
+    assert!(!f.path().join("db-url.age").exists());
+
+    f.generate(&["-i"])
+        .arg(key("alice_ed25519"))
+        .assert()
+        .success();
+    assert_eq!(
+        f.age_decrypt("db-url.age"),
+        b"postgres://app:hunter2@db/app"
+    );
+}
+
+/// A dependency that does not exist (and is not being made) or has no rule fails that
+/// generator with the fix; a cycle fails both of its members.
+#[test]
+fn missing_dependencies_and_cycles() {
+    let f = Fixture::new(&rules(&[
+        r#""manual.age": {"publicKeys": ["alice"]}"#.to_string(),
+        rule(
+            "a.age",
+            r#"{"kind": "command", "command": ["cat", "manual"], "dependencies": ["manual.age"]}"#,
+        ),
+        rule(
+            "b.age",
+            r#"{"kind": "command", "command": ["cat", "x"], "dependencies": ["nowhere.age"]}"#,
+        ),
+        rule(
+            "c.age",
+            r#"{"kind": "command", "command": ["cat", "d"], "dependencies": ["d.age"]}"#,
+        ),
+        rule(
+            "d.age",
+            r#"{"kind": "command", "command": ["cat", "c"], "dependencies": ["c.age"]}"#,
+        ),
+    ]));
+    let out = f.generate(&[]).assert().code(1).get_output().clone();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("generated 0 file(s); 4 failed:"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("a.age: dependency manual.age does not exist; set it with `secrets edit manual.age` first"), "{stderr}");
+    assert!(
+        stderr.contains("b.age: dependency \"nowhere.age\" has no rule in"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("c.age: its dependencies form a cycle"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("d.age: its dependencies form a cycle"),
+        "{stderr}"
+    );
+}
+
+/// With no RAM-backed directory ($XDG_RUNTIME_DIR on a disk, a disk bind-mounted over
+/// /dev/shm in a private mount namespace) the command generator is refused with the reason,
+/// and the dependency's plaintext is nowhere on disk.
+#[test]
+fn no_ram_backed_directory_is_refused() {
+    if common::not_root() || common::missing("unshare") || common::missing("age") {
+        return;
+    }
+    let f = Fixture::new(&rules(&[
+        rule("pw.age", r#""alnum""#),
+        rule(
+            "copy.age",
+            r#"{"kind": "command", "command": ["cat", "pw"], "dependencies": ["pw.age"]}"#,
+        ),
+    ]));
+    let disk = tempfile::tempdir().unwrap();
+    let fake_shm = tempfile::tempdir().unwrap();
+    let out = common::command("unshare")
+        .args(["--mount", "--propagation", "private", "sh", "-c"])
+        .arg(r#"mount --bind "$1" /dev/shm && cd "$2" && exec "$3" generate"#)
+        .arg("sh")
+        .arg(fake_shm.path())
+        .arg(f.path())
+        .arg(common::bin())
+        .env("HOME", f.home.path())
+        .env("XDG_RUNTIME_DIR", disk.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "copy.age: dependencies: no RAM-backed directory for their plaintext (tried {}, /dev/shm)",
+            disk.path().display()
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("a command generator never puts plaintext on a disk"),
+        "{stderr}"
+    );
+    assert!(!f.path().join("copy.age").exists());
+    let pw = f.age_decrypt("pw.age");
+    for d in [disk.path(), fake_shm.path(), f.path()] {
+        assert!(
+            common::files_with(d, &pw).is_empty(),
+            "plaintext under {}",
+            d.display()
+        );
+    }
+}
