@@ -200,6 +200,7 @@ macro_rules! rows {
 
 mod age_files;
 mod check;
+mod generate;
 mod install;
 mod keys;
 mod paths;
@@ -382,6 +383,7 @@ fn the_matrix_keeps_its_rows() {
     let rows = [
         age_files::ROWS,
         check::ROWS,
+        generate::ROWS,
         install::ROWS,
         keys::ROWS,
         paths::ROWS,
@@ -389,5 +391,5 @@ fn the_matrix_keeps_its_rows() {
         rules::ROWS,
     ]
     .concat();
-    assert!(rows.len() >= 113, "the matrix has {} rows", rows.len());
+    assert!(rows.len() >= 138, "the matrix has {} rows", rows.len());
 }
