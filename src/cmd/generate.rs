@@ -80,7 +80,8 @@ pub fn run(args: &GenerateArgs, g: &Global) -> Result<i32> {
         .map(String::as_str)
         .collect();
     for rule in plan.todo {
-        run.one(rule, needed.contains(rule.name.as_str()));
+        // An interrupted command stops the run: the user asked it to stop.
+        run.one(rule, needed.contains(rule.name.as_str()))?;
     }
     Ok(run.summary())
 }
@@ -218,14 +219,17 @@ struct Run<'a> {
 }
 
 impl Run<'_> {
-    fn one(&mut self, rule: &Rule, keep: bool) {
+    /// Generate one file; a failure is recorded, except an interruption, which is returned.
+    fn one(&mut self, rule: &Rule, keep: bool) -> Result<()> {
         match self.generate(rule, keep) {
             Ok(what) => {
                 eprintln!("generated {what}");
                 self.done.push(rule.name.clone());
             }
+            Err(e) if e.code() > 128 => return Err(e),
             Err(e) => self.failed.push(generate::failed(&rule.name, e)),
         }
+        Ok(())
     }
 
     fn generate(&mut self, rule: &Rule, keep: bool) -> Result<String> {

@@ -202,3 +202,63 @@ fn no_ram_backed_directory_is_refused() {
         );
     }
 }
+
+/// Ctrl-C while the command runs (SIGINT to the whole process group, as a terminal sends it):
+/// the command stops, the dependencies' plaintext is wiped and removed before `secrets`
+/// exits (130), and nothing is written for that rule; the run stops there.
+#[test]
+fn ctrl_c_during_a_command_removes_the_plaintext() {
+    use std::os::unix::process::CommandExt;
+    if common::missing("age") {
+        return;
+    }
+    let Some(runtime) = common::shm_dir() else {
+        return;
+    };
+    let f = Fixture::new(&rules(&[
+        rule("pw.age", r#""alnum""#),
+        rule(
+            "slow.age",
+            r#"{"kind": "command", "command": ["sh", "-c", "touch ../started-marker; sleep 30"], "dependencies": ["pw.age"]}"#,
+        ),
+    ]));
+    // The marker lands next to the private directory, in the runtime directory: "../".
+    let marker = runtime.path().join("started-marker");
+    let child = common::command(common::bin())
+        .arg("generate")
+        .current_dir(f.path())
+        .env("HOME", f.home.path())
+        .env("XDG_RUNTIME_DIR", runtime.path())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while !marker.exists() {
+        assert!(start.elapsed().as_secs() < 20, "the command never started");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::fs::remove_file(&marker).unwrap();
+    let during: Vec<_> = std::fs::read_dir(runtime.path()).unwrap().collect();
+    assert_eq!(
+        during.len(),
+        1,
+        "the private directory exists while the command runs"
+    );
+    // SAFETY: signalling the process group of a child we started.
+    unsafe { libc::kill(-(child.id() as libc::pid_t), libc::SIGINT) };
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(
+        stderr.contains("slow.age: interrupted by signal 2 while `sh -c 'touch ../started-marker; sleep 30'` ran; the dependencies' plaintext was removed"),
+        "{stderr}"
+    );
+    assert!(
+        std::fs::read_dir(runtime.path()).unwrap().next().is_none(),
+        "plaintext left in the runtime directory"
+    );
+    assert!(f.path().join("pw.age").exists() && !f.path().join("slow.age").exists());
+}
