@@ -237,6 +237,13 @@ impl Run<'_> {
             .generator
             .as_ref()
             .expect("planned rules have a generator");
+        if g.has_public_half() && self.rules.secrets.contains_key(&shown_public(rule)) {
+            return Err(Error::new(format!(
+                "its public half would be written to {}, which is another rule's encrypted \
+                 file; rename one of them",
+                shown_public(rule)
+            )));
+        }
         let deps = self.dependencies(rule, g.dependencies())?;
         let made = generate::make(rule, g, &deps, &self.rules.dir)?;
         drop(deps);
@@ -315,7 +322,13 @@ impl Run<'_> {
 
     fn summary(self) -> i32 {
         if self.failed.is_empty() {
-            if self.done.is_empty() {
+            if self.rules.secrets.values().all(|r| r.generator.is_none()) {
+                eprintln!(
+                    "nothing to generate: no rule in {} has a generator (e.g. generator = \
+                     \"alnum\";)",
+                    self.rules.file.display()
+                );
+            } else if self.done.is_empty() {
                 eprintln!("nothing to generate: every file with a generator exists");
             } else {
                 eprintln!("generated {} file(s)", self.done.len());

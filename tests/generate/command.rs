@@ -7,6 +7,7 @@ use super::*;
 /// A script (in the rules directory, named `./derive.sh` in the rule) that records where it
 /// ran and what it was given into `report` (outside the private directory), then prints
 /// `admin:` and the dependency `pw`.
+#[cfg(target_os = "linux")] // /proc, GNU stat
 fn derive_script(f: &Fixture) -> PathBuf {
     let report = f.path().join("report.txt");
     let p = common::script(
@@ -27,6 +28,7 @@ printf 'admin:%s\n' "$(cat pw)"
 /// command reads it from its working directory, a fresh 0700 directory on the tmpfs of
 /// $XDG_RUNTIME_DIR, which is gone afterwards; the value is in neither its argv nor its
 /// environment.
+#[cfg(target_os = "linux")]
 #[test]
 fn command_with_a_dependency_made_in_the_same_run() {
     if common::missing("age") {
@@ -154,6 +156,7 @@ fn missing_dependencies_and_cycles() {
 /// With no RAM-backed directory ($XDG_RUNTIME_DIR on a disk, a disk bind-mounted over
 /// /dev/shm in a private mount namespace) the command generator is refused with the reason,
 /// and the dependency's plaintext is nowhere on disk.
+#[cfg(target_os = "linux")]
 #[test]
 fn no_ram_backed_directory_is_refused() {
     if common::not_root() || common::missing("unshare") || common::missing("age") {

@@ -199,3 +199,36 @@ fn check_reports_a_missing_pub() {
     let m = problems[1]["message"].as_str().unwrap();
     assert!(m.contains("wg.pub is not a WireGuard public key"), "{m}");
 }
+
+/// A key pair whose .pub would land on another rule's file is refused; a run over rules
+/// without any generator says so.
+#[test]
+fn pub_over_another_rule_and_no_generators() {
+    let f = Fixture::new(&rules(&[
+        rule("host.age", r#""age""#),
+        r#""host.pub": {"publicKeys": ["alice"]}"#.to_string(),
+    ]));
+    f.repo
+        .encrypt("host.pub", "a secret that happens to be named host.pub");
+    let before = std::fs::read(f.path().join("host.pub")).unwrap();
+    let out = f.generate(&[]).assert().code(1).get_output().clone();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("host.age: its public half would be written to host.pub, which is another rule's encrypted file"),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read(f.path().join("host.pub")).unwrap(), before);
+    assert!(!f.path().join("host.age").exists());
+
+    let f = Fixture::new(r#"{"db.age": {"publicKeys": ["alice"]}}"#);
+    let out = f.generate(&[]).assert().success().get_output().clone();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("nothing to generate: no rule in"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("has a generator (e.g. generator = \"alnum\";)"),
+        "{stderr}"
+    );
+}
