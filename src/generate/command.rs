@@ -45,6 +45,14 @@ pub fn run(
     let signals = CatchSignals::install();
     let cwd = dir.as_ref().map_or(rules_dir, |d| d.path());
     let program = program_path(&command[0], rules_dir);
+    // Code from the rules runs now: say which, so it is never silent.
+    let given = if deps.is_empty() {
+        String::new()
+    } else {
+        let names: Vec<&str> = deps.iter().map(|(d, _)| d.as_str()).collect();
+        format!(", given {}", names.join(", "))
+    };
+    eprintln!("{name}: running `{shown}` from the rules{given}");
     let mut child = Command::new(&program)
         .args(&command[1..])
         .current_dir(cwd)

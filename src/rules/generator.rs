@@ -350,6 +350,40 @@ mod tests {
         assert!(bits(7776.0, PASSPHRASE.1 - 1) < 128.0);
     }
 
+    /// `secrets schema` documents the same kinds, defaults and minimums as the parser.
+    #[test]
+    fn the_schema_agrees() {
+        let schema: Value = serde_json::from_str(super::super::JSON_SCHEMA).unwrap();
+        let variants = schema["$defs"]["generator"]["oneOf"].as_array().unwrap();
+        let names: Vec<&str> = (variants[0]["enum"].as_array().unwrap().iter())
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        for n in &names {
+            assert!(parse(&json!(n)).is_ok(), "{n}");
+        }
+        assert_eq!(
+            names.len() + 1,
+            KINDS.split(", ").count(),
+            "all but command by name"
+        );
+        for (kind, (default, min)) in [
+            ("alnum", ALNUM),
+            ("hex", HEX),
+            ("base64", BASE64),
+            ("passphrase", PASSPHRASE),
+        ] {
+            let v = variants
+                .iter()
+                .find(|v| v["properties"]["kind"]["const"] == kind)
+                .unwrap();
+            let length = &v["properties"]["length"];
+            assert_eq!(length["default"], default, "{kind}");
+            assert_eq!(length["minimum"], min, "{kind}");
+            assert!(parse(&json!({"kind": kind, "length": min})).is_ok());
+            assert!(parse(&json!({"kind": kind, "length": min - 1})).is_err());
+        }
+    }
+
     #[test]
     fn bad_specifications() {
         let err = |v: Value| parse(&v).unwrap_err();

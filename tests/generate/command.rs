@@ -46,7 +46,12 @@ fn command_with_a_dependency_made_in_the_same_run() {
     ]));
     let report = derive_script(&f);
     f.runtime = Some(runtime);
-    f.generate(&[]).assert().success();
+    let out = f.generate(&[]).assert().success().get_output().clone();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("htpasswd.age: running `./derive.sh --flag` from the rules, given pw.age"),
+        "{stderr}"
+    );
     let pw = f.age_decrypt("pw.age");
     let derived = f.age_decrypt("htpasswd.age");
     assert_eq!(derived, [b"admin:".as_slice(), &pw, b"\n"].concat());

@@ -198,6 +198,15 @@ fn check_reports_a_missing_pub() {
     assert_eq!(problems[1]["file"], "wg.age");
     let m = problems[1]["message"].as_str().unwrap();
     assert!(m.contains("wg.pub is not a WireGuard public key"), "{m}");
+    // A kind the published report schema knows.
+    let schema: serde_json::Value =
+        serde_json::from_str(include_str!("../../src/check.schema.json")).unwrap();
+    let kinds = &schema["$defs"]["problem"]["properties"]["kind"];
+    assert!(kinds["enum"].as_array().unwrap().contains(&"pub".into()));
+    assert!(kinds["description"]
+        .as_str()
+        .unwrap()
+        .contains("pub: a key-pair rule"));
 }
 
 /// A key pair whose .pub would land on another rule's file is refused; a run over rules
