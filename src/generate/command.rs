@@ -30,6 +30,9 @@ pub fn run(
 ) -> Result<SecretBytes> {
     let shown = shell_words::join(command);
     let fail = |what: String| Error::new(format!("{name}: command `{shown}`: {what}"));
+    // From before the plaintext exists until it is wiped, a Ctrl-C (which reaches the command
+    // too) or a kill does not end this process with the plaintext left behind.
+    let signals = CatchSignals::install();
     let mut dir = if deps.is_empty() {
         None
     } else {
@@ -40,9 +43,6 @@ pub fn run(
         }
         Some(d)
     };
-    // From here until the directory is wiped, a Ctrl-C (which reaches the command too) or a
-    // kill does not end this process before the plaintext is gone.
-    let signals = CatchSignals::install();
     let cwd = dir.as_ref().map_or(rules_dir, |d| d.path());
     let program = program_path(&command[0], rules_dir);
     // Code from the rules runs now: say which, so it is never silent.
