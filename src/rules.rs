@@ -1,21 +1,29 @@
 //! The rules file: which secrets exist and to whom each is encrypted. Either agenix's
 //! `secrets.nix` (evaluated once with `nix-instantiate`, fenced in: see `nix_eval`) or
 //! `secrets.json` (named keys and groups).
+//!
+//! secrets.json is our format and strict: any problem fails the load. A secrets.nix is
+//! tolerated as agenix tolerates it: attributes we do not read are ignored, and a rule that
+//! cannot be used (no keys, a bad key, a `throw` in it, a `..` name) is kept aside as `Broken`,
+//! failing only the commands that touch it.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
-use std::marker::PhantomData;
-use std::path::{Component, Path, PathBuf};
-
-use serde::de::{Deserializer, MapAccess, Visitor};
-use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 use crate::error::{describe_io, Error, Result};
 use crate::keys::Recipient;
+use crate::names::escaped;
 
 pub mod generator;
+mod layout;
+mod names;
 mod nix_eval;
+mod parse;
+mod resolve;
 mod working_dir;
+
+pub use names::normalize_name;
+pub use parse::UniqueMap;
 
 /// The JSON Schema of `secrets.json`, printed by `secrets schema`.
 pub const JSON_SCHEMA: &str = include_str!("secrets.schema.json");
@@ -47,6 +55,27 @@ pub struct Rules {
     /// The named keys of a secrets.json (none for secrets.nix), also those no rule uses any
     /// more: reports can still put a name on a key that was just removed.
     pub keys: BTreeMap<String, Recipient>,
+    /// secrets.nix only: the rules that cannot be used, sorted by name.
+    pub broken: Vec<Broken>,
+    /// secrets.nix only: attributes of a rule that are not read (metadata), by rule name.
+    pub ignored: BTreeMap<String, Vec<String>>,
+}
+
+/// A rule of a secrets.nix that cannot be used, and why.
+#[derive(Clone, Debug)]
+pub struct Broken {
+    /// The name as written (it may be `..`, absolute, or hold characters we refuse).
+    pub name: String,
+    /// The normalized file name, when the name itself is fine.
+    pub file: Option<String>,
+    /// What is wrong, starting with `secret "NAME"` (escaped), and the fix.
+    pub message: String,
+}
+
+/// What a file named on the command line is in the rules.
+pub enum Found<'a> {
+    Rule(&'a Rule),
+    Broken(&'a Broken),
 }
 
 impl Rules {
@@ -107,7 +136,7 @@ impl Rules {
             Format::Json => {
                 let text = crate::fs::read_regular_text(&file)
                     .map_err(|e| Error::io("cannot read rules file", &file, e))?;
-                parse_json(&text).map_err(|e| e.context(file.display()))?
+                parse::parse_json(&text).map_err(|e| e.context(file.display()))?
             }
             Format::Nix => {
                 // Nix would block on a FIFO just the same; a rules file is a regular file.
@@ -119,28 +148,59 @@ impl Rules {
                 }
                 nix_eval::refuse_escaping_link(path, &file)?;
                 let json = nix_eval::eval_rules(&file, &dir)?;
-                parse_nix_json(&json).map_err(|e| e.context(file.display()))?
+                let mut thrown =
+                    |rule: &str, attr: &str| nix_eval::thrown_message(&file, &dir, rule, attr);
+                parse::parse_nix_json(&json, &mut thrown).map_err(|e| e.context(file.display()))?
             }
         };
-        let (secrets, keys) = resolve(raw, &dir).map_err(|errs| {
-            Error::new(format!(
-                "{} is invalid:\n  - {}",
-                file.display(),
-                errs.join("\n  - ")
-            ))
-        })?;
+        let ignored = raw.ignored.clone();
+        let r = resolve::resolve(raw, &dir);
+        // secrets.json is ours: every problem fails the load. (A secrets.nix has no keys or
+        // groups, so no errors of the file as a whole.)
+        let mut errs = r.errors;
+        if format == Format::Json || !errs.is_empty() {
+            errs.extend(r.broken.into_iter().map(|b| b.message));
+            if !errs.is_empty() {
+                errs.sort();
+                return Err(Error::new(format!(
+                    "{} is invalid:\n  - {}",
+                    file.display(),
+                    errs.join("\n  - ")
+                )));
+            }
+            return Ok(Rules {
+                file,
+                dir,
+                format,
+                secrets: r.secrets,
+                keys: r.keys,
+                broken: Vec::new(),
+                ignored,
+            });
+        }
         Ok(Rules {
             file,
             dir,
             format,
-            secrets,
-            keys,
+            secrets: r.secrets,
+            keys: r.keys,
+            broken: r.broken,
+            ignored,
         })
     }
 
     /// The rule for a file named on the command line: a path relative to the current
-    /// directory, an absolute path, or the rule's name relative to the rules directory.
+    /// directory, an absolute path, or the rule's name relative to the rules directory. A
+    /// rule that cannot be used is an error naming it, what is wrong and the fix.
     pub fn lookup(&self, arg: &Path) -> Result<&Rule> {
+        match self.find(arg)? {
+            Found::Rule(r) => Ok(r),
+            Found::Broken(b) => Err(self.broken_error(b)),
+        }
+    }
+
+    /// Like `lookup`, but a rule that cannot be used is returned, not an error.
+    pub fn find(&self, arg: &Path) -> Result<Found<'_>> {
         let mut candidates = Vec::new();
         let abs = if arg.is_absolute() {
             arg.to_path_buf()
@@ -157,8 +217,11 @@ impl Rules {
         }
         for c in &candidates {
             if let Some(r) = self.secrets.get(c) {
-                return Ok(r);
+                return Ok(Found::Rule(r));
             }
+        }
+        if let Some(b) = self.broken_for(arg, &abs, &candidates) {
+            return Ok(Found::Broken(b));
         }
         // Outside the rules directory no entry could name it: say so rather than suggest one.
         let Some(first) = candidates.first() else {
@@ -177,9 +240,55 @@ impl Rules {
         )))
     }
 
+    /// The broken rule a file named on the command line refers to: by its file name, or, for
+    /// a name that is not one (`../x.age`, `/etc/x.age`), as written or by where it points.
+    fn broken_for(&self, arg: &Path, abs: &Path, candidates: &[String]) -> Option<&Broken> {
+        let abs = names::lexical_normalize(abs);
+        self.broken.iter().find(|b| match &b.file {
+            Some(f) => candidates.contains(f),
+            None => {
+                Path::new(&b.name) == arg
+                    || names::lexical_normalize(&self.dir.join(&b.name)) == abs
+            }
+        })
+    }
+
+    /// The error of a command that needs a rule that cannot be used.
+    pub fn broken_error(&self, b: &Broken) -> Error {
+        Error::new(format!(
+            "{}: {}\nthis rule cannot be used until it is fixed; the other rules are not \
+             affected (`secrets check` lists every rule that cannot be used)",
+            self.file.display(),
+            b.message,
+        ))
+    }
+
+    /// Whether the rules name the file `name` (normalized), usable or not.
+    pub fn names_file(&self, name: &str) -> bool {
+        self.secrets.contains_key(name)
+            || self.broken.iter().any(|b| b.file.as_deref() == Some(name))
+    }
+
+    /// With `-v`: the attributes of each rule that are ignored, once per rule.
+    pub fn mention_ignored(&self, verbose: bool) {
+        if !verbose {
+            return;
+        }
+        for (rule, attrs) in &self.ignored {
+            let attrs: Vec<String> = attrs.iter().map(|a| escaped(a)).collect();
+            eprintln!(
+                "{}: rule \"{}\": ignoring {} (secrets reads only {})",
+                self.file.display(),
+                escaped(rule),
+                attrs.join(", "),
+                parse::KNOWN_ATTRS.join(" and ")
+            );
+        }
+    }
+
     /// `abs` as a normalized name relative to the rules directory, if it lies inside it.
     pub fn relative_name(&self, abs: &Path) -> Option<String> {
-        let abs = lexical_normalize(abs);
+        let abs = names::lexical_normalize(abs);
         // Resolve symlinks in the existing parent so /real/dir and /link/dir agree.
         let abs = match (abs.parent(), abs.file_name()) {
             (Some(p), Some(n)) => std::fs::canonicalize(p)
@@ -192,394 +301,24 @@ impl Rules {
     }
 }
 
-/// Lexically normalize a rule name: strip `./`, refuse absolute paths and `..`.
-pub fn normalize_name(name: &str) -> Result<String> {
-    if name.is_empty() {
-        return Err(Error::new("empty file name"));
-    }
-    let p = Path::new(name);
-    let mut parts = Vec::new();
-    for c in p.components() {
-        match c {
-            Component::CurDir => {}
-            Component::Normal(s) => parts.push(s.to_string_lossy().into_owned()),
-            Component::ParentDir => {
-                return Err(Error::new(
-                    "`..` would point outside the rules file's directory; keep secrets \
-                     in that directory or below it",
-                ))
-            }
-            Component::RootDir | Component::Prefix(_) => {
-                return Err(Error::new(
-                    "absolute paths are not allowed; write the path relative to the \
-                     rules file's directory",
-                ))
-            }
-        }
-    }
-    if parts.is_empty() {
-        return Err(Error::new("names a directory, not a file"));
-    }
-    Ok(parts.join("/"))
-}
-
-fn lexical_normalize(p: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for c in p.components() {
-        match c {
-            Component::ParentDir => {
-                out.pop();
-            }
-            Component::CurDir => {}
-            other => out.push(other),
-        }
-    }
-    out
-}
-
-/// A rule before its keys are resolved.
-struct RawRule {
-    public_keys: Vec<String>,
-    armor: bool,
-    generator: Option<serde_json::Value>,
-}
-
-struct Raw {
-    keys: BTreeMap<String, String>,
-    groups: BTreeMap<String, Vec<String>>,
-    secrets: BTreeMap<String, RawRule>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NixRule {
-    #[serde(rename = "publicKeys")]
-    public_keys: Option<Vec<String>>,
-    #[serde(default)]
-    armor: bool,
-    generator: Option<serde_json::Value>,
-}
-
-fn parse_nix_json(json: &str) -> Result<Raw> {
-    let map: UniqueMap<serde_json::Value> = serde_json::from_str(json)
-        .map_err(|e| Error::new(format!("the rules must evaluate to an attribute set: {e}")))?;
-    let mut secrets = BTreeMap::new();
-    let mut errs = Vec::new();
-    for (name, v) in map.0 {
-        match serde_json::from_value::<NixRule>(v) {
-            Ok(r) => {
-                secrets.insert(
-                    name,
-                    RawRule {
-                        public_keys: r.public_keys.unwrap_or_default(),
-                        armor: r.armor,
-                        generator: r.generator,
-                    },
-                );
-            }
-            Err(e) => errs.push(format!(
-                "\"{name}\": {e} (a rule is {{ publicKeys = [ \"ssh-ed25519 …\" ]; armor = false; }})"
-            )),
-        }
-    }
-    if !errs.is_empty() {
-        return Err(Error::new(format!(
-            "invalid rules:\n  - {}",
-            errs.join("\n  - ")
-        )));
-    }
-    Ok(Raw {
-        keys: BTreeMap::new(),
-        groups: BTreeMap::new(),
-        secrets,
-    })
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct JsonFile {
-    #[serde(rename = "$schema", default)]
-    _schema: Option<String>,
-    #[serde(default)]
-    keys: UniqueMap<String>,
-    #[serde(default)]
-    groups: UniqueMap<Vec<String>>,
-    secrets: UniqueMap<JsonRule>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct JsonRule {
-    #[serde(rename = "publicKeys")]
-    public_keys: Vec<String>,
-    #[serde(default)]
-    armor: bool,
-    generator: Option<serde_json::Value>,
-}
-
-fn parse_json(text: &str) -> Result<Raw> {
-    let f: JsonFile = serde_json::from_str(text).map_err(|e| {
-        Error::new(format!(
-            "{}; see `secrets schema` for the format of secrets.json",
-            crate::names::escaped(&e.to_string())
-        ))
-    })?;
-    Ok(Raw {
-        keys: f.keys.0,
-        groups: f.groups.0,
-        secrets: f
-            .secrets
-            .0
-            .into_iter()
-            .map(|(k, r)| {
-                (
-                    k,
-                    RawRule {
-                        public_keys: r.public_keys,
-                        armor: r.armor,
-                        generator: r.generator,
-                    },
-                )
-            })
-            .collect(),
-    })
-}
-
 /// Fuzzing entry point (used by fuzz/): parse `secrets.json` text (or, with `nix`, the JSON that
-/// evaluating a `secrets.nix` gives) and resolve it as `Rules::load` would, against a fixed
-/// directory. Returns the number of secrets, or the error a user would see. Touches no files.
+/// our evaluation of a `secrets.nix` gives) and resolve it as `Rules::load` would, against a
+/// fixed directory. Returns the number of usable secrets, or the error a user would see.
+/// Touches no files.
 pub fn parse_for_fuzz(text: &str, nix: bool) -> Result<usize> {
     let raw = if nix {
-        parse_nix_json(text)?
+        parse::parse_nix_json(text, &mut |_, _| "it throws".to_string())?
     } else {
-        parse_json(text)?
+        parse::parse_json(text)?
     };
-    resolve(raw, Path::new("/fuzz"))
-        .map(|(s, _)| s.len())
-        .map_err(|errs| Error::new(errs.join("\n")))
-}
-
-/// Resolve names and groups, parse every key, and validate; collects every problem found.
-type Resolved = (BTreeMap<String, Rule>, BTreeMap<String, Recipient>);
-
-fn resolve(raw: Raw, dir: &Path) -> Result<Resolved, Vec<String>> {
-    let mut errs = check_texts(&raw);
-    if !errs.is_empty() {
-        // The messages below would quote these names as they are.
-        return Err(errs);
-    }
-    let mut keys = BTreeMap::new();
-    for (name, text) in &raw.keys {
-        if raw.groups.contains_key(name) {
-            errs.push(format!(
-                "\"{name}\" is both a key and a group; rename one of them"
-            ));
-        }
-        if !is_valid_ref_name(name) {
-            errs.push(format!(
-                "key name \"{name}\" is not a plain name (use letters, digits, `-`, `_`, `.`, `@`)"
-            ));
-        }
-        match Recipient::parse(text) {
-            Ok(mut r) => {
-                r.name = Some(name.clone());
-                keys.insert(name.clone(), r);
-            }
-            Err(e) => errs.push(format!("key \"{name}\": {e}")),
-        }
-    }
-    for (g, members) in &raw.groups {
-        if !is_valid_ref_name(g) {
-            errs.push(format!(
-                "group name \"{g}\" is not a plain name (use letters, digits, `-`, `_`, `.`, `@`)"
-            ));
-        }
-        for m in members {
-            if !keys.contains_key(m) && !raw.groups.contains_key(m) && !looks_like_key(m) {
-                errs.push(format!(
-                    "group \"{g}\": \"{m}\" is neither a key nor a group; define it under \"keys\""
-                ));
-            }
-        }
-    }
-    let mut secrets = BTreeMap::new();
-    for (name, rule) in raw.secrets {
-        let norm = match normalize_name(&name) {
-            Ok(n) => n,
-            Err(e) => {
-                errs.push(format!("secret \"{name}\": {e}"));
-                continue;
-            }
-        };
-        if secrets.contains_key(&norm) {
-            errs.push(format!(
-                "secret \"{name}\" names the same file as another rule (\"{norm}\"); keep one"
-            ));
-            continue;
-        }
-        let mut recips: Vec<Recipient> = Vec::new();
-        let mut seen = BTreeSet::new();
-        let mut ok = true;
-        for entry in &rule.public_keys {
-            let mut stack = Vec::new();
-            match expand(entry, &keys, &raw.groups, &mut stack) {
-                Ok(list) => {
-                    for r in list {
-                        if seen.insert(r.text.clone()) {
-                            recips.push(r);
-                        }
-                    }
-                }
-                Err(e) => {
-                    errs.push(format!("secret \"{name}\": {e}"));
-                    ok = false;
-                }
-            }
-        }
-        if ok && recips.is_empty() {
-            errs.push(format!(
-                "secret \"{name}\" has no recipients: give it at least one public key in \
-                 publicKeys, or nobody could ever decrypt it"
-            ));
-            continue;
-        }
-        let generator = match rule.generator.as_ref().map(generator::parse).transpose() {
-            Ok(g) => g,
-            Err(e) => {
-                errs.push(format!("secret \"{name}\": generator: {e}"));
-                continue;
-            }
-        };
-        if !ok {
-            continue;
-        }
-        secrets.insert(
-            norm.clone(),
-            Rule {
-                path: dir.join(&norm),
-                name: norm,
-                recipients: recips,
-                armor: rule.armor,
-                generator,
-            },
-        );
+    let r = resolve::resolve(raw, Path::new("/fuzz"));
+    let mut errs = r.errors;
+    if !nix {
+        errs.extend(r.broken.into_iter().map(|b| b.message));
     }
     if errs.is_empty() {
-        Ok((secrets, keys))
+        Ok(r.secrets.len())
     } else {
-        errs.sort();
-        errs.dedup();
-        Err(errs)
-    }
-}
-
-fn is_valid_ref_name(n: &str) -> bool {
-    !n.is_empty()
-        && n.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_.@".contains(c))
-}
-
-fn looks_like_key(s: &str) -> bool {
-    s.starts_with("age1") || s.contains(' ')
-}
-
-/// Expand a key reference: a key name, a group name (recursively), or a literal key.
-fn expand(
-    entry: &str,
-    keys: &BTreeMap<String, Recipient>,
-    groups: &BTreeMap<String, Vec<String>>,
-    stack: &mut Vec<String>,
-) -> Result<Vec<Recipient>> {
-    if let Some(k) = keys.get(entry) {
-        return Ok(vec![k.clone()]);
-    }
-    if let Some(members) = groups.get(entry) {
-        if stack.iter().any(|s| s == entry) {
-            stack.push(entry.to_string());
-            return Err(Error::new(format!(
-                "group cycle {}; a group must not contain itself",
-                stack.join(" → ")
-            )));
-        }
-        stack.push(entry.to_string());
-        let mut out = Vec::new();
-        for m in members {
-            out.extend(expand(m, keys, groups, stack)?);
-        }
-        stack.pop();
-        return Ok(out);
-    }
-    if looks_like_key(entry) || !is_valid_ref_name(entry) {
-        return Recipient::parse(entry).map(|r| vec![r]);
-    }
-    Err(Error::new(format!(
-        "\"{entry}\" is not a defined key or group; define it under \"keys\" or \"groups\", or \
-         write the public key itself"
-    )))
-}
-
-/// Every secret, key and group name of the rules through the check of `crate::names` (no
-/// control or bidirectional formatting characters); one message per offending name. Not the
-/// keys and publicKeys entries: those messages would quote a private key pasted there.
-fn check_texts(raw: &Raw) -> Vec<String> {
-    let names = (raw.secrets.keys().map(|n| ("secret name", n)))
-        .chain(raw.keys.keys().map(|n| ("key name", n)))
-        .chain(raw.groups.keys().map(|n| ("group name", n)));
-    names
-        .filter_map(|(what, n)| crate::names::check(n, what).err())
-        .map(|e| e.message().to_string())
-        .collect()
-}
-
-/// A JSON object that refuses duplicate keys (serde_json would keep the last one silently).
-pub struct UniqueMap<V>(pub BTreeMap<String, V>);
-
-impl<V> Default for UniqueMap<V> {
-    fn default() -> Self {
-        UniqueMap(BTreeMap::new())
-    }
-}
-
-impl<'de, V: Deserialize<'de>> Deserialize<'de> for UniqueMap<V> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V2<V>(PhantomData<V>);
-        impl<'de, V: Deserialize<'de>> Visitor<'de> for V2<V> {
-            type Value = UniqueMap<V>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("an object")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Self::Value, A::Error> {
-                let mut out = BTreeMap::new();
-                while let Some((k, v)) = m.next_entry::<String, V>()? {
-                    if out.contains_key(&k) {
-                        return Err(serde::de::Error::custom(format!(
-                            "duplicate entry \"{k}\"; each name may appear once"
-                        )));
-                    }
-                    out.insert(k, v);
-                }
-                Ok(UniqueMap(out))
-            }
-        }
-        d.deserialize_map(V2(PhantomData))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_normalize() {
-        assert_eq!(normalize_name("./db.age").unwrap(), "db.age");
-        assert_eq!(normalize_name("a//b.age").unwrap(), "a/b.age");
-        assert!(normalize_name("../x.age").is_err());
-        assert!(normalize_name("/etc/x.age").is_err());
-    }
-
-    #[test]
-    fn duplicate_json_entries_are_refused() {
-        let r: Result<UniqueMap<String>, _> = serde_json::from_str(r#"{"a": "1", "a": "2"}"#);
-        assert!(r.is_err());
+        Err(Error::new(errs.join("\n")))
     }
 }

@@ -187,9 +187,10 @@ pub fn replace_staged(
     results
 }
 
-/// Record a batch's new entries; with `prune`, drop entries of files without a rule. Applied
-/// to the lock file as it is now, not to a copy read at the start, so entries that an edit
-/// recorded meanwhile are kept.
+/// Record a batch's new entries; with `prune`, drop entries of files without a rule (a rule
+/// that cannot be used still names its file: that entry stays). Applied to the lock file as it
+/// is now, not to a copy read at the start, so entries that an edit recorded meanwhile are
+/// kept.
 fn record_batch(
     guard: &WriteGuard,
     rules: &Rules,
@@ -207,7 +208,7 @@ fn record_batch(
     let res = update_lockfile(guard, &rules.dir, |l| {
         l.files.extend(written);
         if lockfile.prune {
-            l.files.retain(|name, _| rules.secrets.contains_key(name));
+            l.files.retain(|name, _| rules.names_file(name));
         }
     });
     if let Err(e) = res {

@@ -6,6 +6,9 @@
 mod ragenix;
 mod script;
 
+/// agenix's help text (agenix(1) is generated from it).
+pub use script::HELP;
+
 use std::ffi::{OsStr, OsString};
 
 /// Which command line to speak.

@@ -11,7 +11,7 @@ use crate::cmd::rekey::RekeyArgs;
 use crate::cmd::{self, Global, IdentityFlags, RulesFlag};
 use crate::error::Result;
 
-const HELP: &str = "\
+pub const HELP: &str = "\
 agenix - edit and rekey age secret files (the agenix interface of `secrets`)
 
 agenix -e FILE [-i PRIVATE_KEY]

@@ -1,7 +1,6 @@
 //! `secrets check [--json]`: for CI. Without any private key, do the encrypted files match the
 //! rules? Exit 0 when clean, 1 when problems are found, 2 on usage errors.
 
-use std::collections::BTreeSet;
 use std::path::Path;
 
 use clap::Args;
@@ -12,7 +11,7 @@ use crate::drift::{assess_file, Drift, KnownKeys, State, Who};
 use crate::error::Result;
 use crate::lockfile::{self, LockFile};
 use crate::par::par_map;
-use crate::rules::Rules;
+use crate::rules::{Broken, Rules};
 
 /// The JSON Schema of the `--json` report, printed by `secrets check --schema`.
 pub const REPORT_SCHEMA: &str = include_str!("../check.schema.json");
@@ -72,12 +71,12 @@ pub struct Report {
     pub problems: Vec<Problem>,
 }
 
-pub fn run(args: &CheckArgs, _g: &Global) -> Result<i32> {
+pub fn run(args: &CheckArgs, g: &Global) -> Result<i32> {
     if args.schema {
         println!("{}", REPORT_SCHEMA.trim_end());
         return Ok(0);
     }
-    let report = check(&args.rules);
+    let report = check(&args.rules, g.verbose);
     if args.json {
         let text = serde_json::to_string_pretty(&report)
             .map_err(|e| crate::Error::new(format!("cannot render the report: {e}")))?;
@@ -86,26 +85,38 @@ pub fn run(args: &CheckArgs, _g: &Global) -> Result<i32> {
         for p in &report.problems {
             println!("{}: {}", p.file, p.message);
         }
+        let broken = report.problems.iter().filter(|p| p.kind == "rule").count();
         if report.ok {
             println!("ok: {} file(s) match the rules", report.checked);
         } else {
             println!(
-                "{} problem(s) found in {} file(s) listed in the rules",
+                "{} problem(s) found in {} file(s) listed in the rules{}",
                 report.problems.len(),
-                report.checked
+                report.checked,
+                if broken > 0 {
+                    format!("; {broken} rule(s) cannot be used")
+                } else {
+                    String::new()
+                }
             );
         }
     }
     Ok(if report.ok { 0 } else { 1 })
 }
 
-/// Build the report. Never fails: a rules file that cannot be loaded is itself a problem.
-pub fn check(flag: &RulesFlag) -> Report {
+/// Build the report. Never fails: a rules file that cannot be loaded is itself a problem, and
+/// so is each rule of a secrets.nix that cannot be used.
+pub fn check(flag: &RulesFlag, verbose: bool) -> Report {
     let rules = match flag.load() {
         Ok(r) => r,
         Err(e) => return unloadable_rules(flag, e),
     };
-    let mut problems = Vec::new();
+    rules.mention_ignored(verbose);
+    let mut problems: Vec<Problem> = rules
+        .broken
+        .iter()
+        .map(|b| broken_problem(&rules, b))
+        .collect();
     let lockfile = match LockFile::load(&rules.dir) {
         Ok(l) => l,
         Err(e) => {
@@ -119,8 +130,18 @@ pub fn check(flag: &RulesFlag) -> Report {
     let known = KnownKeys::from_rules(&rules);
     let list: Vec<_> = rules.secrets.values().collect();
     let states = par_map(&list, 0, |r| assess_file(r, &lockfile, &known));
+    let none_exist = !list.is_empty() && states.iter().all(|s| matches!(s, State::Missing));
     for (rule, state) in list.iter().zip(states) {
         file_problems(&rule.name, state, &mut problems);
+    }
+    if none_exist {
+        // Said once, beside each missing file: where check looked, and why none may be there.
+        problems.push(Problem::new(
+            "layout",
+            rules.file.display().to_string(),
+            // One problem, one line.
+            rules.none_exist_message().replace('\n', " "),
+        ));
     }
     orphan_problems(&rules, &mut problems);
     for (file, message) in crate::generate::public_half_problems(&rules) {
@@ -131,9 +152,27 @@ pub fn check(flag: &RulesFlag) -> Report {
         version: 1,
         ok: problems.is_empty(),
         rules: Some(rules.file.display().to_string()),
-        checked: rules.secrets.len(),
+        checked: rules.secrets.len() + rules.broken.len(),
         problems,
     }
+}
+
+/// A rule of a secrets.nix that cannot be used: named by its file name when it has one, else
+/// by its name as written (escaped).
+fn broken_problem(rules: &Rules, b: &Broken) -> Problem {
+    let file = b
+        .file
+        .clone()
+        .unwrap_or_else(|| crate::names::escaped(&b.name));
+    Problem::new(
+        "rule",
+        file,
+        format!(
+            "{} (in {}); only this rule is affected until it is fixed",
+            b.message,
+            rules.file.display()
+        ),
+    )
 }
 
 /// The report when the rules cannot be loaded.
@@ -230,9 +269,9 @@ fn drift_problems(name: &str, drift: &Drift, problems: &mut Vec<Problem>) {
 
 /// `*.age` files below the rules' directory that no rule names.
 fn orphan_problems(rules: &Rules, problems: &mut Vec<Problem>) {
-    let ruled: BTreeSet<&str> = rules.secrets.keys().map(String::as_str).collect();
     for orphan in age_files(&rules.dir) {
-        if ruled.contains(orphan.as_str()) {
+        // A rule that cannot be used still names its file.
+        if rules.names_file(&orphan) {
             continue;
         }
         // A plaintext file that merely ends in .age must not be called "encrypted": it may be

@@ -28,9 +28,9 @@ pub struct DecryptArgs {
     pub identity: IdentityFlags,
 }
 
-pub fn run(args: &DecryptArgs, _g: &Global) -> Result<i32> {
+pub fn run(args: &DecryptArgs, g: &Global) -> Result<i32> {
     fs::harden_process();
-    let (_rules, rule) = args.rules.load_with_rule(&args.file)?;
+    let (_rules, rule) = args.rules.load_with_rule(&args.file, g)?;
     // symlink_metadata: a dangling or looping link is a read error below, not "missing".
     if rule.path.symlink_metadata().is_err() {
         return Err(Error::new(format!(

@@ -81,7 +81,7 @@ fn is_noop(words: &[String]) -> bool {
 pub fn run(args: &EditArgs, g: &Global) -> Result<i32> {
     fs::harden_process();
     let file = &args.file;
-    let (rules, rule) = args.rules.load_with_rule(file)?;
+    let (rules, rule) = args.rules.load_with_rule(file, g)?;
     let shown = file.display();
     let source = source(args)?;
     // symlink_metadata, not exists(): anything at the path that cannot be read (dangling or

@@ -26,7 +26,7 @@ pub struct EncryptArgs {
 
 pub fn run(args: &EncryptArgs, g: &Global) -> Result<i32> {
     fs::harden_process();
-    let (rules, rule) = args.rules.load_with_rule(&args.file)?;
+    let (rules, rule) = args.rules.load_with_rule(&args.file, g)?;
     let plain = match &args.input {
         Some(p) => fs::read_secret(p).map_err(|e| {
             Error::new(format!("{}: cannot read: {}", p.display(), describe_io(&e)))

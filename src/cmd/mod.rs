@@ -134,9 +134,11 @@ impl RulesFlag {
         Ok(rules)
     }
 
-    /// Load the rules (evaluated once) and the rule for `file`.
-    pub fn load_with_rule(&self, file: &Path) -> Result<(Rules, Rule)> {
+    /// Load the rules (evaluated once) and the rule for `file`; with `-v`, say which rule
+    /// attributes are ignored.
+    pub fn load_with_rule(&self, file: &Path, g: &Global) -> Result<(Rules, Rule)> {
         let rules = self.load()?;
+        rules.mention_ignored(g.verbose);
         let rule = if self.names_from_cwd {
             rules.lookup_from(&working_dir()?, file)?.clone()
         } else {

@@ -2,7 +2,9 @@
 //!
 //! Rules are evaluated once; drift is decided without keys (`drift.rs`), so a no-op run needs
 //! no private key. Files are decrypted and re-encrypted in memory on all cores, each written
-//! atomically; one file that cannot be decrypted does not stop the others.
+//! atomically; one file that cannot be decrypted does not stop the others, nor does a rule of
+//! a secrets.nix that cannot be used (reported, and the exit code is 1). A run over every rule
+//! that finds none of their files fails with where it looked and why that may be.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -20,7 +22,7 @@ use crate::header::Header;
 use crate::keys::Identities;
 use crate::lockfile::LockFile;
 use crate::par::{self, par_map};
-use crate::rules::{Rule, Rules};
+use crate::rules::{Broken, Found, Rule, Rules};
 use crate::store::{self, LockfileUpdate, NotReplaced, Replacement};
 
 #[derive(Args, Debug, Default)]
@@ -66,6 +68,8 @@ struct Job<'a> {
 
 /// What the run found before writing anything, and what went wrong so far.
 struct Plan<'a> {
+    /// Rules that cannot be used: their files are left as they are.
+    broken: Vec<&'a Broken>,
     selected: usize,
     jobs: Vec<Job<'a>>,
     unchanged: usize,
@@ -76,11 +80,27 @@ struct Plan<'a> {
 pub fn run(args: &RekeyArgs, g: &Global) -> Result<i32> {
     crate::fs::harden_process();
     let rules = args.rules.load()?;
-    let selected = select(&rules, &args.files)?;
+    rules.mention_ignored(g.verbose);
+    let (selected, broken) = select(&rules, &args.files)?;
     let (lockfile, lockfile_ok) = LockFile::load_lenient(&rules.dir);
     let mut plan = assess(&rules, &selected, &lockfile, args, g);
+    plan.broken = broken;
+    // Every rule, and not one file where the rules say: nothing to do would hide a layout
+    // the user did not mean (or a repository where nothing was created yet); say which.
+    if args.files.is_empty()
+        && !args.agenix
+        && plan.selected > 0
+        && plan.missing.len() == plan.selected
+    {
+        let mut msg = rules.none_exist_message();
+        if !plan.broken.is_empty() {
+            msg.push('\n');
+            msg.push_str(&broken_report(&rules, &plan.broken));
+        }
+        return Err(Error::new(msg));
+    }
     if args.dry_run {
-        return Ok(print_dry_run(&plan));
+        return Ok(print_dry_run(&rules, &plan));
     }
     let update = LockfileUpdate {
         writable: lockfile_ok,
@@ -93,7 +113,7 @@ pub fn run(args: &RekeyArgs, g: &Global) -> Result<i32> {
         // Nothing to rewrite, but entries of files whose rule is gone are dropped.
         store::replace_staged(&rules, Vec::new(), &SyncPoints::default(), update);
     }
-    finish(plan, rekeyed, args)
+    finish(&rules, plan, rekeyed, args)
 }
 
 /// Decide, without keys, which files need rekeying; the dry run prints why, `-v` says it.
@@ -107,6 +127,7 @@ fn assess<'a>(
     let known = KnownKeys::from_rules(rules);
     let states = par_map(selected, args.jobs, |r| assess_file(r, lockfile, &known));
     let mut plan = Plan {
+        broken: Vec::new(),
         selected: selected.len(),
         jobs: Vec::new(),
         unchanged: 0,
@@ -147,9 +168,12 @@ fn reason(drift: &Drift) -> String {
 }
 
 /// The dry run's report; returns the exit code.
-fn print_dry_run(plan: &Plan) -> i32 {
+fn print_dry_run(rules: &Rules, plan: &Plan) -> i32 {
     for (name, why) in &plan.failures {
         println!("cannot rekey {name}: {why}");
+    }
+    for b in &plan.broken {
+        println!("cannot rekey: {}: {}", rules.file.display(), b.message);
     }
     for name in &plan.missing {
         println!("missing {name}: listed in the rules, no file");
@@ -164,7 +188,10 @@ fn print_dry_run(plan: &Plan) -> i32 {
             format!(", {} cannot be", plan.failures.len())
         }
     );
-    if plan.failures.is_empty() {
+    if !plan.broken.is_empty() {
+        println!("{} rule(s) cannot be used", plan.broken.len());
+    }
+    if plan.failures.is_empty() && plan.broken.is_empty() {
         0
     } else {
         1
@@ -225,50 +252,80 @@ fn rekey_jobs(
     Ok(rekeyed)
 }
 
-/// The summary, the warnings, and the error that lists every file that failed.
-fn finish(mut plan: Plan, rekeyed: usize, args: &RekeyArgs) -> Result<i32> {
+/// The summary, the warnings, and the error that lists every file that failed and every rule
+/// that cannot be used.
+fn finish(rules: &Rules, mut plan: Plan, rekeyed: usize, args: &RekeyArgs) -> Result<i32> {
     let failures = &mut plan.failures;
     if !args.agenix {
+        let mut extra = String::new();
+        if !failures.is_empty() {
+            extra.push_str(&format!(", {} failed", failures.len()));
+        }
+        if !plan.broken.is_empty() {
+            extra.push_str(&format!(", {} rule(s) cannot be used", plan.broken.len()));
+        }
         eprintln!(
-            "rekeyed {rekeyed} file(s), {} already matched the rules{}",
+            "rekeyed {rekeyed} file(s), {} already matched the rules{extra}",
             plan.unchanged,
-            if failures.is_empty() {
-                String::new()
-            } else {
-                format!(", {} failed", failures.len())
-            }
         );
     }
     for name in &plan.missing {
         eprintln!("warning: {name} is listed in the rules but does not exist; skipped");
     }
-    if failures.is_empty() {
+    if failures.is_empty() && plan.broken.is_empty() {
         return Ok(0);
     }
     failures.sort();
-    let mut msg = format!("{} file(s) could not be rekeyed:", failures.len());
-    for (name, why) in failures.iter() {
-        msg.push_str(&format!("\n  {name}: {why}"));
+    let mut parts = Vec::new();
+    if !failures.is_empty() {
+        let mut msg = format!("{} file(s) could not be rekeyed:", failures.len());
+        for (name, why) in failures.iter() {
+            msg.push_str(&format!("\n  {name}: {why}"));
+        }
+        parts.push(msg);
     }
+    if !plan.broken.is_empty() {
+        parts.push(broken_report(rules, &plan.broken));
+    }
+    let mut msg = parts.join("\n");
     if !args.agenix {
         msg.push_str("\nall other files were rekeyed; fix these and run `secrets rekey` again");
     }
     Err(Error::new(msg))
 }
 
-/// The rules to consider: the named files (each must have a rule), else all of them.
-fn select<'a>(rules: &'a Rules, files: &[PathBuf]) -> Result<Vec<&'a Rule>> {
+/// The rules that cannot be used, one a line.
+fn broken_report(rules: &Rules, broken: &[&Broken]) -> String {
+    let mut msg = format!(
+        "{} rule(s) in {} cannot be used, and their files were left as they are:",
+        broken.len(),
+        rules.file.display()
+    );
+    for b in broken {
+        msg.push_str(&format!("\n  {}", b.message));
+    }
+    msg
+}
+
+/// The rules to consider: the named files (each must have a rule), else all of them; and the
+/// rules among those that cannot be used.
+fn select<'a>(rules: &'a Rules, files: &[PathBuf]) -> Result<(Vec<&'a Rule>, Vec<&'a Broken>)> {
     if files.is_empty() {
-        return Ok(rules.secrets.values().collect());
+        return Ok((
+            rules.secrets.values().collect(),
+            rules.broken.iter().collect(),
+        ));
     }
     let mut out: Vec<&Rule> = Vec::new();
+    let mut broken: Vec<&Broken> = Vec::new();
     for f in files {
-        let r = rules.lookup(f)?;
-        if !out.iter().any(|o| o.name == r.name) {
-            out.push(r);
+        match rules.find(f)? {
+            Found::Rule(r) if !out.iter().any(|o| o.name == r.name) => out.push(r),
+            Found::Broken(b) if !broken.iter().any(|o| o.name == b.name) => broken.push(b),
+            _ => {}
         }
     }
-    Ok(out)
+    Ok((out, broken))
 }
 
 fn run_jobs(jobs: &[Job], ids: &Identities, args: &RekeyArgs) -> Vec<Result<store::Staged>> {

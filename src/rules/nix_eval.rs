@@ -25,8 +25,83 @@ const FEATURES_ON: &str = "secrets: this Nix has flakes or fetch-closure on alth
                            experimental-features was pinned to nothing; refusing to evaluate \
                            the rules";
 
-/// Evaluate `file` (canonical, in the canonical directory `dir`) to JSON text.
+/// The expression run against the rules file (see eval.nix for what it prints).
+fn expression() -> String {
+    include_str!("eval.nix")
+        .replace("@FEATURES_ON@", FEATURES_ON)
+        .replace("@TYPE_MARK@", super::parse::TYPE_MARK)
+}
+
+/// Evaluate `file` (canonical, in the canonical directory `dir`) to JSON text: every rule on
+/// its own, its known attributes (`KNOWN_ATTRS`) only.
 pub(super) fn eval_rules(file: &Path, dir: &Path) -> Result<String> {
+    let known = serde_json::to_string(super::parse::KNOWN_ATTRS).unwrap_or_default();
+    let out = run(file, dir, &[("mode", "inspect"), ("known", &known)])?;
+    if !out.status.success() {
+        let stderr = printable(&String::from_utf8_lossy(&out.stderr));
+        let mut msg = format!(
+            "{}: nix-instantiate could not evaluate it:\n{}",
+            file.display(),
+            stderr.trim_end()
+        );
+        if let Some(h) = hint(&stderr, dir) {
+            msg.push_str("\nhint: ");
+            msg.push_str(&h);
+        }
+        msg.push('\n');
+        msg.push_str(&restrictions(dir));
+        msg.push_str(
+            "\nnote: a `throw` or a failed `assert` inside one rule makes only that rule \
+             unusable; any other error (a type error, a missing attribute, `abort`, a refused \
+             file) stops the evaluation of the whole file",
+        );
+        return Err(Error::new(msg));
+    }
+    String::from_utf8(out.stdout).map_err(|_| {
+        Error::new(format!(
+            "{}: evaluation gave non-UTF-8 output",
+            file.display()
+        ))
+    })
+}
+
+/// What evaluating rule `rule` (its attribute `attr`, or all of it for "") throws: Nix's
+/// message on one line, escaped and quoted, with where it was thrown when Nix says so.
+/// Evaluated again, alone, because builtins.tryEval keeps the message to itself.
+pub(super) fn thrown_message(file: &Path, dir: &Path, rule: &str, attr: &str) -> String {
+    let args = [("mode", "force"), ("ruleName", rule), ("attrName", attr)];
+    match run(file, dir, &args) {
+        Ok(out) if !out.status.success() => last_error(&String::from_utf8_lossy(&out.stderr)),
+        _ => "it throws an error (an assert or a throw) that Nix did not repeat".to_string(),
+    }
+}
+
+/// The last `error:` line of Nix's output (the innermost error), and the `at FILE:LINE:COL`
+/// after it if there is one.
+fn last_error(stderr: &str) -> String {
+    let plain = strip_colours(stderr);
+    let lines: Vec<&str> = plain.lines().map(str::trim).collect();
+    let Some(i) = lines.iter().rposition(|l| l.starts_with("error:")) else {
+        return "it throws an error without a message".to_string();
+    };
+    let mut text: String = lines[i]["error:".len()..]
+        .trim()
+        .chars()
+        .take(300)
+        .collect();
+    if text.is_empty() {
+        text = lines.get(i + 1).copied().unwrap_or_default().to_string();
+    }
+    let mut msg = format!("\"{}\"", crate::names::escaped(&text));
+    if let Some(at) = lines[i + 1..].iter().find(|l| l.starts_with("at ")) {
+        let at = at.trim_end_matches(':');
+        msg.push_str(&format!(" ({})", crate::names::escaped(at)));
+    }
+    msg
+}
+
+/// Run the expression in `mode` with these string arguments, fenced in.
+fn run(file: &Path, dir: &Path, args: &[(&str, &str)]) -> Result<std::process::Output> {
     let program = find_program("nix-instantiate").ok_or_else(|| {
         Error::new(format!(
             "{}: nix-instantiate was not found on PATH; install Nix, or write the rules as \
@@ -34,9 +109,29 @@ pub(super) fn eval_rules(file: &Path, dir: &Path) -> Result<String> {
             file.display()
         ))
     })?;
+    let mut cmd = fenced(&program, dir);
+    // Paths and names travel as string arguments, never spliced into Nix code, so spaces,
+    // quotes and `${` in them are harmless.
+    cmd.args(["--argstr", "rulesFile"]).arg(file);
+    for (name, value) in args {
+        cmd.args(["--argstr", name, value]);
+    }
+    cmd.args(["--expr", &expression()]);
+    cmd.output().map_err(|e| {
+        Error::new(format!(
+            "cannot run {}: {}",
+            program.display(),
+            describe_io(&e)
+        ))
+    })
+}
+
+/// nix-instantiate with every fence: no environment, restricted evaluation reading only
+/// `dir`, no store, no network, no experimental features, no program to run.
+fn fenced(program: &Path, dir: &Path) -> Command {
     let mut search_entry = OsString::from(format!("{RULES_PREFIX}="));
     search_entry.push(dir);
-    let mut cmd = Command::new(&program);
+    let mut cmd = Command::new(program);
     cmd
         // Nothing from our environment (CI tokens, NIX_PATH, NIX_CONFIG) reaches the rules.
         .env_clear()
@@ -65,52 +160,13 @@ pub(super) fn eval_rules(file: &Path, dir: &Path) -> Result<String> {
         ])
         // No experimental feature, whatever nix.conf says (cachix/install-nix-action turns on
         // flakes): with flakes on, builtins.getFlake fetches any URL despite restricted mode
-        // and allowed-uris, and fetchClosure talks to any binary cache.
+        // and allowed-uris, and fetchClosure talks to any binary cache. The expression checks
+        // that this took before it imports the rules.
         .args(["--option", "experimental-features", ""])
         .arg("-I")
-        .arg(search_entry)
-        // The path travels as a string argument, never spliced into Nix code, so spaces,
-        // quotes and `${` in it are harmless.
-        .args(["--argstr", "rulesFile"])
-        .arg(file)
-        // getFlake or fetchClosure still there means the option did not take: refuse before
-        // the rules run.
-        .args([
-            "--expr",
-            &format!(
-                "{{ rulesFile }}: if builtins ? getFlake || builtins ? fetchClosure \
-                 then throw \"{FEATURES_ON}\" else import (/. + rulesFile)"
-            ),
-        ]);
+        .arg(search_entry);
     without_network(&mut cmd);
-    let out = cmd.output().map_err(|e| {
-        Error::new(format!(
-            "cannot run {}: {}",
-            program.display(),
-            describe_io(&e)
-        ))
-    })?;
-    if !out.status.success() {
-        let stderr = printable(&String::from_utf8_lossy(&out.stderr));
-        let mut msg = format!(
-            "{}: nix-instantiate could not evaluate it:\n{}",
-            file.display(),
-            stderr.trim_end()
-        );
-        if let Some(h) = hint(&stderr, dir) {
-            msg.push_str("\nhint: ");
-            msg.push_str(&h);
-        }
-        msg.push('\n');
-        msg.push_str(&restrictions(dir));
-        return Err(Error::new(msg));
-    }
-    String::from_utf8(out.stdout).map_err(|_| {
-        Error::new(format!(
-            "{}: evaluation gave non-UTF-8 output",
-            file.display()
-        ))
-    })
+    cmd
 }
 
 /// Run the evaluation in a network namespace of its own, which holds only a loopback interface
@@ -255,21 +311,7 @@ const NIX_LINE: &str = "nix| ";
 /// that could rewrite the terminal or reorder the text shown escaped (a hostile rules file can
 /// throw any string, and Nix also quotes its source), each line marked with `NIX_LINE`.
 fn printable(s: &str) -> String {
-    let mut plain = String::with_capacity(s.len());
-    let mut chars = s.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' && chars.peek() == Some(&'[') {
-            // A CSI sequence ends at its first byte in @..~.
-            chars.next();
-            for n in chars.by_ref() {
-                if ('@'..='~').contains(&n) {
-                    break;
-                }
-            }
-        } else {
-            plain.push(c);
-        }
-    }
+    let plain = strip_colours(s);
     let mut out = String::with_capacity(plain.len() + 64);
     for (i, line) in plain.trim_end().split('\n').enumerate() {
         if i > 0 {
@@ -289,6 +331,26 @@ fn printable(s: &str) -> String {
         out.push_str(&line);
     }
     out
+}
+
+/// `s` without its colour (CSI) sequences.
+fn strip_colours(s: &str) -> String {
+    let mut plain = String::with_capacity(s.len());
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' && chars.peek() == Some(&'[') {
+            // A CSI sequence ends at its first byte in @..~.
+            chars.next();
+            for n in chars.by_ref() {
+                if ('@'..='~').contains(&n) {
+                    break;
+                }
+            }
+        } else {
+            plain.push(c);
+        }
+    }
+    plain
 }
 
 #[cfg(test)]
@@ -312,6 +374,23 @@ mod tests {
         );
         // An unterminated sequence swallows the rest, never panics.
         assert_eq!(printable("a\u{1b}[12"), "nix| a");
+    }
+
+    #[test]
+    fn a_throw_is_quoted_on_one_line_with_where() {
+        // Nix 2.8, and the nested form of later versions, coloured.
+        assert_eq!(
+            last_error("error: no key yet\n(use '--show-trace' to show detailed location)\n"),
+            "\"no key yet\""
+        );
+        let nested = "error:\n       … while evaluating\n\n       \u{1b}[31;1merror:\u{1b}[0m \
+                      assertion 'false' failed\n\n       at /r/secrets.nix:9:18:\n";
+        assert_eq!(
+            last_error(nested),
+            "\"assertion 'false' failed\" (at /r/secrets.nix:9:18)"
+        );
+        // What the rules throw cannot start a line of its own or reorder ours.
+        assert_eq!(last_error("error: a\u{202E}b\r"), "\"a\\u{202E}b\"");
     }
 
     #[test]

@@ -9,7 +9,8 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{lexical_normalize, normalize_name, Rule, Rules};
+use super::names::{lexical_normalize, normalize_name};
+use super::{Rule, Rules};
 use crate::error::{Error, Result};
 
 impl Rules {
@@ -32,6 +33,9 @@ impl Rules {
                 base.display()
             ))
         })?;
+        if let Some(b) = (self.broken.iter()).find(|b| b.file.as_deref() == Some(name.as_str())) {
+            return Err(self.broken_error(b));
+        }
         self.secrets.get(&name).ok_or_else(|| {
             Error::new(format!(
                 "{}: no rule for this file in {}; add an entry for \"{name}\" with its \

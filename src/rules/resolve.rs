@@ -1,0 +1,237 @@
+//! From `Raw` rules to `Rule`s: names normalized, key names and groups expanded, every key
+//! parsed. A problem with one secret makes that rule `Broken`; problems with the file as a whole
+//! (secrets.json's keys and groups) are errors. Every problem is collected.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use super::names::normalize_name;
+use super::parse::Raw;
+use super::{Broken, Rule};
+use crate::error::{Error, Result};
+use crate::keys::Recipient;
+use crate::names::escaped;
+
+pub(super) struct Resolved {
+    pub secrets: BTreeMap<String, Rule>,
+    pub keys: BTreeMap<String, Recipient>,
+    pub broken: Vec<Broken>,
+    /// Problems of the file as a whole.
+    pub errors: Vec<String>,
+}
+
+pub(super) fn resolve(raw: Raw, dir: &Path) -> Resolved {
+    let mut out = Resolved {
+        secrets: BTreeMap::new(),
+        keys: BTreeMap::new(),
+        broken: Vec::new(),
+        errors: check_ref_names(&raw),
+    };
+    if !out.errors.is_empty() {
+        // The messages below would quote these names as they are.
+        return out;
+    }
+    resolve_keys(&raw, &mut out);
+    // Each name's file, once: two names for one file (`db.age`, `./db.age`) leave it unclear
+    // which recipients are meant, so neither rule is used.
+    let mut files: BTreeMap<String, Vec<&str>> = BTreeMap::new();
+    for name in raw.secrets.keys().chain(raw.broken.keys()) {
+        if let Ok(n) = normalize_name(name) {
+            files.entry(n).or_default().push(name);
+        }
+    }
+    let mut broken = |name: &str, message: String| {
+        let file = crate::names::check(name, "secret name")
+            .ok()
+            .and_then(|()| normalize_name(name).ok());
+        out.broken.push(Broken {
+            name: name.to_string(),
+            file,
+            message,
+        });
+    };
+    for (name, message) in &raw.broken {
+        broken(name, message.clone());
+    }
+    for (name, rule) in &raw.secrets {
+        if let Err(e) = crate::names::check(name, "secret name") {
+            broken(name, e.message().to_string());
+            continue;
+        }
+        let norm = match normalize_name(name) {
+            Ok(n) => n,
+            Err(e) => {
+                broken(name, format!("secret \"{name}\": {e}"));
+                continue;
+            }
+        };
+        if files[&norm].len() > 1 {
+            broken(
+                name,
+                format!(
+                    "secret \"{name}\" names the same file as another rule (\"{norm}\"); keep one"
+                ),
+            );
+            continue;
+        }
+        let generator = match rule.generator.as_ref().map(super::generator::parse) {
+            None => None,
+            Some(Ok(g)) => Some(g),
+            Some(Err(e)) => {
+                broken(name, format!("secret \"{name}\": generator: {e}"));
+                continue;
+            }
+        };
+        match recipients(name, &rule.public_keys, &out.keys, &raw.groups) {
+            Ok(recips) => {
+                let rule = Rule {
+                    path: dir.join(&norm),
+                    name: norm.clone(),
+                    recipients: recips,
+                    armor: rule.armor,
+                    generator,
+                };
+                out.secrets.insert(norm, rule);
+            }
+            Err(msgs) => broken(name, msgs.join("; ")),
+        }
+    }
+    out.errors.sort();
+    out.errors.dedup();
+    out.broken.sort_by(|a, b| a.name.cmp(&b.name));
+    out
+}
+
+/// secrets.json's named keys, parsed, and its groups' members checked.
+fn resolve_keys(raw: &Raw, out: &mut Resolved) {
+    let errs = &mut out.errors;
+    for (name, text) in &raw.keys {
+        if raw.groups.contains_key(name) {
+            errs.push(format!(
+                "\"{name}\" is both a key and a group; rename one of them"
+            ));
+        }
+        if !is_valid_ref_name(name) {
+            errs.push(format!(
+                "key name \"{name}\" is not a plain name (use letters, digits, `-`, `_`, `.`, `@`)"
+            ));
+        }
+        match Recipient::parse(text) {
+            Ok(mut r) => {
+                r.name = Some(name.clone());
+                out.keys.insert(name.clone(), r);
+            }
+            Err(e) => errs.push(format!("key \"{name}\": {e}")),
+        }
+    }
+    for (g, members) in &raw.groups {
+        if !is_valid_ref_name(g) {
+            errs.push(format!(
+                "group name \"{g}\" is not a plain name (use letters, digits, `-`, `_`, `.`, `@`)"
+            ));
+        }
+        for m in members {
+            if !out.keys.contains_key(m) && !raw.groups.contains_key(m) && !looks_like_key(m) {
+                errs.push(format!(
+                    "group \"{g}\": \"{m}\" is neither a key nor a group; define it under \"keys\""
+                ));
+            }
+        }
+    }
+}
+
+/// One secret's recipients, each once; every problem as a message.
+fn recipients(
+    name: &str,
+    entries: &[String],
+    keys: &BTreeMap<String, Recipient>,
+    groups: &BTreeMap<String, Vec<String>>,
+) -> Result<Vec<Recipient>, Vec<String>> {
+    let mut recips: Vec<Recipient> = Vec::new();
+    let mut seen = BTreeSet::new();
+    let mut errs = Vec::new();
+    for entry in entries {
+        match expand(entry, keys, groups, &mut Vec::new()) {
+            Ok(list) => {
+                for r in list {
+                    if seen.insert(r.text.clone()) {
+                        recips.push(r);
+                    }
+                }
+            }
+            Err(e) => errs.push(format!("secret \"{name}\": {e}")),
+        }
+    }
+    if errs.is_empty() && recips.is_empty() {
+        errs.push(format!(
+            "secret \"{name}\" has no recipients: give it at least one public key in \
+             publicKeys, or nobody could ever decrypt it"
+        ));
+    }
+    if errs.is_empty() {
+        Ok(recips)
+    } else {
+        errs.sort();
+        errs.dedup();
+        Err(errs)
+    }
+}
+
+fn is_valid_ref_name(n: &str) -> bool {
+    !n.is_empty()
+        && n.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.@".contains(c))
+}
+
+fn looks_like_key(s: &str) -> bool {
+    s.starts_with("age1") || s.contains(' ')
+}
+
+/// Expand a key reference: a key name, a group name (recursively), or a literal key.
+fn expand(
+    entry: &str,
+    keys: &BTreeMap<String, Recipient>,
+    groups: &BTreeMap<String, Vec<String>>,
+    stack: &mut Vec<String>,
+) -> Result<Vec<Recipient>> {
+    if let Some(k) = keys.get(entry) {
+        return Ok(vec![k.clone()]);
+    }
+    if let Some(members) = groups.get(entry) {
+        if stack.iter().any(|s| s == entry) {
+            stack.push(entry.to_string());
+            return Err(Error::new(format!(
+                "group cycle {}; a group must not contain itself",
+                stack.join(" → ")
+            )));
+        }
+        stack.push(entry.to_string());
+        let mut out = Vec::new();
+        for m in members {
+            out.extend(expand(m, keys, groups, stack)?);
+        }
+        stack.pop();
+        return Ok(out);
+    }
+    if looks_like_key(entry) || !is_valid_ref_name(entry) {
+        return Recipient::parse(entry).map(|r| vec![r]);
+    }
+    Err(Error::new(format!(
+        "\"{}\" is not a defined key or group; define it under \"keys\" or \"groups\", or \
+         write the public key itself",
+        escaped(entry)
+    )))
+}
+
+/// Every key and group name through the check of `crate::names` (no control or bidirectional
+/// formatting characters); one message per offending name. (Secret names are checked one by
+/// one, as their rules are.) Not the keys and publicKeys entries: those messages would quote a
+/// private key pasted there.
+fn check_ref_names(raw: &Raw) -> Vec<String> {
+    let names = (raw.keys.keys().map(|n| ("key name", n)))
+        .chain(raw.groups.keys().map(|n| ("group name", n)));
+    names
+        .filter_map(|(what, n)| crate::names::check(n, what).err())
+        .map(|e| e.message().to_string())
+        .collect()
+}
