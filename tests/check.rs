@@ -343,3 +343,34 @@ fn schema_flag_prints_the_schema_and_usage_errors_exit_2() {
         .assert()
         .code(2);
 }
+
+/// A secrets.nix rule that cannot be used, and rules none of whose files exists: kinds `rule`
+/// and `layout`, in the documented schema.
+#[test]
+fn broken_rules_and_layout_are_reported_in_the_documented_schema() {
+    if common::missing("nix-instantiate") {
+        return;
+    }
+    let repo = Repo::new();
+    repo.write(
+        "secrets.nix",
+        format!(
+            r#"{{ "a.age".publicKeys = [ "{}" ]; "b.age".publicKeys = [ ]; "../c.age".publicKeys = [ ]; }}"#,
+            pubkey("alice_ed25519")
+        ),
+    );
+    let (code, v) = check_json(&repo);
+    assert_eq!(code, 1);
+    assert_eq!(v["checked"], 3);
+    let rules_file = v["rules"].as_str().unwrap().to_string();
+    let want: Vec<(String, String)> = [
+        ("../c.age", "rule"),
+        (rules_file.as_str(), "layout"),
+        ("a.age", "missing"),
+        ("b.age", "rule"),
+    ]
+    .iter()
+    .map(|(a, b)| (a.to_string(), b.to_string()))
+    .collect();
+    assert_eq!(problems(&v), want, "{v:#}");
+}

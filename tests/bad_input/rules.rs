@@ -293,35 +293,92 @@ rows! {
         expect: &["secrets.json", "no such file"],
     },
     // ---- rules: secrets.nix ----
-    nix_unknown_attribute_in_a_rule => Case {
-        name: "nix: unknown attribute in a rule",
+    // An unknown attribute is ignored (tests/rule_tolerance.rs); a rule that cannot be used
+    // fails the commands that touch it, each naming the rules file and the rule.
+    nix_publickeys_not_a_list => Case {
+        name: "nix: publicKeys not a list",
+        needs: NIX,
+        setup: |c| {
+            nix_rule(c, r#""db.age".publicKeys = alice;"#);
+            c.encrypt_db();
+        },
+        expect: &[
+            "secrets.nix",
+            "secret \"db.age\"",
+            "publicKeys is a string, not a list",
+        ],
+    },
+    nix_a_key_that_is_not_a_string => Case {
+        name: "nix: a key that is not a string",
+        needs: NIX,
+        setup: |c| {
+            nix_rule(c, r#""db.age".publicKeys = [ alice ./key.pub ];"#);
+            c.encrypt_db();
+        },
+        expect: &[
+            "secrets.nix",
+            "secret \"db.age\"",
+            "item 2 is a path",
+            "builtins.readFile",
+        ],
+    },
+    nix_throw_in_a_rule => Case {
+        name: "nix: throw in a rule",
+        needs: NIX,
+        setup: |c| {
+            nix_rule(c, r#""db.age".publicKeys = [ (throw "no key for db yet") ];"#);
+            c.encrypt_db();
+        },
+        expect: &[
+            "secrets.nix",
+            "secret \"db.age\"",
+            "\"no key for db yet\"",
+            "cannot be used until it is fixed",
+        ],
+    },
+    nix_type_error_in_a_rule_stops_the_file => Case {
+        name: "nix: a type error in a rule stops the whole file",
         needs: NIX,
         setup: |c| {
             nix_rule(
                 c,
-                r#""db.age" = { publicKeys = [ alice ]; mode = "0400"; };"#,
+                r#""db.age".publicKeys = [ alice ]; "x.age".publicKeys = [ (1 + "a") ];"#,
             );
             c.encrypt_db();
         },
-        expect: &["secrets.nix", "\"db.age\"", "unknown field `mode`"],
+        expect: &[
+            "secrets.nix",
+            "could not evaluate",
+            "stops the evaluation of the whole file",
+        ],
     },
     nix_dotdot_in_a_secret_name => Case {
         name: "nix: `..` in a secret name",
         needs: NIX,
         setup: |c| {
             nix_rule(c, r#""../x.age".publicKeys = [ alice ];"#);
-            c.encrypt_db();
+            c.args(["encrypt", "../x.age"]);
+            c.stdin = b"new value".to_vec();
         },
-        expect: &["secret \"../x.age\"", "outside the rules file's directory"],
+        expect: &[
+            "secrets.nix",
+            "secret \"../x.age\"",
+            "outside the rules file's directory",
+        ],
     },
     nix_absolute_secret_name => Case {
         name: "nix: absolute secret name",
         needs: NIX,
         setup: |c| {
             nix_rule(c, r#""/etc/x.age".publicKeys = [ alice ];"#);
-            c.encrypt_db();
+            c.args(["encrypt", "/etc/x.age"]);
+            c.stdin = b"new value".to_vec();
         },
-        expect: &["secret \"/etc/x.age\"", "absolute paths are not allowed"],
+        expect: &[
+            "secrets.nix",
+            "secret \"/etc/x.age\"",
+            "absolute paths are not allowed",
+        ],
     },
     nix_no_recipients => Case {
         name: "nix: no recipients",
@@ -330,7 +387,7 @@ rows! {
             nix_rule(c, r#""db.age".publicKeys = [ ];"#);
             c.encrypt_db();
         },
-        expect: &["secret \"db.age\" has no recipients"],
+        expect: &["secrets.nix", "secret \"db.age\" has no recipients"],
     },
     nix_invalid_key => Case {
         name: "nix: invalid key",
@@ -339,7 +396,7 @@ rows! {
             nix_rule(c, r#""db.age".publicKeys = [ "ssh-ed25519 garbage" ];"#);
             c.encrypt_db();
         },
-        expect: &["secret \"db.age\"", "ssh-ed25519"],
+        expect: &["secrets.nix", "secret \"db.age\"", "ssh-ed25519"],
     },
     nix_duplicate_attribute => Case {
         name: "nix: duplicate attribute",
