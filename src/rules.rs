@@ -25,6 +25,9 @@ mod working_dir;
 pub use names::normalize_name;
 pub use parse::UniqueMap;
 
+/// How many rules of a secrets.nix that throw are evaluated again to show what they throw.
+const MAX_THROWN_MESSAGES: usize = 20;
+
 /// The JSON Schema of `secrets.json`, printed by `secrets schema`.
 pub const JSON_SCHEMA: &str = include_str!("secrets.schema.json");
 
@@ -148,8 +151,19 @@ impl Rules {
                 }
                 nix_eval::refuse_escaping_link(path, &file)?;
                 let json = nix_eval::eval_rules(&file, &dir)?;
-                let mut thrown =
-                    |rule: &str, attr: &str| nix_eval::thrown_message(&file, &dir, rule, attr);
+                // One more evaluation per rule that throws, for its message; a file where
+                // many do is not evaluated again and again.
+                let mut left = MAX_THROWN_MESSAGES;
+                let mut thrown = |rule: &str, attr: &str| {
+                    if left == 0 {
+                        return format!(
+                            "it throws an error (not evaluated again for its message: more \
+                             than {MAX_THROWN_MESSAGES} rules throw)"
+                        );
+                    }
+                    left -= 1;
+                    nix_eval::thrown_message(&file, &dir, rule, attr)
+                };
                 parse::parse_nix_json(&json, &mut thrown).map_err(|e| e.context(file.display()))?
             }
         };
