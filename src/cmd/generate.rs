@@ -97,6 +97,11 @@ fn plan<'r>(args: &GenerateArgs, rules: &'r Rules) -> Result<Plan<'r>> {
     let mut candidates: Vec<&Rule> = Vec::new();
     if args.files.is_empty() {
         candidates.extend(rules.secrets.values().filter(|r| r.generator.is_some()));
+        // A rule that cannot be used may well have a generator (a bad one makes it unusable):
+        // say so rather than report "nothing to generate".
+        failed.extend(
+            (rules.broken.iter()).map(|b| format!("{}: {}", rules.file.display(), b.message)),
+        );
     } else {
         for f in &args.files {
             let rule = rules.lookup(f)?;
@@ -166,7 +171,7 @@ fn dry_run(plan: &Plan) -> i32 {
         };
         println!("would {verb} {}{public} ({})", r.name, g.describe());
     }
-    if plan.todo.is_empty() {
+    if plan.todo.is_empty() && plan.failed.is_empty() {
         println!("nothing to generate");
     }
     for f in &plan.failed {
