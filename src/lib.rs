@@ -9,7 +9,8 @@
 //! every command needs from the filesystem (wiped secret buffers, bounded reads, atomic and
 //! batched durable writes, RAM detection and the editor's private directory, process
 //! hardening); `names` and `strict_json` are the checks every name and every JSON text we read
-//! must pass; `par` is the one parallel map; `agenix` is the agenix-compatible command line.
+//! must pass; `structured` takes one value out of a JSON, YAML, dotenv or INI
+//! document; `par` is the one parallel map; `agenix` is the agenix-compatible command line.
 
 pub mod agenix;
 pub mod cmd;
@@ -27,5 +28,6 @@ pub mod par;
 pub mod rules;
 pub mod store;
 pub mod strict_json;
+pub mod structured;
 
 pub use error::{Error, Result};
