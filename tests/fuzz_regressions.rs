@@ -90,3 +90,17 @@ fn recipients_corpus_holds() {
         recipients_fuzz::recipients_one(&data);
     }
 }
+
+/// The checks of the `structured` fuzz target itself, shared through one file.
+mod structured_fuzz {
+    include!("../fuzz/common/structured_check.rs");
+}
+
+/// JSON, YAML, dotenv and INI documents (aliases, duplicates, deep nesting among the seeds):
+/// never a panic, values that agree with serde_json, canonical JSON that reads back as itself.
+#[test]
+fn structured_corpus_holds() {
+    for (_, data) in corpus("structured") {
+        structured_fuzz::structured_one(&data);
+    }
+}
