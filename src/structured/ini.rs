@@ -69,7 +69,9 @@ pub(super) fn parse(text: &str) -> Result<Node, Fail> {
         }
         let raw = body[eq + 1..].trim_matches([' ', '\t']);
         let value = if let Some(inner) = raw.strip_prefix('"') {
-            let value_col = column + (raw.as_ptr() as usize - body.as_ptr() as usize);
+            // In characters, like every column: `raw` is a part of `body`.
+            let offset = raw.as_ptr() as usize - body.as_ptr() as usize;
+            let value_col = column + body[..offset].chars().count();
             let inner = inner
                 .strip_suffix('"')
                 .filter(|i| closes_once(i))

@@ -214,6 +214,11 @@ fn ini_refusals() {
             "[s]\nk = \"hunter2\\q\"\n",
             "line 2, column 5: an unknown escape",
         ),
+        // Columns count characters.
+        (
+            "[s]\nключ = \"hunter2\n",
+            "line 2, column 8: a value that starts with",
+        ),
     ] {
         let e = err(Format::Ini, bad, "s.k");
         assert!(
