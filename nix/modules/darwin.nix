@@ -74,13 +74,18 @@ in
         }) (filterAttrs (_: s: s.neededForUsers) cfg.secrets);
       warnings =
         (shared.checks cfg).warnings
-        ++ lib.optional (options.age.ageBin.highestPrio < (lib.mkOptionDefault null).priority)
-          "age.ageBin is set but unused: secrets are decrypted by age.package; remove age.ageBin (age plugins go in age.plugins)."
+        ++ shared.skippedCheckWarnings { inherit cfg pkgs canCheck; }
         ++ lib.optional (lib.any (s: s.restartUnits != [ ] || s.reloadUnits != [ ]) (
           lib.attrValues cfg.secrets ++ lib.attrValues cfg.templates
         )) "age: restartUnits/reloadUnits are ignored on nix-darwin (no systemd).";
 
     })
+
+    # Also without secrets: a leftover agenix setting should be noticed before the
+    # first secret is added.
+    {
+      warnings = lib.optional (options.age.ageBin.highestPrio < (lib.mkOptionDefault null).priority) "age.ageBin is set but unused: secrets are decrypted by age.package; remove age.ageBin (age plugins go in age.plugins).";
+    }
 
     # Defined even without secrets, so that removing the last one removes its
     # plaintext at the next activation. Re-run whenever the plist changes, i.e.

@@ -208,9 +208,10 @@ in
   # never had any, and switches to an empty generation (removing the previous
   # one's plaintext) for a user whose last secret was just removed.
   config = {
-    assertions = (shared.checks cfg).assertions;
+    assertions = (shared.checksFor true cfg).assertions;
     warnings =
-      (shared.checks cfg).warnings
+      (shared.checksFor true cfg).warnings
+      ++ shared.skippedCheckWarnings { inherit cfg pkgs canCheck; }
       ++ lib.optional (!packageIsOurs)
         "age.package = ${lib.getName cfg.package}: this option now selects the secrets package (agenix used it for the age binary); the setting is ignored."
       # Known at evaluation: a mount point outside the runtime directory (a

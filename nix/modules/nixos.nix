@@ -85,6 +85,26 @@ let
     else
       manifestFile;
 
+  checkWarnings = shared.skippedCheckWarnings {
+    inherit cfg pkgs canCheck;
+  };
+
+  # The oldest NixOS this module is written for: sysinit-reactivation.target (the units
+  # are re-run on switch through it) and the sysusers module came with NixOS 24.05.
+  oldestRelease = "24.05";
+  release = lib.trivial.release;
+  # NixOS 24.05 and 24.11 built /etc/passwd at build time with systemd-sysusers and
+  # users.mutableUsers = false (no systemd-sysusers.service at boot): a hashedPasswordFile
+  # was read by the build, where no decrypted secret exists.
+  staticSysusers =
+    lib.versionOlder release "25.05"
+    && (config.systemd.sysusers.enable or false)
+    && !(config.users.mutableUsers or true);
+  secretPaths = map (s: s.path) (builtins.attrValues cfg.secrets) ++ map (t: t.path) (builtins.attrValues cfg.templates);
+  staticPasswordUsers = builtins.attrNames (
+    filterAttrs (_: u: (u.enable or true) && builtins.elem (u.hashedPasswordFile or null) secretPaths) config.users.users
+  );
+
   install = phase: "${cfg.package}/bin/secrets install --manifest ${checkedManifest} --phase ${phase}";
   # Activation scripts run with a PATH without systemd; units have it already.
   installFromActivation = phase: ''PATH="$PATH:${config.systemd.package}/bin" ${install phase}'';
@@ -131,7 +151,8 @@ in
           }) usersSecrets
           ++ [
             {
-              assertion = !(useActivation && sysusersEnabled);
+              # nixos-init requires sysusers or userborn: its own message says more.
+              assertion = !(useActivation && sysusersEnabled && !nixosInit);
               message = ''age.installationMode = "activation" cannot be combined with systemd.sysusers or services.userborn (users are created by a unit there); use "systemd".'';
             }
             {
@@ -143,12 +164,25 @@ in
               message = ''age.restartMode = "activation-list" with age.installationMode = "systemd": the unit runs after switch-to-configuration has read the lists, so the restarts would happen at the next switch; use "systemctl".'';
             }
           ];
-        warnings =
-          c.warnings
-          ++ lib.optional (options.age.ageBin.highestPrio < (lib.mkOptionDefault null).priority)
-            "age.ageBin is set but unused: secrets are decrypted by age.package (${cfg.package.name or "secrets"}); remove age.ageBin (age plugins go in age.plugins).";
+        warnings = c.warnings ++ checkWarnings;
       }
     )
+
+    {
+      assertions = [
+        {
+          assertion = lib.versionAtLeast release oldestRelease;
+          message = "age (secrets): this NixOS is ${release}; the module needs NixOS ${oldestRelease} or later (sysinit-reactivation.target, which re-runs its units on switch). Use agenix on this release, or upgrade.";
+        }
+        {
+          assertion = !(staticSysusers && staticPasswordUsers != [ ]);
+          message = "users.users.${lib.head staticPasswordUsers}.hashedPasswordFile is a secret, but on NixOS ${release} systemd.sysusers.enable with users.mutableUsers = false builds /etc/passwd and /etc/shadow when the system is built, reading the password file then, where no decrypted secret exists (there is no systemd-sysusers.service at boot). Set users.mutableUsers = true, use the scripted users setup (systemd.sysusers.enable = false), or upgrade to NixOS 25.05 or later.";
+        }
+      ];
+      # Also without secrets: a leftover agenix setting should be noticed before the
+      # first secret is added.
+      warnings = lib.optional (options.age.ageBin.highestPrio < (lib.mkOptionDefault null).priority) "age.ageBin is set but unused: secrets are decrypted by age.package (${cfg.package.name or "secrets"}); remove age.ageBin (age plugins go in age.plugins).";
+    }
 
     # Activation scripts, agenix's names and order, so that scripts ordered after them keep
     # working: agenixNewGeneration (ordering only) -> agenixInstall -> users, groups ->

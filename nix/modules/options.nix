@@ -40,7 +40,24 @@ in
         }
       );
       default = { };
-      description = "Attribute set of secrets.";
+      example = literalExpression ''
+        {
+          db-password = {
+            file = ./secrets/db-password.age;
+            owner = "postgres";
+            restartUnits = [ "postgresql.service" ];
+          };
+          root-password = {
+            file = ./secrets/root-password.age;
+            neededForUsers = true;
+          };
+        }
+      '';
+      description = ''
+        Attribute set of secrets: each is decrypted at activation (or by the
+        installer unit) into `age.secretsDir`, and its path is
+        `config.age.secrets.<name>.path`.
+      '';
     };
     secretsDir = mkOption {
       type = types.path;
@@ -91,7 +108,8 @@ in
     };
     plugins = shared.pluginsOption;
     secretsDirForUsers = mkOption {
-      type = types.str;
+      # As secretsDir (agenix's type): an absolute path, kept a string in the manifest.
+      type = types.path;
       default = "/run/agenix-for-users";
       description = "Stable symlink to the secrets marked `neededForUsers`.";
     };
@@ -123,7 +141,12 @@ in
       default = true;
       description = ''
         Run `secrets install --check` on the manifest while building the system
-        (skipped when cross-compiling).
+        (it cannot run when cross-compiling). It reads the files: each `file`
+        exists and is an age file, and is encrypted to one of
+        `age.hostPublicKeys` when those are set. Names, paths, modes, owners,
+        groups and unit names are checked at evaluation whatever this says;
+        turning it off (or cross-compiling) gives a warning naming what is no
+        longer checked.
       '';
     };
     templates = mkOption {
@@ -169,7 +192,10 @@ in
         "systemd"
       ];
       default = if sysusersEnabled || nixosInit then "systemd" else "activation";
-      defaultText = literalExpression ''if systemd.sysusers.enable || services.userborn.enable || system.nixos-init.enable then "systemd" else "activation"'';
+      defaultText = literalExpression ''
+        if config.systemd.sysusers.enable || config.services.userborn.enable || config.system.nixos-init.enable
+        then "systemd" else "activation"
+      '';
       description = ''
         `activation`: activation scripts, in agenix's order: `agenixInstall`
         (before the `users` script) installs every secret and template, owned
@@ -195,11 +221,12 @@ in
       # activation scripts and units alike.
       default = "systemctl";
       description = ''
-        How `restartUnits`/`reloadUnits` are acted on: `systemctl --no-block
-        try-restart`/`try-reload-or-restart` (units that are not running are
-        left alone), the activation lists switch-to-configuration read before
-        NixOS 26.11 (`activation-list`: deprecated by NixOS; it also starts
-        stopped units and honours `restartIfChanged`; activation mode only), or
+        How `restartUnits`/`reloadUnits` are acted on. `systemctl`: `systemctl
+        --no-block try-restart`/`try-reload-or-restart`, so units that are not
+        running are left alone. `activation-list`: the lists
+        switch-to-configuration reads before NixOS 26.11 (deprecated by NixOS;
+        activation mode only), which act on a listed unit as on a changed one: a
+        stopped unit is started, `restartIfChanged = false` is honoured. `none`:
         not at all.
       '';
     };

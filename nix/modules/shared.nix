@@ -16,10 +16,7 @@ let
     concatLists
     ;
 
-  rootNames = [
-    "0"
-    "root"
-  ];
+  validate = import ./validate.nix { inherit lib; };
 in
 rec {
   # The installer substitutes this string in template content by the secret's
@@ -70,12 +67,16 @@ rec {
   unitListOption =
     what:
     mkOption {
-      type = types.listOf types.str;
+      type = types.listOf validate.unitNameType;
       default = [ ];
       example = [ "nginx.service" ];
       description = ''
         systemd units to ${what} when this value changes (compared with the
-        previous generation). Units that are not running are left alone.
+        previous generation). With `age.restartMode = "systemctl"` (the
+        default) units that are not running are left alone; with
+        `"activation-list"` switch-to-configuration acts on them as on a
+        changed unit (a stopped unit is started, `restartIfChanged = false`
+        is honoured); with `"none"` nothing is done.
       '';
     };
 
@@ -83,12 +84,12 @@ rec {
   # owner's primary group when the owner is a declared user).
   ownershipOptions = users: config: what: {
     owner = mkOption {
-      type = types.str;
+      type = validate.principalType;
       default = "0";
       description = "Owner of the ${what} file: a user name or numeric id.";
     };
     group = mkOption {
-      type = types.str;
+      type = validate.principalType;
       default = users.${config.owner}.group or "0";
       defaultText = literalExpression ''users.''${config.owner}.group or "0"'';
       description = "Group of the ${what} file: a group name or numeric id.";
@@ -130,17 +131,21 @@ rec {
               type = types.str;
               default =
                 if system && config.neededForUsers then
-                  "${secretsDirForUsers}/${config.name}"
+                  "${toString secretsDirForUsers}/${config.name}"
                 else
-                  "${secretsDir}/${config.name}";
-              defaultText = literalExpression ''"''${config.age.secretsDir}/''${name}"'';
+                  "${toString secretsDir}/${config.name}";
+              defaultText =
+                if system then
+                  literalExpression ''if config.neededForUsers then "''${config.age.secretsDirForUsers}/''${config.name}" else "''${config.age.secretsDir}/''${config.name}"''
+                else
+                  literalExpression ''"''${config.age.secretsDir}/''${config.name}"'';
               description = ''
                 Where the decrypted secret is made available. Anything other than the
                 default gets a symlink (or, with `symlink = false`, a copy).
               '';
             };
             mode = mkOption {
-              type = types.str;
+              type = validate.modeType;
               default = "0400";
               description = ''
                 Permission bits of the decrypted file, as chmod understands them: octal
@@ -215,12 +220,12 @@ rec {
             };
             path = mkOption {
               type = types.str;
-              default = "${secretsDir}/rendered/${config.name}";
+              default = "${toString secretsDir}/rendered/${config.name}";
               defaultText = literalExpression ''"''${config.age.secretsDir}/rendered/''${name}"'';
               description = "Where the rendered file is made available.";
             };
             mode = mkOption {
-              type = types.str;
+              type = validate.modeType;
               default = "0400";
               description = "Permission bits of the rendered file.";
             };
@@ -281,7 +286,10 @@ rec {
     in
     {
       version = 1;
-      inherit (cfg) secretsDir secretsMountPoint keepGenerations;
+      # toString: secretsDir may be a path value (types.path, as agenix), which
+      # toJSON would copy into the store.
+      secretsDir = toString cfg.secretsDir;
+      inherit (cfg) secretsMountPoint keepGenerations;
       inherit filesystem userMode restartMode;
       onFailure = if cfg.failClosed then "abort" else "keep-previous";
       # toString: never copy an identity into the store (assertions reject
@@ -294,8 +302,27 @@ rec {
     // lib.optionalAttrs (cfg.plugins != [ ]) {
       pluginPath = map (p: "${lib.getBin p}/bin") cfg.plugins;
     }
-    // lib.optionalAttrs (secretsDirForUsers != null) { inherit secretsDirForUsers; }
+    // lib.optionalAttrs (secretsDirForUsers != null) { secretsDirForUsers = toString secretsDirForUsers; }
     // lib.optionalAttrs allowDiskBacked { allowDiskBacked = true; };
+
+  # The build-time `install --check` does not run (validateManifest = false, or a
+  # cross build, which cannot run the package): say what is then not checked. Names,
+  # paths, modes, owners, groups and units are checked at evaluation regardless.
+  skippedCheckWarnings =
+    {
+      cfg,
+      pkgs,
+      canCheck,
+    }:
+    let
+      has = cfg.secrets != { } || cfg.templates != { };
+      notChecked = "that each age.secrets.<name>.file exists and is an age file${
+        lib.optionalString (cfg.hostPublicKeys or [ ] != [ ]) ", and is encrypted to one of age.hostPublicKeys"
+      }, is not checked before the switch: a mistake there shows only when the secrets are installed (names, paths, modes, owners, groups and unit names are still checked at evaluation)";
+    in
+    lib.optional (has && !cfg.validateManifest) "age.validateManifest = false: ${notChecked}."
+    ++ lib.optional (has && cfg.validateManifest && !canCheck)
+      "age: this is a cross build (${pkgs.stdenv.buildPlatform.system or "the build platform"} cannot run programs for ${pkgs.stdenv.hostPlatform.system}), so the build cannot run secrets install --check: ${notChecked}.";
 
   isStorePath = p: lib.hasPrefix "${builtins.storeDir}/" (toString p);
 
@@ -306,9 +333,11 @@ rec {
       builtins.filter builtins.isList (builtins.split "(<SECRET:[0-9a-f]{64}:PLACEHOLDER>)" text)
     );
 
-  # Assertions and warnings common to every platform.
-  checks =
-    cfg:
+  # Assertions and warnings common to every platform. `userMode`: home-manager's
+  # paths may start with $HOME or $XDG_RUNTIME_DIR.
+  checks = checksFor false;
+  checksFor =
+    userMode: cfg:
     let
       known = lib.listToAttrs (
         mapAttrsToList (n: _: lib.nameValuePair (placeholderFor n) n) cfg.secrets
@@ -353,7 +382,11 @@ rec {
           }
         ]
         ++ identityAssertions
-        ++ templateAssertions;
+        ++ templateAssertions
+        ++ validate.itemAssertions {
+          inherit (cfg) secrets templates;
+          inherit userMode;
+        };
       warnings =
         symlinkWarnings
         ++ mapAttrsToList (

@@ -17,14 +17,36 @@
   module ? { },
 }:
 let
-  eval =
-    cfgModule:
+  eval = evalOn lib;
+  # The NixOS module on a nixpkgs whose lib says it is release `release`
+  # (lib.trivial.release is how NixOS knows its own release).
+  evalRelease =
+    release:
+    evalOn (
+      lib.extend (
+        _: prev: {
+          inherit release;
+          trivial = prev.trivial // {
+            inherit release;
+          };
+        }
+      )
+    );
+  evalOn =
+    lib: cfgModule:
     let
       evaluated = lib.evalModules {
         modules = [
           ./nixos-stub.nix
           ../modules/nixos.nix
           cfgModule
+          # NixOS's option, not in the stub (flake-outputs.nix declares its own).
+          {
+            options.users.mutableUsers = lib.mkOption {
+              type = lib.types.bool;
+              default = true;
+            };
+          }
         ];
       };
       inherit (evaluated) config;
@@ -62,6 +84,18 @@ let
       ) config.system.activationScripts;
       inherit units;
       users = lib.mapAttrs (_: u: { inherit (u) hashedPasswordFile; }) config.users.users;
+      package = {
+        inherit (config.age.package) name;
+        doCheck = config.age.package.doCheck or null;
+        mainProgram = config.age.package.meta.mainProgram or null;
+      };
+      # Forces every option's value (types checked), for the cases that must fail.
+      allValues = builtins.deepSeq [
+        config.systemd.services
+        config.users
+        config.age.secrets
+        config.age.templates
+      ] true;
     };
 
   # home-manager and nix-darwin modules, each against its own stub.
@@ -110,7 +144,12 @@ lib.mapAttrs (_: eval) {
   # An agenix configuration, unchanged.
   plain = {
     services.openssh.enable = true;
-    users.users.postgres.group = "postgres";
+    # As NixOS's postgresql module declares it.
+    users.users.postgres = {
+      isSystemUser = true;
+      group = "postgres";
+    };
+    users.groups.postgres = { };
     age.secrets.db = {
       file = f "db";
       owner = "postgres";
@@ -168,7 +207,11 @@ lib.mapAttrs (_: eval) {
         owner = "app";
         restartUnits = [ "app.service" ];
       };
-      users.users.app.group = "appgroup";
+      users.users.app = {
+        isSystemUser = true;
+        group = "appgroup";
+      };
+      users.groups.appgroup = { };
     };
 
   # Password secret, activation scripts.
@@ -181,7 +224,10 @@ lib.mapAttrs (_: eval) {
         neededForUsers = true;
       };
       age.secrets.other.file = f "other";
-      users.users.alice.hashedPasswordFile = config.age.secrets.alice-password.path;
+      users.users.alice = {
+        isNormalUser = true;
+        hashedPasswordFile = config.age.secrets.alice-password.path;
+      };
     };
 
   sysusers =
@@ -198,7 +244,12 @@ lib.mapAttrs (_: eval) {
         owner = "svc";
         restartUnits = [ "svc.service" ];
       };
-      users.users.alice.hashedPasswordFile = config.age.secrets.alice-password.path;
+      # systemd-sysusers creates system users only (NixOS asserts it).
+      users.users.alice = {
+        isSystemUser = true;
+        group = "users";
+        hashedPasswordFile = config.age.secrets.alice-password.path;
+      };
     };
 
   userborn = {
@@ -207,10 +258,13 @@ lib.mapAttrs (_: eval) {
     age.secrets.svc.file = f "svc";
   };
 
-  # nixos-init runs no activation scripts: units by default (even with the
-  # scripted users setup, which alone would mean activation scripts).
+  # nixos-init runs no activation scripts: units by default. NixOS requires
+  # systemd in the initrd, the /etc overlay and sysusers or userborn with it.
   nixosInit = {
     system.nixos-init.enable = true;
+    boot.initrd.systemd.enable = true;
+    system.etc.overlay.enable = true;
+    services.userborn.enable = true;
     age.identityPaths = [ "/etc/ssh/ssh_host_ed25519_key" ];
     age.secrets.svc.file = f "svc";
   };
@@ -239,8 +293,11 @@ lib.mapAttrs (_: eval) {
         isNormalUser = true;
         hashedPasswordFile = config.age.secrets.secret1.path;
       };
-      users.groups.nixbld = { };
-      users.users.nixbld1.group = "nixbld";
+      # As NixOS's nix-daemon module declares its build users.
+      users.users.nixbld1 = {
+        isSystemUser = true;
+        group = "nixbld";
+      };
       age.secrets.secret1.file = f "secret1";
       age.secrets.nixAccessTokens = {
         file = f "nixAccessTokens";
@@ -278,7 +335,10 @@ lib.mapAttrs (_: eval) {
       age.installationMode = "systemd";
       age.identityPaths = [ "/etc/ssh/ssh_host_ed25519_key" ];
       age.secrets.pw.file = f "pw";
-      users.users.alice.hashedPasswordFile = config.age.secrets.pw.path;
+      users.users.alice = {
+        isNormalUser = true;
+        hashedPasswordFile = config.age.secrets.pw.path;
+      };
     };
   passwordSysusers =
     { config, ... }:
@@ -286,7 +346,11 @@ lib.mapAttrs (_: eval) {
       systemd.sysusers.enable = true;
       age.identityPaths = [ "/etc/ssh/ssh_host_ed25519_key" ];
       age.secrets.pw.file = f "pw";
-      users.users.alice.hashedPasswordFile = config.age.secrets.pw.path;
+      users.users.alice = {
+        isSystemUser = true;
+        group = "users";
+        hashedPasswordFile = config.age.secrets.pw.path;
+      };
     };
   passwordTemplateSystemd =
     { config, ... }:
@@ -295,7 +359,10 @@ lib.mapAttrs (_: eval) {
       age.identityPaths = [ "/etc/ssh/ssh_host_ed25519_key" ];
       age.secrets.pw.file = f "pw";
       age.templates.hash.content = config.age.placeholder.pw;
-      users.users.alice.hashedPasswordFile = config.age.templates.hash.path;
+      users.users.alice = {
+        isNormalUser = true;
+        hashedPasswordFile = config.age.templates.hash.path;
+      };
     };
 
   # --- configurations that must be rejected or warned about ---
@@ -324,8 +391,12 @@ lib.mapAttrs (_: eval) {
     {
       services.openssh.enable = true;
       age.secrets.passwordfile-ryantm.file = f "pw";
-      users.users.ryantm.hashedPasswordFile = config.age.secrets.passwordfile-ryantm.path;
+      users.users.ryantm = {
+        isNormalUser = true;
+        hashedPasswordFile = config.age.secrets.passwordfile-ryantm.path;
+      };
       users.users.former = {
+        isNormalUser = true;
         enable = false;
         hashedPasswordFile = config.age.secrets.passwordfile-ryantm.path;
       };
@@ -367,6 +438,9 @@ lib.mapAttrs (_: eval) {
   };
   activationWithNixosInit = {
     system.nixos-init.enable = true;
+    boot.initrd.systemd.enable = true;
+    system.etc.overlay.enable = true;
+    systemd.sysusers.enable = true;
     age.installationMode = "activation";
     age.identityPaths = [ "/etc/ssh/ssh_host_ed25519_key" ];
     age.secrets.a.file = f "a";
@@ -378,9 +452,215 @@ lib.mapAttrs (_: eval) {
     age.secrets.a.file = f "a";
   };
 
+  # ---- the stub is as strict as NixOS: configurations NixOS rejects ----
+  # A user that is neither a normal nor a system user, one without a group, one whose
+  # group is not declared; a normal user with systemd-sysusers; nixos-init with the
+  # scripted users setup (and no systemd initrd or /etc overlay).
+  stubUserKindUnset = {
+    users.users.svc.group = "svc";
+    users.groups.svc = { };
+  };
+  stubUserGroupUnset = {
+    users.users.svc.isSystemUser = true;
+  };
+  stubUserGroupUndeclared = {
+    users.users.svc = {
+      isSystemUser = true;
+      group = "svc";
+    };
+  };
+  stubSysusersNormalUser = {
+    systemd.sysusers.enable = true;
+    users.users.alice.isNormalUser = true;
+  };
+  nixosInitScriptedUsers = {
+    system.nixos-init.enable = true;
+    age.identityPaths = [ "/etc/ssh/ssh_host_ed25519_key" ];
+    age.secrets.svc.file = f "svc";
+  };
+  # Evaluation errors (types): a unit name without a type, a Type systemd does not
+  # know, an option NixOS does not have.
+  stubBadUnitName = {
+    systemd.services.app.after = [ "network" ];
+  };
+  stubBadServiceType = {
+    systemd.services.app.serviceConfig.Type = "one-shot";
+  };
+  stubUnknownUnitOption = {
+    systemd.services.app.wantedby = [ "multi-user.target" ];
+  };
+
+  # No overlay: age.package is nix/package.nix built with the system's nixpkgs (the
+  # stub nixpkgs package set of the flake tests, without `secrets`).
+  defaultPackage =
+    { lib, ... }:
+    {
+      _module.args.pkgs = lib.mkForce (
+        removeAttrs (import ./stub-nixpkgs/pkgs.nix {
+          inherit lib;
+          system = "x86_64-linux";
+          base = import ./stub-pkgs.nix { };
+        }) [ "secrets" ]
+      );
+      age.identityPaths = [ "/etc/ssh/ssh_host_ed25519_key" ];
+      age.secrets.a.file = f "a";
+    };
+
+  # ---- mistakes caught at evaluation, naming the option ----
+  badRestartUnit = {
+    age.identityPaths = [ "/etc/ssh/ssh_host_ed25519_key" ];
+    age.secrets.db = {
+      file = f "db";
+      restartUnits = [ "postgresql" ];
+    };
+  };
+  badReloadUnit = {
+    age.identityPaths = [ "/etc/ssh/ssh_host_ed25519_key" ];
+    age.templates.conf = {
+      content = "x";
+      reloadUnits = [ "nginx service" ];
+    };
+  };
+  badMode = {
+    age.identityPaths = [ "/etc/ssh/ssh_host_ed25519_key" ];
+    age.secrets.db = {
+      file = f "db";
+      mode = "4755";
+    };
+  };
+  badSymbolicMode = {
+    age.identityPaths = [ "/etc/ssh/ssh_host_ed25519_key" ];
+    age.secrets.db = {
+      file = f "db";
+      mode = "u=rw,g+s";
+    };
+  };
+  badOwner = {
+    age.identityPaths = [ "/etc/ssh/ssh_host_ed25519_key" ];
+    age.secrets.db = {
+      file = f "db";
+      owner = "-postgres";
+    };
+  };
+  badGroup = {
+    age.identityPaths = [ "/etc/ssh/ssh_host_ed25519_key" ];
+    age.secrets.db = {
+      file = f "db";
+      group = "4294967295";
+    };
+  };
+  # Every problem at once: each assertion names its option.
+  badNamesAndPaths = {
+    age.identityPaths = [ "/etc/ssh/ssh_host_ed25519_key" ];
+    age.secrets.up = {
+      file = f "up";
+      name = "../etc/shadow";
+    };
+    age.secrets.abs = {
+      file = f "abs";
+      name = "/etc/shadow";
+    };
+    age.secrets.state = {
+      file = f "state";
+      name = ".secrets-install.json";
+    };
+    age.secrets.rel = {
+      file = f "rel";
+      path = "var/lib/app/token";
+    };
+    age.secrets.dotdot = {
+      file = f "dotdot";
+      path = "/var/lib/../../etc/passwd";
+    };
+    # A zero-width space: prints as "dbpassword".
+    age.secrets.zw = {
+      file = f "zw";
+      name = builtins.fromJSON ''"db​password"'';
+    };
+    age.templates.t = {
+      content = "x";
+      name = "a//b";
+    };
+  };
+  ageBinNoSecrets = {
+    age.ageBin = "/run/current-system/sw/bin/rage";
+  };
+  noValidation = {
+    age.identityPaths = [ "/etc/ssh/ssh_host_ed25519_key" ];
+    age.validateManifest = false;
+    age.hostPublicKeys = [ "ssh-ed25519 AAAAtest host" ];
+    age.secrets.a.file = f "a";
+  };
+  crossBuild =
+    { lib, ... }:
+    let
+      pkgs = import ./stub-pkgs.nix { };
+    in
+    {
+      _module.args.pkgs = lib.mkForce (
+        pkgs
+        // {
+          stdenv = pkgs.stdenv // {
+            buildPlatform = {
+              system = "x86_64-linux";
+              canExecute = _: false;
+            };
+            hostPlatform = pkgs.stdenv.hostPlatform // {
+              system = "aarch64-linux";
+            };
+          };
+        }
+      );
+      age.identityPaths = [ "/etc/ssh/ssh_host_ed25519_key" ];
+      age.secrets.a.file = f "a";
+    };
+
   custom = module;
 }
 // {
+  # Older NixOS (lib.trivial.release): the oldest supported release, and the
+  # combination of NixOS 24.05/24.11 that cannot work.
+  release2311 = evalRelease "23.11" {
+    age.identityPaths = [ "/etc/ssh/ssh_host_ed25519_key" ];
+  };
+  release2411 = evalRelease "24.11" {
+    age.identityPaths = [ "/etc/ssh/ssh_host_ed25519_key" ];
+    age.secrets.a.file = f "a";
+  };
+  release2411StaticSysusers = evalRelease "24.11" (
+    { config, ... }:
+    {
+      systemd.sysusers.enable = true;
+      users.mutableUsers = false;
+      age.identityPaths = [ "/etc/ssh/ssh_host_ed25519_key" ];
+      age.secrets.pw = {
+        file = f "pw";
+        neededForUsers = true;
+      };
+      users.users.alice = {
+        isSystemUser = true;
+        group = "users";
+        hashedPasswordFile = config.age.secrets.pw.path;
+      };
+    }
+  );
+  release2505StaticSysusers = evalRelease "25.05" (
+    { config, ... }:
+    {
+      systemd.sysusers.enable = true;
+      users.mutableUsers = false;
+      age.identityPaths = [ "/etc/ssh/ssh_host_ed25519_key" ];
+      age.secrets.pw = {
+        file = f "pw";
+        neededForUsers = true;
+      };
+      users.users.alice = {
+        isSystemUser = true;
+        group = "users";
+        hashedPasswordFile = config.age.secrets.pw.path;
+      };
+    }
+  );
   # An agenix home-manager configuration (agenix used age.package for age).
   hmAgenix = hm (
     { config, pkgs, ... }:
