@@ -134,6 +134,24 @@ let
   hm = evalWith ./hm-stub.nix ../modules/home-manager.nix;
   darwin = evalWith ./darwin-stub.nix ../modules/darwin.nix;
 
+  # A build machine that cannot run the host's programs.
+  crossPkgs =
+    let
+      pkgs = import ./stub-pkgs.nix { };
+    in
+    pkgs
+    // {
+      stdenv = pkgs.stdenv // {
+        buildPlatform = {
+          system = "x86_64-linux";
+          canExecute = _: false;
+        };
+        hostPlatform = pkgs.stdenv.hostPlatform // {
+          system = "aarch64-linux";
+        };
+      };
+    };
+
   # Strings, not path literals, for `file`: nothing is copied to the store.
   f = name: "/var/lib/test-secrets/${name}.age";
 in
@@ -591,29 +609,28 @@ lib.mapAttrs (_: eval) {
     age.hostPublicKeys = [ "ssh-ed25519 AAAAtest host" ];
     age.secrets.a.file = f "a";
   };
-  crossBuild =
-    { lib, ... }:
-    let
-      pkgs = import ./stub-pkgs.nix { };
-    in
-    {
-      _module.args.pkgs = lib.mkForce (
-        pkgs
-        // {
-          stdenv = pkgs.stdenv // {
-            buildPlatform = {
-              system = "x86_64-linux";
-              canExecute = _: false;
-            };
-            hostPlatform = pkgs.stdenv.hostPlatform // {
-              system = "aarch64-linux";
-            };
-          };
-        }
-      );
-      age.identityPaths = [ "/etc/ssh/ssh_host_ed25519_key" ];
-      age.secrets.a.file = f "a";
+  crossBuild = {
+    _module.args.pkgs = lib.mkForce crossPkgs;
+    age.identityPaths = [ "/etc/ssh/ssh_host_ed25519_key" ];
+    age.secrets.a.file = f "a";
+  };
+  # Without the build-time check, evaluation still checks.
+  crossBuildBadMode = {
+    _module.args.pkgs = lib.mkForce crossPkgs;
+    age.identityPaths = [ "/etc/ssh/ssh_host_ed25519_key" ];
+    age.secrets.a = {
+      file = f "a";
+      mode = "0999";
     };
+  };
+  noValidationBadName = {
+    age.identityPaths = [ "/etc/ssh/ssh_host_ed25519_key" ];
+    age.validateManifest = false;
+    age.secrets.a = {
+      file = f "a";
+      name = "../a";
+    };
+  };
 
   custom = module;
 }

@@ -109,6 +109,34 @@ fn assert_rejected(case: &str, needle: &str) {
     );
 }
 
+/// Evaluates `case.field` expecting the evaluation to FAIL; returns nix-instantiate's stderr
+/// (the error and any `trace:` lines).
+fn eval_error(case: &str, field: &str) -> String {
+    let out = std::process::Command::new("nix-instantiate")
+        .current_dir(repo())
+        .args(["--eval", "--strict", "--json", "nix/tests/eval.nix", "-A"])
+        .arg(format!("{case}.{field}"))
+        .output()
+        .expect("run nix-instantiate");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        !out.status.success(),
+        "{case}.{field} evaluated, but must fail: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    stderr
+}
+
+/// Every failed assertion of `case`, which must be exactly `expected` (in any order).
+fn assert_rejected_all(case: &str, expected: &[&str]) {
+    let v = eval_case(case);
+    let mut failed = strs(&v["failedAssertions"]);
+    failed.sort_unstable();
+    let mut want = expected.to_vec();
+    want.sort_unstable();
+    assert_eq!(failed, want, "{case}: failed assertions");
+}
+
 const STORE: &str = "/nix/store/00000000000000000000000000000000";
 
 fn install_cmd(phase: &str) -> String {
@@ -143,3 +171,5 @@ mod darwin;
 mod home_manager;
 mod nixos;
 mod packaging;
+mod stub_fidelity;
+mod validation;
