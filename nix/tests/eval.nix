@@ -89,6 +89,31 @@ let
         doCheck = config.age.package.doCheck or null;
         mainProgram = config.age.package.meta.mainProgram or null;
       };
+      # The declared age.* options (visible ones), with their defaults as Nix text
+      # where they have a plain default, for the README's options reference.
+      declared =
+        let
+          describe = lib.mapAttrs (
+            _: o: {
+              type = o.type.description;
+              default =
+                if o ? defaultText then
+                  null
+                else if o ? default then
+                  lib.generators.toPretty { multiline = false; } o.default
+                else
+                  null;
+            }
+          );
+          visible = lib.filterAttrs (
+            _: o: lib.isOption o && (o.visible or true) != false && !(o.internal or false)
+          );
+        in
+        {
+          top = describe (visible evaluated.options.age);
+          secret = describe (visible (evaluated.options.age.secrets.type.getSubOptions [ ]));
+          template = describe (visible (evaluated.options.age.templates.type.getSubOptions [ ]));
+        };
       # Forces every option's value (types checked), for the cases that must fail.
       allValues = builtins.deepSeq [
         config.systemd.services

@@ -171,5 +171,6 @@ mod darwin;
 mod home_manager;
 mod nixos;
 mod packaging;
+mod readme_options;
 mod stub_fidelity;
 mod validation;
