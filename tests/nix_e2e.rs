@@ -496,3 +496,124 @@ echo "current $(readlink /run/agenix)"
     assert!(current.starts_with("/run/agenix.d/"), "{stdout}");
     assert!(!stdout.contains("PLAINTEXT-MARKER-db-v1"), "{stdout}");
 }
+
+/// agenix's README configuration (the shapes of tests/nix_module/agenix_readme.rs: a
+/// password file from an ordinary secret, mode "770" with an owner and group, a copy with
+/// symlink = false at a custom path, symlink = false with the default path, a link at a
+/// custom path, a renamed secret, custom identityPaths, secretsDir and secretsMountPoint),
+/// its manifest built by the NixOS module with Nix, installed by the real binary through the
+/// two activation steps the module emits (agenixInstall: `--phase all --defer-owners`, then
+/// agenixChown: `--phase owners`), as root in a private mount namespace. Between the two the
+/// password file is there for the `users` script; every file is root's with owner bits only
+/// until the owners step. Changed for this host: nobody/nogroup for agenix's nixbld1/nixbld
+/// (not on every machine), and custom paths under the private /run rather than /etc and
+/// /var/lib.
+#[test]
+#[cfg(target_os = "linux")] // unshare and a tmpfs mounted on /run
+fn agenix_readme_configuration_installs_in_two_activation_steps() {
+    if common::not_root() || common::missing("unshare") || !common::nixpkgs_lib() {
+        return;
+    }
+    let repo = Repo::new();
+    let names = [
+        "secret1",
+        "nixAccessTokens",
+        "monitrc",
+        "inPlace",
+        "linked",
+        "renamed",
+    ];
+    let rules: Vec<String> = names
+        .iter()
+        .map(|n| format!(r#""{n}.age": {{"publicKeys": ["alice", "web1"]}}"#))
+        .collect();
+    repo.json_rules(&format!("{{{}}}", rules.join(",")));
+    for n in names {
+        let value = if n == "secret1" {
+            "$6$salt$hash".to_string()
+        } else {
+            format!("value-of-{n}")
+        };
+        repo.encrypt(&format!("{n}.age"), &value);
+    }
+    let d = repo.path().display();
+    let module = repo.write(
+        "readme.nix",
+        format!(
+            r#"{{ config, ... }}: {{
+  age.identityPaths = [ "{web1}" ];
+  age.secretsDir = "/run/keys/agenix";
+  age.secretsMountPoint = "/run/keys/agenix.d";
+  users.users.user1 = {{ isNormalUser = true; hashedPasswordFile = config.age.secrets.secret1.path; }};
+  age.secrets.secret1.file = "{d}/secret1.age";
+  age.secrets.nixAccessTokens = {{ file = "{d}/nixAccessTokens.age"; mode = "770"; owner = "nobody"; group = "nogroup"; }};
+  age.secrets.monitrc = {{ file = "{d}/monitrc.age"; path = "/run/etc/monitrc"; mode = "0600"; owner = "root"; group = "root"; symlink = false; }};
+  age.secrets.inPlace = {{ file = "{d}/inPlace.age"; symlink = false; }};
+  age.secrets.linked = {{ file = "{d}/linked.age"; path = "/run/app/token"; }};
+  age.secrets.renamed = {{ file = "{d}/renamed.age"; name = "renamed.txt"; }};
+}}"#,
+            web1 = key("web1_ed25519").display()
+        ),
+    );
+    assert_eq!(
+        eval(&module, "custom.failedAssertions"),
+        serde_json::json!([])
+    );
+    let mpath = repo.write(
+        "manifest.json",
+        eval(&module, "custom.manifest").to_string(),
+    );
+    // The two activation snippets exactly as the module wrote them, made runnable here.
+    let scripts = eval(&module, "custom.activationScripts");
+    let runnable = |name: &str| {
+        let cmd = scripts[name].as_str().expect("activation script text");
+        let out = cmd
+            .replace(
+                &format!("{STORE}-secrets-0.1.0/bin/secrets"),
+                &common::bin().display().to_string(),
+            )
+            .replace(
+                &format!("{STORE}-agenix-manifest-checked.json"),
+                &mpath.display().to_string(),
+            )
+            .replace(&format!("{STORE}-systemd-258/bin"), "/usr/bin");
+        assert!(!out.contains(STORE), "unknown store path in {out}");
+        out
+    };
+    let install = runnable("agenixInstall");
+    let chown = runnable("agenixChown");
+    assert!(
+        install.ends_with("--phase all --defer-owners") && chown.ends_with("--phase owners"),
+        "{install}\n{chown}"
+    );
+    let show = r#"for f in /run/keys/agenix/secret1 /run/keys/agenix/nixAccessTokens /run/etc/monitrc /run/keys/agenix/inPlace /run/app/token /run/keys/agenix/renamed.txt; do
+  printf '%s %s %s %s ' "$STEP" "$f" "$(stat -L -c '%a %U %G' "$f")" "$(test -L "$f" && echo link || echo file)"
+  cat "$f"; echo
+done"#;
+    let script = format!(
+        "set -e\nmount -t tmpfs tmpfs /run\n{install}\nSTEP=before-owners\n{show}\n{chown}\nSTEP=after-owners\n{show}\n"
+    );
+    let (stdout, stderr) = in_private_mount_ns(&script);
+    assert_lines(
+        &stdout,
+        &stderr,
+        &[
+            // What the `users` script reads is there, before any owner is applied.
+            "before-owners /run/keys/agenix/secret1 400 root root file $6$salt$hash",
+            // mode "770" & 0700: nobody else reads it until its owner is set.
+            "before-owners /run/keys/agenix/nixAccessTokens 700 root root file value-of-nixAccessTokens",
+            "before-owners /run/etc/monitrc 600 root root file value-of-monitrc",
+            "before-owners /run/app/token 400 root root link value-of-linked",
+            "after-owners /run/keys/agenix/secret1 400 root root file $6$salt$hash",
+            "after-owners /run/keys/agenix/nixAccessTokens 770 nobody nogroup file value-of-nixAccessTokens",
+            "after-owners /run/etc/monitrc 600 root root file value-of-monitrc",
+            "after-owners /run/keys/agenix/inPlace 400 root root file value-of-inPlace",
+            "after-owners /run/app/token 400 root root link value-of-linked",
+            "after-owners /run/keys/agenix/renamed.txt 400 root root file value-of-renamed",
+        ],
+    );
+    assert!(
+        !stderr.contains("value-of") && !stderr.contains("$6$"),
+        "{stderr}"
+    );
+}
