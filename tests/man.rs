@@ -373,10 +373,17 @@ fn agenix_page_is_its_help_text() {
         return;
     };
     assert!(text.starts_with("AGENIX(1)"), "{text}");
-    for line in secrets::agenix::HELP
+    let words = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut lines = secrets::agenix::HELP
         .lines()
-        .filter(|l| !l.trim().is_empty())
-    {
+        .filter(|l| !l.trim().is_empty());
+    // The first line is the NAME section, which roff fills like any paragraph.
+    let name = lines.next().unwrap();
+    assert!(
+        words(&text).contains(&words(name)),
+        "agenix(1) lacks its NAME line {name:?}:\n{text}"
+    );
+    for line in lines {
         assert!(
             text.lines().any(|l| l.trim_start() == line),
             "agenix(1) lacks the help line {line:?}:\n{text}"

@@ -78,6 +78,7 @@ impl Page {
             Page::Command(name) => render::command(name),
             Page::Agenix => render::agenix(),
         }
+        .map(|page| render::ascii_only(&page))
         .map_err(|e| {
             Error::new(format!(
                 "cannot render the man page {}: {e}",

@@ -248,6 +248,22 @@ pub(super) fn agenix() -> io::Result<Vec<u8>> {
 }
 
 /// The parts of one page as one document, with the roff crate's preamble once, at the top.
+/// The page with every non-ASCII character written as a roff escape (`\[u2026]` for `…`):
+/// groff without preconv reads its input as Latin-1 and warns on UTF-8, and man-db does not
+/// always run preconv. Help texts may use any character.
+pub(super) fn ascii_only(page: &[u8]) -> Vec<u8> {
+    let text = String::from_utf8_lossy(page);
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_ascii() {
+            out.push(c);
+        } else {
+            out.push_str(&format!("\\[u{:04X}]", u32::from(c)));
+        }
+    }
+    out.into_bytes()
+}
+
 fn join(parts: Vec<Vec<u8>>) -> Vec<u8> {
     let mut out = Vec::new();
     for (i, p) in parts.into_iter().enumerate() {
