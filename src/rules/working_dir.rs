@@ -24,6 +24,11 @@ impl Rules {
     /// The rule for FILE as agenix finds it: FILE (made relative to `base` if absolute, with
     /// `./` and `//` tidied) is the rule's name, nothing else is tried.
     pub fn lookup_from(&self, base: &Path, arg: &Path) -> Result<&Rule> {
+        // A rule whose name is not a plain path below `base` (`../x.age`) can only be broken.
+        let written = arg.to_string_lossy();
+        if let Some(b) = self.broken.iter().find(|b| b.name == written) {
+            return Err(self.broken_error(b));
+        }
         let name = name_in(base, arg).ok_or_else(|| {
             Error::new(format!(
                 "{}: no rule for this file in {}: under agenix's naming a file is named by its \

@@ -372,7 +372,7 @@ fn flake_outputs_evaluate_for_every_system() {
         "completions bash",
         "completions zsh",
         "completions fish",
-        "secrets man > man/secrets.1",
+        "secrets man --out-dir man",
         "installManPage man/*",
     ] {
         assert!(post.contains(want), "postInstall lacks {want:?}: {post}");
