@@ -93,20 +93,30 @@ pub fn decrypt_with_header(
 }
 
 fn no_match(header: &Header, ids: &Identities) -> Error {
+    // Callers that know the rules replace the generic advice with who can read the file and
+    // what to do (`readers::explain`).
+    Error::of_kind(
+        ErrorKind::NoMatchingIdentity,
+        format!(
+            "{}; pass the right key with -i, or ask someone who can read it to add your key to \
+             the rules and run `secrets rekey`",
+            no_match_facts(header, ids)
+        ),
+    )
+}
+
+/// "no identity can decrypt it (it is encrypted to …; tried: …)": the facts of a
+/// NoMatchingIdentity error, without advice.
+pub fn no_match_facts(header: &Header, ids: &Identities) -> String {
     let real: Vec<_> = header.real_stanzas().collect();
     let mut kinds: Vec<String> = real.iter().map(|s| s.tag.clone()).collect();
     kinds.sort();
     kinds.dedup();
-    Error::of_kind(
-        ErrorKind::NoMatchingIdentity,
-        format!(
-        "no identity can decrypt it (it is encrypted to {} recipient(s) of type {}; tried: {}); \
-         pass the right key with -i, or ask someone who can read it to add your key to the rules \
-         and run `secrets rekey`",
+    format!(
+        "no identity can decrypt it (it is encrypted to {} recipient(s) of type {}; tried: {})",
         real.len(),
         kinds.join(", "),
         ids.describe()
-    ),
     )
 }
 

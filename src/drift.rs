@@ -66,6 +66,16 @@ impl KnownKeys {
         }
         KnownKeys { by_tag, by_id }
     }
+
+    /// The key of the rules an SSH stanza's tag names, if any.
+    pub fn by_tag(&self, tag: &[u8; 4]) -> Option<&Recipient> {
+        self.by_tag.get(tag)
+    }
+
+    /// The key of the rules a lock entry's recipient id names, if any.
+    pub fn by_id(&self, id: &str) -> Option<&Recipient> {
+        self.by_id.get(id)
+    }
 }
 
 /// How a file differs from its rule. Empty = in sync.

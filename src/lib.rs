@@ -10,7 +10,9 @@
 //! batched durable writes, RAM detection and the editor's private directory, process
 //! hardening); `names` and `strict_json` are the checks every name and every JSON text we read
 //! must pass; `structured` takes one value out of a JSON, YAML, dotenv or INI
-//! document; `par` is the one parallel map; `agenix` is the agenix-compatible command line.
+//! document; `readers` tells who can read a file (and whether I can) from its header, which
+//! `list` shows for every rule; `par` is the one parallel map; `agenix` is the
+//! agenix-compatible command line.
 
 pub mod agenix;
 pub mod cmd;
@@ -22,9 +24,11 @@ pub mod generate;
 pub mod header;
 pub mod install;
 pub mod keys;
+pub mod list;
 pub mod lockfile;
 pub mod names;
 pub mod par;
+pub mod readers;
 pub mod rules;
 pub mod store;
 pub mod strict_json;

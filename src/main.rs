@@ -1,6 +1,5 @@
 //! Parse, dispatch, map errors to exit codes. All logic lives in the library.
 
-use clap::Parser;
 use secrets::cmd::{self, Cli, Command};
 use secrets::{agenix, error};
 
@@ -14,7 +13,7 @@ fn main() {
         args.remove(0);
         std::process::exit(agenix::main(flavor, args));
     }
-    let cli = Cli::parse_from(args);
+    let cli = Cli::parse_args(args);
     let g = &cli.global;
     let result = match &cli.command {
         Command::Edit(a) => cmd::edit::run(a, g),
@@ -22,6 +21,7 @@ fn main() {
         Command::Encrypt(a) => cmd::encrypt::run(a, g),
         Command::Rekey(a) => cmd::rekey::run(a, g),
         Command::Check(a) => cmd::check::run(a, g),
+        Command::List(a) => cmd::list::run(a, g),
         Command::Generate(a) => cmd::generate::run(a, g),
         Command::Install(a) => cmd::install::run(a, g),
         Command::Schema(a) => cmd::schema::run(a, g),

@@ -269,11 +269,7 @@ fn drift_problems(name: &str, drift: &Drift, problems: &mut Vec<Problem>) {
 
 /// `*.age` files below the rules' directory that no rule names.
 fn orphan_problems(rules: &Rules, problems: &mut Vec<Problem>) {
-    for orphan in age_files(&rules.dir) {
-        // A rule that cannot be used still names its file.
-        if rules.names_file(&orphan) {
-            continue;
-        }
+    for orphan in orphans(rules) {
         // A plaintext file that merely ends in .age must not be called "encrypted": it may be
         // a secret committed in the clear.
         let not_age = crate::fs::read_regular(&rules.dir.join(&orphan))
@@ -297,6 +293,14 @@ fn orphan_problems(rules: &Rules, problems: &mut Vec<Problem>) {
 
 fn labels(w: &[Who]) -> String {
     w.iter().map(Who::label).collect::<Vec<_>>().join(", ")
+}
+
+/// The `*.age` files below the rules' directory that no rule names (a rule that cannot be used
+/// still names its file); shared with `secrets list`.
+pub fn orphans(rules: &Rules) -> Vec<String> {
+    let mut files = age_files(&rules.dir);
+    files.retain(|f| !rules.names_file(f));
+    files
 }
 
 /// Every `*.age` regular file below `dir`, as a name relative to it. Hidden directories

@@ -30,7 +30,7 @@ pub struct DecryptArgs {
 
 pub fn run(args: &DecryptArgs, g: &Global) -> Result<i32> {
     fs::harden_process();
-    let (_rules, rule) = args.rules.load_with_rule(&args.file, g)?;
+    let (rules, rule) = args.rules.load_with_rule(&args.file, g)?;
     // symlink_metadata: a dangling or looping link is a read error below, not "missing".
     if rule.path.symlink_metadata().is_err() {
         return Err(Error::new(format!(
@@ -40,7 +40,10 @@ pub fn run(args: &DecryptArgs, g: &Global) -> Result<i32> {
         )));
     }
     let ids = args.identity.load()?;
-    let plain = crate::store::decrypt_rule(&rule, &ids)?;
+    let plain = crate::store::decrypt_rule(&rule, &ids).map_err(|e| {
+        let shown = args.file.display().to_string();
+        crate::readers::explain(e, &shown, &rule, &rules, &ids, &args.identity.identities)
+    })?;
     match &args.output {
         Some(out) => fs::atomic_write(out, &plain, 0o600)?,
         None => {

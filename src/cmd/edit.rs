@@ -89,7 +89,10 @@ pub fn run(args: &EditArgs, g: &Global) -> Result<i32> {
     let exists = rule.path.symlink_metadata().is_ok();
     let old: Option<SecretBytes> = if exists && !matches!(source, Source::Replace) {
         let ids = args.identity.load()?;
-        Some(crate::store::decrypt_rule(&rule, &ids)?)
+        Some(
+            crate::store::decrypt_rule(&rule, &ids)
+                .map_err(|e| cannot_decrypt(e, args, &rules, &rule, &ids))?,
+        )
     } else {
         None
     };
@@ -124,13 +127,38 @@ pub fn run(args: &EditArgs, g: &Global) -> Result<i32> {
         return Ok(0);
     }
     crate::store::encrypt_and_replace(&rules, &rule, &new)?;
-    if g.verbose {
-        eprintln!(
-            "{shown}: encrypted to {} recipient(s)",
-            rule.recipients.len()
-        );
-    }
+    super::say_written(file, &rule, g);
     Ok(0)
+}
+
+/// Why the file cannot be edited, and what to do: who can read it (`readers::explain`), and
+/// `secrets encrypt`, which replaces a file without reading it.
+fn cannot_decrypt(
+    e: Error,
+    args: &EditArgs,
+    rules: &crate::rules::Rules,
+    rule: &crate::rules::Rule,
+    ids: &crate::keys::Identities,
+) -> Error {
+    use crate::error::ErrorKind;
+    let shown = args.file.display().to_string();
+    let kind = e.kind();
+    let e = crate::readers::explain(e, &shown, rule, rules, ids, &args.identity.identities);
+    match kind {
+        ErrorKind::NoMatchingIdentity
+        | ErrorKind::Corrupted
+        | ErrorKind::Invalid
+        | ErrorKind::NotAge => Error::of_kind(
+            kind,
+            format!(
+                "{}
+edit needs to read the file first; to overwrite it without reading it: \
+                 `secrets encrypt {shown} < NEW-CONTENT` (or --input PATH)",
+                e.message()
+            ),
+        ),
+        _ => e,
+    }
 }
 
 /// The new content from stdin; empty is refused.

@@ -36,12 +36,6 @@ pub fn run(args: &EncryptArgs, g: &Global) -> Result<i32> {
         }
     };
     crate::store::encrypt_and_replace(&rules, &rule, &plain)?;
-    if g.verbose {
-        eprintln!(
-            "encrypted {} to {} recipient(s)",
-            rule.name,
-            rule.recipients.len()
-        );
-    }
+    super::say_written(&args.file, &rule, g);
     Ok(0)
 }

@@ -3,9 +3,10 @@
 //! arguments and call `run`.
 //!
 //! `--rules` and `-i` may come before the command's name, so the top level declares them too;
-//! clap hands their values to the commands that take them (global arguments share one id at
-//! every level), and the others never see them. `Global` holds the one flag every command
-//! takes.
+//! `Cli::parse_args` hands their values to the command when it takes them and refuses them
+//! (a usage error, exit 2) when it does not: a flag is accepted only where it acts. A command
+//! declares the flags it uses itself (`RulesFlag`, `IdentityFlags`), so its help, man page and
+//! completions offer only those. `Global` holds the one flag every command takes.
 
 pub mod check;
 pub mod completions;
@@ -14,13 +15,14 @@ pub mod edit;
 pub mod encrypt;
 pub mod generate;
 pub mod install;
+pub mod list;
 pub mod man;
 pub mod rekey;
 pub mod schema;
 
 use std::path::{Path, PathBuf};
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 
 use crate::error::{Error, Result};
 use crate::keys::Identities;
@@ -33,6 +35,7 @@ Examples:
                                       set a secret from stdin
   secrets decrypt db.age -o db.txt    decrypt to a file created 0600
   secrets encrypt db.age < new.txt    rotate a secret you cannot read
+  secrets list                        every secret, its state, who and whether you can read it
   secrets rekey                       re-encrypt files whose recipients changed
   secrets generate                    create missing secrets that have a generator
   secrets check --json                CI: do the files match the rules?
@@ -49,8 +52,8 @@ Exit codes: 0 success, 1 error (or problems found), 2 usage error.";
     propagate_version = true
 )]
 pub struct Cli {
-    // Declared here so they may come before the command's name; the commands that use them
-    // get their values in their own arguments.
+    // Declared here so they may come before the command's name; `parse_args` gives their
+    // values to the command, which declares them too when it uses them.
     #[command(flatten)]
     rules: RulesFlag,
     #[command(flatten)]
@@ -72,12 +75,13 @@ pub struct Global {
 
 // `--rules`, for the commands that read the rules. The explicit display orders keep the help
 // of every command as it was when these were only declared at the top (first, second, then
-// `-v`): clap sorts options by display order, then by name.
+// `-v`): clap sorts options by display order, then by name. Not `global`: a global argument
+// would be accepted (and ignored) by every command.
 #[derive(Args, Debug, Clone, Default)]
 pub struct RulesFlag {
     /// Rules file (secrets.nix or secrets.json). Default: $RULES, else ./secrets.nix or
     /// ./secrets.json.
-    #[arg(long, global = true, value_name = "PATH", display_order = 0)]
+    #[arg(long, value_name = "PATH", display_order = 0)]
     pub rules: Option<PathBuf>,
     /// agenix's naming (files relative to the working directory, see `rules::working_dir`);
     /// set by the `agenix` entry, no flag of ours.
@@ -90,13 +94,7 @@ pub struct RulesFlag {
 pub struct IdentityFlags {
     /// Identity (private key) to decrypt with; repeatable. Default: $SECRETS_IDENTITY, else
     /// ~/.ssh/id_ed25519 and ~/.ssh/id_rsa.
-    #[arg(
-        short = 'i',
-        long = "identity",
-        global = true,
-        value_name = "KEY",
-        display_order = 1
-    )]
+    #[arg(short = 'i', long = "identity", value_name = "KEY", display_order = 1)]
     pub identities: Vec<PathBuf>,
 }
 
@@ -112,6 +110,9 @@ pub enum Command {
     Rekey(rekey::RekeyArgs),
     /// Check, without private keys, that the encrypted files match the rules (for CI).
     Check(check::CheckArgs),
+    /// List every secret: its file's state, its recipients, and whether you can read it.
+    #[command(visible_alias = "ls")]
+    List(list::ListArgs),
     /// Create missing secrets from their rules' generators (passwords, key pairs, …).
     Generate(generate::GenerateArgs),
     /// Install secrets at activation from a manifest (used by the NixOS module).
@@ -122,6 +123,102 @@ pub enum Command {
     Completions(completions::CompletionsArgs),
     /// Print a man page (roff), or write them all to a directory.
     Man(man::ManArgs),
+}
+
+impl Cli {
+    /// Parse the command line (clap's usage error, exit 2, on a bad one), then hand `--rules`
+    /// and `-i` given before the command's name to the command; a command that does not use
+    /// one of them is a usage error too, as if it had been given after its name.
+    pub fn parse_args<I, T>(args: I) -> Cli
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        let mut cli = Cli::parse_from(args);
+        if let Err(msg) = cli.hand_down() {
+            Cli::command()
+                .error(clap::error::ErrorKind::ArgumentConflict, msg)
+                .exit();
+        }
+        cli
+    }
+
+    fn hand_down(&mut self) -> std::result::Result<(), String> {
+        let name = self.command.name();
+        let (rules, ids) = self.command.flags_mut();
+        if let Some(path) = self.rules.rules.take() {
+            match rules {
+                Some(r) if r.rules.is_none() => r.rules = Some(path),
+                Some(_) => {
+                    return Err("--rules is given twice (before and after the command)".into())
+                }
+                None => return Err(not_used("--rules", &name, "rules")),
+            }
+        }
+        if !self.identity.identities.is_empty() {
+            match ids {
+                Some(i) => {
+                    let mut all = std::mem::take(&mut self.identity.identities);
+                    all.append(&mut i.identities);
+                    i.identities = all;
+                }
+                None => return Err(not_used("-i/--identity", &name, "identities")),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// "`secrets NAME` takes no FLAG: …", naming the commands that do take it (from clap's own
+/// description, so the list cannot go stale).
+fn not_used(flag: &str, name: &str, id: &str) -> String {
+    let takers: Vec<String> = Cli::command()
+        .get_subcommands()
+        .filter(|c| c.get_arguments().any(|a| a.get_id() == id))
+        .map(|c| c.get_name().to_string())
+        .collect();
+    format!(
+        "`secrets {name}` takes no {flag} (it would do nothing there); the commands that use it: \
+         {}",
+        takers.join(", ")
+    )
+}
+
+impl Command {
+    /// The command's name as typed (`list` also for its alias `ls`).
+    fn name(&self) -> String {
+        let id = match self {
+            Command::Edit(_) => "edit",
+            Command::Decrypt(_) => "decrypt",
+            Command::Encrypt(_) => "encrypt",
+            Command::Rekey(_) => "rekey",
+            Command::Check(_) => "check",
+            Command::List(_) => "list",
+            Command::Generate(_) => "generate",
+            Command::Install(_) => "install",
+            Command::Schema(_) => "schema",
+            Command::Completions(_) => "completions",
+            Command::Man(_) => "man",
+        };
+        id.to_string()
+    }
+
+    /// The command's `--rules` and `-i`, for those that take them.
+    fn flags_mut(&mut self) -> (Option<&mut RulesFlag>, Option<&mut IdentityFlags>) {
+        match self {
+            Command::Edit(a) => (Some(&mut a.rules), Some(&mut a.identity)),
+            Command::Decrypt(a) => (Some(&mut a.rules), Some(&mut a.identity)),
+            Command::Rekey(a) => (Some(&mut a.rules), Some(&mut a.identity)),
+            Command::Generate(a) => (Some(&mut a.rules), Some(&mut a.identity)),
+            Command::List(a) => (Some(&mut a.rules), Some(&mut a.identity)),
+            Command::Encrypt(a) => (Some(&mut a.rules), None),
+            Command::Check(a) => (Some(&mut a.rules), None),
+            Command::Install(_)
+            | Command::Schema(_)
+            | Command::Completions(_)
+            | Command::Man(_) => (None, None),
+        }
+    }
 }
 
 impl RulesFlag {
@@ -172,6 +269,24 @@ fn working_dir() -> Result<PathBuf> {
                 crate::error::describe_io(&e)
             ))
         })
+}
+
+/// After `edit` or `encrypt` wrote a file: one line on stderr saying what was written, when
+/// stderr is a terminal (someone is looking) or with -v; a script gets silence.
+fn say_written(shown: &std::path::Path, rule: &Rule, g: &Global) {
+    use std::io::IsTerminal;
+    if g.verbose || std::io::stderr().is_terminal() {
+        eprintln!(
+            "wrote {}: encrypted to {} recipient(s), {}",
+            shown.display(),
+            rule.recipients.len(),
+            if rule.armor {
+                "ASCII-armored"
+            } else {
+                "binary"
+            }
+        );
+    }
 }
 
 /// Write to stdout; a reader that went away (EPIPE) is not an error worth reporting.

@@ -230,7 +230,9 @@ fn rekey_jobs(
                 });
                 names.push(job.rule.name.clone());
             }
-            Err(why) => plan.failures.push((job.rule.name.clone(), why.to_string())),
+            Err(why) => plan
+                .failures
+                .push((job.rule.name.clone(), failure(rules, job, why, &ids, args))),
         }
     }
     let mut rekeyed = 0;
@@ -250,6 +252,27 @@ fn rekey_jobs(
         }
     }
     Ok(rekeyed)
+}
+
+/// Why a file could not be rekeyed; for a file no identity can open, who can read it and
+/// who must rekey it instead (`readers::explain_lines`), on the lines below.
+fn failure(rules: &Rules, job: &Job, why: Error, ids: &Identities, args: &RekeyArgs) -> String {
+    if why.kind() != crate::error::ErrorKind::NoMatchingIdentity {
+        return why.to_string();
+    }
+    let mut msg = crate::crypto::no_match_facts(&job.header, ids);
+    for line in crate::readers::explain_lines(
+        &job.rule.name,
+        job.rule,
+        rules,
+        &job.data,
+        &job.header,
+        &args.identity.identities,
+    ) {
+        msg.push_str("\n    ");
+        msg.push_str(&line);
+    }
+    msg
 }
 
 /// The summary, the warnings, and the error that lists every file that failed and every rule

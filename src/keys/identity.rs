@@ -109,11 +109,18 @@ impl Identities {
     /// The identities to use from the CLI: `-i` paths, else `SECRETS_IDENTITY`, else the default
     /// `~/.ssh/id_ed25519` and `~/.ssh/id_rsa` (skipped with a warning when unusable).
     pub fn from_cli(explicit: &[PathBuf]) -> Result<Identities> {
+        let (paths, origin) = Self::cli_paths(explicit)?;
+        Self::load(&paths, origin)
+    }
+
+    /// The identity files `from_cli` loads, and how they were chosen (`secrets list` reads
+    /// their public halves only).
+    pub fn cli_paths(explicit: &[PathBuf]) -> Result<(Vec<PathBuf>, Origin)> {
         if !explicit.is_empty() {
-            return Self::load(explicit, Origin::Explicit);
+            return Ok((explicit.to_vec(), Origin::Explicit));
         }
         if let Some(p) = std::env::var_os("SECRETS_IDENTITY").filter(|v| !v.is_empty()) {
-            return Self::load(&[PathBuf::from(p)], Origin::Explicit);
+            return Ok((vec![PathBuf::from(p)], Origin::Explicit));
         }
         let home = std::env::var_os("HOME")
             .filter(|h| !h.is_empty())
@@ -128,7 +135,7 @@ impl Identities {
             .map(|n| ssh.join(n))
             .filter(|p| p.exists())
             .collect();
-        Self::load(&defaults, Origin::Lenient)
+        Ok((defaults, Origin::Lenient))
     }
 
     pub fn is_empty(&self) -> bool {

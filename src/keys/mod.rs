@@ -20,6 +20,7 @@ mod fingerprint;
 mod identity;
 mod loworder;
 mod plugin;
+mod public;
 mod recipient;
 mod ssh;
 mod ssh_ed25519;
@@ -32,6 +33,7 @@ pub use identity::{Identities, Origin};
 pub use loworder::{
     ed25519_is_small_order, x25519_is_low_order, ED25519_SMALL_ORDER, X25519_LOW_ORDER,
 };
+pub use public::{public_half, PublicHalf};
 pub use recipient::{to_age_recipients, Kind, Recipient};
 
 /// For `crypto`: whether an age error is our refusal of a stanza.

@@ -57,6 +57,9 @@ pub struct Recipient {
     pub ssh_tag: Option<[u8; 4]>,
     /// The name from the rules file (`keys.alice`), when there is one.
     pub name: Option<String>,
+    /// An SSH key's comment (`alice@laptop`), as written after the key; it names a key of a
+    /// secrets.nix, which has no key names. Not part of the key: never compared.
+    pub comment: Option<String>,
     /// The parsed key, kept so encrypting many files does not parse it again.
     parsed: Parsed,
 }
@@ -96,6 +99,7 @@ impl Recipient {
         let mut parts = s.split_whitespace();
         let algo = parts.next().unwrap_or_default();
         let blob_b64 = parts.next().unwrap_or_default();
+        let comment = Some(parts.collect::<Vec<_>>().join(" ")).filter(|c| !c.is_empty());
         match algo {
             "ssh-ed25519" | "ssh-rsa" => {
                 let r = ssh::parse(algo, blob_b64)?;
@@ -109,6 +113,7 @@ impl Recipient {
                     fingerprint: r.fingerprint,
                     ssh_tag: Some(r.tag),
                     name: None,
+                    comment,
                     parsed: Parsed::Ssh(r.key),
                 })
             }
@@ -164,6 +169,7 @@ fn parse_age(s: &str) -> Result<Recipient> {
         fingerprint,
         ssh_tag: None,
         name: None,
+        comment: None,
         parsed,
     })
 }

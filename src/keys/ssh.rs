@@ -192,6 +192,18 @@ fn public_blob(path: &Path, text: &str) -> Result<Vec<u8>> {
     ssh_rsa::pem_public_blob(text, fail)
 }
 
+/// The algorithm and public blob of an SSH private key file's content, read without any
+/// passphrase (see `public_blob`); None when it cannot be read that way.
+pub(super) fn public_blob_of(text: &str) -> Option<(String, Vec<u8>)> {
+    let blob = public_blob(std::path::Path::new(""), text).ok()?;
+    let algo = ssh_key::PublicKey::from_bytes(&blob)
+        .ok()?
+        .algorithm()
+        .as_str()
+        .to_string();
+    Some((algo, blob))
+}
+
 fn unsupported_reason(u: &age::ssh::UnsupportedKey, path: &Path) -> String {
     let p = path.display();
     match u {

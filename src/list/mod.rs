@@ -1,0 +1,287 @@
+//! `secrets list`: every rule with its file's state, its recipients, who the file is encrypted
+//! to now and whether my keys can read it, told without any private key (no passphrase is
+//! asked). Built from the pieces `check` uses (`drift::assess_file`, `check::orphans`) and from
+//! `readers`; `cmd::list` renders it. The JSON form is `schema.json` (versioned).
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::drift::{assess_file, KnownKeys, State};
+use crate::header::Header;
+use crate::keys::Recipient;
+use crate::lockfile::{recipient_id, LockFile};
+use crate::par::par_map;
+use crate::readers::{my_keys, readable, readers, MyKey, Readable, Reader};
+use crate::rules::{Broken, Rule, Rules};
+
+/// The JSON Schema of `secrets list --json`.
+pub const SCHEMA: &str = include_str!("schema.json");
+
+#[derive(Serialize, Debug)]
+pub struct Listing {
+    pub version: u32,
+    pub rules: String,
+    pub identities: Vec<Identity>,
+    pub files: Vec<File>,
+}
+
+/// One of my identity files.
+#[derive(Serialize, Debug)]
+pub struct Identity {
+    pub path: String,
+    /// Its public keys, each named as the rules name it when they do.
+    pub keys: Vec<Key>,
+    /// The `.pub` file the keys were read from, when not the key file itself.
+    pub public_from: Option<String>,
+    /// Why its public keys are unknown.
+    pub unknown: Option<String>,
+}
+
+/// A key, named as the rules name it.
+#[derive(Serialize, Debug, Clone)]
+pub struct Key {
+    pub name: Option<String>,
+    pub comment: Option<String>,
+    pub fingerprint: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+#[derive(Serialize, Debug)]
+pub struct File {
+    pub file: String,
+    pub state: &'static str,
+    /// Why the state is not `present`, and the fix.
+    pub message: Option<String>,
+    /// The rule's armor; None for an orphan or a rule that cannot be used.
+    pub armor: Option<bool>,
+    /// The rule's recipients (none for an orphan or a rule that cannot be used).
+    pub recipients: Vec<Key>,
+    /// Who the file is encrypted to now; None when there is no readable age file.
+    pub readers: Option<Vec<Key>>,
+    /// yes, no or unknown; None when there is no readable age file.
+    pub readable: Option<&'static str>,
+    /// The identity files that can read it.
+    pub readable_with: Vec<String>,
+    /// Why `readable` is unknown.
+    pub readable_note: Option<String>,
+}
+
+impl Key {
+    fn of(r: &Recipient) -> Key {
+        Key {
+            name: r.name.clone(),
+            comment: r.comment.as_deref().map(crate::names::escaped),
+            fingerprint: r.fingerprint.clone(),
+            kind: r.kind.report_name(),
+        }
+    }
+
+    /// As a table shows it: name, else comment, else fingerprint.
+    pub fn short(&self) -> String {
+        self.name
+            .clone()
+            .or_else(|| self.comment.clone())
+            .unwrap_or_else(|| self.fingerprint.clone())
+    }
+
+    /// Readers as keys: an unknown key is named by its tag or lock id, each stanza nothing
+    /// names by `unknown` (the conventions of `secrets check --json`).
+    fn of_readers(list: &[Reader]) -> Vec<Key> {
+        let unknown = |kind: &str, fingerprint: &str| Key {
+            name: None,
+            comment: None,
+            fingerprint: fingerprint.into(),
+            kind: kind.into(),
+        };
+        let mut out = Vec::new();
+        for r in list {
+            match r {
+                Reader::Known(k) => out.push(Key::of(k)),
+                Reader::Unknown { kind, id } => out.push(unknown(kind, id)),
+                Reader::Unnamed { kind, count } => {
+                    out.extend((0..*count).map(|_| unknown(kind, "unknown")))
+                }
+            }
+        }
+        out
+    }
+}
+
+/// What the listing needs besides the rules.
+struct Ctx<'a> {
+    rules: &'a Rules,
+    lock: LockFile,
+    known: KnownKeys,
+    mine: Vec<MyKey>,
+}
+
+/// List every rule, rule that cannot be used, and orphan. `explicit`: the `-i` paths.
+pub fn list(rules: &Rules, explicit: &[PathBuf]) -> Listing {
+    let (lock, _) = LockFile::load_lenient(&rules.dir);
+    let ctx = Ctx {
+        rules,
+        lock,
+        known: KnownKeys::from_rules(rules),
+        mine: my_keys(explicit),
+    };
+    let all: Vec<&Rule> = rules.secrets.values().collect();
+    let mut files = par_map(&all, 0, |r| rule_file(&ctx, r));
+    files.extend(rules.broken.iter().map(|b| broken_file(&ctx, b)));
+    files.extend(
+        crate::cmd::check::orphans(rules)
+            .into_iter()
+            .map(|o| orphan_file(&ctx, &o)),
+    );
+    files.sort_by(|a, b| a.file.cmp(&b.file));
+    Listing {
+        version: 1,
+        rules: rules.file.display().to_string(),
+        identities: ctx.mine.iter().map(|m| identity(&ctx, m)).collect(),
+        files,
+    }
+}
+
+fn identity(ctx: &Ctx, m: &MyKey) -> Identity {
+    Identity {
+        path: m.path.display().to_string(),
+        keys: m.keys.iter().map(|k| named(ctx, k)).collect(),
+        public_from: m.from_pub.as_ref().map(|p| p.display().to_string()),
+        unknown: m.unknown.clone(),
+    }
+}
+
+/// My key, with the name the rules give it.
+fn named(ctx: &Ctx, k: &Recipient) -> Key {
+    let mut key = Key::of(k);
+    if let Some(r) = ctx.known.by_id(&recipient_id(k)) {
+        key.name = r.name.clone();
+        key.comment = key
+            .comment
+            .or_else(|| r.comment.as_deref().map(crate::names::escaped));
+    }
+    key
+}
+
+fn empty(file: String, state: &'static str, message: Option<String>) -> File {
+    File {
+        file,
+        state,
+        message,
+        armor: None,
+        recipients: Vec::new(),
+        readers: None,
+        readable: None,
+        readable_with: Vec::new(),
+        readable_note: None,
+    }
+}
+
+/// Who the file is encrypted to and whether I can read it.
+fn fill(ctx: &Ctx, f: &mut File, name: Option<&str>, data: &[u8], header: &Header) {
+    let who = readers(name, data, header, &ctx.lock, &ctx.known);
+    f.readers = Some(Key::of_readers(&who));
+    let can = readable(&ctx.mine, name, data, header, &ctx.lock);
+    f.readable = Some(can.word());
+    match can {
+        Readable::Yes(with) => {
+            f.readable_with = with.iter().map(|p| p.display().to_string()).collect()
+        }
+        Readable::Unknown(why) => f.readable_note = Some(why),
+        Readable::No => {}
+    }
+}
+
+fn rule_file(ctx: &Ctx, rule: &Rule) -> File {
+    let mut f = empty(rule.name.clone(), "present", None);
+    f.armor = Some(rule.armor);
+    f.recipients = rule.recipients.iter().map(Key::of).collect();
+    match assess_file(rule, &ctx.lock, &ctx.known) {
+        State::Missing => {
+            f.state = "missing";
+            f.message = Some(format!(
+                "no file yet; create it with `secrets edit {}`",
+                rule.name
+            ));
+        }
+        State::Invalid(why) => {
+            f.state = "invalid";
+            f.message = Some(format!("not a valid age file: {why}"));
+        }
+        State::Present {
+            data,
+            header,
+            drift,
+        } => {
+            if !drift.is_clean() {
+                let only_unverified =
+                    drift.added.is_empty() && drift.removed.is_empty() && drift.armor.is_none();
+                f.state = if only_unverified {
+                    "unverified"
+                } else {
+                    "drifted"
+                };
+                f.message = Some(format!(
+                    "{}; run `secrets rekey {}`",
+                    drift.reasons(),
+                    rule.name
+                ));
+            }
+            fill(ctx, &mut f, Some(&rule.name), &data, &header);
+        }
+    }
+    f
+}
+
+fn broken_file(ctx: &Ctx, b: &Broken) -> File {
+    let file = b
+        .file
+        .clone()
+        .unwrap_or_else(|| crate::names::escaped(&b.name));
+    let mut f = empty(
+        file,
+        "broken",
+        Some(format!(
+            "{} (in {}); fix the rule",
+            b.message,
+            ctx.rules.file.display()
+        )),
+    );
+    // Its file, if there is one, still says who can read it.
+    if let Some(name) = &b.file {
+        if let Some((data, header)) = read_header(&ctx.rules.dir.join(name)) {
+            fill(ctx, &mut f, Some(name), &data, &header);
+        }
+    }
+    f
+}
+
+fn orphan_file(ctx: &Ctx, name: &str) -> File {
+    let path = ctx.rules.dir.join(name);
+    let mut f = empty(
+        name.to_string(),
+        "orphan",
+        Some(format!(
+            "no rule in {}; add a rule for \"{name}\" or delete the file",
+            ctx.rules.file.display()
+        )),
+    );
+    match read_header(&path) {
+        Some((data, header)) => fill(ctx, &mut f, None, &data, &header),
+        None => {
+            f.message = Some(format!(
+                "not an age file, and no rule in {}: if it holds a secret in the clear, purge \
+                 it from git history",
+                ctx.rules.file.display()
+            ))
+        }
+    }
+    f
+}
+
+fn read_header(path: &std::path::Path) -> Option<(Vec<u8>, Header)> {
+    let data = crate::fs::read_regular(path).ok()?;
+    let header = Header::parse(&data).ok()?;
+    Some((data, header))
+}
