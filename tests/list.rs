@@ -115,7 +115,14 @@ fn every_state_with_recipients_and_whether_i_can_read_it() {
         .collect();
     assert_eq!(
         files,
-        ["bad.age", "drift.age", "new.age", "ok.age", "stray.age", "x.age"]
+        [
+            "bad.age",
+            "drift.age",
+            "new.age",
+            "ok.age",
+            "stray.age",
+            "x.age"
+        ]
     );
     // My identity, named as the rules name it.
     assert_eq!(names(&v["identities"][0]["keys"]), ["alice"]);
@@ -183,7 +190,7 @@ fn locked_keys_are_never_unlocked_and_pub_files_are_used() {
         .cmd()
         .args(["list", "--json", "-i"])
         .arg(key("erin_ed25519_pass"))
-        .stdin(Stdio::null())
+        .write_stdin("")
         .output()
         .unwrap();
     assert!(out.status.success(), "{out:?}");
@@ -192,7 +199,13 @@ fn locked_keys_are_never_unlocked_and_pub_files_are_used() {
     assert_eq!(file(&v, "erin.age")["readable"], "yes");
     assert_eq!(
         file(&v, "erin.age")["recipients"][0]["comment"],
-        pubkey("erin_ed25519_pass").split_once(' ').unwrap().1.split_once(' ').unwrap().1
+        pubkey("erin_ed25519_pass")
+            .split_once(' ')
+            .unwrap()
+            .1
+            .split_once(' ')
+            .unwrap()
+            .1
     );
     // An age identity file protected by a passphrase (as `age -p` writes it).
     let locked = repo.write(
@@ -203,7 +216,10 @@ fn locked_keys_are_never_unlocked_and_pub_files_are_used() {
     let id = &v["identities"][0];
     assert_eq!(id["keys"], serde_json::json!([]));
     assert!(
-        id["unknown"].as_str().unwrap().contains("passphrase-protected")
+        id["unknown"]
+            .as_str()
+            .unwrap()
+            .contains("passphrase-protected")
             && id["unknown"].as_str().unwrap().contains("dave.age.pub"),
         "{id}"
     );
@@ -251,25 +267,30 @@ fn an_aligned_table_on_a_terminal() {
     }
     let repo = repo();
     let alice = key("alice_ed25519");
-    let (code, _, text) = common::Pty::new(repo.path(), &["list", "-i", alice.to_str().unwrap()])
-        .run();
+    let (code, _, text) =
+        common::Pty::new(repo.path(), &["list", "-i", alice.to_str().unwrap()]).run();
     assert_eq!(code, 0, "{text}");
     let text = text.replace('\r', "");
-    assert!(text.contains(&format!("identity: {} (alice, SHA256:", alice.display())), "{text}");
+    assert!(
+        text.contains(&format!("identity: {} (alice, SHA256:", alice.display())),
+        "{text}"
+    );
     let head = text.lines().find(|l| l.starts_with("FILE")).expect(&text);
     let col = head.find("STATE").unwrap();
     let read = head.find("READABLE").unwrap();
     for name in ["ok.age", "drift.age", "stray.age", "x.age"] {
         let row = text.lines().find(|l| l.starts_with(name)).expect(name);
-        assert_eq!(&row[col..col + 1], &row[col..col + 1].trim(), "{row}");
         assert!(
             row[col..].starts_with(|c: char| c.is_ascii_lowercase()),
             "{name} not aligned:\n{text}"
         );
         assert!(row[read..].starts_with(|c: char| c.is_ascii_lowercase() || c == '-'));
     }
-    assert!(text.contains("\n    recipients differ (added bob"), "{text}");
-    assert!(text.contains("6 file(s): 1 present, 1 drifted, 0 unverified, 1 missing, 1 invalid, 1 orphan(s), 0 broken rule(s); you can read 3"), "{text}");
+    assert!(
+        text.contains("\n    recipients differ (added bob"),
+        "{text}"
+    );
+    assert!(text.contains("6 file(s): 2 present, 1 drifted, 0 unverified, 1 missing, 1 invalid, 1 orphan(s), 0 broken rule(s); you can read 3"), "{text}");
 }
 
 /// A rule of a secrets.nix that cannot be used is listed as broken, with its reason; the
@@ -297,7 +318,10 @@ fn broken_rules_of_a_secrets_nix() {
     );
     let b = file(&v, "empty.age");
     assert_eq!(b["state"], "broken");
-    assert!(b["message"].as_str().unwrap().contains("no recipients"), "{b}");
+    assert!(
+        b["message"].as_str().unwrap().contains("no recipients"),
+        "{b}"
+    );
     assert_eq!(b["readable"], Value::Null);
 }
 
@@ -343,7 +367,10 @@ fn the_json_is_valid_against_its_schema() {
             .write_all(instance.to_string().as_bytes())
             .unwrap();
         let out = child.wait_with_output().unwrap();
-        (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
     };
     std::fs::copy(key("dave_age.key"), repo.path().join("dave.key")).unwrap();
     repo.write("locked", "age-encryption.org/v1\n");

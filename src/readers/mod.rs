@@ -38,6 +38,9 @@ impl Reader {
     pub fn label(&self) -> String {
         match self {
             Reader::Known(r) => key_label(r),
+            Reader::Unknown { kind, id } if kind == "unknown" => {
+                format!("a key not in the rules ({id})")
+            }
             Reader::Unknown { kind, id } => format!("a {kind} key not in the rules ({id})"),
             Reader::Unnamed { kind, count } => format!(
                 "{count} {kind} recipient(s) the header does not name (no {} entry for this \
@@ -83,6 +86,19 @@ fn lock_entry<'l>(
 /// Who the file is encrypted to. `name`: its name in the rules (for its lock entry), None for
 /// a file without a rule.
 pub fn readers(
+    name: Option<&str>,
+    data: &[u8],
+    header: &Header,
+    lock: &LockFile,
+    known: &KnownKeys,
+) -> Vec<Reader> {
+    let mut out = from_header_or_lock(name, data, header, lock, known);
+    // Keys of the rules first, by name; the order of stanzas in a header means nothing.
+    out.sort_by_key(|r| (!matches!(r, Reader::Known(_)), r.label()));
+    out
+}
+
+fn from_header_or_lock(
     name: Option<&str>,
     data: &[u8],
     header: &Header,

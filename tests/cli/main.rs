@@ -4,12 +4,16 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod advice;
 mod entry_points;
+mod flags;
 mod identities;
 mod roundtrip;
 mod rules;
 #[cfg(target_os = "linux")] // every item in it is Linux-only (/dev/shm, unshare)
 mod tty_edit;
+#[cfg(target_os = "linux")] // /dev/shm and the pty driver
+mod written;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
