@@ -4,14 +4,13 @@
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::Duration;
 
 use clap::Args;
 
 use super::{Global, IdentityFlags, RulesFlag};
 use crate::error::{describe_io, Error, Result};
-use crate::fs::{self, PrivateDir, SecretBytes};
+use crate::fs::{self, CatchSignals, PrivateDir, SecretBytes};
 
 #[derive(Args, Debug)]
 #[command(after_help = "\
@@ -175,120 +174,6 @@ fn read_stdin(shown: &str) -> Result<SecretBytes> {
     Ok(input)
 }
 
-static SIGNALED: AtomicI32 = AtomicI32::new(0);
-
-extern "C" fn on_signal(sig: libc::c_int) {
-    SIGNALED.store(sig, Ordering::SeqCst);
-}
-
-/// Every signal whose default action ends the process (signal(7): "Term" or "Core") and that
-/// can be caught, so none of them can leave the plaintext behind. Caught even when inherited
-/// as ignored: the Rust runtime ignores SIGPIPE for its own reasons, and any of these sent to
-/// us by pid means the edit is to stop. SIGKILL and SIGSTOP cannot be caught.
-const TERMINATING: &[libc::c_int] = &[
-    libc::SIGHUP,
-    libc::SIGINT,
-    libc::SIGQUIT,
-    libc::SIGTERM,
-    libc::SIGUSR1,
-    libc::SIGUSR2,
-    libc::SIGALRM,
-    libc::SIGPIPE,
-    libc::SIGVTALRM,
-    libc::SIGPROF,
-    libc::SIGXCPU,
-    libc::SIGXFSZ,
-    libc::SIGSYS,
-    libc::SIGABRT, // abort() in this process still ends it: glibc re-raises with the default
-    #[cfg(target_os = "linux")]
-    libc::SIGIO, // = SIGPOLL
-    #[cfg(target_os = "linux")]
-    libc::SIGPWR,
-    #[cfg(target_os = "linux")]
-    libc::SIGSTKFLT,
-    // macOS: SIGIO and SIGINFO are ignored by default there; SIGEMT is not.
-    #[cfg(target_os = "macos")]
-    libc::SIGEMT,
-];
-
-/// The signals a fault in this process raises. Returning from the handler of a real fault runs
-/// the faulting instruction again, so these are caught once only (SA_RESETHAND): one sent by
-/// another process stops the edit like the others, a real fault faults again and ends the
-/// process as it always did.
-const FAULTS: [libc::c_int; 5] = [
-    libc::SIGSEGV,
-    libc::SIGBUS,
-    libc::SIGFPE,
-    libc::SIGILL,
-    libc::SIGTRAP,
-];
-
-/// All of the above, and on Linux the real-time signals, which terminate by default too
-/// (those glibc keeps for itself below SIGRTMIN cannot be caught through it).
-fn caught() -> Vec<(libc::c_int, libc::c_int)> {
-    let once = libc::SA_RESTART | libc::SA_RESETHAND;
-    let mut v: Vec<_> = TERMINATING.iter().map(|&s| (s, libc::SA_RESTART)).collect();
-    v.extend(FAULTS.iter().map(|&s| (s, once)));
-    #[cfg(target_os = "linux")]
-    v.extend((libc::SIGRTMIN()..=libc::SIGRTMAX()).map(|s| (s, libc::SA_RESTART)));
-    v
-}
-
-/// While alive, the signals that would otherwise kill us with the plaintext file still present
-/// only set a flag that the wait for the editor polls; dropping it puts back what was there
-/// before. The editor gets default dispositions at exec (caught signals are reset, and the
-/// standard library resets SIGPIPE and the signal mask for its children), so it still reacts
-/// to Ctrl-C as usual.
-struct CatchSignals {
-    previous: Vec<(libc::c_int, libc::sigaction)>,
-}
-
-impl CatchSignals {
-    fn install() -> CatchSignals {
-        let mut previous = Vec::new();
-        for (sig, flags) in caught() {
-            // SAFETY: sigaction is plain old data; all-zero is a valid value for every field.
-            let mut sa: libc::sigaction = unsafe { std::mem::zeroed() };
-            sa.sa_sigaction = on_signal as *const () as usize;
-            sa.sa_flags = flags;
-            // SAFETY: the handler only stores to an atomic, which is async-signal-safe; the
-            // mask and the old-action out-parameter are valid.
-            unsafe {
-                libc::sigemptyset(&mut sa.sa_mask);
-                let mut old: libc::sigaction = std::mem::zeroed();
-                if libc::sigaction(sig, &sa, &mut old) == 0 {
-                    previous.push((sig, old));
-                }
-            }
-        }
-        CatchSignals { previous }
-    }
-}
-
-impl Drop for CatchSignals {
-    fn drop(&mut self) {
-        for (sig, old) in &self.previous {
-            // SAFETY: restores an action that sigaction itself returned.
-            unsafe { libc::sigaction(*sig, old, std::ptr::null_mut()) };
-        }
-        // A signal that came after the last look at the flag (between reading the file and
-        // here) is delivered now, with the disposition it would have had: the plaintext is
-        // already gone (`dir` is dropped first) and FILE not yet written, so a signal that
-        // ends the process still leaves FILE unchanged instead of being swallowed.
-        let sig = take_signal();
-        if sig != 0 {
-            // SAFETY: raise has no preconditions.
-            unsafe { libc::raise(sig) };
-        }
-    }
-}
-
-/// The signal caught since the last call, if any (0 when none); the flag is cleared, so one
-/// that is reported as an error is not delivered again when the handlers are restored.
-fn take_signal() -> libc::c_int {
-    SIGNALED.swap(0, Ordering::SeqCst)
-}
-
 /// Returns the new content, or None when the editor did not save a new file.
 fn edit_in_editor(
     mut argv: Vec<String>,
@@ -299,7 +184,7 @@ fn edit_in_editor(
     let base = fs::secure_tmp_base(allow_disk_tmp)?;
     // Before any plaintext exists; `dir` is declared after it, so it is wiped before the
     // default handlers come back.
-    let _signals = CatchSignals::install();
+    let signals = CatchSignals::install();
     let dir = PrivateDir::new_in(&base)?;
     let plain_name = plaintext_name(name);
     let plain_path = dir.path().join(&plain_name);
@@ -322,7 +207,7 @@ fn edit_in_editor(
         if let Some(st) = child.try_wait().map_err(|e| Error::new(e.to_string()))? {
             break st;
         }
-        let sig = take_signal();
+        let sig = signals.take();
         if sig != 0 {
             // SAFETY: signalling our own child by pid.
             unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
@@ -339,7 +224,7 @@ fn edit_in_editor(
         std::thread::sleep(Duration::from_millis(50));
     };
     // Ctrl-C on the terminal reaches the editor too; it may exit before we poll the flag.
-    let sig = take_signal();
+    let sig = signals.take();
     if sig != 0 {
         return Err(interrupted(sig, name));
     }
@@ -366,7 +251,7 @@ fn edit_in_editor(
         }
     };
     // One more look after the read: a signal while it ran must still stop the edit.
-    let sig = take_signal();
+    let sig = signals.take();
     if sig != 0 {
         return Err(interrupted(sig, name));
     }

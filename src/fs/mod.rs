@@ -2,7 +2,8 @@
 //! buffers and reads into them), `read` (bounded, non-blocking reads of files somebody else may
 //! have put in place), `write` (atomic, durable replacement of one file; the repository lock),
 //! `batch` (many files replaced at once), `ram` (RAM-backed filesystems, where plaintext may
-//! go), `privdir` (the editor's private directory), `process` (hardening), `tree` (the one walk
+//! go), `privdir` (the editor's private directory), `signals` (no plaintext left behind by a
+//! signal), `process` (hardening), `tree` (the one walk
 //! over a directory tree), `mode` (directory modes) and `at` (the descriptor-relative system calls the installer's `SafeDir` shares).
 
 #[cfg(not(any(target_os = "linux", target_os = "macos")))]
@@ -16,6 +17,7 @@ mod process;
 mod ram;
 mod read;
 mod secret;
+mod signals;
 mod tree;
 mod write;
 
@@ -33,5 +35,6 @@ pub use read::{
     read_secret_nofollow, MAX_KEY_FILE,
 };
 pub use secret::{read_all_wiped, read_secret, read_stdin_secret, SecretBytes};
+pub use signals::CatchSignals;
 pub use tree::regular_files;
 pub use write::{atomic_write, existing_mode, lock_dir, parent_dir, DirLock};

@@ -10,10 +10,9 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicI32, Ordering};
 
 use crate::error::{describe_io, Error, Result};
-use crate::fs::{self, PrivateDir, SecretBytes};
+use crate::fs::{self, CatchSignals, PrivateDir, SecretBytes};
 use crate::rules::generator::dependency_file_name;
 
 /// More output than this is a mistake (a secret is not a data file).
@@ -81,7 +80,7 @@ pub fn run(
     if let Some(d) = dir.as_mut() {
         d.destroy();
     }
-    let sig = signals.caught();
+    let sig = signals.take();
     drop(signals);
     if sig != 0 {
         return Err(Error::with_code(
@@ -142,57 +141,4 @@ fn ram_base() -> Result<PathBuf> {
             tried.join(", ")
         }
     )))
-}
-
-static SIGNALED: AtomicI32 = AtomicI32::new(0);
-
-extern "C" fn on_signal(sig: libc::c_int) {
-    SIGNALED.store(sig, Ordering::SeqCst);
-}
-
-/// While alive, the signals that usually stop a command-line run only set a flag; dropping it
-/// restores what was there. The command gets the default dispositions back at exec (caught
-/// signals are reset by exec), so Ctrl-C still stops it, and then this process, once the
-/// plaintext is wiped.
-struct CatchSignals {
-    previous: Vec<(libc::c_int, libc::sigaction)>,
-}
-
-impl CatchSignals {
-    const SIGNALS: [libc::c_int; 4] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT];
-
-    fn install() -> CatchSignals {
-        SIGNALED.store(0, Ordering::SeqCst);
-        let mut previous = Vec::new();
-        for sig in Self::SIGNALS {
-            // SAFETY: sigaction is plain old data; all-zero is a valid value for every field.
-            let mut sa: libc::sigaction = unsafe { std::mem::zeroed() };
-            sa.sa_sigaction = on_signal as *const () as usize;
-            sa.sa_flags = libc::SA_RESTART;
-            // SAFETY: the handler only stores to an atomic (async-signal-safe); the mask and
-            // the out-parameter are valid.
-            unsafe {
-                libc::sigemptyset(&mut sa.sa_mask);
-                let mut old: libc::sigaction = std::mem::zeroed();
-                if libc::sigaction(sig, &sa, &mut old) == 0 {
-                    previous.push((sig, old));
-                }
-            }
-        }
-        CatchSignals { previous }
-    }
-
-    /// The signal caught meanwhile, or 0.
-    fn caught(&self) -> libc::c_int {
-        SIGNALED.load(Ordering::SeqCst)
-    }
-}
-
-impl Drop for CatchSignals {
-    fn drop(&mut self) {
-        for (sig, old) in &self.previous {
-            // SAFETY: restores an action that sigaction itself returned.
-            unsafe { libc::sigaction(*sig, old, std::ptr::null_mut()) };
-        }
-    }
 }
