@@ -14,9 +14,17 @@ use crate::error::{Error, Result};
 use crate::fs::{self, SecretBytes};
 use crate::generate;
 use crate::keys::Identities;
-use crate::rules::{Rule, Rules};
+use crate::rules::generator::Generator;
+use crate::rules::{Broken, Found, Rule, Rules};
 
 #[derive(Args, Debug)]
+#[command(after_help = "\
+Examples:
+  secrets generate                    create every missing file that has a generator
+  secrets generate --dry-run          list what would be created; write nothing
+  secrets generate --allow-commands   also run the rules' command generators (review them)
+  secrets generate --force --yes k.age
+                                      rotate k.age (and k.pub) without asking")]
 pub struct GenerateArgs {
     /// Only these files (paths, or names in the rules). Default: every file whose rule has a
     /// generator and that does not exist yet.
@@ -31,6 +39,11 @@ pub struct GenerateArgs {
     /// List what would be generated; write nothing.
     #[arg(long, short = 'n')]
     pub dry_run: bool,
+    /// Run the command generators too (`kind = "command"`): they run programs named in the
+    /// rules file with your rights. Without it they are listed as failures, not run; review
+    /// the commands in the rules first.
+    #[arg(long)]
+    pub allow_commands: bool,
     #[command(flatten)]
     pub rules: RulesFlag,
     #[command(flatten)]
@@ -45,11 +58,15 @@ struct Plan<'r> {
     failed: Vec<String>,
     /// Existing files left alone.
     kept: Vec<&'r Rule>,
+    /// Command generators not run because --allow-commands was not given (their failures are
+    /// in `failed` too).
+    held: Vec<&'r Rule>,
 }
 
 pub fn run(args: &GenerateArgs, g: &Global) -> Result<i32> {
     fs::harden_process();
     let rules = args.rules.load()?;
+    rules.mention_ignored(g.verbose);
     let plan = plan(args, &rules)?;
     for r in &plan.kept {
         if !args.files.is_empty() || g.verbose {
@@ -99,12 +116,16 @@ fn plan<'r>(args: &GenerateArgs, rules: &'r Rules) -> Result<Plan<'r>> {
         candidates.extend(rules.secrets.values().filter(|r| r.generator.is_some()));
         // A rule that cannot be used may well have a generator (a bad one makes it unusable):
         // say so rather than report "nothing to generate".
-        failed.extend(
-            (rules.broken.iter()).map(|b| format!("{}: {}", rules.file.display(), b.message)),
-        );
+        failed.extend(rules.broken.iter().map(|b| broken_failure(rules, b)));
     } else {
         for f in &args.files {
-            let rule = rules.lookup(f)?;
+            let rule = match rules.find(f)? {
+                Found::Rule(r) => r,
+                Found::Broken(b) => {
+                    failed.push(broken_failure(rules, b));
+                    continue;
+                }
+            };
             if rule.generator.is_none() {
                 failed.push(format!(
                     "{}: its rule has no generator; add one (e.g. generator = \"alnum\";) in {}, \
@@ -121,6 +142,11 @@ fn plan<'r>(args: &GenerateArgs, rules: &'r Rules) -> Result<Plan<'r>> {
     let (todo, kept): (Vec<&Rule>, Vec<&Rule>) = candidates
         .into_iter()
         .partition(|r| args.force || !exists(r));
+    // Code from the rules runs only when asked for: the rules may come from a pull request.
+    let (held, todo): (Vec<&Rule>, Vec<&Rule>) = todo
+        .into_iter()
+        .partition(|r| !args.allow_commands && is_command(r));
+    failed.extend(held.iter().map(|r| held_failure(rules, r)));
     let (todo, cyclic) = dependency_order(todo);
     for r in cyclic {
         failed.push(format!(
@@ -129,7 +155,45 @@ fn plan<'r>(args: &GenerateArgs, rules: &'r Rules) -> Result<Plan<'r>> {
             r.name
         ));
     }
-    Ok(Plan { todo, failed, kept })
+    Ok(Plan {
+        todo,
+        failed,
+        kept,
+        held,
+    })
+}
+
+fn is_command(rule: &Rule) -> bool {
+    matches!(rule.generator, Some(Generator::Command { .. }))
+}
+
+/// The failure of a command generator that was not run: which command, and the fix.
+fn held_failure(rules: &Rules, rule: &Rule) -> String {
+    let Some(Generator::Command {
+        command,
+        dependencies,
+    }) = &rule.generator
+    else {
+        unreachable!("only command generators are held");
+    };
+    let given = if dependencies.is_empty() {
+        String::new()
+    } else {
+        format!(", given {}", dependencies.join(", "))
+    };
+    format!(
+        "{}: not generated: its generator runs the command `{}` from the rules{given}, and \
+         commands run only with --allow-commands; review the command in {}, then pass \
+         --allow-commands",
+        rule.name,
+        shell_words::join(command),
+        rules.file.display()
+    )
+}
+
+/// A rule that cannot be used, as a failure of this run (its message names it and the fix).
+fn broken_failure(rules: &Rules, b: &Broken) -> String {
+    format!("{}: {}", rules.file.display(), b.message)
 }
 
 /// Kahn's algorithm over the dependencies among `todo`: dependencies first; what is left is
@@ -170,6 +234,15 @@ fn dry_run(plan: &Plan) -> i32 {
             String::new()
         };
         println!("would {verb} {}{public} ({})", r.name, g.describe());
+    }
+    for r in &plan.held {
+        let g = r.generator.as_ref().expect("held rules have a generator");
+        let verb = if exists(r) { "regenerate" } else { "create" };
+        println!(
+            "would {verb} {} ({}) only with --allow-commands",
+            r.name,
+            g.describe()
+        );
     }
     if plan.todo.is_empty() && plan.failed.is_empty() {
         println!("nothing to generate");
@@ -284,6 +357,12 @@ impl Run<'_> {
                 continue;
             }
             let Some(dep_rule) = self.rules.secrets.get(dep) else {
+                if self.rules.names_file(dep) {
+                    return Err(Error::new(format!(
+                        "dependency {dep}: its rule cannot be used (see its failure, or \
+                         `secrets check`)"
+                    )));
+                }
                 return Err(Error::new(format!(
                     "dependency \"{dep}\" has no rule in {}; add it or remove it from \
                      `dependencies`",

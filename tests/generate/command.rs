@@ -46,7 +46,12 @@ fn command_with_a_dependency_made_in_the_same_run() {
     ]));
     let report = derive_script(&f);
     f.runtime = Some(runtime);
-    let out = f.generate(&[]).assert().success().get_output().clone();
+    let out = f
+        .generate(&["--allow-commands"])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains("htpasswd.age: running `./derive.sh --flag` from the rules, given pw.age"),
@@ -95,7 +100,12 @@ fn command_with_an_existing_dependency_needs_an_identity() {
     ]));
     f.runtime = Some(runtime);
     f.repo.encrypt("db.age", "hunter2");
-    let out = f.generate(&[]).assert().code(1).get_output().clone();
+    let out = f
+        .generate(&["--allow-commands"])
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains("  - db-url.age: reading dependency db.age of db-url.age needs an identity: no identity to decrypt with"),
@@ -104,7 +114,7 @@ fn command_with_an_existing_dependency_needs_an_identity() {
     assert!(f.path().join("other.age").exists());
     assert!(!f.path().join("db-url.age").exists());
 
-    f.generate(&["-i"])
+    f.generate(&["--allow-commands", "-i"])
         .arg(key("alice_ed25519"))
         .assert()
         .success();
@@ -137,7 +147,12 @@ fn missing_dependencies_and_cycles() {
             r#"{"kind": "command", "command": ["cat", "c"], "dependencies": ["c.age"]}"#,
         ),
     ]));
-    let out = f.generate(&[]).assert().code(1).get_output().clone();
+    let out = f
+        .generate(&["--allow-commands"])
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains("generated 0 file(s); 4 failed:"),
@@ -178,7 +193,7 @@ fn no_ram_backed_directory_is_refused() {
     let fake_shm = tempfile::tempdir().unwrap();
     let out = common::command("unshare")
         .args(["--mount", "--propagation", "private", "sh", "-c"])
-        .arg(r#"mount --bind "$1" /dev/shm && cd "$2" && exec "$3" generate"#)
+        .arg(r#"mount --bind "$1" /dev/shm && cd "$2" && exec "$3" generate --allow-commands"#)
         .arg("sh")
         .arg(fake_shm.path())
         .arg(f.path())
@@ -233,7 +248,7 @@ fn ctrl_c_during_a_command_removes_the_plaintext() {
     // The marker lands next to the private directory, in the runtime directory: "../".
     let marker = runtime.path().join("started-marker");
     let child = common::command(common::bin())
-        .arg("generate")
+        .args(["generate", "--allow-commands"])
         .current_dir(f.path())
         .env("HOME", f.home.path())
         .env("XDG_RUNTIME_DIR", runtime.path())
@@ -269,4 +284,124 @@ fn ctrl_c_during_a_command_removes_the_plaintext() {
         "plaintext left in the runtime directory"
     );
     assert!(f.path().join("pw.age").exists() && !f.path().join("slow.age").exists());
+}
+
+/// Without --allow-commands no command from the rules runs (SECURITY.md: the rules of a pull
+/// request are untrusted): each command generator is a failure naming the file, the command
+/// and the fix, nothing is decrypted or staged for it, the other generators still run, the
+/// exit code is 1; --dry-run lists them as needing the flag; --force does not rotate them.
+/// With the flag they run.
+#[test]
+fn commands_run_only_with_allow_commands() {
+    if common::missing("age") {
+        return;
+    }
+    let Some(runtime) = common::shm_dir() else {
+        return;
+    };
+    let mut f = Fixture::new("{}");
+    let ran = f.path().join("ran");
+    let ran_dep = f.path().join("ran-dep");
+    f.repo.json_rules(&rules(&[
+        rule("pw.age", r#""alnum""#),
+        rule(
+            "plain.age",
+            &format!(
+                r#"{{"kind": "command", "command": ["sh", "-c", "touch '{}'; echo made"]}}"#,
+                ran.display()
+            ),
+        ),
+        rule(
+            "derived.age",
+            &format!(
+                r#"{{"kind": "command", "command": ["sh", "-c", "touch '{}'; cat pw"], "dependencies": ["pw.age"]}}"#,
+                ran_dep.display()
+            ),
+        ),
+        rule("z-other.age", r#""hex""#),
+    ]));
+    f.runtime = Some(runtime);
+    let rules_file = f.path().join("secrets.json");
+    let rules_file = rules_file.canonicalize().unwrap_or(rules_file);
+    let failure = |name: &str, shown: &str| {
+        format!(
+            "  - {name}: not generated: its generator runs the command `{shown}` from the \
+             rules{}, and commands run only with --allow-commands; review the command in {}, \
+             then pass --allow-commands",
+            if name == "derived.age" {
+                ", given pw.age"
+            } else {
+                ""
+            },
+            rules_file.display()
+        )
+    };
+    let plain_shown = format!("sh -c 'touch '\\''{}'\\''; echo made'", ran.display());
+    let derived_shown = format!("sh -c 'touch '\\''{}'\\''; cat pw'", ran_dep.display());
+
+    // --dry-run lists them as needing the flag, runs nothing, and fails like the run would.
+    let out = f
+        .generate(&["--dry-run"])
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(&format!(
+            "would create plain.age (command `{plain_shown}`) only with --allow-commands"
+        )),
+        "{stdout}"
+    );
+    assert!(stdout.contains("would create pw.age (alnum"), "{stdout}");
+
+    let out = f.generate(&[]).assert().code(1).get_output().clone();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("generated 2 file(s); 2 failed:"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&failure("plain.age", &plain_shown)),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&failure("derived.age", &derived_shown)),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("running `"), "{stderr}");
+    assert!(
+        !ran.exists() && !ran_dep.exists(),
+        "a command from the rules ran"
+    );
+    assert!(!f.path().join("plain.age").exists() && !f.path().join("derived.age").exists());
+    assert!(f.path().join("pw.age").exists() && f.path().join("z-other.age").exists());
+    let runtime = f.runtime.as_ref().unwrap().path();
+    assert!(std::fs::read_dir(runtime).unwrap().next().is_none());
+
+    // With the flag they run; pw.age exists now, so reading it needs an identity.
+    f.generate(&["--allow-commands", "-i"])
+        .arg(key("alice_ed25519"))
+        .assert()
+        .success();
+    assert!(ran.exists() && ran_dep.exists());
+    assert_eq!(f.age_decrypt("plain.age"), b"made\n");
+    assert_eq!(f.age_decrypt("derived.age"), f.age_decrypt("pw.age"));
+
+    // --force does not rotate a command generator's file without the flag either.
+    std::fs::remove_file(&ran).unwrap();
+    let before = std::fs::read(f.path().join("plain.age")).unwrap();
+    let out = f
+        .generate(&["--force", "--yes", "plain.age"])
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&failure("plain.age", &plain_shown)),
+        "{stderr}"
+    );
+    assert!(!ran.exists());
+    assert_eq!(std::fs::read(f.path().join("plain.age")).unwrap(), before);
 }

@@ -84,7 +84,12 @@ fn one_failure_does_not_stop_the_others() {
         rule("z-last.age", r#""wireguard""#),
         r#""manual.age": {"publicKeys": ["alice"]}"#.to_string(),
     ]));
-    let out = f.generate(&[]).assert().code(1).get_output().clone();
+    let out = f
+        .generate(&["--allow-commands"])
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains("generated 2 file(s); 2 failed:"),
