@@ -24,7 +24,9 @@ Examples:
   secrets generate --dry-run          list what would be created; write nothing
   secrets generate --allow-commands   also run the rules' command generators (review them)
   secrets generate --force --yes k.age
-                                      rotate k.age (and k.pub) without asking")]
+                                      rotate k.age (and k.pub) without asking
+  secrets generate --public -i ~/.ssh/id_ed25519
+                                      rewrite missing or stale .pub files from the keys")]
 pub struct GenerateArgs {
     /// Only these files (paths, or names in the rules). Default: every file whose rule has a
     /// generator and that does not exist yet.
@@ -44,6 +46,11 @@ pub struct GenerateArgs {
     /// the commands in the rules first.
     #[arg(long)]
     pub allow_commands: bool,
+    /// Rewrite the `.pub` of key pairs that exist, from their private keys (a lost or stale
+    /// public half): needs an identity; the encrypted files are not changed. Default: every
+    /// key-pair rule whose file exists.
+    #[arg(long, conflicts_with_all = ["force", "allow_commands"])]
+    pub public: bool,
     #[command(flatten)]
     pub rules: RulesFlag,
     #[command(flatten)]
@@ -67,6 +74,9 @@ pub fn run(args: &GenerateArgs, g: &Global) -> Result<i32> {
     fs::harden_process();
     let rules = args.rules.load()?;
     rules.mention_ignored(g.verbose);
+    if args.public {
+        return run_public(args, &rules, g);
+    }
     let plan = plan(args, &rules)?;
     for r in &plan.kept {
         if !args.files.is_empty() || g.verbose {
@@ -262,6 +272,87 @@ fn shown_public(rule: &Rule) -> String {
     }
 }
 
+/// A key pair's `.pub` must not replace another rule's encrypted file.
+fn public_clash(rules: &Rules, rule: &Rule) -> Result<()> {
+    if rules.secrets.contains_key(&shown_public(rule)) {
+        return Err(Error::new(format!(
+            "its public half would be written to {}, which is another rule's encrypted file; \
+             rename one of them",
+            shown_public(rule)
+        )));
+    }
+    Ok(())
+}
+
+/// `--public`: rewrite the `.pub` of the selected key pairs from their private keys.
+fn run_public(args: &GenerateArgs, rules: &Rules, g: &Global) -> Result<i32> {
+    let mut failed = Vec::new();
+    let mut selected: Vec<&Rule> = Vec::new();
+    if args.files.is_empty() {
+        selected.extend(
+            (rules.secrets.values())
+                .filter(|r| r.generator.as_ref().is_some_and(|g| g.has_public_half()))
+                .filter(|r| exists(r)),
+        );
+    } else {
+        for f in &args.files {
+            match rules.find(f)? {
+                Found::Rule(r) if !selected.iter().any(|s| s.name == r.name) => selected.push(r),
+                Found::Rule(_) => {}
+                Found::Broken(b) => failed.push(broken_failure(rules, b)),
+            }
+        }
+    }
+    if selected.is_empty() && failed.is_empty() {
+        eprintln!(
+            "nothing to rewrite: no key pair (generator \"ssh-ed25519\", \"wireguard\" or \
+             \"age\") in {} has its file yet",
+            rules.file.display()
+        );
+        return Ok(0);
+    }
+    let ids = if selected.is_empty() {
+        None
+    } else {
+        Some(args.identity.load().map_err(|e| {
+            e.context("--public derives each .pub from its private key, which needs an identity")
+        })?)
+    };
+    let mut written = 0;
+    for rule in &selected {
+        let ids = ids.as_ref().expect("loaded when a rule is selected");
+        let public = shown_public(rule);
+        let outcome = public_clash(rules, rule)
+            .and_then(|()| generate::public::refresh(rule, ids, args.dry_run));
+        match outcome {
+            Ok(generate::public::Refreshed::Written) if args.dry_run => {
+                written += 1;
+                println!("would write {public} (from {})", rule.name);
+            }
+            Ok(generate::public::Refreshed::Written) => {
+                written += 1;
+                eprintln!("wrote {public} (from {})", rule.name);
+            }
+            Ok(generate::public::Refreshed::Unchanged) => {
+                if !args.files.is_empty() || g.verbose {
+                    eprintln!("{public}: already the public half of {}", rule.name);
+                }
+            }
+            Err(e) => failed.push(generate::failed(&rule.name, e)),
+        }
+    }
+    let verb = if args.dry_run { "would write" } else { "wrote" };
+    if failed.is_empty() {
+        eprintln!("{verb} {written} .pub file(s); the encrypted files are unchanged");
+        return Ok(0);
+    }
+    eprintln!("{verb} {written} .pub file(s); {} failed:", failed.len());
+    for f in &failed {
+        eprintln!("  - {f}");
+    }
+    Ok(1)
+}
+
 /// Ask before replacing existing files, on a terminal only; elsewhere --yes is required.
 fn confirm(rotating: &[&str]) -> Result<bool> {
     let list = rotating.join(", ");
@@ -315,12 +406,8 @@ impl Run<'_> {
             .generator
             .as_ref()
             .expect("planned rules have a generator");
-        if g.has_public_half() && self.rules.secrets.contains_key(&shown_public(rule)) {
-            return Err(Error::new(format!(
-                "its public half would be written to {}, which is another rule's encrypted \
-                 file; rename one of them",
-                shown_public(rule)
-            )));
+        if g.has_public_half() {
+            public_clash(self.rules, rule)?;
         }
         let deps = self.dependencies(rule, g.dependencies())?;
         let made = generate::make(rule, g, &deps, &self.rules.dir)?;

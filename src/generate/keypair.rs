@@ -84,6 +84,70 @@ fn age_x25519() -> KeyPair {
     }
 }
 
+/// The public half of a key pair's private key, as `make` writes it (one line, no newline),
+/// for rewriting a lost or stale `.pub`. Derived from the private key itself, never taken
+/// from a public copy stored beside it. The error says what `secret` is not.
+pub fn public_of(kind: KeyKind, secret: &[u8]) -> Result<String> {
+    let not = |what: &str| {
+        Error::new(format!(
+            "it does not hold {what}, which its generator makes; was it set by hand? Rotate it \
+             with `secrets generate --force`"
+        ))
+    };
+    match kind {
+        KeyKind::SshEd25519 => {
+            let what = "an unencrypted OpenSSH ed25519 private key";
+            let key = ssh_key::PrivateKey::from_openssh(secret).map_err(|_| not(what))?;
+            let ssh_key::private::KeypairData::Ed25519(pair) = key.key_data() else {
+                return Err(not(what));
+            };
+            if key.is_encrypted() {
+                return Err(not(what));
+            }
+            let public = ssh_key::public::Ed25519PublicKey::from(&pair.private);
+            ssh_key::PublicKey::new(public.into(), key.comment())
+                .to_openssh()
+                .map_err(|e| Error::new(format!("cannot write its public key: {e}")))
+        }
+        KeyKind::Wireguard => {
+            let what = "a WireGuard private key (44 base64 characters)";
+            let text = trimmed(secret);
+            let b64 = base64::engine::general_purpose::STANDARD;
+            let mut bytes = Zeroizing::new([0u8; 32]);
+            match b64.decode_slice(text, &mut bytes[..]) {
+                Ok(32) if text.len() == 44 => {}
+                _ => return Err(not(what)),
+            }
+            let secret = x25519_dalek::StaticSecret::from(*bytes);
+            Ok(b64.encode(x25519_dalek::PublicKey::from(&secret).as_bytes()))
+        }
+        KeyKind::Age => {
+            let what = "an age identity (AGE-SECRET-KEY-1…)";
+            // age-keygen's own files carry `#` comment lines; accept those too.
+            let text = std::str::from_utf8(secret).map_err(|_| not(what))?;
+            let mut lines =
+                (text.lines().map(str::trim)).filter(|l| !l.is_empty() && !l.starts_with('#'));
+            let (Some(line), None) = (lines.next(), lines.next()) else {
+                return Err(not(what));
+            };
+            let id: age::x25519::Identity = line.parse().map_err(|_| not(what))?;
+            Ok(id.to_public().to_string())
+        }
+    }
+}
+
+fn trimmed(b: &[u8]) -> &[u8] {
+    let end = b
+        .iter()
+        .rposition(|c| !c.is_ascii_whitespace())
+        .map_or(0, |i| i + 1);
+    let start = b[..end]
+        .iter()
+        .position(|c| !c.is_ascii_whitespace())
+        .unwrap_or(end);
+    &b[start..end]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -113,5 +177,29 @@ mod tests {
         let k = ssh_key::PrivateKey::from_openssh(&kp.secret[..]).unwrap();
         assert_eq!(k.public_key().to_openssh().unwrap(), kp.public);
         assert!(kp.public.starts_with("ssh-ed25519 ") && kp.public.ends_with(" host-key.age"));
+    }
+
+    #[test]
+    fn public_of_gives_what_make_wrote() {
+        for kind in [KeyKind::SshEd25519, KeyKind::Wireguard, KeyKind::Age] {
+            let kp = make(kind, "web1.age").unwrap();
+            assert_eq!(public_of(kind, &kp.secret).unwrap(), kp.public);
+        }
+    }
+
+    #[test]
+    fn public_of_refuses_another_kind() {
+        let age = make(KeyKind::Age, "").unwrap();
+        let wg = make(KeyKind::Wireguard, "").unwrap();
+        let e = public_of(KeyKind::Wireguard, &age.secret).unwrap_err();
+        assert!(
+            e.message()
+                .contains("does not hold a WireGuard private key"),
+            "{e}"
+        );
+        let e = public_of(KeyKind::SshEd25519, &wg.secret).unwrap_err();
+        assert!(e.message().contains("unencrypted OpenSSH ed25519"), "{e}");
+        let e = public_of(KeyKind::Age, b"# x\nAGE-SECRET-KEY-1\nAGE-SECRET-KEY-2\n").unwrap_err();
+        assert!(e.message().contains("an age identity"), "{e}");
     }
 }

@@ -1,12 +1,14 @@
 //! Generators: secrets that `secrets generate` creates from a rule's `generator` (parsed in
 //! `rules::generator`), one module per kind family: `text` (alnum, hex, base64), `passphrase`
-//! (with its word list), `keypair` (ssh-ed25519, wireguard, age) and `command` (derived values).
+//! (with its word list), `keypair` (ssh-ed25519, wireguard, age) and `command` (derived values);
+//! `public` rewrites a key pair's `.pub` from its private key.
 //! Generating needs no private key: only the command kind may need one, to read its
 //! dependencies. Every value comes from the OS random source and lives in wiped buffers.
 
 pub mod command;
 mod keypair;
 mod passphrase;
+pub mod public;
 mod text;
 
 use std::path::{Path, PathBuf};
@@ -99,8 +101,9 @@ pub fn public_half_problems(rules: &Rules) -> Vec<(String, String)> {
             name.clone(),
             format!(
                 "its public half {shown} {why}; configurations that reference it break. Recreate \
-                 it from the private key, or make a new key pair with `secrets generate --force \
-                 {name}` (this rotates the key)"
+                 it from the private key with `secrets generate --public {name}` (needs an \
+                 identity), or make a new key pair with `secrets generate --force {name}` (this \
+                 rotates the key)"
             ),
         ));
     }
@@ -120,6 +123,17 @@ fn is_public_key(kind: KeyKind, text: &str) -> bool {
         }
         KeyKind::Age => text.parse::<age::x25519::Recipient>().is_ok(),
     }
+}
+
+/// How to create the missing file of `rule`, as the command to run: `secrets generate NAME`
+/// when its rule has a generator, else `secrets edit NAME` (for `check`'s "missing" message).
+pub fn create_command(rule: &Rule) -> String {
+    let verb = if rule.generator.is_some() {
+        "generate"
+    } else {
+        "edit"
+    };
+    format!("secrets {verb} {}", rule.name)
 }
 
 /// Used by `secrets generate` for messages: the error for a rule, named.

@@ -10,6 +10,7 @@ mod common;
 mod command;
 mod force;
 mod kinds;
+mod public;
 mod runs;
 
 use std::path::{Path, PathBuf};

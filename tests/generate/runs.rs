@@ -246,3 +246,44 @@ fn pub_over_another_rule_and_no_generators() {
         "{stderr}"
     );
 }
+
+/// `check` says how to create a missing file: `secrets generate NAME` when its rule has a
+/// generator, `secrets edit NAME` otherwise.
+#[test]
+#[ignore = "enable with the src/cmd/check.rs change in notes/h9-genfix.md (check is another helper's file)"]
+fn check_suggests_generate_for_a_missing_file_with_a_generator() {
+    let f = Fixture::new(&rules(&[
+        rule("made.age", r#""alnum""#),
+        r#""manual.age": {"publicKeys": ["alice"]}"#.to_string(),
+    ]));
+    let out = f
+        .repo
+        .cmd()
+        .args(["check", "--json"])
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let message = |file: &str| {
+        report["problems"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["file"] == file && p["kind"] == "missing")
+            .unwrap_or_else(|| panic!("no missing problem for {file}: {report}"))["message"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let made = message("made.age");
+    assert!(
+        made.contains("create it with `secrets generate made.age` or remove its rule"),
+        "{made}"
+    );
+    let manual = message("manual.age");
+    assert!(
+        manual.contains("create it with `secrets edit manual.age` or remove its rule"),
+        "{manual}"
+    );
+}
