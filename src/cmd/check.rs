@@ -132,7 +132,7 @@ pub fn check(flag: &RulesFlag, verbose: bool) -> Report {
     let states = par_map(&list, 0, |r| assess_file(r, &lockfile, &known));
     let none_exist = !list.is_empty() && states.iter().all(|s| matches!(s, State::Missing));
     for (rule, state) in list.iter().zip(states) {
-        file_problems(&rule.name, state, &mut problems);
+        file_problems(rule, state, &mut problems);
     }
     if none_exist {
         // Said once, beside each missing file: where check looked, and why none may be there.
@@ -194,14 +194,16 @@ fn unloadable_rules(flag: &RulesFlag, e: crate::Error) -> Report {
 }
 
 /// What is wrong with one file listed in the rules.
-fn file_problems(name: &str, state: State, problems: &mut Vec<Problem>) {
+fn file_problems(rule: &crate::rules::Rule, state: State, problems: &mut Vec<Problem>) {
+    let name = &rule.name;
     match state {
         State::Missing => problems.push(Problem::new(
             "missing",
             name,
             format!(
-                "listed in the rules but the file does not exist; create it with `secrets edit \
-                 {name}` or remove its rule"
+                "listed in the rules but the file does not exist; create it with `{}` or \
+                 remove its rule",
+                crate::generate::create_command(rule)
             ),
         )),
         State::Invalid(why) => problems.push(Problem::new(

@@ -250,7 +250,6 @@ fn pub_over_another_rule_and_no_generators() {
 /// `check` says how to create a missing file: `secrets generate NAME` when its rule has a
 /// generator, `secrets edit NAME` otherwise.
 #[test]
-#[ignore = "enable with the src/cmd/check.rs change in notes/h9-genfix.md (check is another helper's file)"]
 fn check_suggests_generate_for_a_missing_file_with_a_generator() {
     let f = Fixture::new(&rules(&[
         rule("made.age", r#""alnum""#),
