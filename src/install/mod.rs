@@ -20,6 +20,7 @@ mod buildcheck;
 mod commit;
 mod compare;
 mod decrypt;
+mod documents;
 mod generation;
 mod genfs;
 mod links;

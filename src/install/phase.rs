@@ -14,6 +14,7 @@ use crate::par;
 use super::commit;
 use super::compare::Change;
 use super::decrypt;
+use super::documents::Documents;
 use super::generation::{self, Gen};
 use super::genfs;
 use super::manifest::{ItemKind, ItemSpec, PhaseKind, Plan};
@@ -42,6 +43,8 @@ pub struct Run<'a> {
 pub struct Across {
     pub requests: Requests,
     pub handoff: Handoff,
+    /// Structured documents, each decrypted once per run.
+    pub documents: Documents,
     /// A generation whose owners wait for `--phase owners` was switched to.
     pub deferred: bool,
 }
@@ -60,8 +63,12 @@ pub fn run(run: &Run, phase: PhaseKind, report: &mut Report, across: &mut Across
         user_mode: run.plan.user_mode,
         defer_owners: run.defer_owners && phase == PhaseKind::Main,
     };
-    let sec_out = write_secrets(run, &ctx, &work, &sec_own);
-    let tpl_out = render_templates(run, &ctx, &work, &sec_out, tpl_own, &across.handoff);
+    across
+        .documents
+        .load(work.secrets.iter().chain(&work.extra).copied(), run.ids);
+    let docs = &across.documents;
+    let sec_out = write_secrets(run, &ctx, &work, &sec_own, docs);
+    let tpl_out = render_templates(run, &ctx, &work, &sec_out, tpl_own, &across.handoff, docs);
     let mut items = placed(&work, sec_out, tpl_out);
     hand_over(&items, &work.wanted_later, &mut across.handoff);
     report_failures(&items, run.dry_run, report);
@@ -163,11 +170,17 @@ fn next_generation(
 }
 
 /// Decrypt each secret and write it (or carry over its previous value), in parallel.
-fn write_secrets(run: &Run, ctx: &Ctx, work: &PhaseItems, owners: &[Owners]) -> Vec<Outcome> {
+fn write_secrets(
+    run: &Run,
+    ctx: &Ctx,
+    work: &PhaseItems,
+    owners: &[Owners],
+    docs: &Documents,
+) -> Vec<Outcome> {
     let indexed: Vec<usize> = (0..work.secrets.len()).collect();
     par::par_map(&indexed, decrypt::threads(), |&i| {
         let s = work.secrets[i];
-        let value = decrypt::decrypt(s, run.ids);
+        let value = docs.value(s, run.ids);
         write::place(ctx, &s.item, value, owners[i].clone(), work.keeps_value(s))
     })
 }
@@ -180,8 +193,9 @@ fn render_templates(
     sec_out: &[Outcome],
     owners: Vec<Owners>,
     handoff: &Handoff,
+    docs: &Documents,
 ) -> Vec<Outcome> {
-    let extra_values = decrypt::all(&work.extra, run.ids);
+    let extra_values = docs.values(&work.extra, run.ids);
     let values = template_inputs(work, sec_out, &extra_values, handoff);
     work.templates
         .iter()

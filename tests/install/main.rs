@@ -3,7 +3,8 @@
 //! full name (`files::modes_owners_nested_custom_and_copy`). The tests are grouped by concern:
 //! files (what an install writes), generations (the switch and what survives a failure),
 //! phases (the users phase and user mode), owners (agenix's order: every secret before users,
-//! owners after) and identities (including age plugins).
+//! owners after), identities (including age plugins) and structured (values taken by key out
+//! of JSON, YAML, dotenv and INI documents).
 // Linux only: unshare, mount(8), /proc/self/mountinfo and inotify.
 #![cfg(target_os = "linux")]
 
@@ -17,6 +18,7 @@ mod generations;
 mod identities;
 mod owners;
 mod phases;
+mod structured;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;

@@ -15,6 +15,7 @@ use serde::Deserialize;
 
 use crate::error::{Error, Result};
 use crate::keys::Recipient;
+use crate::structured::{Format, KeyPath};
 
 pub use super::own::Principal;
 use super::template::Segment;
@@ -143,6 +144,17 @@ impl ItemSpec {
 pub struct SecretSpec {
     pub item: ItemSpec,
     pub file: PathBuf,
+    /// What the decrypted file is, and `key` the value taken out of it (whole: the file).
+    pub format: Format,
+    pub key: KeyPath,
+}
+
+impl SecretSpec {
+    /// Does this secret take its value out of a document (rather than being the whole file)?
+    /// Such files are decrypted once per install, however many secrets read them.
+    pub fn is_structured(&self) -> bool {
+        self.format != Format::Binary
+    }
 }
 
 #[derive(Clone, Debug)]

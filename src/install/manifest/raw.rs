@@ -64,6 +64,9 @@ fn d_mode() -> String {
 fn d_root() -> String {
     "0".into()
 }
+fn d_format() -> String {
+    "binary".into()
+}
 fn d_true() -> bool {
     true
 }
@@ -73,6 +76,13 @@ fn d_true() -> bool {
 pub(super) struct RawSecret {
     pub(super) name: Option<String>,
     pub(super) file: String,
+    /// What the decrypted file is (`binary`, `json`, `yaml`, `dotenv`, `ini`); absent in
+    /// manifests written before structured secrets, which meant the whole file.
+    #[serde(default = "d_format")]
+    pub(super) format: String,
+    /// The value to take out of the document; empty for the whole file.
+    #[serde(default)]
+    pub(super) key: String,
     pub(super) path: Option<String>,
     #[serde(default = "d_mode")]
     pub(super) mode: String,

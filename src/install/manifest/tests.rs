@@ -112,3 +112,27 @@ fn shared_destination_and_prefix() {
         .unwrap_err();
     assert!(e.message().contains("owned by root"), "{e}");
 }
+
+/// Manifests written before structured secrets (no `format`, no `key`) mean the whole file;
+/// a format and key are parsed at load, and a key the format cannot take is refused there.
+#[test]
+fn format_and_key_default_to_the_whole_file() {
+    use crate::structured::Format;
+    let p = m(r#""secrets": {"a": {"file": "/x"}}"#).unwrap();
+    assert_eq!(p.secrets[0].format, Format::Binary);
+    assert!(p.secrets[0].key.is_whole() && !p.secrets[0].is_structured());
+    let p =
+        m(r#""secrets": {"a": {"file": "/x", "format": "yaml", "key": "db.password"}}"#).unwrap();
+    assert_eq!(p.secrets[0].format, Format::Yaml);
+    assert_eq!(p.secrets[0].key.as_str(), "db.password");
+    assert!(p.secrets[0].is_structured());
+    let e = m(r#""secrets": {"a": {"file": "/x", "format": "ini", "key": "a.b.c"}}"#).unwrap_err();
+    assert!(
+        e.message()
+            .starts_with("secret \"a\": ini key `a.b.c`: an ini key is"),
+        "{e}"
+    );
+    let e =
+        m(r#""secrets": {"a": {"file": "/x", "format": "yaml", "key": "a\u0007"}}"#).unwrap_err();
+    assert!(e.message().contains("secret \"a\" key"), "{e}");
+}

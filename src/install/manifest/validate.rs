@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use crate::error::{Error, Result};
 use crate::keys::Recipient;
+use crate::structured::{Format, KeyPath};
 
 use super::super::template;
 use super::fields::{check_name, check_unit, expand, parse_mode};
@@ -97,6 +98,8 @@ fn check_texts(raw: &RawManifest) -> Result<()> {
             ("owner", Some(&s.owner)),
             ("group", Some(&s.group)),
             ("file", Some(&s.file)),
+            ("format", Some(&s.format)),
+            ("key", Some(&s.key)),
         ];
         (a, ItemKind::Secret, fields.to_vec())
     });
@@ -216,7 +219,15 @@ fn secret(plan: &Plan, attr: &str, s: &RawSecret) -> Result<SecretSpec> {
         return Err(Error::new(format!("{item}: \"file\" is empty")));
     }
     let file = expand(&s.file, um, &format!("{item} file"))?;
-    Ok(SecretSpec { item: spec, file })
+    // At load, so a wrong format or key fails before anything is decrypted.
+    let format: Format = s.format.parse().map_err(|e: Error| e.context(&item))?;
+    let key = KeyPath::parse_for(format, &s.key).map_err(|e| e.context(&item))?;
+    Ok(SecretSpec {
+        item: spec,
+        file,
+        format,
+        key,
+    })
 }
 
 /// One template: the fields all items have, then its content (placeholders of `known`
