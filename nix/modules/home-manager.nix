@@ -90,7 +90,7 @@ in
     secrets = mkOption {
       type = types.attrsOf (
         shared.secretType {
-          inherit (cfg) secretsDir;
+          inherit (cfg) secretsDir defaultFile;
           system = false;
         }
       );
@@ -109,6 +109,7 @@ in
     };
     placeholder = shared.placeholderOption cfg.secrets;
     plugins = shared.pluginsOption;
+    defaultFile = shared.defaultFileOption;
     identityPaths = mkOption {
       type = types.listOf types.path;
       default = [

@@ -35,7 +35,7 @@ in
     secrets = mkOption {
       type = types.attrsOf (
         shared.secretType {
-          inherit (cfg) secretsDir secretsDirForUsers;
+          inherit (cfg) secretsDir secretsDirForUsers defaultFile;
           users = config.users.users;
         }
       );
@@ -107,6 +107,7 @@ in
       description = "The `secrets` package whose installer decrypts the secrets.";
     };
     plugins = shared.pluginsOption;
+    defaultFile = shared.defaultFileOption;
     secretsDirForUsers = mkOption {
       # As secretsDir (agenix's type): an absolute path, kept a string in the manifest.
       type = types.path;

@@ -96,6 +96,26 @@ rec {
     };
   };
 
+  # The `format`s a secret may have (the installer's `structured::Format`).
+  structuredFormats = [
+    "binary"
+    "json"
+    "yaml"
+    "dotenv"
+    "ini"
+  ];
+
+  # `age.defaultFile`, on every platform.
+  defaultFileOption = mkOption {
+    type = types.nullOr types.path;
+    default = null;
+    example = literalExpression "./secrets/host.yaml.age";
+    description = ''
+      The encrypted file of every `age.secrets.<name>` that does not set `file`,
+      so that many secrets can take values (`format`, `key`) from one document.
+    '';
+  };
+
   # Options of one `age.secrets.<name>`. `system` = false drops owner/group and
   # the users phase (home-manager: everything belongs to the user).
   secretType =
@@ -104,6 +124,8 @@ rec {
       secretsDirForUsers ? null,
       users ? { },
       system ? true,
+      # `age.defaultFile`: every secret's `file` unless it sets its own.
+      defaultFile ? null,
     }:
     types.submodule (
       { config, name, ... }:
@@ -119,12 +141,40 @@ rec {
                 slashes ("a/b/c") to create subdirectories.
               '';
             };
-            file = mkOption {
-              type = types.path;
+            file =
+              mkOption {
+                type = types.path;
+                description = ''
+                  The age-encrypted file. Use a path to a `.age` file in your
+                  configuration (it is copied to the store, which is fine: it is
+                  ciphertext) or a string naming a file in the store. Defaults to
+                  `age.defaultFile` when that is set.
+                '';
+              }
+              // lib.optionalAttrs (defaultFile != null) {
+                default = defaultFile;
+                defaultText = literalExpression "config.age.defaultFile";
+              };
+            format = mkOption {
+              type = types.enum structuredFormats;
+              default = "binary";
+              example = "yaml";
               description = ''
-                The age-encrypted file. Use a path to a `.age` file in your
-                configuration (it is copied to the store, which is fine: it is
-                ciphertext) or a string naming a file in the store.
+                What the decrypted file is: `binary` (the whole file is the secret)
+                or a `json`, `yaml`, `dotenv` or `ini` document, out of which `key`
+                takes one value.
+              '';
+            };
+            key = mkOption {
+              type = types.str;
+              default = "";
+              example = "db.password";
+              description = ''
+                The value to install out of the document (see `format`): for JSON
+                and YAML a path like `db.password` or `servers[0].token` (a dot
+                inside a name is written `\.`: `"a\\.b"` in a Nix string), for
+                dotenv the variable name, for INI `section.key`. Empty: the whole
+                file.
               '';
             };
             path = mkOption {
@@ -268,7 +318,10 @@ rec {
             reloadUnits
             ;
         }
-        // lib.optionalAttrs system { inherit (s) owner group neededForUsers; };
+        // lib.optionalAttrs system { inherit (s) owner group neededForUsers; }
+        # Only when set, so a manifest without structured secrets is what it always was.
+        // lib.optionalAttrs (s.format != "binary") { inherit (s) format; }
+        // lib.optionalAttrs (s.key != "") { inherit (s) key; };
       templateEntry =
         _: t:
         {
@@ -372,6 +425,11 @@ rec {
         "age.secrets.${n}.symlink = false has no effect with the default path (${s.path}): the file is in the current generation of decrypted secrets, reached through ${stableDirOf s}, which is itself the link switched on every activation, so there is no separate copy to make. Remove symlink = false, or set age.secrets.${n}.path outside ${stableDirOf s} to get a copy there."
       ) (filterAttrs (_: s: !s.symlink && s.path == "${stableDirOf s}/${s.name}") cfg.secrets);
       hasSecrets = cfg.secrets != { } || cfg.templates != { };
+      # The installer refuses these too, but only at activation.
+      keyAssertions = mapAttrsToList (n: s: {
+        assertion = s.format != "binary" || s.key == "";
+        message = "age.secrets.${n}.key = \"${s.key}\": a binary secret is the whole file and takes no key; set age.secrets.${n}.format to the document's format (json, yaml, dotenv or ini).";
+      }) cfg.secrets;
     in
     {
       assertions =
@@ -386,7 +444,8 @@ rec {
         ++ validate.itemAssertions {
           inherit (cfg) secrets templates;
           inherit userMode;
-        };
+        }
+        ++ keyAssertions;
       warnings =
         symlinkWarnings
         ++ mapAttrsToList (

@@ -173,4 +173,5 @@ mod nixos;
 mod packaging;
 mod readme_options;
 mod stub_fidelity;
+mod structured;
 mod validation;
