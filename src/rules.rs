@@ -47,6 +47,9 @@ pub struct Rule {
     pub armor: bool,
     /// How `secrets generate` creates the file (see `generator`).
     pub generator: Option<generator::Generator>,
+    /// What the decrypted file is (`format`): `edit` refuses to save a document that does not
+    /// parse, `decrypt --key` reads it so. None: from the file name, else binary.
+    pub format: Option<crate::structured::Format>,
 }
 
 #[derive(Debug)]

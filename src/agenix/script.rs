@@ -149,6 +149,8 @@ fn run(args: Vec<OsString>) -> Result<i32> {
         let args = DecryptArgs {
             file,
             output: None,
+            key: None,
+            format: None,
             rules,
             identity,
         };

@@ -1,4 +1,4 @@
-//! `secrets decrypt FILE [-o OUT]`.
+//! `secrets decrypt FILE [-o OUT] [--key KEY [--format FORMAT]]`.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -15,13 +15,23 @@ Examples:
   secrets decrypt db.age              print the secret on stdout
   secrets decrypt db.age -o db.txt    write it to db.txt, created 0600
   secrets decrypt -i ~/.ssh/deploy db.age
-                                      decrypt with this key only")]
+                                      decrypt with this key only
+  secrets decrypt app.yaml.age --key db.password
+                                      print one value of a YAML document")]
 pub struct DecryptArgs {
     /// The encrypted file (a path, or its name in the rules).
     pub file: PathBuf,
     /// Write the plaintext to this file (created 0600) instead of stdout.
     #[arg(short, long, value_name = "OUT")]
     pub output: Option<PathBuf>,
+    /// Only this value of a JSON, YAML, dotenv or INI document (`db.password`,
+    /// `servers[0].token`, `DB_PASSWORD`, `section.key`), exactly as it is installed.
+    #[arg(long, value_name = "KEY")]
+    pub key: Option<String>,
+    /// The document's format (json, yaml, dotenv, ini); default: the rule's `format`, else
+    /// the file name (`app.yaml.age`).
+    #[arg(long, value_name = "FORMAT", value_parser = super::document::parse_format)]
+    pub format: Option<crate::structured::Format>,
     #[command(flatten)]
     pub rules: RulesFlag,
     #[command(flatten)]
@@ -39,11 +49,16 @@ pub fn run(args: &DecryptArgs, g: &Global) -> Result<i32> {
             args.file.display()
         )));
     }
+    let shown = args.file.display().to_string();
+    let sel = super::document::selection(args.key.as_deref(), args.format, &rule, &shown)?;
     let ids = args.identity.load()?;
     let plain = crate::store::decrypt_rule(&rule, &ids).map_err(|e| {
-        let shown = args.file.display().to_string();
         crate::readers::explain(e, &shown, &rule, &rules, &ids, &args.identity.identities)
     })?;
+    let plain = match &sel {
+        Some(sel) => super::document::take(sel, &plain, &shown)?,
+        None => plain,
+    };
     match &args.output {
         Some(out) => fs::atomic_write(out, &plain, 0o600)?,
         None => {

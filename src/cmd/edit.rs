@@ -97,6 +97,11 @@ pub fn run(args: &EditArgs, g: &Global) -> Result<i32> {
     };
 
     let keep = matches!(source, Source::Keep);
+    // A document that does not parse is not saved; on a terminal the editor opens again.
+    let reopen_with = match &source {
+        Source::Editor(argv) if std::io::stdin().is_terminal() => Some(argv.clone()),
+        _ => None,
+    };
     let new = match source {
         // A wiped copy: `old` is still compared below (and wiped on drop).
         Source::Keep => match old.clone() {
@@ -119,6 +124,19 @@ pub fn run(args: &EditArgs, g: &Global) -> Result<i32> {
             }
         },
         Source::Stdin | Source::Replace => read_stdin(&shown.to_string())?,
+    };
+    let new = match super::document::of_rule(&rule) {
+        // `:` re-encrypts what is there (a rekey), parsed or not.
+        Some(format) if !keep => {
+            let name = rule.name.as_str();
+            let reopen = reopen_with.map(|argv| {
+                move |text: &[u8]| {
+                    edit_in_editor(argv.clone(), name, Some(text), args.allow_disk_tmp)
+                }
+            });
+            super::document::checked(format, &shown.to_string(), new, reopen)?
+        }
+        _ => new,
     };
 
     if old.as_ref().is_some_and(|o| o.as_slice() == new.as_slice()) && !keep {

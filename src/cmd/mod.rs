@@ -11,6 +11,7 @@
 pub mod check;
 pub mod completions;
 pub mod decrypt;
+mod document;
 pub mod edit;
 pub mod encrypt;
 pub mod generate;

@@ -17,7 +17,7 @@ use crate::names::escaped;
 /// The attributes of a secrets.nix rule that are evaluated and read; any other is ignored
 /// (never evaluated), as agenix does. A new per-rule attribute is added here and read in
 /// `nix_rule`.
-pub(super) const KNOWN_ATTRS: &[&str] = &["publicKeys", "armor", "generator"];
+pub(super) const KNOWN_ATTRS: &[&str] = &["publicKeys", "armor", "generator", "format"];
 
 /// Where eval.nix puts the type of a value JSON cannot carry (a function, a path).
 pub(super) const TYPE_MARK: &str = "secrets-nix-type";
@@ -28,6 +28,8 @@ pub(super) struct RawRule {
     pub armor: bool,
     /// Checked in `resolve` (see `generator::parse`).
     pub generator: Option<Value>,
+    /// What the decrypted file is (`structured::Format`'s names); checked in `resolve`.
+    pub format: Option<Value>,
 }
 
 #[derive(Default)]
@@ -61,6 +63,7 @@ struct JsonRule {
     #[serde(default)]
     armor: bool,
     generator: Option<Value>,
+    format: Option<Value>,
 }
 
 pub(super) fn parse_json(text: &str) -> Result<Raw> {
@@ -75,6 +78,7 @@ pub(super) fn parse_json(text: &str) -> Result<Raw> {
             public_keys: r.public_keys,
             armor: r.armor,
             generator: r.generator,
+            format: r.format,
         };
         (k, rule)
     });
@@ -219,10 +223,12 @@ fn nix_rule(name: &str, rule: NixRule, thrown: &mut Thrown) -> Result<RawRule, S
         }
     };
     let generator = value("generator")?;
+    let format = value("format")?;
     Ok(RawRule {
         public_keys,
         armor,
         generator,
+        format,
     })
 }
 

@@ -82,6 +82,14 @@ pub(super) fn resolve(raw: Raw, dir: &Path) -> Resolved {
                 continue;
             }
         };
+        let format = match rule.format.as_ref().map(format_attr) {
+            None => None,
+            Some(Ok(f)) => Some(f),
+            Some(Err(e)) => {
+                broken(name, format!("secret \"{name}\": format: {e}"));
+                continue;
+            }
+        };
         match recipients(name, &rule.public_keys, &out.keys, &raw.groups) {
             Ok(recips) => {
                 let rule = Rule {
@@ -90,6 +98,7 @@ pub(super) fn resolve(raw: Raw, dir: &Path) -> Resolved {
                     recipients: recips,
                     armor: rule.armor,
                     generator,
+                    format,
                 };
                 out.secrets.insert(norm, rule);
             }
@@ -234,4 +243,13 @@ fn check_ref_names(raw: &Raw) -> Vec<String> {
         .filter_map(|(what, n)| crate::names::check(n, what).err())
         .map(|e| e.message().to_string())
         .collect()
+}
+
+/// A rule's `format`: one of the structured formats' names (`edit` checks the document parses
+/// before it saves, and `decrypt --key` reads it so).
+fn format_attr(v: &serde_json::Value) -> Result<crate::structured::Format, String> {
+    match v.as_str() {
+        Some(s) => s.parse().map_err(|e: crate::Error| e.message().to_string()),
+        None => Err("not a string; write one of binary, json, yaml, dotenv, ini".into()),
+    }
 }
