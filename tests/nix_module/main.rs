@@ -172,6 +172,6 @@ mod home_manager;
 mod nixos;
 mod packaging;
 mod readme_options;
-mod stub_fidelity;
 mod structured;
+mod stub_fidelity;
 mod validation;
