@@ -217,7 +217,10 @@ in
         .stderr(Stdio::piped());
         let mut child = c.spawn().unwrap();
         if let Some(data) = stdin {
-            child.stdin.take().unwrap().write_all(data).unwrap();
+            // A child that fails before reading its input (a usage error) closes the pipe.
+            if let Err(e) = child.stdin.take().unwrap().write_all(data) {
+                assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe, "{e}");
+            }
         }
         let out = child.wait_with_output().unwrap();
         Out {
