@@ -5,10 +5,14 @@
 
 use crate::header::Header;
 
-use super::manifest::{Plan, SecretSpec};
+use std::path::Path;
+
+use super::manifest::Plan;
 use super::report::Report;
 
-pub fn run(plan: &Plan, report: &mut Report) {
+/// `files`: each secret's file and how to name it (`age.secrets.db.file`), also those whose
+/// item has other errors, so that one run reports everything.
+pub fn run(plan: &Plan, files: &[(String, std::path::PathBuf)], report: &mut Report) {
     let host_tags: Vec<([u8; 4], &str)> = plan
         .host_keys
         .iter()
@@ -21,37 +25,35 @@ pub fn run(plan: &Plan, report: &mut Report) {
         );
     }
     let host_fps: Vec<&str> = host_tags.iter().map(|(_, f)| *f).collect();
-    for s in &plan.secrets {
-        check_secret(s, &host_tags, &host_fps, report);
+    for (at, f) in files {
+        check_secret(at, f, &host_tags, &host_fps, report);
     }
 }
 
-/// One secret's file: readable here, an age file, not passphrase-encrypted, and (with host
+/// One secret's file (`at` names it: `age.secrets.db.file`, or `secret "db"`): readable here, an age file, not passphrase-encrypted, and (with host
 /// keys) encrypted to one of them.
 fn check_secret(
-    s: &SecretSpec,
+    at: &str,
+    f: &Path,
     host_tags: &[([u8; 4], &str)],
     host_fps: &[&str],
     report: &mut Report,
 ) {
-    let f = &s.file;
     let data = match crate::fs::read_regular(f) {
         Ok(d) => d,
         // The build sandbox only sees store paths; a file given as a string elsewhere is
         // checked when it is installed.
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && !f.starts_with("/nix/store") => {
             report.warn(format!(
-                "secret {:?}: {} does not exist here (outside /nix/store, so not checked at \
+                "{at}: {} does not exist here (outside /nix/store, so not checked at \
                  build time)",
-                s.item.attr,
                 f.display()
             ));
             return;
         }
         Err(e) => {
             report.error(format!(
-                "secret {:?}: cannot read {}: {}",
-                s.item.attr,
+                "{at}: cannot read {}: {}",
                 f.display(),
                 crate::error::describe_io(&e)
             ));
@@ -61,21 +63,20 @@ fn check_secret(
     let header = match Header::parse(&data) {
         Ok(h) => h,
         Err(e) => {
-            report.error(format!("secret {:?}: {}: {e}", s.item.attr, f.display()));
+            report.error(format!("{at}: {}: {e}", f.display()));
             return;
         }
     };
     if header.is_scrypt() {
         report.error(format!(
-            "secret {:?}: {} is passphrase-encrypted (age -p) and cannot be decrypted at \
+            "{at}: {} is passphrase-encrypted (age -p) and cannot be decrypted at \
              activation; re-encrypt it to the host's key with `secrets rekey`",
-            s.item.attr,
             f.display()
         ));
         return;
     }
     if let Some(why) = header.malformed_stanza() {
-        report.error(format!("secret {:?}: {}: {why}", s.item.attr, f.display()));
+        report.error(format!("{at}: {}: {why}", f.display()));
         return;
     }
     if host_tags.is_empty() {
@@ -91,17 +92,15 @@ fn check_secret(
         .unwrap_or_default();
     if header.opaque_stanzas().next().is_some() {
         report.warn(format!(
-            "secret {:?}: {fname} is also encrypted to X25519 or plugin recipients, which \
+            "{at}: {fname} is also encrypted to X25519 or plugin recipients, which \
              cannot be matched to a host key without the private key; cannot check that \
-             this host can decrypt it",
-            s.item.attr
+             this host can decrypt it"
         ));
         return;
     }
     report.error(format!(
-        "secret {:?}: {fname} is not encrypted to this host's key {}; add the host key to \
+        "{at}: {fname} is not encrypted to this host's key {}; add the host key to \
          the secret's recipients and run `secrets rekey`",
-        s.item.attr,
         host_fps.join(" or ")
     ));
 }

@@ -27,7 +27,8 @@ pub struct Dest<'a> {
 impl<'a> Dest<'a> {
     pub fn of(item: &'a ItemSpec) -> Dest<'a> {
         Dest {
-            attr: &item.attr,
+            // For messages: the option that declares it, where the manifest says.
+            attr: item.option.as_deref().unwrap_or(&item.attr),
             rel: &item.rel,
             symlink: item.symlink,
         }

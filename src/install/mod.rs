@@ -83,14 +83,18 @@ pub enum PhaseChoice {
 }
 
 pub fn run(opts: &Options) -> Result<i32> {
-    let plan = manifest::load(&opts.manifest)?;
     let dry_run =
         opts.dry_run || std::env::var_os("NIXOS_ACTION").is_some_and(|v| v == "dry-activate");
     let mut report = Report::new(dry_run);
     if opts.check {
-        build_check(&plan, &opts.manifest, &mut report);
+        build_check(
+            manifest::check_file(&opts.manifest),
+            &opts.manifest,
+            &mut report,
+        );
         return Ok(finish(report, opts.json));
     }
+    let plan = manifest::load(&opts.manifest)?;
     prepare(&plan, &opts.manifest, dry_run, &mut report)?;
     // From here to the end, mount included, one installer at a time: what is installed now
     // (read next) must not change under us.
@@ -133,16 +137,28 @@ pub fn run(opts: &Options) -> Result<i32> {
     Ok(finish(report, opts.json))
 }
 
-/// `--check`: the manifest (already loaded) and the encrypted files, nothing else.
-fn build_check(plan: &Plan, manifest: &Path, report: &mut Report) {
-    buildcheck::run(plan, report);
-    if !report.failed() {
-        report.info(format!(
+/// `--check`: every error of the manifest, and the encrypted files of the items that
+/// validated, nothing else; each error on its own line, then how many there are (a build log
+/// shows them all at once, not one per rebuild).
+fn build_check(checked: manifest::Checked, manifest: &Path, report: &mut Report) {
+    for e in &checked.errors {
+        report.error(e.message());
+    }
+    if let Some(plan) = &checked.plan {
+        buildcheck::run(plan, &checked.files, report);
+    }
+    let n = report.summary.errors.len();
+    match &checked.plan {
+        Some(plan) if n == 0 => report.info(format!(
             "manifest {} is valid: {} secret(s), {} template(s)",
             manifest.display(),
             plan.secrets.len(),
             plan.templates.len()
-        ));
+        )),
+        _ => report.info(format!(
+            "manifest {} is invalid: {n} error(s), each on a line above",
+            manifest.display()
+        )),
     }
 }
 

@@ -275,10 +275,14 @@ fn report_failures(items: &[Placed], dry_run: bool, report: &mut Report) {
                 _ => "; not installed (there is no previous value)",
             };
             // Templates are labelled "template NAME" already.
-            let what = match it.spec.kind {
+            let mut what = match it.spec.kind {
                 ItemKind::Template => it.spec.label(),
                 ItemKind::Secret => format!("secret {}", it.spec.label()),
             };
+            // Where to find it in the configuration.
+            if let Some(o) = &it.spec.option {
+                what = format!("{what} ({o})");
+            }
             report.error(format!("{what}: {e}{tail}"));
         }
     }

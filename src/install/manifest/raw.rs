@@ -98,6 +98,8 @@ pub(super) struct RawSecret {
     pub(super) restart_units: Vec<String>,
     #[serde(default)]
     pub(super) reload_units: Vec<String>,
+    /// The module option that declares the item (`age.secrets.db`), for messages only.
+    pub(super) option: Option<String>,
 }
 
 #[derive(Deserialize, Debug)]
@@ -118,4 +120,6 @@ pub(super) struct RawTemplate {
     pub(super) restart_units: Vec<String>,
     #[serde(default)]
     pub(super) reload_units: Vec<String>,
+    /// The module option that declares the item (`age.secrets.db`), for messages only.
+    pub(super) option: Option<String>,
 }
