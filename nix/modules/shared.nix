@@ -305,9 +305,11 @@ rec {
       allowDiskBacked ? false,
     }:
     let
+      # `option`: the option path, for the installer's messages (age.secrets.db.file).
       secretEntry =
-        _: s:
+        n: s:
         {
+          option = "age.secrets.${lib.strings.escapeNixIdentifier n}";
           inherit (s)
             name
             file
@@ -323,8 +325,9 @@ rec {
         // lib.optionalAttrs (s.format != "binary") { inherit (s) format; }
         // lib.optionalAttrs (s.key != "") { inherit (s) key; };
       templateEntry =
-        _: t:
+        n: t:
         {
+          option = "age.templates.${lib.strings.escapeNixIdentifier n}";
           inherit (t)
             name
             content

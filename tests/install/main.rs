@@ -13,6 +13,7 @@ mod common;
 #[path = "../install_support/mod.rs"]
 mod install_support;
 
+mod check;
 mod files;
 mod generations;
 mod identities;

@@ -170,6 +170,7 @@ mod agenix_readme;
 mod darwin;
 mod home_manager;
 mod nixos;
+mod option_paths;
 mod packaging;
 mod readme_options;
 mod structured;
