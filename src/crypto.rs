@@ -1,51 +1,136 @@
-//! Encrypt and decrypt in memory over the age crate, with our recipients and identities
-//! (`keys`); the header (`header`) is read first, to refuse a forged one and to pick the
-//! identities that may open it.
+//! Encrypt and decrypt over the age crate, with our recipients and identities (`keys`), as
+//! streams in constant memory (`decrypt_stream`, `copy_plain`, `sealer`) or in memory for
+//! small values (`encrypt`, `decrypt`); the header (`header`) is read first, to refuse a
+//! forged one and to pick the identities that may open it.
 
-use std::io::Write;
+use std::io::{self, Read, Write};
 
-use age::armor::{ArmoredReader, ArmoredWriter, Format};
+use age::armor::{ArmoredWriter, Format};
+use zeroize::Zeroizing;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::fs::SecretBytes;
+use crate::header::stream::{self, AgeStream, Opened};
 use crate::header::Header;
 use crate::keys::{as_refused_stanza, to_age_recipients, Identities, Recipient};
 
-/// Encrypt `plain` to `recipients`; ASCII-armored when `armor`.
-pub fn encrypt(plain: &[u8], recipients: &[Recipient], armor: bool) -> Result<Vec<u8>> {
+/// An age encryption in progress: plaintext written to it is encrypted into the inner writer
+/// one 64 KiB chunk at a time. `finish` writes the last chunk (and the armor's end).
+pub struct Sealer<W: Write>(age::stream::StreamWriter<ArmoredWriter<W>>);
+
+impl<W: Write> Write for Sealer<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush()
+    }
+}
+
+impl<W: Write> Sealer<W> {
+    /// Write the final chunk; the result is a complete age file. Dropped unfinished, what was
+    /// written is a truncated file that no reader accepts.
+    pub fn finish(self) -> io::Result<W> {
+        self.0.finish()?.finish()
+    }
+}
+
+/// Start encrypting to `recipients` into `out`; ASCII-armored when `armor`.
+pub fn sealer<W: Write>(out: W, recipients: &[Recipient], armor: bool) -> Result<Sealer<W>> {
     if recipients.is_empty() {
         return Err(Error::new("no recipients to encrypt to"));
     }
     let boxed = to_age_recipients(recipients)?;
     let enc = age::Encryptor::with_recipients(boxed.iter().map(|b| b.as_ref() as _))
         .map_err(|e| Error::new(format!("cannot encrypt: {e}")))?;
-    let mut out = Vec::with_capacity(plain.len() + 512);
     let format = if armor {
         Format::AsciiArmor
     } else {
         Format::Binary
     };
-    let fail = |e: std::io::Error| Error::new(format!("cannot encrypt: {e}"));
-    let armored = ArmoredWriter::wrap_output(&mut out, format).map_err(fail)?;
-    let mut w = enc.wrap_output(armored).map_err(fail)?;
+    let fail = |e: io::Error| Error::new(format!("cannot encrypt: {e}"));
+    let armored = ArmoredWriter::wrap_output(out, format).map_err(fail)?;
+    Ok(Sealer(enc.wrap_output(armored).map_err(fail)?))
+}
+
+/// Encrypt `plain` to `recipients` in memory; ASCII-armored when `armor`.
+pub fn encrypt(plain: &[u8], recipients: &[Recipient], armor: bool) -> Result<Vec<u8>> {
+    let mut w = sealer(Vec::with_capacity(plain.len() + 512), recipients, armor)?;
+    let fail = |e: io::Error| Error::new(format!("cannot encrypt: {e}"));
     w.write_all(plain).map_err(fail)?;
-    w.finish().and_then(|a| a.finish()).map_err(fail)?;
-    Ok(out)
+    w.finish().map_err(fail)
 }
 
-/// Decrypt a whole file in memory. The header is read first so that only identities with a
-/// matching stanza are tried (and only those may ask for a passphrase).
+/// Decrypt a whole file in memory (at most `fs::value_limit()` bytes of plaintext). The
+/// header is read first so that only identities with a matching stanza are tried (and only
+/// those may ask for a passphrase).
 pub fn decrypt(cipher: &[u8], ids: &Identities) -> Result<SecretBytes> {
-    let header =
-        Header::parse(cipher).map_err(|e| Error::of_kind(ErrorKind::Invalid, e.message()))?;
-    decrypt_with_header(cipher, &header, ids)
+    let opened =
+        stream::open(cipher).map_err(|e| Error::of_kind(ErrorKind::Invalid, e.message()))?;
+    decrypt_whole(opened, ids)
 }
 
-pub fn decrypt_with_header(
-    cipher: &[u8],
-    header: &Header,
-    ids: &Identities,
-) -> Result<SecretBytes> {
+/// Decrypt an opened file into a wiped buffer, refusing plaintext larger than
+/// `fs::value_limit()` (values held whole: edit, templates, generator inputs).
+pub fn decrypt_whole(opened: Opened, ids: &Identities) -> Result<SecretBytes> {
+    let limit = crate::fs::value_limit();
+    let hint = opened.header.payload_len;
+    let plain = decrypt_stream(opened, ids)?;
+    let buf =
+        crate::fs::read_all_wiped(plain.take(limit.saturating_add(1)), hint).map_err(damaged)?;
+    if buf.len() as u64 > limit {
+        return Err(crate::fs::value_limit_error(limit));
+    }
+    Ok(buf)
+}
+
+/// A file being decrypted: reading it yields the plaintext, each 64 KiB chunk only once it
+/// authenticated. A damaged or truncated file fails at the chunk where it is damaged, so a
+/// reader may have taken (authentic) earlier chunks by then.
+pub struct Plain<'a>(age::stream::StreamReader<AgeStream<'a>>);
+
+impl Read for Plain<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.read(buf)
+    }
+}
+
+/// The payload could not be read or does not authenticate (or, armored, its armor is broken).
+fn damaged(e: io::Error) -> Error {
+    if let Some(armor) = stream::armor_error(&e) {
+        return armor;
+    }
+    Error::of_kind(
+        ErrorKind::Corrupted,
+        format!("the encrypted payload is damaged: {e}"),
+    )
+}
+
+/// Copy `from`'s plaintext into `to` through one wiped buffer, returning the bytes copied.
+/// A failed read (a damaged chunk) is a `Corrupted` error; a failed write is `write_err`'s.
+pub fn copy_plain(
+    from: &mut Plain,
+    to: &mut dyn Write,
+    write_err: &dyn Fn(io::Error) -> Error,
+) -> Result<u64> {
+    let mut buf = Zeroizing::new(vec![0u8; stream::BUF]);
+    let mut total = 0u64;
+    loop {
+        let n = match from.read(&mut buf[..]) {
+            Ok(0) => return Ok(total),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(damaged(e)),
+        };
+        to.write_all(&buf[..n]).map_err(write_err)?;
+        total += n as u64;
+    }
+}
+
+/// Start decrypting an opened file: refuse a forged header, pick the identities with a
+/// matching stanza, unwrap the file key. The payload is read as the result is read.
+pub fn decrypt_stream<'a>(opened: Opened<'a>, ids: &Identities) -> Result<Plain<'a>> {
+    let header = &opened.header;
     // Before any identity is chosen or asked (a passphrase included): the age crate would read
     // past a malformed stanza's extra arguments, and so skip the low-order share check.
     if let Some(why) = header.malformed_stanza() {
@@ -64,32 +149,21 @@ pub fn decrypt_with_header(
     if usable.is_empty() {
         return Err(no_match(header, ids));
     }
-    let input = if header.armored {
-        crate::header::strip_leading_whitespace(cipher)
-    } else {
-        cipher
-    };
-    let dec = age::Decryptor::new_buffered(ArmoredReader::new(input))
+    let dec = age::Decryptor::new_buffered(opened.stream)
         .map_err(|e| Error::of_kind(ErrorKind::Corrupted, describe(&e)))?;
-    let mut reader = match dec.decrypt(usable.iter().map(|i| *i as &dyn age::Identity)) {
-        Ok(r) => r,
-        Err(age::DecryptError::NoMatchingKeys) => return Err(no_match(header, ids)),
+    match dec.decrypt(usable.iter().map(|i| *i as &dyn age::Identity)) {
+        Ok(r) => Ok(Plain(r)),
+        Err(age::DecryptError::NoMatchingKeys) => Err(no_match(header, ids)),
         Err(e) if as_refused_stanza(&e).is_some() => {
-            return Err(Error::of_kind(ErrorKind::Invalid, describe(&e)))
+            Err(Error::of_kind(ErrorKind::Invalid, describe(&e)))
         }
         Err(e @ age::DecryptError::KeyDecryptionFailed)
         | Err(e @ age::DecryptError::Plugin(_))
         | Err(e @ age::DecryptError::PluginResolve(_)) => {
-            return Err(Error::of_kind(ErrorKind::Key, describe(&e)))
+            Err(Error::of_kind(ErrorKind::Key, describe(&e)))
         }
-        Err(e) => return Err(Error::of_kind(ErrorKind::Corrupted, describe(&e))),
-    };
-    crate::fs::read_all_wiped(&mut reader, header.payload_len).map_err(|e| {
-        Error::of_kind(
-            ErrorKind::Corrupted,
-            format!("the encrypted payload is damaged: {e}"),
-        )
-    })
+        Err(e) => Err(Error::of_kind(ErrorKind::Corrupted, describe(&e))),
+    }
 }
 
 fn no_match(header: &Header, ids: &Identities) -> Error {

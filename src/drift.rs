@@ -13,9 +13,10 @@ use std::collections::{BTreeSet, HashMap};
 
 use serde::Serialize;
 
+use crate::error::ErrorKind;
 use crate::header::Header;
 use crate::keys::{label, Recipient};
-use crate::lockfile::{recipient_id, sha256_hex, LockFile};
+use crate::lockfile::{recipient_id, LockFile};
 use crate::rules::{Rule, Rules};
 
 /// A recipient as reported: name (from secrets.json) when known, fingerprint, key type.
@@ -135,22 +136,46 @@ pub enum State {
     /// Unreadable, not an age file, or passphrase-encrypted.
     Invalid(String),
     Present {
-        data: Vec<u8>,
+        /// SHA-256 (hex) of the file's bytes as read.
+        digest: String,
         header: Header,
         drift: Drift,
     },
 }
 
-/// Read and assess a rule's file.
-pub fn assess_file(rule: &Rule, lock: &LockFile, known: &KnownKeys) -> State {
-    let data = match crate::fs::read_regular(&rule.path) {
-        Ok(d) => d,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return State::Missing,
-        Err(e) => return State::Invalid(format!("cannot read: {}", crate::error::describe_io(&e))),
+/// A file's header and the SHA-256 (hex) of all its bytes, read in constant memory; None when
+/// it does not exist; Err says why it cannot be read or is not an age file.
+pub fn header_and_digest(path: &std::path::Path) -> Result<Option<(Header, String)>, String> {
+    let f = match crate::fs::open_path(path, true) {
+        Ok((f, _)) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("cannot read: {}", crate::error::describe_io(&e))),
     };
-    let header = match Header::parse(&data) {
+    let mut raw = crate::fs::HashingReader::new(f);
+    let read = crate::header::stream::open(&mut raw).and_then(|o| {
+        let header = o.header.clone();
+        o.drain().map(|_| header)
+    });
+    let header = match read {
         Ok(h) => h,
-        Err(e) => return State::Invalid(e.message().to_string()),
+        Err(e) if e.kind() == ErrorKind::Unreadable => {
+            return Err(format!("cannot read: {}", e.message()))
+        }
+        Err(e) => return Err(e.message().to_string()),
+    };
+    match raw.finish() {
+        Ok(digest) => Ok(Some((header, digest))),
+        Err(e) => Err(format!("cannot read: {}", crate::error::describe_io(&e))),
+    }
+}
+
+/// Read and assess a rule's file, in constant memory: its header is parsed and the rest of it
+/// read through only to hash it (and check its armor).
+pub fn assess_file(rule: &Rule, lock: &LockFile, known: &KnownKeys) -> State {
+    let (header, digest) = match header_and_digest(&rule.path) {
+        Ok(Some(read)) => read,
+        Ok(None) => return State::Missing,
+        Err(why) => return State::Invalid(why),
     };
     if header.is_scrypt() {
         return State::Invalid(
@@ -164,9 +189,9 @@ pub fn assess_file(rule: &Rule, lock: &LockFile, known: &KnownKeys) -> State {
     if let Some(why) = header.malformed_stanza() {
         return State::Invalid(why);
     }
-    let drift = assess(rule, &data, &header, lock, known);
+    let drift = assess(rule, &digest, &header, lock, known);
     State::Present {
-        data,
+        digest,
         header,
         drift,
     }
@@ -175,7 +200,7 @@ pub fn assess_file(rule: &Rule, lock: &LockFile, known: &KnownKeys) -> State {
 /// Compare a parsed file with its rule.
 pub fn assess(
     rule: &Rule,
-    data: &[u8],
+    digest: &str,
     header: &Header,
     lock: &LockFile,
     known: &KnownKeys,
@@ -188,7 +213,7 @@ pub fn assess(
     let rule_ids: BTreeSet<String> = rule.recipients.iter().map(recipient_id).collect();
 
     // 1. A lock entry for exactly these bytes is authoritative.
-    if let Some(entry) = lock.valid_entry(&rule.name, &sha256_hex(data)) {
+    if let Some(entry) = lock.valid_entry(&rule.name, digest) {
         if entry.recipients.len() == real_stanzas {
             let had: BTreeSet<&String> = entry.recipients.iter().collect();
             for r in &rule.recipients {

@@ -9,6 +9,8 @@ use base64::Engine;
 
 use crate::error::Error;
 
+pub mod stream;
+
 /// Stanza tags of the recipient types we look into.
 pub const SSH_ED25519: &str = "ssh-ed25519";
 pub const SSH_RSA: &str = "ssh-rsa";
@@ -84,7 +86,8 @@ pub struct Stanza {
 pub struct Header {
     pub armored: bool,
     pub stanzas: Vec<Stanza>,
-    /// Bytes of binary payload after the header (nonce + encrypted chunks).
+    /// Bytes of binary payload after the header (nonce + encrypted chunks). A header read
+    /// from a stream (`stream::open`) knows only the first `MIN_PAYLOAD` of them.
     pub payload_len: usize,
 }
 
@@ -133,6 +136,21 @@ impl Header {
     }
 
     fn parse_binary(data: &[u8], armored: bool) -> Result<Header, Error> {
+        let (stanzas, pos) = Self::parse_lines(data)?;
+        let payload_len = data.len() - pos;
+        // 16-byte nonce plus at least one 16-byte authenticated chunk.
+        if payload_len < MIN_PAYLOAD {
+            return Err(truncated());
+        }
+        Ok(Header {
+            armored,
+            stanzas,
+            payload_len,
+        })
+    }
+
+    /// The stanzas of a binary header at the start of `data`, and where the payload begins.
+    fn parse_lines(data: &[u8]) -> Result<(Vec<Stanza>, usize), Error> {
         let mut pos = 0usize;
         let next_line = |pos: &mut usize| -> Result<&[u8], Error> {
             if *pos >= MAX_HEADER {
@@ -200,18 +218,7 @@ impl Header {
         if stanzas.is_empty() {
             return Err(bad("invalid header: no recipient stanzas"));
         }
-        let payload_len = data.len() - pos;
-        // 16-byte nonce plus at least one 16-byte authenticated chunk.
-        if payload_len < 32 {
-            return Err(bad(
-                "truncated file: the encrypted payload is missing or cut short",
-            ));
-        }
-        Ok(Header {
-            armored,
-            stanzas,
-            payload_len,
-        })
+        Ok((stanzas, pos))
     }
 
     /// Tags of the SSH keys this file is encrypted to.
@@ -241,6 +248,13 @@ impl Header {
     pub fn is_scrypt(&self) -> bool {
         self.stanzas.iter().any(|s| s.tag == SCRYPT)
     }
+}
+
+/// 16-byte nonce plus at least one 16-byte authenticated chunk.
+const MIN_PAYLOAD: usize = 32;
+
+fn truncated() -> Error {
+    bad("truncated file: the encrypted payload is missing or cut short")
 }
 
 /// The age spec allows whitespace before an armored file, but the age crate's armor reader

@@ -1,7 +1,8 @@
 //! The repository store: the encrypted files the rules name and `secrets.lock.json` next to
-//! them. It is their one writer, and the one place that reads and decrypts one such file
-//! (`decrypt_file`; rekey decrypts what `drift` already read and checked, through the same
-//! `crypto::decrypt_with_header`).
+//! them. It is their one writer, and the one place that reads and decrypts one such file:
+//! streamed in constant memory (`decrypt_file_to`, and `restage` for rekey: decrypted
+//! straight into the new encryption), or whole for the values that must be
+//! (`decrypt_file`, bounded by `fs::value_limit`).
 //!
 //! Every write is the same transaction: take the rules directory's write guard, replace the
 //! ciphertext(s) atomically, record them in the lock file read again under the guard. So a
@@ -9,11 +10,12 @@
 //! another's lock entries. Readers (check, decrypt) need no guard: files are only ever
 //! replaced by rename.
 
+use std::io::Write;
 use std::path::Path;
 
 use crate::error::{describe_io, Error, ErrorKind, Result};
 use crate::fs::{self, SecretBytes, SyncPoints};
-use crate::header::Header;
+use crate::header::stream::Opened;
 use crate::keys::Identities;
 use crate::lockfile::{self, entry_for, Entry, LockFile};
 use crate::rules::{Rule, Rules};
@@ -52,24 +54,75 @@ impl WriteGuard {
     }
 }
 
-/// Read and decrypt an encrypted file in memory. The header is read first so that only
+/// Open an encrypted file and parse its header, reading no further. Errors have kind
+/// `Unreadable` or `NotAge` (the reason only; each caller words it with the file's name).
+fn open_file<'a>(raw: impl std::io::Read + Send + 'a) -> Result<Opened<'a>> {
+    crate::header::stream::open(raw)
+}
+
+fn open_path(path: &Path) -> Result<std::fs::File> {
+    fs::open_path(path, true)
+        .map(|(f, _)| f)
+        .map_err(|e| Error::of_kind(ErrorKind::Unreadable, describe_io(&e)))
+}
+
+/// Read and decrypt an encrypted file whole, in a wiped buffer, for the values that must be
+/// held whole (at most `fs::value_limit()` bytes). The header is read first so that only
 /// identities with a matching stanza are tried (and only those may ask for a passphrase).
 /// The error's kind says why (`Unreadable`, `NotAge`, or a decryption kind); each caller
 /// words it with the file's name.
 pub fn decrypt_file(path: &Path, ids: &Identities) -> Result<SecretBytes> {
-    let data = fs::read_regular(path)
-        .map_err(|e| Error::of_kind(ErrorKind::Unreadable, describe_io(&e)))?;
-    let header =
-        Header::parse(&data).map_err(|e| Error::of_kind(ErrorKind::NotAge, e.message()))?;
-    crate::crypto::decrypt_with_header(&data, &header, ids)
+    crate::crypto::decrypt_whole(open_file(open_path(path)?)?, ids)
 }
 
-/// Read and decrypt a rule's file, worded for the command line.
-pub fn decrypt_rule(rule: &Rule, ids: &Identities) -> Result<SecretBytes> {
+/// Decrypt an encrypted file into `out` in constant memory, one authenticated 64 KiB chunk
+/// at a time; returns the bytes written. A file damaged or cut short past its first chunk
+/// fails after `out` took the chunks before the damage: callers that must not keep a
+/// prefix write into a temporary file (`fs::atomic_write_with`). Errors as `decrypt_file`'s;
+/// a failed write is `write_err`'s.
+pub fn decrypt_file_to(
+    path: &Path,
+    ids: &Identities,
+    out: &mut dyn Write,
+    write_err: &dyn Fn(std::io::Error) -> Error,
+) -> Result<u64> {
+    let mut plain = crate::crypto::decrypt_stream(open_file(open_path(path)?)?, ids)?;
+    crate::crypto::copy_plain(&mut plain, out, write_err)
+}
+
+/// How a rule's file's errors read on the command line.
+fn rule_error(rule: &Rule, e: Error) -> Error {
     let shown = rule.path.display();
-    decrypt_file(&rule.path, ids).map_err(|e| match e.kind() {
+    match e.kind() {
         ErrorKind::Unreadable => e.context(format_args!("{shown}: cannot read")),
         _ => e.context(shown),
+    }
+}
+
+/// Read and decrypt a rule's file whole, worded for the command line.
+pub fn decrypt_rule(rule: &Rule, ids: &Identities) -> Result<SecretBytes> {
+    decrypt_file(&rule.path, ids).map_err(|e| rule_error(rule, e))
+}
+
+/// `decrypt_file_to` for a rule's file, worded for the command line (a failed write is
+/// `write_err`'s, as it is).
+pub fn decrypt_rule_to(
+    rule: &Rule,
+    ids: &Identities,
+    out: &mut dyn Write,
+    write_err: &dyn Fn(std::io::Error) -> Error,
+) -> Result<u64> {
+    let failed_write = std::cell::Cell::new(false);
+    let mark = |e: std::io::Error| {
+        failed_write.set(true);
+        write_err(e)
+    };
+    decrypt_file_to(&rule.path, ids, out, &mark).map_err(|e| {
+        if failed_write.get() {
+            e
+        } else {
+            rule_error(rule, e)
+        }
     })
 }
 
@@ -125,10 +178,52 @@ impl Staged {
     }
 }
 
-/// One file of a batch: its staged replacement, and the bytes it held when it was read.
-pub struct Replacement<'a> {
+/// Re-encrypt a rule's file to the rule's recipients (and armor) as a stream, in constant
+/// memory: the file is decrypted chunk by chunk straight into the new encryption, written to
+/// a temporary file next to it (keeping its mode). The plaintext never exists whole, nor on
+/// disk; a file that fails to decrypt at any chunk leaves no temporary file. Returns the
+/// staged file and the SHA-256 (hex) of the bytes it was made from, for `replace_staged`.
+/// Needs no guard, so many can be restaged in parallel.
+pub fn restage(rule: &Rule, ids: &Identities) -> Result<(Staged, String)> {
+    let mut raw = fs::HashingReader::new(open_path(&rule.path)?);
+    let opened = open_file(&mut raw)?;
+    let mut plain = crate::crypto::decrypt_stream(opened, ids)?;
+    let (file, digest) = fs::stage_with(&rule.path, mode_for(&rule.path), |f| {
+        let write_err = |e| Error::io("cannot write a temporary file for", &rule.path, e);
+        let out = fs::HashingWriter::new(std::io::BufWriter::with_capacity(STREAM_OUT, f));
+        let mut w = crate::crypto::sealer(out, &rule.recipients, rule.armor)?;
+        crate::crypto::copy_plain(&mut plain, &mut w, &write_err)?;
+        let (mut buffered, digest) = w.finish().map_err(write_err)?.into_parts();
+        buffered.flush().map_err(write_err)?;
+        Ok(digest)
+    })?;
+    drop(plain);
+    // The hash of every byte of the file, whatever the decryption did not need to read.
+    let read = raw
+        .finish()
+        .map_err(|e| Error::of_kind(ErrorKind::Unreadable, describe_io(&e)))?;
+    let entry = Entry {
+        ciphertext: digest,
+        ..entry_for(b"", &rule.recipients)
+    };
+    Ok((
+        Staged {
+            name: rule.name.clone(),
+            file,
+            entry,
+        },
+        read,
+    ))
+}
+
+/// Write buffer of a streamed ciphertext: whole chunks reach the file in one write each.
+const STREAM_OUT: usize = 64 << 10;
+
+/// One file of a batch: its staged replacement, and the SHA-256 (hex) of the bytes the file
+/// held when it was read.
+pub struct Replacement {
     pub staged: Staged,
-    pub read: &'a [u8],
+    pub read: String,
 }
 
 /// Why a file of a batch was left as it is.
@@ -163,8 +258,9 @@ pub fn replace_staged(
     let mut staged = Vec::new();
     let mut pending = Vec::new();
     for r in batch {
-        let now = fs::read_regular(&r.staged.file.target).ok();
-        if now.as_deref() == Some(r.read) {
+        // Compared by hash, in constant memory: the file may be of any size.
+        let now = fs::hash_file(&r.staged.file.target).ok();
+        if now.as_deref() == Some(r.read.as_str()) {
             staged.push(r.staged.file);
             pending.push((results.len(), r.staged.name, r.staged.entry));
             results.push(Ok(()));

@@ -52,19 +52,44 @@ pub fn run(args: &DecryptArgs, g: &Global) -> Result<i32> {
     let shown = args.file.display().to_string();
     let sel = super::document::selection(args.key.as_deref(), args.format, &rule, &shown)?;
     let ids = args.identity.load()?;
-    let plain = crate::store::decrypt_rule(&rule, &ids).map_err(|e| {
-        crate::readers::explain(e, &shown, &rule, &rules, &ids, &args.identity.identities)
-    })?;
-    let plain = match &sel {
-        Some(sel) => super::document::take(sel, &plain, &shown)?,
-        None => plain,
-    };
+    let explain =
+        |e| crate::readers::explain(e, &shown, &rule, &rules, &ids, &args.identity.identities);
+    if let Some(sel) = &sel {
+        // One value out of a document: the document is held whole (bounded by the value
+        // limit, see fs::value_limit) to be parsed.
+        let plain = crate::store::decrypt_rule(&rule, &ids).map_err(explain)?;
+        let value = super::document::take(sel, &plain, &shown)?;
+        return write_whole(args.output.as_deref(), &value);
+    }
+    // Streamed in constant memory, one authenticated 64 KiB chunk at a time. With -o into a
+    // temporary file renamed over OUT only once the last chunk authenticated: a damaged file
+    // leaves nothing behind. On stdout, like `age -d`, the chunks before a damaged one have
+    // been written when the error comes (the exit code says it failed).
     match &args.output {
-        Some(out) => fs::atomic_write(out, &plain, 0o600)?,
+        Some(out) => fs::atomic_write_with(out, 0o600, |f| {
+            // Straight into the file, no unwiped buffer in between (see `crypto::copy_plain`).
+            let write_err = |e| Error::io("cannot write", out, e);
+            crate::store::decrypt_rule_to(&rule, &ids, f, &write_err).map(drop)
+        })
+        .map_err(explain)?,
+        None => {
+            let write_err = |e| Error::new(format!("cannot write to stdout: {e}"));
+            let mut stdout = std::io::stdout().lock();
+            crate::store::decrypt_rule_to(&rule, &ids, &mut stdout, &write_err).map_err(explain)?;
+            stdout.flush().map_err(write_err)?;
+        }
+    }
+    Ok(0)
+}
+
+/// A value held whole (one key of a document): to OUT atomically, or to stdout.
+fn write_whole(output: Option<&std::path::Path>, value: &[u8]) -> Result<i32> {
+    match output {
+        Some(out) => fs::atomic_write(out, value, 0o600)?,
         None => {
             let mut stdout = std::io::stdout().lock();
             stdout
-                .write_all(&plain)
+                .write_all(value)
                 .and_then(|_| stdout.flush())
                 .map_err(|e| Error::new(format!("cannot write to stdout: {e}")))?;
         }

@@ -1,8 +1,8 @@
 //! `secrets rekey [FILE...]`: re-encrypt files whose recipients (or armor) differ from the rules.
 //!
 //! Rules are evaluated once; drift is decided without keys (`drift.rs`), so a no-op run needs
-//! no private key. Files are decrypted and re-encrypted in memory on all cores, each written
-//! atomically; one file that cannot be decrypted does not stop the others, nor does a rule of
+//! no private key. Files are decrypted and re-encrypted as streams on all cores, in constant
+//! memory whatever their size (`store::restage`), each written atomically; one file that cannot be decrypted does not stop the others, nor does a rule of
 //! a secrets.nix that cannot be used (reported, and the exit code is 1). A run over every rule
 //! that finds none of their files fails with where it looked and why that may be.
 
@@ -62,7 +62,6 @@ pub struct RekeyArgs {
 
 struct Job<'a> {
     rule: &'a Rule,
-    data: Vec<u8>,
     header: Header,
 }
 
@@ -138,11 +137,7 @@ fn assess<'a>(
         match state {
             State::Missing => plan.missing.push(rule.name.clone()),
             State::Invalid(why) => plan.failures.push((rule.name.clone(), why)),
-            State::Present {
-                data,
-                header,
-                drift,
-            } => {
+            State::Present { header, drift, .. } => {
                 if drift.is_clean() && !args.force {
                     plan.unchanged += 1;
                     continue;
@@ -152,7 +147,7 @@ fn assess<'a>(
                 } else if g.verbose && !args.agenix {
                     eprintln!("{}: {}", rule.name, reason(&drift));
                 }
-                plan.jobs.push(Job { rule, data, header });
+                plan.jobs.push(Job { rule, header });
             }
         }
     }
@@ -223,11 +218,8 @@ fn rekey_jobs(
     let mut names = Vec::new();
     for (job, res) in plan.jobs.iter().zip(results) {
         match res {
-            Ok(staged) => {
-                batch.push(Replacement {
-                    staged,
-                    read: &job.data,
-                });
+            Ok((staged, read)) => {
+                batch.push(Replacement { staged, read });
                 names.push(job.rule.name.clone());
             }
             Err(why) => plan
@@ -265,7 +257,8 @@ fn failure(rules: &Rules, job: &Job, why: Error, ids: &Identities, args: &RekeyA
         &job.rule.name,
         job.rule,
         rules,
-        &job.data,
+        // Advice only: a file that changed since it was read changes only the advice.
+        &crate::fs::hash_file(&job.rule.path).unwrap_or_default(),
         &job.header,
         &args.identity.identities,
     ) {
@@ -351,7 +344,11 @@ fn select<'a>(rules: &'a Rules, files: &[PathBuf]) -> Result<(Vec<&'a Rule>, Vec
     Ok((out, broken))
 }
 
-fn run_jobs(jobs: &[Job], ids: &Identities, args: &RekeyArgs) -> Vec<Result<store::Staged>> {
+fn run_jobs(
+    jobs: &[Job],
+    ids: &Identities,
+    args: &RekeyArgs,
+) -> Vec<Result<(store::Staged, String)>> {
     let total = jobs.len();
     let done = AtomicUsize::new(0);
     let show = !args.agenix && std::io::stderr().is_terminal();
@@ -364,7 +361,10 @@ fn run_jobs(jobs: &[Job], ids: &Identities, args: &RekeyArgs) -> Vec<Result<stor
         if args.agenix {
             eprintln!("rekeying {}...", job.rule.name);
         }
-        let r = rekey_one(job, ids);
+        let r = store::restage(job.rule, ids).map_err(|e| match e.kind() {
+            crate::error::ErrorKind::Unreadable => e.context("cannot read"),
+            _ => e,
+        });
         let n = done.fetch_add(1, Ordering::Relaxed) + 1;
         if show {
             let mut last = last.lock().unwrap_or_else(|e| e.into_inner());
@@ -379,14 +379,4 @@ fn run_jobs(jobs: &[Job], ids: &Identities, args: &RekeyArgs) -> Vec<Result<stor
         eprint!("\r\x1b[K");
     }
     results
-}
-
-/// Decrypt in memory (the plaintext buffer is wiped on drop), encrypt to the rule's recipients
-/// with the rule's armor, stage the new ciphertext next to the file keeping its mode.
-fn rekey_one(job: &Job, ids: &Identities) -> Result<store::Staged> {
-    let rule = job.rule;
-    let plain = crate::crypto::decrypt_with_header(&job.data, &job.header, ids)?;
-    let cipher = crate::crypto::encrypt(&plain, &rule.recipients, rule.armor)?;
-    drop(plain);
-    store::Staged::new(rule, &cipher)
 }

@@ -23,6 +23,20 @@ pub struct Staged {
 /// Stage a replacement for `path` (temp file starts at 0600 and gets `mode` before any byte is
 /// written, like `atomic_write`). Only for data that may touch disk (ciphertext).
 pub fn stage_write(path: &Path, data: &[u8], mode: u32) -> Result<Staged> {
+    let (staged, ()) = stage_with(path, mode, |f| {
+        f.write_all(data)
+            .path_ctx("cannot write a temporary file for", path)
+    })?;
+    Ok(staged)
+}
+
+/// `stage_write` for content streamed in by `fill` (a rekey's new ciphertext), which writes
+/// into the temp file and words its own errors; when it fails the temp file is deleted.
+pub fn stage_with<T>(
+    path: &Path,
+    mode: u32,
+    fill: impl FnOnce(&mut File) -> Result<T>,
+) -> Result<(Staged, T)> {
     let dir = parent_dir(path);
     let name = path
         .file_name()
@@ -37,11 +51,15 @@ pub fn stage_write(path: &Path, data: &[u8], mode: u32) -> Result<Staged> {
     tmp.as_file()
         .set_permissions(Permissions::from_mode(mode))
         .path_ctx("cannot set permissions on", tmp.path())?;
-    tmp.write_all(data).path_ctx("cannot write", tmp.path())?;
-    Ok(Staged {
-        target: path.to_path_buf(),
-        temp: tmp.into_temp_path(),
-    })
+    // On error `tmp` is dropped, which deletes it.
+    let out = fill(tmp.as_file_mut())?;
+    Ok((
+        Staged {
+            target: path.to_path_buf(),
+            temp: tmp.into_temp_path(),
+        },
+        out,
+    ))
 }
 
 /// Descriptors of the directories a batch of staged files goes to, opened before any of the

@@ -11,6 +11,7 @@ compile_error!("secrets supports Linux and macOS only");
 
 pub(crate) mod at;
 mod batch;
+mod hashing;
 mod mode;
 mod privdir;
 mod process;
@@ -21,7 +22,8 @@ mod signals;
 mod tree;
 mod write;
 
-pub use batch::{commit_staged, stage_write, Staged, SyncPoints};
+pub use batch::{commit_staged, stage_with, stage_write, Staged, SyncPoints};
+pub use hashing::{hash_file, HashingReader, HashingWriter};
 pub use mode::DIR_PRIVATE;
 pub use privdir::PrivateDir;
 pub use process::{harden_process, set_umask};
@@ -32,9 +34,9 @@ pub use ram::{fs_type, RAMFS_MAGIC};
 pub use ram::{is_ram_backed, secure_tmp_base};
 pub use read::{
     open_path, open_regular, read_bounded, read_path, read_regular, read_regular_text,
-    read_secret_nofollow, MAX_KEY_FILE,
+    read_secret_nofollow, value_limit, value_limit_error, MAX_KEY_FILE, VALUE_LIMIT_VAR,
 };
-pub use secret::{read_all_wiped, read_secret, read_stdin_secret, SecretBytes};
+pub use secret::{copy_wiped, read_all_wiped, read_secret, read_stdin_secret, SecretBytes};
 pub use signals::CatchSignals;
 pub use tree::regular_files;
-pub use write::{atomic_write, existing_mode, lock_dir, parent_dir, DirLock};
+pub use write::{atomic_write, atomic_write_with, existing_mode, lock_dir, parent_dir, DirLock};

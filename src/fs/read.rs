@@ -14,10 +14,65 @@ use std::path::Path;
 use super::at::cpath;
 use super::secret::{read_all_wiped, SecretBytes};
 
-/// The most read of a previous generation's file (to carry it over when a secret cannot be
-/// decrypted, or of its state file): the tmpfs has no size limit and a secret's owner may
-/// rewrite the file, so a larger one is not carried over.
-pub const MAX_SECRET_FILE: u64 = 64 << 20;
+/// The default of `value_limit`.
+pub const DEFAULT_VALUE_LIMIT: u64 = 64 << 20;
+
+/// The environment variable that sets `value_limit`.
+pub const VALUE_LIMIT_VAR: &str = "SECRETS_MAX_VALUE";
+
+/// The most plaintext of one secret held whole in memory: a value being edited, a template's
+/// inputs, a generator's dependencies, a secret copied to a custom path. Decrypt, rekey,
+/// check and the install of a plain secret stream instead, and have no limit. Set with
+/// `SECRETS_MAX_VALUE` (bytes, or with a K, M or G suffix: `256M`); 64 MiB by default. A
+/// value that cannot be parsed is ignored (with a warning), so a typo never lifts the bound.
+pub fn value_limit() -> u64 {
+    static LIMIT: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *LIMIT.get_or_init(|| match std::env::var(VALUE_LIMIT_VAR) {
+        Ok(v) => parse_size(&v).unwrap_or_else(|| {
+            eprintln!(
+                "warning: {VALUE_LIMIT_VAR}={v:?} is not a size (bytes, or a number with K, M \
+                 or G); using the default of {} MiB",
+                DEFAULT_VALUE_LIMIT >> 20
+            );
+            DEFAULT_VALUE_LIMIT
+        }),
+        Err(_) => DEFAULT_VALUE_LIMIT,
+    })
+}
+
+/// `1234`, `64K`, `256M`, `2G` (binary units; `KiB`, `MiB`, `GiB` too).
+fn parse_size(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let digits = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let n: u64 = s[..digits].parse().ok()?;
+    let shift = match s[digits..].trim().to_ascii_uppercase().as_str() {
+        "" | "B" => 0,
+        "K" | "KB" | "KIB" => 10,
+        "M" | "MB" | "MIB" => 20,
+        "G" | "GB" | "GIB" => 30,
+        _ => return None,
+    };
+    n.checked_mul(1u64 << shift)
+}
+
+/// The error for a value over `value_limit` (the caller adds the file's name).
+pub fn value_limit_error(limit: u64) -> crate::error::Error {
+    crate::error::Error::new(format!(
+        "the decrypted value is larger than {}, the limit for a value held whole in memory \
+         (edit, templates, generator inputs, copies to a custom path; decrypt, rekey, check \
+         and the install of a plain secret have no limit); raise it with {VALUE_LIMIT_VAR}, \
+         e.g. {VALUE_LIMIT_VAR}=1G",
+        show_size(limit)
+    ))
+}
+
+fn show_size(n: u64) -> String {
+    if n >= 1 << 20 && n % (1 << 20) == 0 {
+        format!("{} MiB", n >> 20)
+    } else {
+        format!("{n} bytes")
+    }
+}
 
 /// The most read of an identity file: real keys are a few KiB, an age identity file with many
 /// keys some hundreds.
@@ -75,10 +130,12 @@ pub fn read_path(path: &Path, follow: bool, limit: u64) -> io::Result<(SecretByt
     Ok((read_bounded(f, &meta, limit)?, meta))
 }
 
-/// Read a regular file of at most `MAX_SECRET_FILE` bytes without following a symlink at
-/// `path` or blocking, with its metadata.
+/// Read a regular file of at most `value_limit()` bytes without following a symlink at `path`
+/// or blocking, with its metadata: a previous generation's file held whole (a value a template
+/// or a copy needs), the installer's own files. The tmpfs has no size limit and a secret's
+/// owner may rewrite the file, so a larger one is not read.
 pub fn read_secret_nofollow(path: &Path) -> io::Result<(SecretBytes, Metadata)> {
-    read_path(path, false, MAX_SECRET_FILE)
+    read_path(path, false, value_limit())
 }
 
 /// Read an encrypted file from the repository, which must be a regular file (after following
@@ -101,6 +158,23 @@ pub fn read_regular_text(path: &Path) -> io::Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes_parse() {
+        assert_eq!(parse_size("1234"), Some(1234));
+        assert_eq!(parse_size("64K"), Some(64 << 10));
+        assert_eq!(parse_size(" 256m "), Some(256 << 20));
+        assert_eq!(parse_size("2GiB"), Some(2 << 30));
+        assert_eq!(parse_size("1 MB"), Some(1 << 20));
+        for bad in ["", "M", "1T", "-1", "1.5G", "99999999999999999999G"] {
+            assert_eq!(parse_size(bad), None, "{bad}");
+        }
+        let e = value_limit_error(64 << 20).to_string();
+        assert!(
+            e.contains("larger than 64 MiB") && e.contains("SECRETS_MAX_VALUE=1G"),
+            "{e}"
+        );
+    }
 
     #[test]
     fn reads_regular_files_within_the_limit_only() {

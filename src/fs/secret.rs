@@ -47,6 +47,23 @@ pub fn read_all_wiped(mut r: impl Read, expect: usize) -> io::Result<SecretBytes
     }
 }
 
+/// Copy `r` to `w` through one wiped buffer (plaintext: `io::copy`'s buffer is not wiped);
+/// returns the bytes copied.
+pub fn copy_wiped(mut r: impl Read, w: &mut dyn io::Write) -> io::Result<u64> {
+    let mut buf = Zeroizing::new(vec![0u8; 64 << 10]);
+    let mut total = 0u64;
+    loop {
+        let n = match r.read(&mut buf[..]) {
+            Ok(0) => return Ok(total),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        w.write_all(&buf[..n])?;
+        total += n as u64;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,6 +14,20 @@ use crate::error::{Error, IoContext, Result};
 /// `path`, fsync the directory. On any error the target is untouched and the temp file removed.
 /// The temp file starts at 0600 and gets `mode` before any byte is written.
 pub fn atomic_write(path: &Path, data: &[u8], mode: u32) -> Result<()> {
+    atomic_write_with(path, mode, |f| {
+        f.write_all(data)
+            .map_err(|e| Error::io("cannot write", path, e))
+    })
+}
+
+/// `atomic_write` for content streamed in by `fill` (`decrypt -o`), which writes into the temp
+/// file and words its own errors. When `fill` fails, the temp file is removed and `path` is
+/// left as it was (or absent): nothing half-written is ever in place.
+pub fn atomic_write_with(
+    path: &Path,
+    mode: u32,
+    fill: impl FnOnce(&mut File) -> Result<()>,
+) -> Result<()> {
     let dir = parent_dir(path);
     // Cap the name in the temp file's name: a valid 250-byte target must not fail because
     // its temp name would exceed the filesystem's 255-byte limit.
@@ -30,7 +44,8 @@ pub fn atomic_write(path: &Path, data: &[u8], mode: u32) -> Result<()> {
     tmp.as_file()
         .set_permissions(Permissions::from_mode(mode))
         .path_ctx("cannot set permissions on", tmp.path())?;
-    tmp.write_all(data).path_ctx("cannot write", tmp.path())?;
+    // On error `tmp` is dropped, which deletes it.
+    fill(tmp.as_file_mut())?;
     tmp.as_file()
         .sync_all()
         .path_ctx("cannot sync", tmp.path())?;

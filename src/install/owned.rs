@@ -25,14 +25,33 @@ pub fn create_owned_file(
     mode: u32,
     sync: bool,
 ) -> io::Result<()> {
-    let f = OpenOptions::new()
+    create_owned_with(path, owner, mode, sync, |f| f.write_all(data))
+}
+
+/// `create_owned_file` with the content streamed in by `fill` (a plain secret decrypted
+/// straight into its file). When anything fails, `fill` included, the file is removed: no
+/// partial content stays under the name. `fill`'s error type only needs to hold an io::Error.
+pub fn create_owned_with<E: From<io::Error>>(
+    path: &Path,
+    owner: Option<Ownership>,
+    mode: u32,
+    sync: bool,
+    fill: impl FnOnce(&mut File) -> Result<(), E>,
+) -> Result<(), E> {
+    let mut f = OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o400)
         .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
         .open(path)?;
     // From here on the file is ours: on error remove it (never what was there before).
-    let res = fill_owned(f, data, owner, mode, sync);
+    let res = (|| {
+        // The umask may have cleared bits of 0400; fix the mode before any byte lands.
+        f.set_permissions(Permissions::from_mode(0o400))?;
+        fill(&mut f)?;
+        finish_owned(&f, owner, mode, sync)?;
+        Ok(())
+    })();
     if res.is_err() {
         let _ = fs::remove_file(path);
     }
@@ -50,8 +69,13 @@ pub(super) fn fill_owned(
     // The umask may have cleared bits of 0400; fix the mode before any byte lands.
     f.set_permissions(Permissions::from_mode(0o400))?;
     f.write_all(data)?;
+    finish_owned(&f, owner, mode, sync)
+}
+
+/// After the data: the owner, then the final mode, then (`sync`) an fsync.
+fn finish_owned(f: &File, owner: Option<Ownership>, mode: u32, sync: bool) -> io::Result<()> {
     if let Some(o) = owner {
-        std::os::unix::fs::fchown(&f, Some(o.uid), Some(o.gid))?;
+        std::os::unix::fs::fchown(f, Some(o.uid), Some(o.gid))?;
     }
     // After chown: chown clears set-id bits, and the final mode must be the last word.
     f.set_permissions(Permissions::from_mode(mode))?;

@@ -169,7 +169,10 @@ fn next_generation(
     Ok(Some(g))
 }
 
-/// Decrypt each secret and write it (or carry over its previous value), in parallel.
+/// Decrypt each secret and write it (or carry over its previous value), in parallel. A value
+/// no template or copy needs, and that is a whole file (not one key of a document), is
+/// decrypted straight into its file, in constant memory; the others are held whole (at most
+/// `fs::value_limit()` bytes; a document is decrypted once, see `Documents`).
 fn write_secrets(
     run: &Run,
     ctx: &Ctx,
@@ -180,8 +183,17 @@ fn write_secrets(
     let indexed: Vec<usize> = (0..work.secrets.len()).collect();
     par::par_map(&indexed, decrypt::threads(), |&i| {
         let s = work.secrets[i];
-        let value = docs.value(s, run.ids);
-        write::place(ctx, &s.item, value, owners[i].clone(), work.keeps_value(s))
+        let keeps = work.keeps_value(s);
+        if keeps || s.is_structured() {
+            let value = docs.value(s, run.ids);
+            return write::place(ctx, &s.item, value, owners[i].clone(), keeps);
+        }
+        let stream = |out: &mut dyn std::io::Write| {
+            // Only the writer's own error reaches here; `place_streamed` words it.
+            let write_err = |e: std::io::Error| Error::new(e.to_string());
+            decrypt::decrypt_to(s, run.ids, out, &write_err).map(drop)
+        };
+        write::place_streamed(ctx, &s.item, stream, owners[i].clone())
     })
 }
 

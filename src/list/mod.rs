@@ -179,10 +179,10 @@ fn empty(file: String, state: &'static str, message: Option<String>) -> File {
 }
 
 /// Who the file is encrypted to and whether I can read it.
-fn fill(ctx: &Ctx, f: &mut File, name: Option<&str>, data: &[u8], header: &Header) {
-    let who = readers(name, data, header, &ctx.lock, &ctx.known);
+fn fill(ctx: &Ctx, f: &mut File, name: Option<&str>, digest: &str, header: &Header) {
+    let who = readers(name, digest, header, &ctx.lock, &ctx.known);
     f.readers = Some(Key::of_readers(&who));
-    let can = readable(&ctx.mine, name, data, header, &ctx.lock);
+    let can = readable(&ctx.mine, name, digest, header, &ctx.lock);
     f.readable = Some(can.word());
     match can {
         Readable::Yes(with) => {
@@ -210,7 +210,7 @@ fn rule_file(ctx: &Ctx, rule: &Rule) -> File {
             f.message = Some(format!("not a valid age file: {why}"));
         }
         State::Present {
-            data,
+            digest,
             header,
             drift,
         } => {
@@ -228,7 +228,7 @@ fn rule_file(ctx: &Ctx, rule: &Rule) -> File {
                     rule.name
                 ));
             }
-            fill(ctx, &mut f, Some(&rule.name), &data, &header);
+            fill(ctx, &mut f, Some(&rule.name), &digest, &header);
         }
     }
     f
@@ -250,8 +250,8 @@ fn broken_file(ctx: &Ctx, b: &Broken) -> File {
     );
     // Its file, if there is one, still says who can read it.
     if let Some(name) = &b.file {
-        if let Some((data, header)) = read_header(&ctx.rules.dir.join(name)) {
-            fill(ctx, &mut f, Some(name), &data, &header);
+        if let Some((header, digest)) = read_header(&ctx.rules.dir.join(name)) {
+            fill(ctx, &mut f, Some(name), &digest, &header);
         }
     }
     f
@@ -268,7 +268,7 @@ fn orphan_file(ctx: &Ctx, name: &str) -> File {
         )),
     );
     match read_header(&path) {
-        Some((data, header)) => fill(ctx, &mut f, None, &data, &header),
+        Some((header, digest)) => fill(ctx, &mut f, None, &digest, &header),
         None => {
             f.message = Some(format!(
                 "not an age file, and no rule in {}: if it holds a secret in the clear, purge \
@@ -280,8 +280,7 @@ fn orphan_file(ctx: &Ctx, name: &str) -> File {
     f
 }
 
-fn read_header(path: &std::path::Path) -> Option<(Vec<u8>, Header)> {
-    let data = crate::fs::read_regular(path).ok()?;
-    let header = Header::parse(&data).ok()?;
-    Some((data, header))
+/// In constant memory, as `check` reads files.
+fn read_header(path: &std::path::Path) -> Option<(Header, String)> {
+    crate::drift::header_and_digest(path).ok().flatten()
 }

@@ -27,10 +27,7 @@ pub fn explain(
     }
     // Read again: the error carries no header. A file that changed meanwhile only changes
     // the advice.
-    let Ok(data) = crate::fs::read_regular(&rule.path) else {
-        return e;
-    };
-    let Ok(header) = Header::parse(&data) else {
+    let Ok(Some((header, digest))) = crate::drift::header_and_digest(&rule.path) else {
         return e;
     };
     let mut msg = format!(
@@ -38,7 +35,7 @@ pub fn explain(
         rule.path.display(),
         crate::crypto::no_match_facts(&header, ids)
     );
-    for line in explain_lines(shown, rule, rules, &data, &header, explicit) {
+    for line in explain_lines(shown, rule, rules, &digest, &header, explicit) {
         msg.push('\n');
         msg.push_str(&line);
     }
@@ -50,13 +47,13 @@ pub fn explain_lines(
     shown: &str,
     rule: &Rule,
     rules: &Rules,
-    data: &[u8],
+    digest: &str,
     header: &Header,
     explicit: &[PathBuf],
 ) -> Vec<String> {
     let lock = LockFile::load(&rules.dir).unwrap_or_default();
     let known = KnownKeys::from_rules(rules);
-    let all = readers(Some(&rule.name), data, header, &lock, &known);
+    let all = readers(Some(&rule.name), digest, header, &lock, &known);
     let labels: Vec<String> = all.iter().map(Reader::label).collect();
     let mut lines = vec![format!("who can read it now: {}", labels.join(", "))];
     let named: Vec<String> = all

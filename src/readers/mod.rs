@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use crate::drift::KnownKeys;
 use crate::header::Header;
 use crate::keys::Recipient;
-use crate::lockfile::{recipient_id, sha256_hex, Entry, LockFile};
+use crate::lockfile::{recipient_id, Entry, LockFile};
 
 pub use advice::{explain, explain_lines};
 pub use mine::{my_keys, MyKey};
@@ -75,10 +75,10 @@ fn short_name(r: &Recipient) -> Option<String> {
 fn lock_entry<'l>(
     lock: &'l LockFile,
     name: Option<&str>,
-    data: &[u8],
+    digest: &str,
     header: &Header,
 ) -> Option<&'l Entry> {
-    let entry = lock.valid_entry(name?, &sha256_hex(data))?;
+    let entry = lock.valid_entry(name?, digest)?;
     // One that disagrees with the header is not trusted (as in `drift`).
     (entry.recipients.len() == header.real_stanzas().count()).then_some(entry)
 }
@@ -87,12 +87,12 @@ fn lock_entry<'l>(
 /// a file without a rule.
 pub fn readers(
     name: Option<&str>,
-    data: &[u8],
+    digest: &str,
     header: &Header,
     lock: &LockFile,
     known: &KnownKeys,
 ) -> Vec<Reader> {
-    let mut out = from_header_or_lock(name, data, header, lock, known);
+    let mut out = from_header_or_lock(name, digest, header, lock, known);
     // Keys of the rules first, by name; the order of stanzas in a header means nothing.
     out.sort_by_key(|r| (!matches!(r, Reader::Known(_)), r.label()));
     out
@@ -100,12 +100,12 @@ pub fn readers(
 
 fn from_header_or_lock(
     name: Option<&str>,
-    data: &[u8],
+    digest: &str,
     header: &Header,
     lock: &LockFile,
     known: &KnownKeys,
 ) -> Vec<Reader> {
-    if let Some(entry) = lock_entry(lock, name, data, header) {
+    if let Some(entry) = lock_entry(lock, name, digest, header) {
         return entry
             .recipients
             .iter()
@@ -171,12 +171,12 @@ impl Readable {
 pub fn readable(
     mine: &[MyKey],
     name: Option<&str>,
-    data: &[u8],
+    digest: &str,
     header: &Header,
     lock: &LockFile,
 ) -> Readable {
     let tags = header.ssh_tags();
-    let entry = lock_entry(lock, name, data, header);
+    let entry = lock_entry(lock, name, digest, header);
     let mut with = Vec::new();
     for m in mine {
         let opens = m.keys.iter().any(|k| {

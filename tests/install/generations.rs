@@ -409,3 +409,68 @@ fn empty_manifest_is_a_no_op_then_removes_the_last_secret() {
     assert!(!env.stable().join("db").exists(), "{}", text(&o));
     assert!(!env.mp().join("1").exists(), "old generation kept");
 }
+
+/// A plain secret is decrypted straight into its file, chunk by chunk: a file damaged in its
+/// last chunk fails after earlier chunks were written, and the item still keeps its previous
+/// value (the partly written file is removed); an intact multi-chunk value installs whole, and
+/// the streamed comparison with the previous file tells a changed value from the same one.
+#[test]
+fn streamed_secret_damaged_past_its_first_chunk_keeps_previous_value() {
+    if !in_private_ns(
+        "generations::streamed_secret_damaged_past_its_first_chunk_keeps_previous_value",
+    ) {
+        return;
+    }
+    let env = Env::new();
+    let value = |tag: u8| -> Vec<u8> { (0..300_000u32).map(|i| (i % 251) as u8 ^ tag).collect() };
+    let one = value(1);
+    let m1 = env.manifest(
+        json!({"big": {"file": env.encrypt("big", &one)}}),
+        json!({}),
+    );
+    assert_ok(&env.install(&m1, &[]));
+    assert_eq!(std::fs::read(env.stable().join("big")).unwrap(), one);
+
+    let item = |o: &std::process::Output| -> serde_json::Value {
+        let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        j["items"].as_array().unwrap()[0].clone()
+    };
+    // The same value again: unchanged, though encrypted anew.
+    let m = env.manifest(
+        json!({"big": {"file": env.encrypt("big", &one)}}),
+        json!({}),
+    );
+    let o = env.install(&m, &["--json"]);
+    assert_ok(&o);
+    assert_eq!(item(&o)["change"], "unchanged", "{}", text(&o));
+    // One byte differs in the last chunk: modified.
+    let mut two = one.clone();
+    two[299_999] ^= 0xff;
+    let m = env.manifest(
+        json!({"big": {"file": env.encrypt("big", &two)}}),
+        json!({}),
+    );
+    let o = env.install(&m, &["--json"]);
+    assert_ok(&o);
+    assert_eq!(item(&o)["change"], "modified", "{}", text(&o));
+    assert_eq!(std::fs::read(env.stable().join("big")).unwrap(), two);
+
+    // Damaged in the last of its five chunks: four were written before the error.
+    let p = env.encrypt("big", &value(3));
+    let mut data = std::fs::read(&p).unwrap();
+    let n = data.len();
+    data[n - 1] ^= 1;
+    std::fs::write(&p, data).unwrap();
+    let m = env.manifest(json!({"big": {"file": p}}), json!({}));
+    let o = env.install(&m, &["--json"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("secret big:")
+            && err.contains("the encrypted payload is damaged")
+            && err.contains("keeping the previous value"),
+        "{err}"
+    );
+    assert_eq!(item(&o)["status"], "carried-over");
+    assert_eq!(std::fs::read(env.stable().join("big")).unwrap(), two);
+}

@@ -1,0 +1,324 @@
+//! Constant memory: a 256 MiB secret (made by the real `age`) through decrypt (stdout and -o),
+//! check and rekey, each run as a child process whose peak RSS the kernel reports (wait4's
+//! ru_maxrss) and which must stay within 64 MiB whatever the file's size. And nothing
+//! half-written: decrypt -o of a file whose last chunk is damaged leaves no output file, and
+//! rekey of it leaves the file as it was.
+#![cfg(target_os = "linux")]
+
+mod common;
+
+use std::io::{Read, Write};
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use common::*;
+
+/// The bound of the issue: peak RSS of any streamed command, whatever the file size.
+const MAX_RSS: u64 = 64 << 20;
+
+/// Size of the big secret: four times the bound, so holding it whole could not pass.
+const BIG: u64 = 256 << 20;
+
+/// The plaintext: a block of a prime length repeated, so a misplaced chunk shows.
+fn block() -> Vec<u8> {
+    (0..65_521u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect()
+}
+
+/// Check that `r` yields exactly `len` bytes of the pattern; returns how many it yielded.
+fn check_pattern(mut r: impl Read, len: u64) -> u64 {
+    let b = block();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut at = 0u64;
+    loop {
+        let n = r.read(&mut buf).unwrap();
+        if n == 0 {
+            break;
+        }
+        for (i, byte) in buf[..n].iter().enumerate() {
+            let pos = at + i as u64;
+            if *byte != b[(pos % b.len() as u64) as usize] {
+                panic!("byte {pos} differs from the plaintext");
+            }
+        }
+        at += n as u64;
+    }
+    assert!(at <= len, "{at} bytes where {len} were expected");
+    at
+}
+
+/// Encrypt `len` bytes of the pattern to alice with the real `age`, streamed through a pipe.
+fn age_encrypt(out: &Path, len: u64) {
+    let mut child = Command::new("age")
+        .arg("-R")
+        .arg(key("alice_ed25519.pub"))
+        .arg("-o")
+        .arg(out)
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let b = block();
+    let mut left = len;
+    while left > 0 {
+        let n = left.min(b.len() as u64) as usize;
+        stdin.write_all(&b[..n]).unwrap();
+        left -= n as u64;
+    }
+    drop(stdin);
+    assert!(child.wait().unwrap().success());
+}
+
+/// Run `secrets ARGS` in `dir`, with stdout read by `on_stdout` while it runs; returns the
+/// exit status, stderr and the child's peak RSS in bytes as the kernel counted it.
+// The child is reaped by wait4 (for its rusage), which clippy cannot see.
+#[allow(clippy::zombie_processes)]
+fn run_measured<T: Send + 'static>(
+    dir: &Path,
+    args: &[&str],
+    on_stdout: impl FnOnce(std::process::ChildStdout) -> T + Send + 'static,
+) -> (i32, String, u64, T) {
+    let mut child = Command::new(bin())
+        .args(args)
+        .current_dir(dir)
+        .env("HOME", dir)
+        .env_remove("RULES")
+        .env_remove("SECRETS_IDENTITY")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let out = std::thread::spawn(move || on_stdout(stdout));
+    let err = std::thread::spawn(move || {
+        let mut s = String::new();
+        stderr.read_to_string(&mut s).unwrap();
+        s
+    });
+    let mut status = 0;
+    // SAFETY: a zeroed rusage is a valid value for wait4 to fill in.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: wait4 on our own child, writing into the two locals.
+    let pid = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) };
+    assert_eq!(pid, child.id() as libc::pid_t, "wait4 failed");
+    let code = if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        -1
+    };
+    // Linux reports ru_maxrss in KiB.
+    let rss = usage.ru_maxrss as u64 * 1024;
+    (code, err.join().unwrap(), rss, out.join().unwrap())
+}
+
+fn discard(mut r: std::process::ChildStdout) -> u64 {
+    std::io::copy(&mut r, &mut std::io::sink()).unwrap()
+}
+
+fn mib(n: u64) -> String {
+    format!("{:.1} MiB", n as f64 / (1 << 20) as f64)
+}
+
+/// A child is forked from this process: the memory this process holds when it forks counts
+/// into the child's peak (until the exec), so this process must stay small itself (it never
+/// holds the big file), or every child would look big.
+fn assert_test_process_small() {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap();
+    assert!(
+        kib * 1024 < MAX_RSS / 2,
+        "the test process itself holds {}: the children's figures would include it",
+        mib(kib * 1024)
+    );
+}
+
+fn assert_small(what: &str, rss: u64) {
+    assert_test_process_small();
+    eprintln!("{what}: peak RSS {}", mib(rss));
+    assert!(
+        rss <= MAX_RSS,
+        "{what}: peak RSS {} exceeds {} for a {} file",
+        mib(rss),
+        mib(MAX_RSS),
+        mib(BIG)
+    );
+}
+
+fn repo_with(file: &str) -> Repo {
+    let repo = Repo::new();
+    repo.json_rules(&format!(r#"{{"{file}": {{"publicKeys": ["alice"]}}}}"#));
+    repo
+}
+
+/// Files in `dir` besides `keep` (a temp file left behind would show here).
+fn others(dir: &Path, keep: &[&str]) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| !keep.contains(&n.as_str()))
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn big_file_in_constant_memory() {
+    if missing("age") {
+        return;
+    }
+    let repo = repo_with("big.age");
+    let dir = repo.path();
+    age_encrypt(&dir.join("big.age"), BIG);
+    let alice = key("alice_ed25519");
+    let alice = alice.to_str().unwrap();
+
+    let (code, err, rss, n) = run_measured(dir, &["decrypt", "big.age", "-i", alice], |r| {
+        check_pattern(r, BIG)
+    });
+    assert_eq!((code, n), (0, BIG), "decrypt to stdout: {err}");
+    assert_small("decrypt to stdout", rss);
+
+    let (code, err, rss, _) = run_measured(
+        dir,
+        &["decrypt", "big.age", "-i", alice, "-o", "out.txt"],
+        discard,
+    );
+    assert_eq!(code, 0, "decrypt -o: {err}");
+    assert_small("decrypt -o", rss);
+    let f = std::fs::File::open(dir.join("out.txt")).unwrap();
+    assert_eq!(check_pattern(f, BIG), BIG);
+    std::fs::remove_file(dir.join("out.txt")).unwrap();
+
+    let (code, err, rss, out) = run_measured(dir, &["check"], |mut r| {
+        let mut s = String::new();
+        r.read_to_string(&mut s).unwrap();
+        s
+    });
+    assert_eq!(code, 0, "check: {out}{err}");
+    assert!(out.contains("ok: 1 file(s) match the rules"), "{out}");
+    assert_small("check", rss);
+
+    let (code, err, rss, _) = run_measured(dir, &["rekey", "--force", "-i", alice], discard);
+    assert_eq!(code, 0, "rekey: {err}");
+    assert!(err.contains("rekeyed 1 file(s)"), "{err}");
+    assert_small("rekey", rss);
+    assert_eq!(
+        others(dir, &["big.age", "secrets.json", "secrets.lock.json"]),
+        Vec::<String>::new()
+    );
+    // A new encryption of the same plaintext, which `age` itself decrypts.
+    let mut age = Command::new("age")
+        .arg("-d")
+        .arg("-i")
+        .arg(alice)
+        .arg(dir.join("big.age"))
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let n = check_pattern(age.stdout.take().unwrap(), BIG);
+    assert!(age.wait().unwrap().success());
+    assert_eq!(n, BIG);
+}
+
+/// A file of five chunks whose last chunk is damaged (one bit of its tag flipped).
+fn damaged_repo() -> Option<(Repo, Vec<u8>)> {
+    if missing("age") {
+        return None;
+    }
+    let repo = repo_with("db.age");
+    let p = repo.path().join("db.age");
+    age_encrypt(&p, 4 * 65_536 + 1000);
+    let mut data = std::fs::read(&p).unwrap();
+    let last = data.len() - 1;
+    data[last] ^= 1;
+    std::fs::write(&p, &data).unwrap();
+    Some((repo, data))
+}
+
+#[test]
+fn decrypt_of_a_damaged_last_chunk_leaves_no_output_file() {
+    let Some((repo, _)) = damaged_repo() else {
+        return;
+    };
+    let alice = key("alice_ed25519");
+    let out = repo
+        .cmd()
+        .args(["decrypt", "db.age", "-o", "out.txt", "-i"])
+        .arg(&alice)
+        .assert()
+        .failure()
+        .get_output()
+        .clone();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("db.age") && err.contains("the encrypted payload is damaged"),
+        "{err}"
+    );
+    assert_eq!(
+        others(repo.path(), &["db.age", "secrets.json"]),
+        Vec::<String>::new()
+    );
+
+    // An existing output file is left as it was.
+    repo.write("out.txt", "before");
+    repo.cmd()
+        .args(["decrypt", "db.age", "-o", "out.txt", "-i"])
+        .arg(&alice)
+        .assert()
+        .failure();
+    assert_eq!(
+        std::fs::read(repo.path().join("out.txt")).unwrap(),
+        b"before"
+    );
+
+    // On stdout, like `age -d`: the chunks that authenticated before the damaged one were
+    // written when the error comes (documented); the exit code says it failed.
+    let out = repo
+        .cmd()
+        .args(["decrypt", "db.age", "-i"])
+        .arg(&alice)
+        .assert()
+        .failure()
+        .get_output()
+        .clone();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("the encrypted payload is damaged"));
+    assert_eq!(
+        out.stdout.len(),
+        4 * 65_536,
+        "the four intact chunks, not the damaged one"
+    );
+    assert_eq!(check_pattern(&out.stdout[..], 4 * 65_536), 4 * 65_536);
+}
+
+#[test]
+fn rekey_of_a_damaged_file_leaves_it_untouched() {
+    let Some((repo, data)) = damaged_repo() else {
+        return;
+    };
+    let out = repo
+        .cmd()
+        .args(["rekey", "--force", "-i"])
+        .arg(key("alice_ed25519"))
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("1 file(s) could not be rekeyed")
+            && err.contains("db.age: the encrypted payload is damaged"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(repo.path().join("db.age")).unwrap(), data);
+    assert_eq!(
+        others(repo.path(), &["db.age", "secrets.json"]),
+        Vec::<String>::new()
+    );
+}
