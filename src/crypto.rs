@@ -65,9 +65,13 @@ pub fn encrypt(plain: &[u8], recipients: &[Recipient], armor: bool) -> Result<Ve
 /// header is read first so that only identities with a matching stanza are tried (and only
 /// those may ask for a passphrase).
 pub fn decrypt(cipher: &[u8], ids: &Identities) -> Result<SecretBytes> {
-    let opened =
-        stream::open(cipher).map_err(|e| Error::of_kind(ErrorKind::Invalid, e.message()))?;
-    decrypt_whole(opened, ids)
+    // A header that does not parse, or armor broken past it, is an invalid file here.
+    stream::open(cipher)
+        .and_then(|opened| decrypt_whole(opened, ids))
+        .map_err(|e| match e.kind() {
+            ErrorKind::NotAge => Error::of_kind(ErrorKind::Invalid, e.message()),
+            _ => e,
+        })
 }
 
 /// Decrypt an opened file into a wiped buffer, refusing plaintext larger than
