@@ -72,7 +72,7 @@ fn age_encrypt(out: &Path, len: u64) {
 
 /// Run `secrets ARGS` in `dir`, with stdout read by `on_stdout` while it runs; returns the
 /// exit status, stderr and the child's peak RSS in bytes as the kernel counted it.
-// The child is reaped by wait4 (for its rusage), which clippy cannot see.
+// The child is reaped by wait4 (for its rusage), not by `Child::wait`.
 #[allow(clippy::zombie_processes)]
 fn run_measured<T: Send + 'static>(
     dir: &Path,

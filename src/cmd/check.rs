@@ -129,10 +129,18 @@ pub fn check(flag: &RulesFlag, verbose: bool) -> Report {
     };
     let known = KnownKeys::from_rules(&rules);
     let list: Vec<_> = rules.secrets.values().collect();
-    let states = par_map(&list, 0, |r| assess_file(r, &lockfile, &known));
-    let none_exist = !list.is_empty() && states.iter().all(|s| matches!(s, State::Missing));
-    for (rule, state) in list.iter().zip(states) {
-        file_problems(rule, state, &mut problems);
+    // Each file's problems are made on the worker that read it: a header is dropped at once,
+    // not kept for every file of a large repository.
+    let found = par_map(&list, 0, |r| {
+        let state = assess_file(r, &lockfile, &known);
+        let missing = matches!(state, State::Missing);
+        let mut mine = Vec::new();
+        file_problems(r, state, &mut mine);
+        (missing, mine)
+    });
+    let none_exist = !list.is_empty() && found.iter().all(|(missing, _)| *missing);
+    for (_, mine) in found {
+        problems.extend(mine);
     }
     if none_exist {
         // Said once, beside each missing file: where check looked, and why none may be there.

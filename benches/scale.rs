@@ -1,0 +1,162 @@
+//! Benchmark (not a test): repositories of 1,000, 10,000 and 100,000 secrets (BENCH_SIZES,
+//! comma-separated), each to ssh-ed25519 + X25519 and recorded in secrets.lock.json, rules in
+//! secrets.json, on a tmpfs (/dev/shm) when there is one. For `check` and a no-op `rekey`
+//! (every file matches): wall time (median of 3), the cost per file, and the peak RSS the
+//! kernel reports (wait4). Goals: 100,000 files within 1.5 s and 256 MiB, cost linear.
+//!
+//!   cargo bench --bench scale
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use secrets::keys::Recipient;
+use secrets::lockfile::{entry_for, LockFile};
+
+const BIN: &str = env!("CARGO_BIN_EXE_secrets");
+
+fn pubkey(name: &str) -> String {
+    let keys = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/keys");
+    std::fs::read_to_string(keys.join(format!("{name}.pub")))
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
+fn main() {
+    let sizes: Vec<usize> = std::env::var("BENCH_SIZES")
+        .unwrap_or_else(|_| "1000,10000,100000".into())
+        .split(',')
+        .map(|s| s.trim().parse().unwrap())
+        .collect();
+    let base: PathBuf = if Path::new("/dev/shm").is_dir() {
+        "/dev/shm".into()
+    } else {
+        std::env::temp_dir()
+    };
+    println!(
+        "scale benchmark: {} core(s), files in {}; load average at start: {}",
+        secrets::par::cores(),
+        base.display(),
+        std::fs::read_to_string("/proc/loadavg")
+            .unwrap_or_default()
+            .split(' ')
+            .next()
+            .unwrap_or("?")
+    );
+    println!(
+        "{:>8}  {:>10} {:>9} {:>9}  {:>10} {:>9} {:>9}",
+        "files", "check", "per file", "peak RSS", "no-op rekey", "per file", "peak RSS"
+    );
+    for n in sizes {
+        let tmp = tempfile::Builder::new()
+            .prefix("secrets-scale")
+            .tempdir_in(&base)
+            .unwrap();
+        setup(tmp.path(), n);
+        let check = measure(tmp.path(), &["check"], "ok:");
+        let noop = measure(tmp.path(), &["rekey"], "rekeyed 0 file(s)");
+        let per = |d: Duration| format!("{:.1} µs", d.as_secs_f64() * 1e6 / n as f64);
+        let mib = |b: u64| format!("{:.0} MiB", b as f64 / (1 << 20) as f64);
+        println!(
+            "{n:>8}  {:>10} {:>9} {:>9}  {:>10} {:>9} {:>9}",
+            format!("{:.0} ms", check.0.as_secs_f64() * 1e3),
+            per(check.0),
+            mib(check.1),
+            format!("{:.0} ms", noop.0.as_secs_f64() * 1e3),
+            per(noop.0),
+            mib(noop.1),
+        );
+    }
+}
+
+/// `n` secrets of one small ciphertext each (the same bytes: the cost measured is per file,
+/// not per encryption), 100 to a directory, with their rules and lock entries.
+fn setup(dir: &Path, n: usize) {
+    let who = ["alice_ed25519", "dave_age"];
+    let recipients: Vec<Recipient> = who
+        .iter()
+        .map(|k| Recipient::parse(&pubkey(k)).unwrap())
+        .collect();
+    let cipher = secrets::crypto::encrypt(
+        b"a password of some forty bytes, say....\n",
+        &recipients,
+        false,
+    )
+    .unwrap();
+    let mut lock = LockFile {
+        path: secrets::lockfile::path_in(dir),
+        ..LockFile::default()
+    };
+    let mut rules = serde_json::Map::new();
+    for i in 0..n {
+        let name = format!("d{:04}/secret{i:06}.age", i / 100);
+        if i % 100 == 0 {
+            std::fs::create_dir_all(dir.join(format!("d{:04}", i / 100))).unwrap();
+        }
+        std::fs::write(dir.join(&name), &cipher).unwrap();
+        lock.files
+            .insert(name.clone(), entry_for(&cipher, &recipients));
+        rules.insert(name, serde_json::json!({ "publicKeys": who }));
+    }
+    let keys: serde_json::Map<String, serde_json::Value> = who
+        .iter()
+        .map(|k| (k.to_string(), pubkey(k).into()))
+        .collect();
+    let json = serde_json::json!({ "keys": keys, "secrets": rules });
+    std::fs::write(dir.join("secrets.json"), json.to_string()).unwrap();
+    std::fs::write(&lock.path, lock.render()).unwrap();
+}
+
+/// Median wall time of 3 runs, and the largest peak RSS among them.
+fn measure(dir: &Path, args: &[&str], expect: &str) -> (Duration, u64) {
+    let mut times = Vec::new();
+    let mut peak = 0;
+    for _ in 0..3 {
+        let t = Instant::now();
+        let child = Command::new(BIN)
+            .args(args)
+            .current_dir(dir)
+            .env("HOME", dir)
+            .env_remove("RULES")
+            .env_remove("SECRETS_IDENTITY")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (out, rss) = wait_measured(child);
+        times.push(t.elapsed());
+        peak = peak.max(rss);
+        assert!(out.contains(expect), "secrets {args:?}: {out}");
+    }
+    times.sort();
+    (times[1], peak)
+}
+
+/// Wait for `child`, returning its stdout and stderr together and its peak RSS (bytes).
+// The child is reaped by wait4 (for its rusage), not by `Child::wait`.
+#[allow(clippy::zombie_processes)]
+fn wait_measured(mut child: std::process::Child) -> (String, u64) {
+    use std::io::Read;
+    let mut so = child.stdout.take().unwrap();
+    let mut se = child.stderr.take().unwrap();
+    let t = std::thread::spawn(move || {
+        let mut s = String::new();
+        so.read_to_string(&mut s).unwrap();
+        s
+    });
+    let mut err = String::new();
+    se.read_to_string(&mut err).unwrap();
+    let mut status = 0;
+    // SAFETY: a zeroed rusage is a valid value for wait4 to fill in.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: wait4 on our own child, writing into the two locals.
+    unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) };
+    // KiB on Linux, bytes on macOS.
+    let rss = if cfg!(target_os = "macos") {
+        usage.ru_maxrss as u64
+    } else {
+        usage.ru_maxrss as u64 * 1024
+    };
+    (t.join().unwrap() + &err, rss)
+}
