@@ -36,6 +36,9 @@ pub struct Error {
     msg: String,
     code: i32,
     kind: ErrorKind,
+    /// For reports that list problems one by one (`secrets check`): the file the message is
+    /// about and its problems, each without the file's name (see `about_file`).
+    about: Option<(String, Vec<String>)>,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -62,7 +65,22 @@ impl Error {
             msg: msg.into(),
             code,
             kind: ErrorKind::Other,
+            about: None,
         }
+    }
+
+    /// Say which file the message is about and list its problems without the file's name, so
+    /// a report can show each problem once, under the file (the message itself is unchanged).
+    pub fn about_file(self, file: impl fmt::Display, problems: Vec<String>) -> Self {
+        Error {
+            about: Some((file.to_string(), problems)),
+            ..self
+        }
+    }
+
+    /// The file and problems given by `about_file`.
+    pub fn about(&self) -> Option<(&str, &[String])> {
+        self.about.as_ref().map(|(f, p)| (f.as_str(), p.as_slice()))
     }
 
     /// An I/O error on a path, phrased as "<what> <path>: <reason>".

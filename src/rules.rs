@@ -14,14 +14,17 @@ use crate::error::{describe_io, Error, Result};
 use crate::keys::Recipient;
 use crate::names::escaped;
 
+mod discover;
 pub mod generator;
 mod layout;
 mod names;
 mod nix_eval;
 mod parse;
 mod resolve;
+mod suggest;
 mod working_dir;
 
+pub use discover::{where_looked as discover_where, How, Located, Start};
 pub use names::normalize_name;
 pub use parse::UniqueMap;
 
@@ -65,6 +68,8 @@ pub struct Rules {
     pub broken: Vec<Broken>,
     /// secrets.nix only: attributes of a rule that are not read (metadata), by rule name.
     pub ignored: BTreeMap<String, Vec<String>>,
+    /// How the file was chosen (for `-v`), when it was discovered.
+    pub how: Option<How>,
 }
 
 /// A rule of a secrets.nix that cannot be used, and why.
@@ -85,46 +90,54 @@ pub enum Found<'a> {
 }
 
 impl Rules {
-    /// Find the rules file: `--rules`, then `$RULES` (agenix's variable), then `./secrets.nix`
-    /// or `./secrets.json` in the current directory.
-    pub fn discover(explicit: Option<&Path>) -> Result<Rules> {
-        Self::load(&Self::discover_path(explicit)?)
+    /// Find and load the rules file (see `discover` for the order).
+    pub fn discover(explicit: Option<&Path>, start: Start) -> Result<Rules> {
+        Self::load_located(Self::discover_path(explicit, start)?)
     }
 
-    /// The rules file `discover` would load: `explicit`, else $RULES, else the one of
-    /// ./secrets.nix and ./secrets.json that exists.
-    pub fn discover_path(explicit: Option<&Path>) -> Result<PathBuf> {
-        let path =
-            match explicit {
-                Some(p) => p.to_path_buf(),
-                None => match std::env::var_os("RULES").filter(|v| !v.is_empty()) {
-                    Some(p) => PathBuf::from(p),
-                    None => {
-                        let nix = Path::new("secrets.nix");
-                        let json = Path::new("secrets.json");
-                        // symlink_metadata: a dangling link is reported by load(), not skipped.
-                        let here = |p: &Path| p.symlink_metadata().is_ok();
-                        match (here(nix), here(json)) {
-                            (true, true) => return Err(Error::new(
-                                "both secrets.nix and secrets.json exist here: choose one with \
-                                 --rules secrets.nix or --rules secrets.json (or remove the other)",
-                            )),
-                            (true, false) => nix.to_path_buf(),
-                            (false, true) => json.to_path_buf(),
-                            (false, false) => {
-                                return Err(Error::new(
-                                    "no rules file: secrets.nix or secrets.json not found in the \
-                                 current directory; pass --rules PATH or set RULES",
-                                ))
-                            }
-                        }
-                    }
-                },
-            };
-        Ok(path)
+    /// Load a rules file `locate` gave, remembering how it was chosen (for `-v`).
+    pub fn load_located(found: Located) -> Result<Rules> {
+        let mut rules = Self::load(&found.path)?;
+        rules.how = Some(found.how);
+        Ok(rules)
     }
 
+    /// The rules file to use, if one is given or found (`decrypt` needs none).
+    pub fn locate(explicit: Option<&Path>, start: Start) -> Result<Option<Located>> {
+        discover::locate(explicit, start)
+    }
+
+    /// The rules file `discover` would load: `explicit`, else $RULES, else the first one found
+    /// from `start` upward; none is an error that says where it looked.
+    pub fn discover_path(explicit: Option<&Path>, start: Start) -> Result<Located> {
+        discover::locate(explicit, start)?.ok_or_else(|| discover::not_found(start))
+    }
+
+    /// Load the rules file at `path`. Its problems are also given one by one, without the
+    /// file's name (`Error::about`), for reports.
     pub fn load(path: &Path) -> Result<Rules> {
+        Self::load_file(path).map_err(|e| {
+            if e.about().is_some() {
+                return e;
+            }
+            let canonical = std::fs::canonicalize(path).unwrap_or(path.to_path_buf());
+            let msg = e.message();
+            let problem = [path, canonical.as_path()]
+                .iter()
+                .flat_map(|p| {
+                    [
+                        format!("rules file {}: ", p.display()),
+                        format!("{}: ", p.display()),
+                    ]
+                })
+                .find_map(|prefix| msg.strip_prefix(prefix.as_str()))
+                .unwrap_or(msg)
+                .to_string();
+            e.about_file(canonical.display(), vec![problem])
+        })
+    }
+
+    fn load_file(path: &Path) -> Result<Rules> {
         let file = std::fs::canonicalize(path).map_err(|e| {
             Error::new(format!(
                 "rules file {}: {}",
@@ -176,14 +189,21 @@ impl Rules {
         // groups, so no errors of the file as a whole.)
         let mut errs = r.errors;
         if format == Format::Json || !errs.is_empty() {
-            errs.extend(r.broken.into_iter().map(|b| b.message));
+            // A rule broken only by a key that cannot be used is named in that key's error.
+            errs.extend(
+                r.broken
+                    .into_iter()
+                    .filter(|b| !r.folded.contains(&b.name))
+                    .map(|b| b.message),
+            );
             if !errs.is_empty() {
                 errs.sort();
-                return Err(Error::new(format!(
+                let msg = format!(
                     "{} is invalid:\n  - {}",
                     file.display(),
                     errs.join("\n  - ")
-                )));
+                );
+                return Err(Error::new(msg).about_file(file.display(), errs));
             }
             return Ok(Rules {
                 file,
@@ -193,6 +213,7 @@ impl Rules {
                 keys: r.keys,
                 broken: Vec::new(),
                 ignored,
+                how: None,
             });
         }
         Ok(Rules {
@@ -203,6 +224,7 @@ impl Rules {
             keys: r.keys,
             broken: r.broken,
             ignored,
+            how: None,
         })
     }
 
@@ -250,11 +272,34 @@ impl Rules {
                 self.dir.display()
             )));
         };
-        Err(Error::new(format!(
-            "{}: no rule for this file in {}; add an entry for \"{first}\" with its publicKeys",
-            arg.display(),
-            self.file.display(),
-        )))
+        Err(Error::new(self.no_rule_message(arg, first)))
+    }
+
+    /// "no rule for FILE", with the rule names it is probably a typo of, and how to add one.
+    pub fn no_rule_message(&self, arg: &Path, name: &str) -> String {
+        let names = self
+            .secrets
+            .keys()
+            .map(String::as_str)
+            .chain(self.broken.iter().filter_map(|b| b.file.as_deref()));
+        let close: Vec<String> = suggest::similar(name, names)
+            .into_iter()
+            .map(|n| format!("\"{}\"", escaped(n)))
+            .collect();
+        let (file, shown) = (self.file.display(), arg.display());
+        if close.is_empty() {
+            return format!(
+                "{shown}: no rule for this file in {file}; add an entry for \"{}\" with its \
+                 publicKeys",
+                escaped(name)
+            );
+        }
+        format!(
+            "{shown}: no rule for this file in {file}; did you mean {}? (for a new secret, add \
+             an entry for \"{}\" with its publicKeys)",
+            close.join(" or "),
+            escaped(name)
+        )
     }
 
     /// The broken rule a file named on the command line refers to: by its file name, or, for
@@ -286,10 +331,14 @@ impl Rules {
             || self.broken.iter().any(|b| b.file.as_deref() == Some(name))
     }
 
-    /// With `-v`: the attributes of each rule that are ignored, once per rule.
+    /// With `-v`: which rules file is used and how it was chosen, then the attributes of
+    /// each rule that are ignored, once per rule.
     pub fn mention_ignored(&self, verbose: bool) {
         if !verbose {
             return;
+        }
+        if let Some(how) = &self.how {
+            eprintln!("rules: {} ({})", self.file.display(), how.describe());
         }
         for (rule, attrs) in &self.ignored {
             let attrs: Vec<String> = attrs.iter().map(|a| escaped(a)).collect();

@@ -16,7 +16,7 @@ use std::path::Path;
 use crate::error::{describe_io, Error, ErrorKind, Result};
 use crate::fs::{self, SecretBytes, SyncPoints};
 use crate::header::stream::Opened;
-use crate::keys::Identities;
+use crate::keys::{Identities, Kind};
 use crate::lockfile::{self, entry_for, Entry, LockFile};
 use crate::rules::{Rule, Rules};
 
@@ -144,7 +144,7 @@ pub fn encrypt_and_replace(rules: &Rules, rule: &Rule, plain: &[u8]) -> Result<(
 /// Record one freshly written file. A failure is a warning: the secret itself is written, and
 /// a missing entry only makes the file "unverified" until the next `secrets rekey`.
 fn record(held: &WriteGuard, rules: &Rules, rule: &Rule, cipher: &[u8]) {
-    let res = update_lockfile(held, &rules.dir, |lf| {
+    let res = update_lockfile(held, &rules.dir, needs_lock(rule), |lf| {
         lf.files
             .insert(rule.name.clone(), entry_for(cipher, &rule.recipients));
     });
@@ -163,6 +163,7 @@ pub struct Staged {
     name: String,
     file: fs::Staged,
     entry: Entry,
+    needs_lock: bool,
 }
 
 impl Staged {
@@ -174,6 +175,7 @@ impl Staged {
             name: rule.name.clone(),
             file,
             entry: entry_for(cipher, &rule.recipients),
+            needs_lock: needs_lock(rule),
         })
     }
 }
@@ -211,6 +213,7 @@ pub fn restage(rule: &Rule, ids: &Identities) -> Result<(Staged, String)> {
             name: rule.name.clone(),
             file,
             entry,
+            needs_lock: needs_lock(rule),
         },
         read,
     ))
@@ -262,7 +265,12 @@ pub fn replace_staged(
         let now = fs::hash_file(&r.staged.file.target).ok();
         if now.as_deref() == Some(r.read.as_str()) {
             staged.push(r.staged.file);
-            pending.push((results.len(), r.staged.name, r.staged.entry));
+            pending.push((
+                results.len(),
+                r.staged.name,
+                r.staged.entry,
+                r.staged.needs_lock,
+            ));
             results.push(Ok(()));
         } else {
             // Dropping the staged file deletes it.
@@ -270,16 +278,19 @@ pub fn replace_staged(
         }
     }
     let mut written = Vec::new();
-    for ((i, name, entry), res) in pending.into_iter().zip(fs::commit_staged(staged, points)) {
+    let mut create = false;
+    for ((i, name, entry, needs), res) in pending.into_iter().zip(fs::commit_staged(staged, points))
+    {
         results[i] = match res {
             Ok(()) => {
+                create |= needs;
                 written.push((name, entry));
                 Ok(())
             }
             Err(e) => Err(NotReplaced::Failed(e)),
         };
     }
-    record_batch(&guard, rules, written, lockfile);
+    record_batch(&guard, rules, written, create, lockfile);
     results
 }
 
@@ -291,6 +302,7 @@ fn record_batch(
     guard: &WriteGuard,
     rules: &Rules,
     written: Vec<(String, Entry)>,
+    create: bool,
     lockfile: LockfileUpdate,
 ) {
     if !lockfile.writable {
@@ -301,7 +313,7 @@ fn record_batch(
         );
         return;
     }
-    let res = update_lockfile(guard, &rules.dir, |l| {
+    let res = update_lockfile(guard, &rules.dir, create, |l| {
         l.files.extend(written);
         if lockfile.prune {
             l.files.retain(|name, _| rules.names_file(name));
@@ -315,21 +327,42 @@ fn record_batch(
     }
 }
 
+/// Whether a rule's files need the lock: it has a recipient a header cannot name (X25519, a
+/// plugin's). SSH stanzas carry their key's tag, so ssh-only rules are checked without it.
+fn needs_lock(rule: &Rule) -> bool {
+    rule.recipients
+        .iter()
+        .any(|r| matches!(r.kind, Kind::X25519 | Kind::Plugin(_)))
+}
+
 /// Change the lock file while holding the write guard: it is read again, changed by `change`,
 /// and written back, so two `secrets` processes never drop each other's entries. An
-/// unreadable lock file is an error and is left as it is. No file is created for an empty
-/// lock.
+/// unreadable lock file is an error and is left as it is. Once it exists it is kept up to
+/// date for every file; it is created only when `create` (a file that needs it was written),
+/// and that is said once, on stderr, since it must be committed.
 fn update_lockfile(
     _held: &WriteGuard,
     rules_dir: &Path,
+    create: bool,
     change: impl FnOnce(&mut LockFile),
 ) -> Result<()> {
     let mut lf = LockFile::load(rules_dir)?;
     change(&mut lf);
-    if lf.files.is_empty() && !lf.path.exists() {
+    // symlink_metadata: a dangling link is "there" (writing refuses it), not a new file.
+    let exists = lf.path.symlink_metadata().is_ok();
+    if !exists && (!create || lf.files.is_empty()) {
         return Ok(());
     }
-    save_lockfile(&lf)
+    save_lockfile(&lf)?;
+    if !exists {
+        eprintln!(
+            "created {}: commit it with the .age files; it records which X25519/plugin \
+             recipients each file was encrypted to, which the files' headers cannot show \
+             (`secrets check` and `secrets rekey` need it to see recipient changes)",
+            lf.path.display()
+        );
+    }
+    Ok(())
 }
 
 /// Write the lock file atomically, only when its content changes.

@@ -169,6 +169,7 @@ fn run(args: Vec<OsString>) -> Result<i32> {
     let rules = RulesFlag {
         rules: p.rules,
         names_from_cwd: false,
+        current_dir_only: true,
     };
     if p.rekey {
         // ragenix re-encrypts every file that exists, whether or not it matches the rules.

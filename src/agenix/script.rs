@@ -127,6 +127,7 @@ fn run(args: Vec<OsString>) -> Result<i32> {
     let rules = RulesFlag {
         rules: None,
         names_from_cwd: true,
+        current_dir_only: true,
     };
     let (identity, g) = (p.identity, p.global);
     if p.rekey {

@@ -83,7 +83,11 @@ pub fn run(args: &CheckArgs, g: &Global) -> Result<i32> {
         println!("{text}");
     } else {
         for p in &report.problems {
-            println!("{}: {}", p.file, p.message);
+            // No file (no rules file at all): the message alone, no empty prefix.
+            match p.file.as_str() {
+                "" => println!("{}", p.message),
+                file => println!("{file}: {}", p.message),
+            }
         }
         let broken = report.problems.iter().filter(|p| p.kind == "rule").count();
         if report.ok {
@@ -187,17 +191,26 @@ fn broken_problem(rules: &Rules, b: &Broken) -> Problem {
 fn unloadable_rules(flag: &RulesFlag, e: crate::Error) -> Report {
     // Name the file that was found but could not be loaded (the schema promises its path);
     // "" and null only when there is none at all.
-    let found = Rules::discover_path(flag.rules.as_deref()).ok();
-    let file = found
-        .as_ref()
-        .map(|p| p.display().to_string())
-        .unwrap_or_default();
+    let found = Rules::discover_path(flag.rules.as_deref(), flag.start(None))
+        .ok()
+        .map(|l| std::fs::canonicalize(&l.path).unwrap_or(l.path));
+    // One problem per problem of the file, each under its name once.
+    let problems = match e.about() {
+        Some((file, list)) => list
+            .iter()
+            .map(|m| Problem::new("rules", file, m.as_str()))
+            .collect(),
+        None => {
+            let file = found.as_ref().map(|p| p.display().to_string());
+            vec![Problem::new("rules", file.unwrap_or_default(), e.message())]
+        }
+    };
     Report {
         version: 1,
         ok: false,
-        rules: found.map(|p| std::fs::canonicalize(&p).unwrap_or(p).display().to_string()),
+        rules: found.map(|p| p.display().to_string()),
         checked: 0,
-        problems: vec![Problem::new("rules", file, e.message())],
+        problems,
     }
 }
 

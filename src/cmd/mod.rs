@@ -27,7 +27,7 @@ use clap::{Args, CommandFactory, Parser, Subcommand};
 
 use crate::error::{Error, Result};
 use crate::keys::Identities;
-use crate::rules::{Rule, Rules};
+use crate::rules::{Rule, Rules, Start};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -80,14 +80,19 @@ pub struct Global {
 // would be accepted (and ignored) by every command.
 #[derive(Args, Debug, Clone, Default)]
 pub struct RulesFlag {
-    /// Rules file (secrets.nix or secrets.json). Default: $RULES, else ./secrets.nix or
-    /// ./secrets.json.
+    /// Rules file (secrets.nix or secrets.json). Default: $RULES, else the first secrets.nix
+    /// or secrets.json from the FILE's directory (or the current one) upward, up to a
+    /// repository root.
     #[arg(long, value_name = "PATH", display_order = 0)]
     pub rules: Option<PathBuf>,
     /// agenix's naming (files relative to the working directory, see `rules::working_dir`);
     /// set by the `agenix` entry, no flag of ours.
     #[arg(skip)]
     pub names_from_cwd: bool,
+    /// Look for the rules in the current directory only, not upward (the agenix and ragenix
+    /// entries: those tools look nowhere else); no flag of ours.
+    #[arg(skip)]
+    pub current_dir_only: bool,
 }
 
 // `-i`, for the commands that decrypt.
@@ -223,9 +228,22 @@ impl Command {
 }
 
 impl RulesFlag {
-    /// Find and load the rules.
+    /// Find and load the rules, looking from the current directory.
     pub fn load(&self) -> Result<Rules> {
-        let mut rules = Rules::discover(self.rules.as_deref())?;
+        self.load_from(self.start(None))
+    }
+
+    /// Where to look for the rules of a command on `file` (see `rules::discover`).
+    pub fn start<'a>(&self, file: Option<&'a Path>) -> Start<'a> {
+        match file {
+            _ if self.current_dir_only => Start::CurrentDirOnly,
+            Some(f) => Start::FileDir(f),
+            None => Start::CurrentDir,
+        }
+    }
+
+    fn load_from(&self, start: Start) -> Result<Rules> {
+        let mut rules = Rules::discover(self.rules.as_deref(), start)?;
         if self.names_from_cwd {
             rules.name_files_from(&working_dir()?);
         }
@@ -235,7 +253,7 @@ impl RulesFlag {
     /// Load the rules (evaluated once) and the rule for `file`; with `-v`, say which rule
     /// attributes are ignored.
     pub fn load_with_rule(&self, file: &Path, g: &Global) -> Result<(Rules, Rule)> {
-        let rules = self.load()?;
+        let rules = self.load_from(self.start(Some(file)))?;
         rules.mention_ignored(g.verbose);
         let rule = if self.names_from_cwd {
             rules.lookup_from(&working_dir()?, file)?.clone()

@@ -91,7 +91,10 @@ impl Recipient {
     pub fn parse(s: &str) -> Result<Recipient> {
         let s = s.trim();
         if s.is_empty() {
-            return Err(Error::new("empty public key"));
+            return Err(Error::new(
+                "empty public key: write the key itself (`ssh-ed25519 AAAA…`, `ssh-rsa AAAA…` or \
+                 `age1…`)",
+            ));
         }
         if s.starts_with("age1") {
             return parse_age(s);
@@ -158,8 +161,10 @@ fn parse_age(s: &str) -> Result<Recipient> {
         (Kind::Plugin(r.plugin().to_string()), Parsed::Plugin(r))
     } else {
         return Err(Error::new(format!(
-            "invalid age recipient `{}`: not an X25519 key nor a plugin recipient (bad checksum \
-             or encoding?)",
+            "invalid age recipient `{}`: its checksum or encoding is wrong, so it is neither an \
+             X25519 key nor a plugin recipient (a character was probably changed or lost when \
+             it was copied); copy it again (`age-keygen -y KEYFILE` prints an X25519 key's \
+             recipient)",
             shorten(s)
         )));
     };

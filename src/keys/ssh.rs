@@ -33,26 +33,32 @@ pub enum SshKey {
     Rsa(age::ssh::Recipient),
 }
 
-/// Parse `algo` (`ssh-ed25519` or `ssh-rsa`) and the base64 key blob after it.
+/// Parse `algo` (`ssh-ed25519` or `ssh-rsa`) and the base64 key blob after it. A key that
+/// was damaged in copying (cut short, a character changed) is named as such, with the fix.
 pub fn parse(algo: &str, blob_b64: &str) -> Result<SshRecipient> {
     let text = format!("{algo} {blob_b64}");
+    let shown = shorten(&text);
+    let again = copy_again(algo);
     let blob = base64::engine::general_purpose::STANDARD
         .decode(blob_b64)
         .map_err(|_| {
             Error::new(format!(
-                "{algo} key has invalid base64: `{}`",
-                shorten(&text)
+                "`{shown}` is not a whole {algo} key: its base64 text is damaged (cut short, a \
+                 character lost, added or changed, or two keys run together); {again}"
             ))
         })?;
-    let pk = ssh_key::PublicKey::from_openssh(&text)
-        .map_err(|e| Error::new(format!("invalid {algo} key `{}`: {e}", shorten(&text))))?;
-    if pk.algorithm().as_str() != algo {
+    if let Some(inner) = blob_algorithm(&blob).filter(|a| *a != algo) {
         return Err(Error::new(format!(
-            "key `{}` says {algo} but contains a {} key",
-            shorten(&text),
-            pk.algorithm().as_str()
+            "`{shown}` says {algo}, but its key data is of type {}; {again}, unchanged",
+            crate::names::escaped(inner)
         )));
     }
+    let pk = ssh_key::PublicKey::from_openssh(&text).map_err(|_| {
+        Error::new(format!(
+            "`{shown}` is not a whole {algo} key: its data is incomplete or damaged (it decodes, \
+             but not to an {algo} key); {again}"
+        ))
+    })?;
     let fingerprint = ssh_fingerprint(&blob);
     let ed25519 = pk.key_data().ed25519().map(|ed| ed.0);
     if let Some(ed) = &ed25519 {
@@ -62,8 +68,15 @@ pub fn parse(algo: &str, blob_b64: &str) -> Result<SshRecipient> {
         ssh_rsa::check_size(&pk, &fingerprint)?;
     }
     // The age crate must accept it too, or encryption would fail later.
-    let parsed = age::ssh::Recipient::from_str(&text)
-        .map_err(|e| Error::new(format!("age cannot use key {fingerprint}: {e:?}")))?;
+    // (It refuses an ssh-ed25519 key that is not a point on the curve: one changed character
+    // usually gives that.)
+    let parsed = age::ssh::Recipient::from_str(&text).map_err(|_| {
+        Error::new(format!(
+            "{algo} key {fingerprint} (`{shown}`) is not a valid public key (its value is not \
+             a point on the curve): a character was probably changed when it was copied; \
+             {again}"
+        ))
+    })?;
     let tag = ssh_tag(&blob);
     let key = match ed25519 {
         Some(ed) => SshKey::Ed25519(ssh_ed25519::recipient(&blob, &ed, tag, &fingerprint)?),
@@ -75,6 +88,22 @@ pub fn parse(algo: &str, blob_b64: &str) -> Result<SshRecipient> {
         tag,
         key,
     })
+}
+
+/// The fix for a key damaged in copying.
+fn copy_again(algo: &str) -> String {
+    let host = if algo == "ssh-rsa" { "rsa" } else { "ed25519" };
+    format!(
+        "copy the whole line again from the key's .pub file (a host's: \
+         /etc/ssh/ssh_host_{host}_key.pub on it, or `ssh-keyscan -t {host} HOST`)"
+    )
+}
+
+/// The algorithm name a key blob starts with (a length-prefixed string), if it has one.
+fn blob_algorithm(blob: &[u8]) -> Option<&str> {
+    let len = u32::from_be_bytes(blob.get(..4)?.try_into().ok()?) as usize;
+    let name = blob.get(4..4usize.checked_add(len)?)?;
+    std::str::from_utf8(name).ok().filter(|n| n.len() < 64)
 }
 
 /// A loaded SSH private key.

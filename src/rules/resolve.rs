@@ -18,6 +18,16 @@ pub(super) struct Resolved {
     pub broken: Vec<Broken>,
     /// Problems of the file as a whole.
     pub errors: Vec<String>,
+    /// Broken rules whose only problem is a named key that cannot be used: that key's error
+    /// names them, so a strict load does not report them again.
+    pub folded: BTreeSet<String>,
+}
+
+/// A named key of secrets.json that cannot be used: its error, and who refers to it.
+struct BadKey {
+    message: String,
+    groups: BTreeSet<String>,
+    secrets: BTreeSet<String>,
 }
 
 pub(super) fn resolve(raw: Raw, dir: &Path) -> Resolved {
@@ -26,12 +36,13 @@ pub(super) fn resolve(raw: Raw, dir: &Path) -> Resolved {
         keys: BTreeMap::new(),
         broken: Vec::new(),
         errors: check_ref_names(&raw),
+        folded: BTreeSet::new(),
     };
     if !out.errors.is_empty() {
         // The messages below would quote these names as they are.
         return out;
     }
-    resolve_keys(&raw, &mut out);
+    let mut bad_keys = resolve_keys(&raw, &mut out);
     // Each name's file, once: two names for one file (`db.age`, `./db.age`) leave it unclear
     // which recipients are meant, so neither rule is used.
     let mut files: BTreeMap<String, Vec<&str>> = BTreeMap::new();
@@ -90,7 +101,33 @@ pub(super) fn resolve(raw: Raw, dir: &Path) -> Resolved {
                 continue;
             }
         };
-        match recipients(name, &rule.public_keys, &out.keys, &raw.groups) {
+        let mut hit = BTreeSet::new();
+        let found = recipients(
+            name,
+            &rule.public_keys,
+            &out.keys,
+            &raw.groups,
+            &bad_keys,
+            &mut hit,
+        );
+        for k in &hit {
+            if let Some(b) = bad_keys.get_mut(k) {
+                b.secrets.insert(name.clone());
+            }
+        }
+        match found {
+            Ok(_) if !hit.is_empty() => {
+                // Said once, by the key's own error (which names this secret).
+                out.folded.insert(name.clone());
+                let keys: Vec<String> = hit.iter().map(|k| format!("\"{k}\"")).collect();
+                broken(
+                    name,
+                    format!(
+                        "secret \"{name}\" uses key {}, which cannot be used; fix the key",
+                        keys.join(", ")
+                    ),
+                );
+            }
             Ok(recips) => {
                 let rule = Rule {
                     path: dir.join(&norm),
@@ -105,15 +142,20 @@ pub(super) fn resolve(raw: Raw, dir: &Path) -> Resolved {
             Err(msgs) => broken(name, msgs.join("; ")),
         }
     }
+    for (name, b) in std::mem::take(&mut bad_keys) {
+        out.errors.push(bad_key_error(&name, b));
+    }
     out.errors.sort();
     out.errors.dedup();
     out.broken.sort_by(|a, b| a.name.cmp(&b.name));
     out
 }
 
-/// secrets.json's named keys, parsed, and its groups' members checked.
-fn resolve_keys(raw: &Raw, out: &mut Resolved) {
+/// secrets.json's named keys, parsed, and its groups' members checked. The keys that cannot
+/// be used are returned, not reported yet: their one error also names who uses them.
+fn resolve_keys(raw: &Raw, out: &mut Resolved) -> BTreeMap<String, BadKey> {
     let errs = &mut out.errors;
+    let mut bad = BTreeMap::new();
     for (name, text) in &raw.keys {
         if raw.groups.contains_key(name) {
             errs.push(format!(
@@ -130,7 +172,14 @@ fn resolve_keys(raw: &Raw, out: &mut Resolved) {
                 r.name = Some(name.clone());
                 out.keys.insert(name.clone(), r);
             }
-            Err(e) => errs.push(format!("key \"{name}\": {e}")),
+            Err(e) => {
+                let key = BadKey {
+                    message: e.message().to_string(),
+                    groups: BTreeSet::new(),
+                    secrets: BTreeSet::new(),
+                };
+                bad.insert(name.clone(), key);
+            }
         }
     }
     for (g, members) in &raw.groups {
@@ -140,13 +189,54 @@ fn resolve_keys(raw: &Raw, out: &mut Resolved) {
             ));
         }
         for m in members {
-            if !out.keys.contains_key(m) && !raw.groups.contains_key(m) && !looks_like_key(m) {
+            if let Some(b) = bad.get_mut(m) {
+                b.groups.insert(g.clone());
+            } else if !raw.keys.contains_key(m) && !raw.groups.contains_key(m) && !looks_like_key(m)
+            {
                 errs.push(format!(
                     "group \"{g}\": \"{m}\" is neither a key nor a group; define it under \"keys\""
                 ));
             }
         }
     }
+    bad
+}
+
+/// The one error of a named key that cannot be used: what is wrong, the fix, and who uses it
+/// (those are not reported again).
+fn bad_key_error(name: &str, b: BadKey) -> String {
+    let quoted = |set: &BTreeSet<String>| {
+        set.iter()
+            .map(|n| format!("\"{}\"", escaped(n)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut users = Vec::new();
+    if !b.groups.is_empty() {
+        let what = if b.groups.len() == 1 {
+            "group"
+        } else {
+            "groups"
+        };
+        users.push(format!("{what} {}", quoted(&b.groups)));
+    }
+    if !b.secrets.is_empty() {
+        let what = if b.secrets.len() == 1 {
+            "secret"
+        } else {
+            "secrets"
+        };
+        users.push(format!("{what} {}", quoted(&b.secrets)));
+    }
+    let used = if users.is_empty() {
+        " (no secret uses it)".to_string()
+    } else {
+        format!(
+            " (used by {}: they cannot be encrypted until it is fixed)",
+            users.join(" and ")
+        )
+    };
+    format!("key \"{name}\": {}{used}", b.message)
 }
 
 /// One secret's recipients, each once; every problem as a message.
@@ -155,12 +245,15 @@ fn recipients(
     entries: &[String],
     keys: &BTreeMap<String, Recipient>,
     groups: &BTreeMap<String, Vec<String>>,
+    bad: &BTreeMap<String, BadKey>,
+    hit: &mut BTreeSet<String>,
 ) -> Result<Vec<Recipient>, Vec<String>> {
     let mut recips: Vec<Recipient> = Vec::new();
     let mut seen = BTreeSet::new();
     let mut errs = Vec::new();
+    let refs = Refs { keys, groups, bad };
     for entry in entries {
-        match expand(entry, keys, groups, &mut Vec::new()) {
+        match expand(entry, &refs, hit, &mut Vec::new()) {
             Ok(list) => {
                 for r in list {
                     if seen.insert(r.text.clone()) {
@@ -171,7 +264,7 @@ fn recipients(
             Err(e) => errs.push(format!("secret \"{name}\": {e}")),
         }
     }
-    if errs.is_empty() && recips.is_empty() {
+    if errs.is_empty() && recips.is_empty() && hit.is_empty() {
         errs.push(format!(
             "secret \"{name}\" has no recipients: give it at least one public key in \
              publicKeys, or nobody could ever decrypt it"
@@ -196,17 +289,29 @@ fn looks_like_key(s: &str) -> bool {
     s.starts_with("age1") || s.contains(' ')
 }
 
+/// What a key reference may name.
+struct Refs<'a> {
+    keys: &'a BTreeMap<String, Recipient>,
+    groups: &'a BTreeMap<String, Vec<String>>,
+    /// Named keys that cannot be used: a reference to one is added to `hit`, not an error.
+    bad: &'a BTreeMap<String, BadKey>,
+}
+
 /// Expand a key reference: a key name, a group name (recursively), or a literal key.
 fn expand(
     entry: &str,
-    keys: &BTreeMap<String, Recipient>,
-    groups: &BTreeMap<String, Vec<String>>,
+    refs: &Refs,
+    hit: &mut BTreeSet<String>,
     stack: &mut Vec<String>,
 ) -> Result<Vec<Recipient>> {
-    if let Some(k) = keys.get(entry) {
+    if let Some(k) = refs.keys.get(entry) {
         return Ok(vec![k.clone()]);
     }
-    if let Some(members) = groups.get(entry) {
+    if refs.bad.contains_key(entry) {
+        hit.insert(entry.to_string());
+        return Ok(Vec::new());
+    }
+    if let Some(members) = refs.groups.get(entry) {
         if stack.iter().any(|s| s == entry) {
             stack.push(entry.to_string());
             return Err(Error::new(format!(
@@ -217,7 +322,7 @@ fn expand(
         stack.push(entry.to_string());
         let mut out = Vec::new();
         for m in members {
-            out.extend(expand(m, keys, groups, stack)?);
+            out.extend(expand(m, refs, hit, stack)?);
         }
         stack.pop();
         return Ok(out);
