@@ -292,7 +292,13 @@ pub fn assess(
             });
         }
     }
-    if rule_opaque > file_opaque {
+    if file_opaque == 0 && rule_opaque > 0 {
+        // No such stanza at all: every X25519/plugin recipient of the rule is missing, for
+        // certain (so an ssh-only file, which has no lock entry, still names them).
+        for r in rule.recipients.iter().filter(|r| r.ssh_tag.is_none()) {
+            d.added.push(Who::of(r));
+        }
+    } else if rule_opaque > file_opaque {
         d.unverified = Some(format!(
             "the rule has {rule_opaque} X25519/plugin recipient(s) but the file only {file_opaque} \
              such stanza(s)"

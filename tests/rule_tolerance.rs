@@ -82,8 +82,8 @@ const BROKEN: &[BrokenRule] = &[
     },
 ];
 
-/// secrets.nix: two good rules (one with metadata attributes agenix ignores) and every
-/// broken kind.
+/// secrets.nix: two good rules (one with metadata attributes agenix ignores; the other with an
+/// age1 key too, so that writing it creates the lock file) and every broken kind.
 fn rules_with_broken(repo: &Repo) {
     let broken: Vec<&str> = BROKEN.iter().map(|b| b.rule).collect();
     repo.write(
@@ -91,10 +91,11 @@ fn rules_with_broken(repo: &Repo) {
         format!(
             r#"let alice = "{}"; in {{
   "good.age" = {{ publicKeys = [ alice ]; owner = "postgres"; note = throw "never read"; f = x: x; }};
-  "good2.age".publicKeys = [ alice ];
+  "good2.age".publicKeys = [ alice "{}" ];
   {}
 }}"#,
             pubkey("alice_ed25519"),
+            pubkey("dave_age"),
             broken.join("\n  ")
         ),
     );
@@ -174,12 +175,7 @@ fn a_broken_rule_fails_only_the_commands_that_touch_it() {
             encrypted(&repo, b.arg, b"old");
         }
         let before = repo.snapshot();
-        for args in [
-            &["decrypt", b.arg, "-i", &id][..],
-            &["edit", b.arg],
-            &["encrypt", b.arg],
-            &["-e", b.arg],
-        ] {
+        for args in [&["edit", b.arg][..], &["encrypt", b.arg], &["-e", b.arg]] {
             let o = repo.cmd().args(args).write_stdin("x").output().unwrap();
             let err = String::from_utf8_lossy(&o.stderr);
             assert_eq!(o.status.code(), Some(1), "{args:?}:\n{err}");
@@ -193,6 +189,29 @@ fn a_broken_rule_fails_only_the_commands_that_touch_it() {
             assert!(o.stdout.is_empty(), "{args:?}");
             assert_eq!(repo.snapshot(), before, "{args:?} wrote something");
         }
+        // decrypt needs no recipients: it reads the file and says what is wrong with the rule
+        // (`-d`, agenix's, still needs the rule, as agenix does).
+        let o = repo
+            .cmd()
+            .args(["decrypt", b.arg, "-i", &id])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        if b.arg == "../up.age" {
+            assert_eq!(o.status.code(), Some(1), "{err}");
+            continue;
+        }
+        assert_eq!(o.status.code(), Some(0), "decrypt {}:\n{err}", b.arg);
+        assert_eq!(o.stdout, b"old");
+        assert!(
+            err.contains(&format!("secret \"{}\"", b.arg))
+                && err.contains(b.why)
+                && err.contains("decrypt does not need the rule"),
+            "decrypt {}:\n{err}",
+            b.arg
+        );
+        let o = repo.cmd().args(["-d", b.arg, "-i", &id]).output().unwrap();
+        assert_eq!(o.status.code(), Some(1), "-d {}", b.arg);
     }
 }
 

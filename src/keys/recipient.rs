@@ -105,6 +105,13 @@ impl Recipient {
         let comment = Some(parts.collect::<Vec<_>>().join(" ")).filter(|c| !c.is_empty());
         match algo {
             "ssh-ed25519" | "ssh-rsa" => {
+                // The rest is a comment, unless a second key was pasted into the same entry.
+                if parts.any(looks_like_key_start) {
+                    return Err(Error::new(format!(
+                        "`{}` holds two keys in one entry; put each key in its own entry",
+                        shorten(s)
+                    )));
+                }
                 let r = ssh::parse(algo, blob_b64)?;
                 let kind = match r.key {
                     SshKey::Ed25519(_) => Kind::SshEd25519,
@@ -144,6 +151,14 @@ impl Recipient {
             ))),
         }
     }
+}
+
+/// Whether a word of a key's comment is where another key starts.
+fn looks_like_key_start(word: &str) -> bool {
+    ["ssh-ed25519", "ssh-rsa", "ssh-dss"].contains(&word)
+        || word.starts_with("ecdsa-sha2-")
+        || word.starts_with("sk-ssh-")
+        || (word.starts_with("age1") && word.len() > 50)
 }
 
 /// An `age1…` recipient: X25519, else a plugin's.

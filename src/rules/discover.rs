@@ -1,6 +1,7 @@
 //! Which rules file a command uses. In order: `--rules PATH`; `$RULES`; else the first
 //! directory holding `secrets.nix` or `secrets.json`, looking from the FILE's directory (edit,
-//! decrypt, encrypt) or the current directory (rekey, check, …) upward, as git finds `.git`.
+//! decrypt, encrypt) upward, as git finds `.git`, then from the current directory upward (the
+//! only search of rekey, check, …).
 //!
 //! The walk up is fenced: it stops after a repository root (a directory with `.git`) and at
 //! the filesystem root, and it never enters a directory another user could have put a rules
@@ -81,11 +82,23 @@ pub fn locate(explicit: Option<&Path>, start: Start) -> Result<Option<Located>> 
             how: How::Found { start: cwd },
         }));
     }
-    let first = match start {
-        Start::FileDir(f) => existing_dir_of(&cwd.join(f)),
-        _ => cwd.clone(),
-    };
-    let mut dir = first.clone();
+    if let Start::FileDir(f) = start {
+        let first = existing_dir_of(&cwd.join(f));
+        if let Some(found) = walk_up(&first, &cwd)? {
+            return Ok(Some(found));
+        }
+        if first == cwd {
+            return Ok(None);
+        }
+    }
+    // (A FILE outside every rules directory is then named by the current directory's rules,
+    // which say it is outside, or name it with a rule that cannot be used.)
+    walk_up(&cwd, &cwd)
+}
+
+/// The first rules file from `first` upward, within the fences.
+fn walk_up(first: &Path, cwd: &Path) -> Result<Option<Located>> {
+    let mut dir = first.to_path_buf();
     loop {
         if dir != cwd && !trusted(&dir) {
             return Ok(None);
@@ -93,7 +106,9 @@ pub fn locate(explicit: Option<&Path>, start: Start) -> Result<Option<Located>> 
         if let Some(path) = in_dir(&dir)? {
             return Ok(Some(Located {
                 path,
-                how: How::Found { start: first },
+                how: How::Found {
+                    start: first.to_path_buf(),
+                },
             }));
         }
         // A repository's root is as far as its rules can be.
@@ -123,7 +138,8 @@ pub fn where_looked(start: Start) -> String {
              a directory with .git)"
             .to_string(),
         Start::FileDir(f) => format!(
-            "beside {} or above it (up to a repository root, a directory with .git)",
+            "beside {} or above it, nor in the current directory or above it (up to a \
+             repository root, a directory with .git)",
             f.display()
         ),
     }

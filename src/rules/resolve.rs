@@ -18,8 +18,9 @@ pub(super) struct Resolved {
     pub broken: Vec<Broken>,
     /// Problems of the file as a whole.
     pub errors: Vec<String>,
-    /// Broken rules whose only problem is a named key that cannot be used: that key's error
-    /// names them, so a strict load does not report them again.
+    /// Broken rules whose only problem is a named key that cannot be used (or a group member
+    /// that is not defined): that error is reported once, so a strict load does not report
+    /// these rules again.
     pub folded: BTreeSet<String>,
 }
 
@@ -123,7 +124,7 @@ pub(super) fn resolve(raw: Raw, dir: &Path) -> Resolved {
                 broken(
                     name,
                     format!(
-                        "secret \"{name}\" uses key {}, which cannot be used; fix the key",
+                        "secret \"{name}\" uses {}, which cannot be used (see its own error)",
                         keys.join(", ")
                     ),
                 );
@@ -293,7 +294,8 @@ fn looks_like_key(s: &str) -> bool {
 struct Refs<'a> {
     keys: &'a BTreeMap<String, Recipient>,
     groups: &'a BTreeMap<String, Vec<String>>,
-    /// Named keys that cannot be used: a reference to one is added to `hit`, not an error.
+    /// Named keys that cannot be used: a reference to one is added to `hit`, not an error (as
+    /// is a group member that is not defined): each has its own error.
     bad: &'a BTreeMap<String, BadKey>,
 }
 
@@ -329,6 +331,11 @@ fn expand(
     }
     if looks_like_key(entry) || !is_valid_ref_name(entry) {
         return Recipient::parse(entry).map(|r| vec![r]);
+    }
+    if !stack.is_empty() {
+        // A group's member: `resolve_keys` reported it under the group, once.
+        hit.insert(entry.to_string());
+        return Ok(Vec::new());
     }
     Err(Error::new(format!(
         "\"{}\" is not a defined key or group; define it under \"keys\" or \"groups\", or \

@@ -9,7 +9,8 @@ fn rules_discovery() {
     two_secrets(&repo);
     repo.write("secrets.nix", "{}");
     repo.cmd()
-        .args(["decrypt", "db.age"])
+        .args(["edit", "db.age"])
+        .write_stdin("x")
         .assert()
         .code(1)
         .stderr(predicate::str::contains(
@@ -25,7 +26,8 @@ fn rules_discovery() {
     let empty = Repo::new();
     empty
         .cmd()
-        .args(["decrypt", "db.age"])
+        .args(["encrypt", "db.age"])
+        .write_stdin("x")
         .assert()
         .code(1)
         .stderr(predicate::str::contains("no rules file"));
