@@ -185,8 +185,14 @@ fn drift_plugin_with_lock_names_the_keys() {
 
 #[test]
 fn drift_x25519_without_lock_is_detected_or_unverified() {
-    // Without a lock entry the header only shows how many X25519 stanzas there are.
-    drift_case(&["alice"], &["alice", "dave"], false, None);
+    // Without a lock entry the header only shows how many X25519 stanzas there are: none at
+    // all means the rule's X25519 key was added, for certain; otherwise unverified.
+    drift_case(
+        &["alice"],
+        &["alice", "dave"],
+        false,
+        Some((&["dave"], &[])),
+    );
     drift_case(
         &["alice", "dave"],
         &["alice"],
