@@ -28,10 +28,7 @@ fn typos_get_did_you_mean() {
         } else {
             "db-password.age"
         };
-        assert!(
-            out.stderr.contains(&format!("no rule for this file in ")),
-            "{out}"
-        );
+        assert!(out.stderr.contains("no rule for this file in "), "{out}");
         assert!(
             out.stderr.contains(&format!("did you mean \"{want}\"?")),
             "{cmd} {name}: {out}"
