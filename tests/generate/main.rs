@@ -86,9 +86,10 @@ fn age_decrypt(file: &Path, identity: &Path) -> Vec<u8> {
     out.stdout
 }
 
-/// A rule for alice with the generator given as JSON.
+/// A rule for alice (and dave's age1 key, so that the lock file, which these tests read, is
+/// created) with the generator given as JSON.
 fn rule(name: &str, generator: &str) -> String {
-    format!(r#""{name}": {{"publicKeys": ["alice"], "generator": {generator}}}"#)
+    format!(r#""{name}": {{"publicKeys": ["alice", "dave"], "generator": {generator}}}"#)
 }
 
 fn rules(entries: &[String]) -> String {
