@@ -102,11 +102,12 @@ impl Recipient {
         let mut parts = s.split_whitespace();
         let algo = parts.next().unwrap_or_default();
         let blob_b64 = parts.next().unwrap_or_default();
-        let comment = Some(parts.collect::<Vec<_>>().join(" ")).filter(|c| !c.is_empty());
+        let rest: Vec<&str> = parts.collect();
+        let comment = Some(rest.join(" ")).filter(|c| !c.is_empty());
         match algo {
             "ssh-ed25519" | "ssh-rsa" => {
                 // The rest is a comment, unless a second key was pasted into the same entry.
-                if parts.any(looks_like_key_start) {
+                if rest.iter().any(|w| looks_like_key_start(w)) {
                     return Err(Error::new(format!(
                         "`{}` holds two keys in one entry; put each key in its own entry",
                         shorten(s)
