@@ -69,6 +69,8 @@ fn a_key_that_is_not_among_the_recipients() {
 fn nobody_the_rules_name_can_read_it() {
     let repo = Repo::new();
     rules(&repo, r#"["alice"]"#);
+    // An ssh-only rule creates no lock file; one that exists records every write.
+    repo.write("secrets.lock.json", r#"{"version": 1, "files": {}}"#);
     repo.encrypt("db.age", "v");
     // alice's key is gone from the rules altogether: nobody left can rekey it.
     repo.write(

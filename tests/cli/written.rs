@@ -29,13 +29,20 @@ fn silent_when_not_a_terminal() {
         .assert()
         .success()
         .stderr("");
-    // -v says it anyway.
+    // -v says it anyway (after the rules file it used).
     repo.cmd()
         .args(["encrypt", "-v", "armored.age"])
         .write_stdin("v")
         .assert()
         .success()
-        .stderr("wrote armored.age: encrypted to 1 recipient(s), ASCII-armored\n");
+        .stderr(predicates::str::ends_with(
+            "secrets.json (found looking from ".to_string()
+                + &std::fs::canonicalize(repo.path())
+                    .unwrap()
+                    .display()
+                    .to_string()
+                + " upward)\nwrote armored.age: encrypted to 1 recipient(s), ASCII-armored\n",
+        ));
 }
 
 #[test]
