@@ -92,6 +92,12 @@ pub fn run(args: &CheckArgs, g: &Global) -> Result<i32> {
         let broken = report.problems.iter().filter(|p| p.kind == "rule").count();
         if report.ok {
             println!("ok: {} file(s) match the rules", report.checked);
+        } else if report.problems.iter().any(|p| p.kind == "rules") {
+            // The rules could not be loaded: no file was looked at.
+            println!(
+                "{} problem(s) found in the rules file; no file was checked",
+                report.problems.len()
+            );
         } else {
             println!(
                 "{} problem(s) found in {} file(s) listed in the rules{}",
