@@ -57,7 +57,7 @@ impl KnownKeys {
         let all = rules
             .secrets
             .values()
-            .flat_map(|rule| &rule.recipients)
+            .flat_map(|rule| rule.recipients.iter())
             .chain(rules.keys.values());
         for r in all {
             if let Some(t) = r.ssh_tag {
@@ -216,7 +216,7 @@ pub fn assess(
     if let Some(entry) = lock.valid_entry(&rule.name, digest) {
         if entry.recipients.len() == real_stanzas {
             let had: BTreeSet<&String> = entry.recipients.iter().collect();
-            for r in &rule.recipients {
+            for r in rule.recipients.iter() {
                 if !had.contains(&recipient_id(r)) {
                     d.added.push(Who::of(r));
                 }
@@ -243,7 +243,7 @@ pub fn assess(
     // 2. From the header alone.
     let mut rule_tags = BTreeSet::new();
     let mut rule_opaque = 0usize;
-    for r in &rule.recipients {
+    for r in rule.recipients.iter() {
         match r.ssh_tag {
             Some(t) => {
                 rule_tags.insert(t);
@@ -271,7 +271,7 @@ pub fn assess(
                 },
             });
     }
-    for r in &rule.recipients {
+    for r in rule.recipients.iter() {
         if r.ssh_tag.is_some_and(|t| !file_tags.contains(&t)) {
             d.added.push(Who::of(r));
         }

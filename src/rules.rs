@@ -9,6 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::error::{describe_io, Error, Result};
 use crate::keys::Recipient;
@@ -46,7 +47,8 @@ pub struct Rule {
     pub name: String,
     /// Absolute path of the encrypted file.
     pub path: PathBuf,
-    pub recipients: Vec<Recipient>,
+    /// Shared between the rules that list the same keys.
+    pub recipients: Arc<[Recipient]>,
     pub armor: bool,
     /// How `secrets generate` creates the file (see `generator`).
     pub generator: Option<generator::Generator>,

@@ -185,7 +185,7 @@ fn bare(path: PathBuf) -> Rule {
     Rule {
         name,
         path,
-        recipients: Vec::new(),
+        recipients: Vec::new().into(),
         armor: false,
         generator: None,
         format: None,

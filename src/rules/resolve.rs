@@ -2,8 +2,10 @@
 //! parsed. A problem with one secret makes that rule `Broken`; problems with the file as a whole
 //! (secrets.json's keys and groups) are errors. Every problem is collected.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
+use std::sync::Arc;
 
 use super::names::normalize_name;
 use super::parse::Raw;
@@ -44,6 +46,13 @@ pub(super) fn resolve(raw: Raw, dir: &Path) -> Resolved {
         return out;
     }
     let mut bad_keys = resolve_keys(&raw, &mut out);
+    // Rules usually share their keys, and mostly whole lists of them (`publicKeys = all`):
+    // each list as written is resolved once and its recipients shared, and each literal key
+    // is parsed once (parsing an ssh-ed25519 key costs an X25519 multiplication, which for a
+    // secrets.nix of 1000 rules was most of the load time; shared lists keep 100,000 rules
+    // small).
+    let parsed = RefCell::new(HashMap::new());
+    let mut lists: HashMap<&[String], Arc<[Recipient]>> = HashMap::new();
     // Each name's file, once: two names for one file (`db.age`, `./db.age`) leave it unclear
     // which recipients are meant, so neither rule is used.
     let mut files: BTreeMap<String, Vec<&str>> = BTreeMap::new();
@@ -103,14 +112,22 @@ pub(super) fn resolve(raw: Raw, dir: &Path) -> Resolved {
             }
         };
         let mut hit = BTreeSet::new();
-        let found = recipients(
-            name,
-            &rule.public_keys,
-            &out.keys,
-            &raw.groups,
-            &bad_keys,
-            &mut hit,
-        );
+        let found = match lists.get(rule.public_keys.as_slice()) {
+            Some(shared) => Ok(shared.clone()),
+            None => {
+                let refs = Refs {
+                    keys: &out.keys,
+                    groups: &raw.groups,
+                    bad: &bad_keys,
+                    parsed: &parsed,
+                };
+                let found = recipients(name, &rule.public_keys, &refs, &mut hit);
+                if let (Ok(list), true) = (&found, hit.is_empty()) {
+                    lists.insert(&rule.public_keys, list.clone());
+                }
+                found
+            }
+        };
         for k in &hit {
             if let Some(b) = bad_keys.get_mut(k) {
                 b.secrets.insert(name.clone());
@@ -244,17 +261,14 @@ fn bad_key_error(name: &str, b: BadKey) -> String {
 fn recipients(
     name: &str,
     entries: &[String],
-    keys: &BTreeMap<String, Recipient>,
-    groups: &BTreeMap<String, Vec<String>>,
-    bad: &BTreeMap<String, BadKey>,
+    refs: &Refs,
     hit: &mut BTreeSet<String>,
-) -> Result<Vec<Recipient>, Vec<String>> {
+) -> Result<Arc<[Recipient]>, Vec<String>> {
     let mut recips: Vec<Recipient> = Vec::new();
     let mut seen = BTreeSet::new();
     let mut errs = Vec::new();
-    let refs = Refs { keys, groups, bad };
     for entry in entries {
-        match expand(entry, &refs, hit, &mut Vec::new()) {
+        match expand(entry, refs, hit, &mut Vec::new()) {
             Ok(list) => {
                 for r in list {
                     if seen.insert(r.text.clone()) {
@@ -272,7 +286,7 @@ fn recipients(
         ));
     }
     if errs.is_empty() {
-        Ok(recips)
+        Ok(recips.into())
     } else {
         errs.sort();
         errs.dedup();
@@ -297,6 +311,8 @@ struct Refs<'a> {
     /// Named keys that cannot be used: a reference to one is added to `hit`, not an error (as
     /// is a group member that is not defined): each has its own error.
     bad: &'a BTreeMap<String, BadKey>,
+    /// Literal keys parsed so far, by their text as written.
+    parsed: &'a RefCell<HashMap<String, Recipient>>,
 }
 
 /// Expand a key reference: a key name, a group name (recursively), or a literal key.
@@ -330,7 +346,14 @@ fn expand(
         return Ok(out);
     }
     if looks_like_key(entry) || !is_valid_ref_name(entry) {
-        return Recipient::parse(entry).map(|r| vec![r]);
+        if let Some(r) = refs.parsed.borrow().get(entry) {
+            return Ok(vec![r.clone()]);
+        }
+        let r = Recipient::parse(entry)?;
+        refs.parsed
+            .borrow_mut()
+            .insert(entry.to_string(), r.clone());
+        return Ok(vec![r]);
     }
     if !stack.is_empty() {
         // A group's member: `resolve_keys` reported it under the group, once.
@@ -363,5 +386,44 @@ fn format_attr(v: &serde_json::Value) -> Result<crate::structured::Format, Strin
     match v.as_str() {
         Some(s) => s.parse().map_err(|e: crate::Error| e.message().to_string()),
         None => Err("not a string; write one of binary, json, yaml, dotenv, ini".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::parse::RawRule;
+
+    const ALICE: &str = "ssh-ed25519 \
+        AAAAC3NzaC1lZDI1NTE5AAAAINhjWGTLjhGVvKRGhu+H4SOSoB7uEvooiKmJo7unmHuM";
+    const DAVE: &str = "age10dlpeya4vn3j3vf446fjuxj6yh9gv0zcc0f9yvffzc848y2epvpqpcx2gc";
+
+    fn rule(keys: &[String]) -> RawRule {
+        RawRule {
+            public_keys: keys.to_vec(),
+            armor: false,
+            generator: None,
+            format: None,
+        }
+    }
+
+    /// Rules listing the same keys share one list; a rule listing other entries (here the
+    /// same key with another comment) gets its own, with its own comment.
+    #[test]
+    fn same_key_lists_are_shared() {
+        let all = vec![format!("{ALICE} alice@laptop"), DAVE.to_string()];
+        let other = vec![format!("{ALICE} alice@desk")];
+        let mut raw = Raw::default();
+        raw.secrets.insert("a.age".into(), rule(&all));
+        raw.secrets.insert("b.age".into(), rule(&all));
+        raw.secrets.insert("c.age".into(), rule(&other));
+        let out = resolve(raw, Path::new("/r"));
+        assert!(out.errors.is_empty() && out.broken.is_empty());
+        let r = |n: &str| out.secrets[n].recipients.clone();
+        assert!(Arc::ptr_eq(&r("a.age"), &r("b.age")));
+        assert_eq!(r("a.age").len(), 2);
+        assert_eq!(r("a.age")[0].comment.as_deref(), Some("alice@laptop"));
+        assert_eq!(r("c.age")[0].comment.as_deref(), Some("alice@desk"));
+        assert_eq!(r("c.age")[0].text, r("a.age")[0].text);
     }
 }
