@@ -1,10 +1,12 @@
 //! Benchmark (not a test): repositories of 1,000, 10,000 and 100,000 secrets (BENCH_SIZES,
 //! comma-separated), each to ssh-ed25519 + X25519 and recorded in secrets.lock.json, rules in
-//! secrets.json, on a tmpfs (/dev/shm) when there is one. For `check` and a no-op `rekey`
-//! (every file matches): wall time (median of 3), the cost per file, and the peak RSS the
+//! secrets.json, on a tmpfs (/dev/shm) when there is one. For `check`, a no-op `rekey` (every
+//! file matches) and `list`: wall time (median of 3), the cost per file, and the peak RSS the
 //! kernel reports (wait4). Goals: 100,000 files within 1.5 s and 256 MiB, cost linear.
 //!
 //!   cargo bench --bench scale
+//!
+//! BENCH_KEEP=1 keeps each repository (its path is printed) for profiling.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -24,6 +26,14 @@ fn pubkey(name: &str) -> String {
 }
 
 fn main() {
+    // A child's peak RSS includes what its parent held when it was spawned (the kernel
+    // carries the old address space's high-water mark across exec), so the repositories are
+    // made by a child of this process, which stays small itself.
+    if let Ok(job) = std::env::var("BENCH_SCALE_SETUP") {
+        let (n, dir) = job.split_once(':').unwrap();
+        setup(Path::new(dir), n.parse().unwrap());
+        return;
+    }
     let sizes: Vec<usize> = std::env::var("BENCH_SIZES")
         .unwrap_or_else(|_| "1000,10000,100000".into())
         .split(',')
@@ -45,29 +55,48 @@ fn main() {
             .unwrap_or("?")
     );
     println!(
-        "{:>8}  {:>10} {:>9} {:>9}  {:>10} {:>9} {:>9}",
-        "files", "check", "per file", "peak RSS", "no-op rekey", "per file", "peak RSS"
+        "{:>8}  {:<8} {:>8} {:>9} {:>9}",
+        "files", "command", "time", "per file", "peak RSS"
     );
     for n in sizes {
         let tmp = tempfile::Builder::new()
             .prefix("secrets-scale")
             .tempdir_in(&base)
             .unwrap();
-        setup(tmp.path(), n);
-        let check = measure(tmp.path(), &["check"], "ok:");
-        let noop = measure(tmp.path(), &["rekey"], "rekeyed 0 file(s)");
-        let per = |d: Duration| format!("{:.1} µs", d.as_secs_f64() * 1e6 / n as f64);
-        let mib = |b: u64| format!("{:.0} MiB", b as f64 / (1 << 20) as f64);
-        println!(
-            "{n:>8}  {:>10} {:>9} {:>9}  {:>10} {:>9} {:>9}",
-            format!("{:.0} ms", check.0.as_secs_f64() * 1e3),
-            per(check.0),
-            mib(check.1),
-            format!("{:.0} ms", noop.0.as_secs_f64() * 1e3),
-            per(noop.0),
-            mib(noop.1),
-        );
+        let made = Command::new(std::env::current_exe().unwrap())
+            .env("BENCH_SCALE_SETUP", format!("{n}:{}", tmp.path().display()))
+            .status()
+            .unwrap();
+        assert!(made.success(), "setting up {n} files failed");
+        if std::env::var_os("BENCH_KEEP").is_some() {
+            // For profiling: the repository stays (delete it by hand).
+            println!("{n:>8}  kept in {}", tmp.path().display());
+        }
+        let commands: [(&str, &[&str], &str); 3] = [
+            ("check", &["check"], "ok:"),
+            ("rekey", &["rekey"], "rekeyed 0 file(s)"),
+            ("list", &["list"], "secret000000.age"),
+        ];
+        for (what, args, expect) in commands {
+            let (took, rss) = measure(tmp.path(), args, expect);
+            println!(
+                "{n:>8}  {what:<8} {:>8} {:>9} {:>9}",
+                format!("{:.0} ms", took.as_secs_f64() * 1e3),
+                format!("{:.1} µs", took.as_secs_f64() * 1e6 / n as f64),
+                format!("{:.0} MiB", rss as f64 / (1 << 20) as f64),
+            );
+        }
+        if std::env::var_os("BENCH_KEEP").is_some() {
+            let _ = tmp.keep();
+        }
     }
+    // Part of every figure above (see the start of main): it must be small.
+    let own = std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:").map(|v| v.trim().to_string()))
+        .unwrap_or_else(|| "?".into());
+    println!("(the benchmark's own peak RSS, a floor under each figure: {own})");
 }
 
 /// `n` secrets of one small ciphertext each (the same bytes: the cost measured is per file,

@@ -3,7 +3,7 @@
 //! is built by the library's `list` module; this renders it: an aligned table on a terminal,
 //! one stable tab-separated line per file otherwise, or JSON.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 
 use clap::Args;
 
@@ -41,23 +41,33 @@ pub fn run(args: &ListArgs, g: &Global) -> Result<i32> {
     let rules = args.rules.load()?;
     rules.mention_ignored(g.verbose);
     let listing = crate::list::list(&rules, &args.identity.identities);
-    let text = if args.json {
-        let mut t = serde_json::to_string_pretty(&listing)
-            .map_err(|e| Error::new(format!("cannot render the listing: {e}")))?;
-        t.push('\n');
-        t
-    } else if std::io::stdout().is_terminal() {
-        table(&listing)
-    } else {
-        plain(&listing)
-    };
-    super::write_stdout(text.as_bytes())
+    // Written as it is rendered: the JSON of 100,000 files is ~100 MB, not worth holding.
+    if args.json {
+        return emit(|w| {
+            serde_json::to_writer_pretty(&mut *w, &listing).map_err(std::io::Error::from)?;
+            w.write_all(b"\n")
+        });
+    }
+    if std::io::stdout().is_terminal() {
+        return super::write_stdout(table(&listing).as_bytes());
+    }
+    emit(|w| plain(&listing, w))
+}
+
+/// Write to stdout through a buffer; a reader that went away (EPIPE) is not an error worth
+/// reporting (as `write_stdout`).
+fn emit(write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> Result<i32> {
+    let mut out = std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout().lock());
+    match write(&mut out).and_then(|()| out.flush()) {
+        Ok(()) => Ok(0),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(0),
+        Err(e) => Err(Error::new(format!("cannot write to stdout: {e}"))),
+    }
 }
 
 /// One line per file, tab-separated: file, state, readable (yes/no/unknown, `-` without a
 /// file), the rule's recipients (", "-separated), the message. Stable for scripts.
-fn plain(l: &Listing) -> String {
-    let mut out = String::new();
+fn plain(l: &Listing, out: &mut dyn Write) -> std::io::Result<()> {
     for f in &l.files {
         let cells = [
             f.file.clone(),
@@ -67,10 +77,10 @@ fn plain(l: &Listing) -> String {
             f.message.clone().unwrap_or_default(),
         ];
         let cells: Vec<String> = cells.iter().map(|c| one_cell(c)).collect();
-        out.push_str(&cells.join("\t"));
-        out.push('\n');
+        out.write_all(cells.join("\t").as_bytes())?;
+        out.write_all(b"\n")?;
     }
-    out
+    Ok(())
 }
 
 /// A cell of the plain form never holds a tab or a line break.

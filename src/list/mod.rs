@@ -3,9 +3,13 @@
 //! asked). Built from the pieces `check` uses (`drift::assess_file`, `check::orphans`) and from
 //! `readers`; `cmd::list` renders it. The JSON form is `schema.json` (versioned).
 
+use std::collections::HashSet;
+use std::hash::Hash;
+use std::ops::Deref;
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
-use serde::Serialize;
+use serde::{Serialize, Serializer};
 
 use crate::drift::{assess_file, KnownKeys, State};
 use crate::header::Header;
@@ -39,7 +43,7 @@ pub struct Identity {
 }
 
 /// A key, named as the rules name it.
-#[derive(Serialize, Debug, Clone)]
+#[derive(Serialize, Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Key {
     pub name: Option<String>,
     pub comment: Option<String>,
@@ -57,15 +61,68 @@ pub struct File {
     /// The rule's armor; None for an orphan or a rule that cannot be used.
     pub armor: Option<bool>,
     /// The rule's recipients (none for an orphan or a rule that cannot be used).
-    pub recipients: Vec<Key>,
+    pub recipients: Shared<Key>,
     /// Who the file is encrypted to now; None when there is no readable age file.
-    pub readers: Option<Vec<Key>>,
+    pub readers: Option<Shared<Key>>,
     /// yes, no or unknown; None when there is no readable age file.
     pub readable: Option<&'static str>,
     /// The identity files that can read it.
-    pub readable_with: Vec<String>,
+    pub readable_with: Shared<String>,
     /// Why `readable` is unknown.
     pub readable_note: Option<String>,
+}
+
+/// A list that many files have alike (their recipients, their readers, the identities that
+/// read them), held once: a listing of 100,000 files would otherwise hold 100,000 copies.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct Shared<T>(Arc<[T]>);
+
+impl<T> Clone for Shared<T> {
+    fn clone(&self) -> Self {
+        Shared(self.0.clone())
+    }
+}
+
+impl<T> Default for Shared<T> {
+    fn default() -> Self {
+        Shared(Arc::from(Vec::new()))
+    }
+}
+
+impl<T> Deref for Shared<T> {
+    type Target = [T];
+    fn deref(&self) -> &[T] {
+        &self.0
+    }
+}
+
+impl<T: Serialize> Serialize for Shared<T> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.as_ref().serialize(s)
+    }
+}
+
+/// Where the lists are held once each.
+struct Pool<T>(Mutex<HashSet<Shared<T>>>);
+
+impl<T: Eq + Hash> Pool<T> {
+    fn new() -> Self {
+        Pool(Mutex::new(HashSet::new()))
+    }
+
+    /// The held list equal to `list`, held from now on if it is the first.
+    fn share(&self, list: Vec<T>) -> Shared<T> {
+        if list.is_empty() {
+            return Shared::default();
+        }
+        let list = Shared(Arc::from(list));
+        let mut held = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(same) = held.get(&list) {
+            return same.clone();
+        }
+        held.insert(list.clone());
+        list
+    }
 }
 
 impl Key {
@@ -115,6 +172,8 @@ struct Ctx<'a> {
     lock: LockFile,
     known: KnownKeys,
     mine: Vec<MyKey>,
+    keys: Pool<Key>,
+    paths: Pool<String>,
 }
 
 /// List every rule, rule that cannot be used, and orphan. `explicit`: the `-i` paths.
@@ -125,6 +184,8 @@ pub fn list(rules: &Rules, explicit: &[PathBuf]) -> Listing {
         lock,
         known: KnownKeys::from_rules(rules),
         mine: my_keys(explicit),
+        keys: Pool::new(),
+        paths: Pool::new(),
     };
     let all: Vec<&Rule> = rules.secrets.values().collect();
     let mut files = par_map(&all, 0, |r| rule_file(&ctx, r));
@@ -170,10 +231,10 @@ fn empty(file: String, state: &'static str, message: Option<String>) -> File {
         state,
         message,
         armor: None,
-        recipients: Vec::new(),
+        recipients: Shared::default(),
         readers: None,
         readable: None,
-        readable_with: Vec::new(),
+        readable_with: Shared::default(),
         readable_note: None,
     }
 }
@@ -181,12 +242,14 @@ fn empty(file: String, state: &'static str, message: Option<String>) -> File {
 /// Who the file is encrypted to and whether I can read it.
 fn fill(ctx: &Ctx, f: &mut File, name: Option<&str>, digest: &str, header: &Header) {
     let who = readers(name, digest, header, &ctx.lock, &ctx.known);
-    f.readers = Some(Key::of_readers(&who));
+    f.readers = Some(ctx.keys.share(Key::of_readers(&who)));
     let can = readable(&ctx.mine, name, digest, header, &ctx.lock);
     f.readable = Some(can.word());
     match can {
         Readable::Yes(with) => {
-            f.readable_with = with.iter().map(|p| p.display().to_string()).collect()
+            f.readable_with = ctx
+                .paths
+                .share(with.iter().map(|p| p.display().to_string()).collect())
         }
         Readable::Unknown(why) => f.readable_note = Some(why),
         Readable::No => {}
@@ -196,7 +259,9 @@ fn fill(ctx: &Ctx, f: &mut File, name: Option<&str>, digest: &str, header: &Head
 fn rule_file(ctx: &Ctx, rule: &Rule) -> File {
     let mut f = empty(rule.name.clone(), "present", None);
     f.armor = Some(rule.armor);
-    f.recipients = rule.recipients.iter().map(Key::of).collect();
+    f.recipients = ctx
+        .keys
+        .share(rule.recipients.iter().map(Key::of).collect());
     match assess_file(rule, &ctx.lock, &ctx.known) {
         State::Missing => {
             f.state = "missing";
@@ -283,4 +348,23 @@ fn orphan_file(ctx: &Ctx, name: &str) -> File {
 /// In constant memory, as `check` reads files.
 fn read_header(path: &std::path::Path) -> Option<(Header, String)> {
     crate::drift::header_and_digest(path).ok().flatten()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Equal lists are held once; an empty one needs no holding; JSON sees a plain array.
+    #[test]
+    fn equal_lists_are_held_once() {
+        let pool = Pool::new();
+        let a = pool.share(vec!["x".to_string(), "y".to_string()]);
+        let b = pool.share(vec!["x".to_string(), "y".to_string()]);
+        let c = pool.share(vec!["y".to_string()]);
+        assert!(Arc::ptr_eq(&a.0, &b.0));
+        assert!(!Arc::ptr_eq(&a.0, &c.0));
+        assert_eq!(pool.0.lock().unwrap().len(), 2);
+        assert!(pool.share(Vec::new()).is_empty());
+        assert_eq!(serde_json::to_string(&a).unwrap(), r#"["x","y"]"#);
+    }
 }
