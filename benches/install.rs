@@ -185,7 +185,10 @@ fn run() {
     };
     row("secrets install (first, mounts)", ours_first);
     row("secrets install (next gen, median of 5)", ours_second);
-    let mounted = [Some(d.join("ours/run/agenix.d")), with_agenix.then_some(amp)];
+    let mounted = [
+        Some(d.join("ours/run/agenix.d")),
+        with_agenix.then_some(amp),
+    ];
     for mp in mounted.into_iter().flatten() {
         let _ = Command::new("umount").arg("-l").arg(mp).status();
     }

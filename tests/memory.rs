@@ -2,7 +2,8 @@
 //! check and rekey, each run as a child process whose peak RSS the kernel reports (wait4's
 //! ru_maxrss) and which must stay within 64 MiB whatever the file's size. And nothing
 //! half-written: decrypt -o of a file whose last chunk is damaged leaves no output file, and
-//! rekey of it leaves the file as it was.
+//! rekey of it leaves the file as it was. Values held whole (edit) are bounded by
+//! SECRETS_MAX_VALUE, with an error that says how to raise it.
 #![cfg(target_os = "linux")]
 
 mod common;
@@ -321,4 +322,51 @@ fn rekey_of_a_damaged_file_leaves_it_untouched() {
         others(repo.path(), &["db.age", "secrets.json"]),
         Vec::<String>::new()
     );
+}
+
+/// A value held whole is bounded by SECRETS_MAX_VALUE: `edit` of a file whose value is over
+/// it fails before anything is asked, naming the file, the limit and the variable, and leaves
+/// the file as it was; with the limit raised the same edit goes through. `decrypt` streams
+/// and is not bounded.
+#[test]
+fn edit_over_the_value_limit_names_the_file_the_limit_and_the_fix() {
+    let repo = Repo::new();
+    repo.json_rules(r#"{"big.age": {"publicKeys": ["alice"]}}"#);
+    let value = "v".repeat(3000);
+    repo.encrypt("big.age", &value);
+    let before = std::fs::read(repo.path().join("big.age")).unwrap();
+    let edit = |limit: &str| {
+        let mut c = repo.cmd();
+        c.args(["edit", "big.age", "-i"])
+            .arg(key("alice_ed25519"))
+            .env("SECRETS_MAX_VALUE", limit)
+            .write_stdin("new value\n");
+        c.assert()
+    };
+    let out = edit("1K").failure().code(1).get_output().clone();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("big.age: the decrypted value is larger than 1024 bytes")
+            && err.contains("raise it with SECRETS_MAX_VALUE, e.g. SECRETS_MAX_VALUE=1G"),
+        "{err}"
+    );
+    assert!(!err.contains(&value), "{err}");
+    assert_eq!(std::fs::read(repo.path().join("big.age")).unwrap(), before);
+    // decrypt streams: no limit.
+    let out = repo
+        .cmd()
+        .args(["decrypt", "big.age", "-i"])
+        .arg(key("alice_ed25519"))
+        .env("SECRETS_MAX_VALUE", "1K")
+        .assert()
+        .success();
+    assert_eq!(out.get_output().stdout, value.as_bytes());
+    edit("4K").success();
+    let out = repo
+        .cmd()
+        .args(["decrypt", "big.age", "-i"])
+        .arg(key("alice_ed25519"))
+        .assert()
+        .success();
+    assert_eq!(out.get_output().stdout, b"new value\n");
 }

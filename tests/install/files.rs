@@ -387,3 +387,50 @@ fn removed_secret_copy_is_removed_only_if_ours() {
     assert_eq!(std::fs::read(etc.join("chowned")).unwrap(), b"chowned-val");
     assert_eq!(std::fs::read(etc.join("kept")).unwrap(), b"kept-val");
 }
+
+/// SECRETS_MAX_VALUE bounds a value a template needs (held whole): over it the template's
+/// secret fails naming itself, the limit and the variable; the plain secret is streamed and
+/// has no limit; raised, the same manifest installs and renders.
+#[test]
+fn template_input_over_the_value_limit() {
+    if !in_private_ns("files::template_input_over_the_value_limit") {
+        return;
+    }
+    use secrets::install::template::placeholder;
+    let env = Env::new();
+    let value = "v".repeat(3000);
+    let m = env.manifest(
+        json!({"big": {"file": env.encrypt("big", value.as_bytes())},
+               "plain": {"file": env.encrypt("plain", value.as_bytes())}}),
+        json!({"templates": {"t": {"content": format!("x={}\n", placeholder("big"))}}}),
+    );
+    let install = |limit: &str| {
+        let mut c = common::cmd();
+        c.arg("install").arg("--manifest").arg(&m);
+        c.env_remove("NIXOS_ACTION").env("SECRETS_MAX_VALUE", limit);
+        c.output().unwrap()
+    };
+    let o = install("1K");
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("secret big: cannot decrypt")
+            && err.contains("big.age: the decrypted value is larger than 1024 bytes")
+            && err.contains("raise it with SECRETS_MAX_VALUE"),
+        "{err}"
+    );
+    assert!(err.contains("template t: needs secret \"big\""), "{err}");
+    assert!(!env.stable().join("rendered/t").exists());
+    // The plain secret of the same size went through streamed.
+    assert_eq!(
+        std::fs::read(env.stable().join("plain")).unwrap().len(),
+        3000
+    );
+    assert_not_leaked(&o, &[&value]);
+    let o = install("4K");
+    assert_ok(&o);
+    assert_eq!(
+        std::fs::read_to_string(env.stable().join("rendered/t")).unwrap(),
+        format!("x={value}\n")
+    );
+}
