@@ -17,17 +17,9 @@ fn schema_is_json_schema_that_accepts_the_example_rules() {
     assert_eq!(ex.run("ragenix", &[], &["-s"], None).stdout, out.stdout);
     // A real validator: the example rules, as Nix evaluates them, are valid; a rule without
     // publicKeys or with none, or armor that is not a boolean, is not.
-    if common::missing("python3") {
+    let Some(validator) = common::json_schema_validator() else {
         return;
-    }
-    let have_validator = Command::new("python3")
-        .args(["-c", "import jsonschema"])
-        .status()
-        .unwrap()
-        .success();
-    if !have_validator && common::skip("python3's jsonschema module is not installed") {
-        return;
-    }
+    };
     let eval = Command::new("nix-instantiate")
         .args(["--eval", "--strict", "--json"])
         .arg(ex.rules_dir.join("secrets.nix"))
@@ -35,28 +27,7 @@ fn schema_is_json_schema_that_accepts_the_example_rules() {
         .unwrap();
     assert!(eval.status.success());
     let rules = String::from_utf8(eval.stdout).unwrap();
-    let validate = |instance: &str| {
-        let mut child = Command::new("python3")
-            .args([
-                "-c",
-                "import json, sys, jsonschema\n\
-                 s = json.loads(sys.argv[1]); i = json.load(sys.stdin)\n\
-                 jsonschema.validators.validator_for(s).check_schema(s)\n\
-                 jsonschema.validate(i, s)",
-                &out.stdout,
-            ])
-            .stdin(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(instance.as_bytes())
-            .unwrap();
-        child.wait_with_output().unwrap().status.success()
-    };
+    let validate = |instance: &str| validator.validate(&out.stdout, instance).is_ok();
     assert!(validate(&rules), "{rules}");
     assert!(validate(
         r#"{"a.age": {"publicKeys": ["age1x"], "armor": true, "note": "kept"}}"#

@@ -550,3 +550,58 @@ pub fn nix_eval_warnings<S: AsRef<std::ffi::OsStr>>(
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("bad JSON for {what}: {e}\n{text}"));
     (v, stderr)
 }
+
+/// A real JSON Schema validator (python3's jsonschema), for tests that check our schemas and
+/// the documents they describe. None when python3 or its jsonschema module is missing (a skip,
+/// a failure under SECRETS_TEST_NO_SKIP).
+#[allow(dead_code)] // not every test binary validates JSON
+pub fn json_schema_validator() -> Option<JsonSchemaValidator> {
+    if missing("python3") {
+        return None;
+    }
+    let have = Command::new("python3")
+        .args(["-c", "import jsonschema"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !have && skip("python3's jsonschema module is not installed") {
+        return None;
+    }
+    Some(JsonSchemaValidator)
+}
+
+#[allow(dead_code)]
+pub struct JsonSchemaValidator;
+
+#[allow(dead_code)]
+impl JsonSchemaValidator {
+    /// Whether `instance` is valid against `schema` (itself checked as a schema first); Err
+    /// carries the validator's complaint.
+    pub fn validate(&self, schema: &str, instance: &str) -> Result<(), String> {
+        use std::io::Write;
+        let mut child = Command::new("python3")
+            .args([
+                "-c",
+                "import json, sys, jsonschema\n\
+                 s = json.loads(sys.argv[1]); i = json.load(sys.stdin)\n\
+                 jsonschema.validators.validator_for(s).check_schema(s)\n\
+                 jsonschema.validate(i, s)",
+                schema,
+            ])
+            .stdin(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run python3");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(instance.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).into_owned())
+        }
+    }
+}
