@@ -54,8 +54,14 @@ pub fn run(args: &DecryptArgs, g: &Global) -> Result<i32> {
     };
     // symlink_metadata: a dangling or looping link is a read error below, not "missing".
     if rule.path.symlink_metadata().is_err() {
+        // The command to create it, in the command line the user is speaking.
+        let edit = if args.rules.names_from_cwd {
+            "agenix -e"
+        } else {
+            "secrets edit"
+        };
         return Err(Error::new(format!(
-            "{}: the file does not exist yet; create it with `secrets edit {}`",
+            "{}: the file does not exist yet; create it with `{edit} {}`",
             rule.path.display(),
             args.file.display()
         )));

@@ -78,6 +78,12 @@ fn decrypting_a_missing_file_fails() {
             .contains("not-yet.age: the file does not exist yet"),
         "{out}"
     );
+    // The fix is given in agenix's own command line.
+    assert!(
+        out.stderr
+            .contains("create it with `agenix -e not-yet.age`"),
+        "{out}"
+    );
 }
 
 #[test]
