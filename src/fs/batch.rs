@@ -1,11 +1,10 @@
 //! Batched durable writes: many files replaced at once (a fleet-wide rekey) without one serial
 //! disk round trip per file, each still replaced atomically.
 
-use std::fs::{self, File, Permissions};
+use std::fs::{self, File};
 use std::io::Write;
 #[cfg(target_os = "linux")]
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 #[cfg(target_os = "linux")]
@@ -37,20 +36,7 @@ pub fn stage_with<T>(
     mode: u32,
     fill: impl FnOnce(&mut File) -> Result<T>,
 ) -> Result<(Staged, T)> {
-    let dir = parent_dir(path);
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "file".into());
-    let mut tmp = tempfile::Builder::new()
-        .prefix(&format!(".{name}."))
-        .suffix(".tmp")
-        .permissions(Permissions::from_mode(0o600))
-        .tempfile_in(&dir)
-        .path_ctx("cannot create a temporary file in", &dir)?;
-    tmp.as_file()
-        .set_permissions(Permissions::from_mode(mode))
-        .path_ctx("cannot set permissions on", tmp.path())?;
+    let mut tmp = super::write::temp_beside(path, mode)?;
     // On error `tmp` is dropped, which deletes it.
     let out = fill(tmp.as_file_mut())?;
     Ok((

@@ -29,21 +29,7 @@ pub fn atomic_write_with(
     fill: impl FnOnce(&mut File) -> Result<()>,
 ) -> Result<()> {
     let dir = parent_dir(path);
-    // Cap the name in the temp file's name: a valid 250-byte target must not fail because
-    // its temp name would exceed the filesystem's 255-byte limit.
-    let name: String = path
-        .file_name()
-        .map(|n| n.to_string_lossy().chars().take(64).collect())
-        .unwrap_or_else(|| "file".into());
-    let mut tmp = tempfile::Builder::new()
-        .prefix(&format!(".{name}."))
-        .suffix(".tmp")
-        .permissions(Permissions::from_mode(0o600))
-        .tempfile_in(&dir)
-        .map_err(|e| Error::io("cannot write", path, e))?;
-    tmp.as_file()
-        .set_permissions(Permissions::from_mode(mode))
-        .path_ctx("cannot set permissions on", tmp.path())?;
+    let mut tmp = temp_beside(path, mode)?;
     // On error `tmp` is dropped, which deletes it.
     fill(tmp.as_file_mut())?;
     tmp.as_file()
@@ -53,6 +39,27 @@ pub fn atomic_write_with(
         .map_err(|e| Error::io("cannot replace", path, e.error))?;
     sync_dir(&dir);
     Ok(())
+}
+
+/// A new temp file next to `path` for its replacement: 0600 at creation, then `mode` before
+/// any byte is written. Named `.NAME.XXXXXX.tmp` after the target, the name capped so that a
+/// valid 250-byte target does not fail because its temp name would pass the filesystem's
+/// 255-byte limit. Dropping it deletes it.
+pub(super) fn temp_beside(path: &Path, mode: u32) -> Result<tempfile::NamedTempFile> {
+    let name: String = path
+        .file_name()
+        .map(|n| n.to_string_lossy().chars().take(64).collect())
+        .unwrap_or_else(|| "file".into());
+    let tmp = tempfile::Builder::new()
+        .prefix(&format!(".{name}."))
+        .suffix(".tmp")
+        .permissions(Permissions::from_mode(0o600))
+        .tempfile_in(parent_dir(path))
+        .map_err(|e| Error::io("cannot write", path, e))?;
+    tmp.as_file()
+        .set_permissions(Permissions::from_mode(mode))
+        .path_ctx("cannot set permissions on", tmp.path())?;
+    Ok(tmp)
 }
 
 /// The mode an existing file has, to keep it when the file is rewritten.

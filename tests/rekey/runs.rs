@@ -316,3 +316,31 @@ fn secrets_nix_rules_are_evaluated_and_rekeyed() {
     );
     f.repo.cmd().arg("check").assert().success();
 }
+
+/// A file name of 250 bytes is valid on every common filesystem: every write of it (edit,
+/// encrypt streamed, rekey, decrypt -o) works, although its temporary file's name, were it
+/// made of the whole name, would pass the 255-byte limit.
+#[test]
+fn a_long_file_name_is_written_by_every_command() {
+    let name = format!("{}.age", "n".repeat(246));
+    let repo = Repo::new();
+    repo.json_rules(&format!(r#"{{"{name}": {{"publicKeys": ["alice", "bob"]}}}}"#));
+    let alice = key("alice_ed25519");
+    let alice = alice.to_str().unwrap();
+    let runs: [(&[&str], &str); 4] = [
+        (&["edit", &name, "-i", alice], "one"),
+        (&["encrypt", &name], "two"),
+        (&["rekey", "--force", &name, "-i", alice], ""),
+        (&["decrypt", &name, "-o", &name[4..], "-i", alice], ""),
+    ];
+    for (args, stdin) in runs {
+        let o = repo.cmd().args(args).write_stdin(stdin).output().unwrap();
+        assert!(
+            o.status.success(),
+            "{}: {}",
+            args[0],
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    assert_eq!(std::fs::read(repo.path().join(&name[4..])).unwrap(), b"two");
+}
