@@ -1,8 +1,10 @@
 //! Benchmark (not a test): repositories of 1,000, 10,000 and 100,000 secrets (BENCH_SIZES,
-//! comma-separated), each to ssh-ed25519 + X25519 and recorded in secrets.lock.json, rules in
-//! secrets.json, on a tmpfs (/dev/shm) when there is one. For `check`, a no-op `rekey` (every
-//! file matches) and `list`: wall time (median of 3), the cost per file, and the peak RSS the
-//! kernel reports (wait4). Goals: 100,000 files within 1.5 s and 256 MiB, cost linear.
+//! comma-separated), each to ssh-ed25519 + X25519 and recorded in secrets.lock.json, on a tmpfs
+//! (/dev/shm) when there is one, with the same rules in secrets.json and, written as agenix
+//! users write it, in secrets.nix (BENCH_RULES=json or nix for one; nix needs nix-instantiate).
+//! For `check`, a no-op `rekey` (every file matches) and `list`: wall time (median of 3), the
+//! cost per file, and the peak RSS the kernel reports (wait4; with secrets.nix the larger of
+//! `secrets` and nix-instantiate). Goals: 100,000 files within 1.5 s and 256 MiB, cost linear.
 //!
 //!   cargo bench --bench scale
 //!
@@ -54,9 +56,21 @@ fn main() {
             .next()
             .unwrap_or("?")
     );
+    let formats: Vec<String> = std::env::var("BENCH_RULES")
+        .unwrap_or_else(|_| "json,nix".into())
+        .split(',')
+        .map(|s| s.trim().to_string())
+        .filter(|f| {
+            let ok = f != "nix" || nix_instantiate();
+            if !ok {
+                println!("secrets.nix not measured: nix-instantiate is not on PATH");
+            }
+            ok
+        })
+        .collect();
     println!(
-        "{:>8}  {:<8} {:>8} {:>9} {:>9}",
-        "files", "command", "time", "per file", "peak RSS"
+        "{:>8}  {:<13} {:<8} {:>8} {:>9} {:>9}",
+        "files", "rules", "command", "time", "per file", "peak RSS"
     );
     for n in sizes {
         let tmp = tempfile::Builder::new()
@@ -77,14 +91,18 @@ fn main() {
             ("rekey", &["rekey"], "rekeyed 0 file(s)"),
             ("list", &["list"], "secret000000.age"),
         ];
-        for (what, args, expect) in commands {
-            let (took, rss) = measure(tmp.path(), args, expect);
-            println!(
-                "{n:>8}  {what:<8} {:>8} {:>9} {:>9}",
-                format!("{:.0} ms", took.as_secs_f64() * 1e3),
-                format!("{:.1} µs", took.as_secs_f64() * 1e6 / n as f64),
-                format!("{:.0} MiB", rss as f64 / (1 << 20) as f64),
-            );
+        for format in &formats {
+            let rules = format!("secrets.{format}");
+            for (what, args, expect) in commands {
+                let args: Vec<&str> = ["--rules", &rules].iter().chain(args).copied().collect();
+                let (took, rss) = measure(tmp.path(), &args, expect);
+                println!(
+                    "{n:>8}  {rules:<13} {what:<8} {:>8} {:>9} {:>9}",
+                    format!("{:.0} ms", took.as_secs_f64() * 1e3),
+                    format!("{:.1} µs", took.as_secs_f64() * 1e6 / n as f64),
+                    format!("{:.0} MiB", rss as f64 / (1 << 20) as f64),
+                );
+            }
         }
         if std::env::var_os("BENCH_KEEP").is_some() {
             let _ = tmp.keep();
@@ -132,9 +150,28 @@ fn setup(dir: &Path, n: usize) {
         .iter()
         .map(|k| (k.to_string(), pubkey(k).into()))
         .collect();
+    // The same rules as agenix users write them: keys bound once, a list shared by the rules.
+    let mut nix = String::from("let\n");
+    for (name, key) in &keys {
+        nix.push_str(&format!("  {name} = \"{}\";\n", key.as_str().unwrap()));
+    }
+    nix.push_str(&format!("  users = [ {} ];\nin {{\n", who.join(" ")));
+    for name in rules.keys() {
+        nix.push_str(&format!("  \"{name}\".publicKeys = users;\n"));
+    }
+    nix.push_str("}\n");
+    std::fs::write(dir.join("secrets.nix"), nix).unwrap();
     let json = serde_json::json!({ "keys": keys, "secrets": rules });
     std::fs::write(dir.join("secrets.json"), json.to_string()).unwrap();
     std::fs::write(&lock.path, lock.render()).unwrap();
+}
+
+fn nix_instantiate() -> bool {
+    Command::new("nix-instantiate")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
 }
 
 /// Median wall time of 3 runs, and the largest peak RSS among them.

@@ -521,3 +521,95 @@ fn rekey_in_a_new_repository_says_nothing_exists_yet() {
         "{err}"
     );
 }
+
+/// eval.nix takes the rules all at once when none needs a tryEval of its own, and one by one
+/// otherwise: the same rules must come out of both. Here one added rule that throws forces the
+/// second way; every other rule must look exactly the same in `list --json` and `-v`.
+#[test]
+fn rules_read_at_once_and_one_by_one_agree() {
+    if no_nix() {
+        return;
+    }
+    let good = format!(
+        r#"let alice = "{}"; dave = "{}"; both = [ alice dave ]; in {{
+  "a.age".publicKeys = both;
+  "b.age" = {{ publicKeys = [ alice ]; armor = true; }};
+  "c.age" = {{ publicKeys = [ dave ]; armor = false; owner = "x"; note = throw "never"; f = x: x; }};
+  "d.age" = {{ publicKeys = both; generator = {{ kind = "hex"; length = 64; }}; }};
+  "e.age" = {{ publicKeys = [ alice ]; format = "json"; generator = "alnum"; }};
+  "dir/f.age".publicKeys = [ (builtins.readFile ./alice.pub) ];
+  "g.age".publicKeys = [ ];
+  "h.age" = {{ armor = true; mode = "0400"; }};
+  "i.age" = {{ publicKeys = [ alice ]; generator = null; format = null; }};
+  "j.age" = {{ publicKeys = [ alice ]; generator = {{ kind = "passphrase"; separator = " "; }}; }};
+  "k.age" = {{ publicKeys = [ alice ]; format = 3; }};
+"#,
+        pubkey("alice_ed25519"),
+        pubkey("dave_age"),
+    );
+    let run = |extra: &str| {
+        let repo = Repo::new();
+        repo.write("alice.pub", format!("{}\n", pubkey("alice_ed25519")));
+        repo.write("secrets.nix", format!("{good}{extra}}}\n"));
+        encrypted(&repo, "a.age", b"x");
+        encrypted(&repo, "dir/f.age", b"y");
+        let o = repo.cmd().args(["list", "--json", "-v"]).output().unwrap();
+        // Each run has its own directory; messages name it.
+        let here = |b: &[u8]| {
+            String::from_utf8_lossy(b).replace(&repo.path().display().to_string(), "REPO")
+        };
+        let mut list: serde_json::Value =
+            serde_json::from_str(&here(&o.stdout)).unwrap_or_else(|e| panic!("{e}:\n{}", text(&o)));
+        let files = list["files"].as_array_mut().unwrap();
+        files.retain(|f| f["file"] != "zz.age");
+        let stderr: Vec<String> = here(&o.stderr)
+            .lines()
+            .filter(|l| !l.contains("zz.age") && !l.starts_with("rules: "))
+            .map(str::to_string)
+            .collect();
+        (list, stderr, o.status.code())
+    };
+    let throws = "  \"zz.age\".publicKeys = throw \"forces one by one\";\n";
+    let at_once = run("");
+    assert_eq!(
+        at_once.0["files"].as_array().unwrap().len(),
+        11,
+        "{at_once:?}"
+    );
+    assert_eq!(at_once, run(throws));
+    // A value of the wrong type also needs the second way; alone it must get there too.
+    for wrong in [
+        r#""l.age" = { publicKeys = [ alice ]; armor = "yes"; };"#,
+        r#""m.age".publicKeys = [ alice 42 ];"#,
+        r#""n.age" = { publicKeys = [ alice ]; generator = ./alice.pub; };"#,
+        r#""o.age".publicKeys = alice;"#,
+        r#""p.age" = "ssh-ed25519 AAAA";"#,
+    ] {
+        let alone = run(&format!("  {wrong}\n"));
+        assert_eq!(alone, run(&format!("  {wrong}\n{throws}")), "{wrong}");
+        let name = &wrong[1..6];
+        let files = alone.0["files"].as_array().unwrap();
+        let e = files.iter().find(|e| e["file"] == name).unwrap();
+        assert_eq!(e["state"], "broken", "{wrong}: {e}");
+    }
+    // Sanity: what differs between the rules shows in both (unit tests in nix_eval.rs show
+    // which way each file takes).
+    let state = |f: &str| {
+        let files = at_once.0["files"].as_array().unwrap();
+        let e = files.iter().find(|e| e["file"] == f).unwrap();
+        e["state"].as_str().unwrap().to_string()
+    };
+    assert_eq!(state("dir/f.age"), "present");
+    assert_eq!(state("a.age"), "drifted");
+    for broken in ["g.age", "h.age", "k.age"] {
+        assert_eq!(state(broken), "broken", "{broken}");
+    }
+    let ignored: Vec<&String> = at_once
+        .1
+        .iter()
+        .filter(|l| l.contains("ignoring"))
+        .collect();
+    assert_eq!(ignored.len(), 2, "{:?}", at_once.1);
+    assert!(ignored[0].contains("rule \"c.age\": ignoring f, note, owner"));
+    assert!(ignored[1].contains("rule \"h.age\": ignoring mode"));
+}

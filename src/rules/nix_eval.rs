@@ -415,6 +415,45 @@ mod tests {
         assert!(hint("error: syntax error, unexpected end of file", d).is_none());
     }
 
+    /// Usual rules are read all at once (eval.nix's "plain" answer, the fast way); a rule that
+    /// throws makes all of them be read one by one. tests/rule_tolerance.rs shows that both
+    /// ways give the same rules.
+    #[test]
+    fn usual_rules_are_read_all_at_once() {
+        if find_program("nix-instantiate").is_none() {
+            assert!(
+                std::env::var_os("SECRETS_TEST_NO_SKIP").is_none(),
+                "nix-instantiate is missing and SECRETS_TEST_NO_SKIP is set"
+            );
+            eprintln!("SKIP: nix-instantiate is not on PATH");
+            return;
+        }
+        let d = tempfile::tempdir().unwrap();
+        let dir = d.path().canonicalize().unwrap();
+        let file = dir.join("secrets.nix");
+        let eval = |rules: &str| {
+            std::fs::write(&file, rules).unwrap();
+            let json = eval_rules(&file, &dir).unwrap();
+            serde_json::from_str::<serde_json::Value>(&json).unwrap()
+        };
+        let usual = r#"let k = [ "age1x" ]; in {
+            "a.age".publicKeys = k;
+            "b.age" = { publicKeys = k; armor = true; generator = { kind = "hex"; }; owner = 1; };
+        }"#;
+        let v = eval(usual);
+        assert_eq!(
+            v["plain"]["a.age"],
+            serde_json::json!({ "publicKeys": ["age1x"] })
+        );
+        assert_eq!(v["plain"]["b.age"]["armor"], true);
+        assert_eq!(v["ignored"], serde_json::json!({ "b.age": ["owner"] }));
+        assert!(v.get("rules").is_none(), "{v}");
+        let v = eval(&usual.replace("owner = 1;", "owner = 1; format = throw \"x\";"));
+        assert!(v.get("plain").is_none(), "{v}");
+        assert_eq!(v["rules"]["b.age"]["attrs"]["format"]["thrown"], true);
+        assert_eq!(v["rules"]["b.age"]["extra"], serde_json::json!(["owner"]));
+    }
+
     /// The child gets a network namespace of its own: as root always, as anyone else where
     /// the kernel allows user namespaces.
     #[cfg(target_os = "linux")]

@@ -94,9 +94,26 @@ pub(super) fn parse_json(text: &str) -> Result<Raw> {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct NixOut {
+    /// Every rule usable as it is (checked by eval.nix): its known attributes only.
+    plain: Option<BTreeMap<String, PlainRule>>,
+    #[serde(default)]
+    ignored: BTreeMap<String, Vec<String>>,
     rules: Option<BTreeMap<String, NixRule>>,
     #[serde(rename = "notSet")]
     not_set: Option<String>,
+}
+
+/// A rule whose attributes eval.nix found to have the right types (the values of `generator`
+/// and `format` are checked in `resolve`, as for any rule).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PlainRule {
+    #[serde(rename = "publicKeys", default)]
+    public_keys: Vec<String>,
+    #[serde(default)]
+    armor: bool,
+    generator: Option<Value>,
+    format: Option<Value>,
 }
 
 #[derive(Deserialize)]
@@ -133,6 +150,22 @@ pub(super) fn parse_nix_json(json: &str, thrown: &mut Thrown) -> Result<Raw> {
             escaped(&e.to_string())
         ))
     })?;
+    if let (Some(plain), None, None) = (out.plain, &out.rules, &out.not_set) {
+        let secrets = plain.into_iter().map(|(name, r)| {
+            let rule = RawRule {
+                public_keys: r.public_keys,
+                armor: r.armor,
+                generator: r.generator,
+                format: r.format,
+            };
+            (name, rule)
+        });
+        return Ok(Raw {
+            secrets: secrets.collect(),
+            ignored: out.ignored,
+            ..Raw::default()
+        });
+    }
     let rules = match (out.rules, out.not_set) {
         (Some(r), None) => r,
         (_, t) => {
