@@ -16,6 +16,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use crate::error::{describe_io, Error, Result};
+use crate::fs::hex;
 use crate::keys::Recipient;
 
 pub const FILE_NAME: &str = "secrets.lock.json";
@@ -47,16 +48,6 @@ pub struct LockFile {
 
 pub fn sha256_hex(data: &[u8]) -> String {
     hex(&Sha256::digest(data))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
 }
 
 /// A recipient's id in the lock: the first 64 bits of SHA-256 over its canonical public text.

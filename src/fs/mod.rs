@@ -23,7 +23,7 @@ mod tree;
 mod write;
 
 pub use batch::{commit_staged, stage_with, stage_write, Staged, SyncPoints};
-pub use hashing::{hash_file, HashingReader, HashingWriter};
+pub use hashing::{hash_file, hex, HashingReader, HashingWriter};
 pub use mode::DIR_PRIVATE;
 pub use privdir::PrivateDir;
 pub use process::{harden_process, set_umask};

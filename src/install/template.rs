@@ -21,8 +21,7 @@ pub enum Segment {
 
 /// sha256 hex of the attribute name, as the Nix side writes it.
 pub fn placeholder_hash(attr: &str) -> String {
-    let d = Sha256::digest(attr.as_bytes());
-    d.iter().map(|b| format!("{b:02x}")).collect()
+    crate::fs::hex(&Sha256::digest(attr.as_bytes()))
 }
 
 pub fn placeholder(attr: &str) -> String {
