@@ -83,7 +83,7 @@ pub fn decrypt_whole(opened: Opened, ids: &Identities) -> Result<SecretBytes> {
     let buf =
         crate::fs::read_all_wiped(plain.take(limit.saturating_add(1)), hint).map_err(damaged)?;
     if buf.len() as u64 > limit {
-        return Err(crate::fs::value_limit_error(limit));
+        return Err(crate::fs::value_limit_error("the decrypted value", limit));
     }
     Ok(buf)
 }

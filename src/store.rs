@@ -137,16 +137,62 @@ pub fn encrypt_and_replace(rules: &Rules, rule: &Rule, plain: &[u8]) -> Result<(
     let guard = WriteGuard::take(&rules.dir);
     fs::atomic_write(&rule.path, &cipher, mode)?;
     // X25519/plugin recipients are invisible in headers; the lock records them for drift checks.
-    record(&guard, rules, rule, &cipher);
+    record(&guard, rules, rule, entry_for(&cipher, &rule.recipients));
     Ok(())
+}
+
+/// `encrypt_and_replace` for plaintext that `input` yields, in constant memory: it is
+/// encrypted as it is read into a temporary file next to the rule's file, which replaces the
+/// file (under the write guard, so a slow `input` holds up no other run) only once all of
+/// `input` was read. A failed read or write leaves the file as it was and removes the
+/// temporary file. `read_err` words a read error. Returns how many bytes were encrypted.
+pub fn encrypt_stream_and_replace(
+    rules: &Rules,
+    rule: &Rule,
+    input: &mut dyn std::io::Read,
+    read_err: &dyn Fn(std::io::Error) -> Error,
+) -> Result<u64> {
+    let dir = fs::parent_dir(&rule.path);
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io("cannot create directory", &dir, e))?;
+    // Before the temporary file is written (see `SyncPoints`).
+    let points = SyncPoints::open([rule.path.as_path()]);
+    let (staged, (digest, len)) = fs::stage_with(&rule.path, mode_for(&rule.path), |f| {
+        let write_err = |e| Error::io("cannot write a temporary file for", &rule.path, e);
+        let out = fs::HashingWriter::new(std::io::BufWriter::with_capacity(STREAM_OUT, f));
+        let mut w = crate::crypto::sealer(out, &rule.recipients, rule.armor)?;
+        let mut buf = zeroize::Zeroizing::new(vec![0u8; STREAM_OUT]);
+        let mut len = 0u64;
+        loop {
+            let n = match input.read(&mut buf[..]) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(read_err(e)),
+            };
+            w.write_all(&buf[..n]).map_err(write_err)?;
+            len += n as u64;
+        }
+        let (mut buffered, digest) = w.finish().map_err(write_err)?.into_parts();
+        buffered.flush().map_err(write_err)?;
+        Ok((digest, len))
+    })?;
+    let guard = WriteGuard::take(&rules.dir);
+    for res in fs::commit_staged(vec![staged], &points) {
+        res?;
+    }
+    let entry = Entry {
+        ciphertext: digest,
+        ..entry_for(b"", &rule.recipients)
+    };
+    record(&guard, rules, rule, entry);
+    Ok(len)
 }
 
 /// Record one freshly written file. A failure is a warning: the secret itself is written, and
 /// a missing entry only makes the file "unverified" until the next `secrets rekey`.
-fn record(held: &WriteGuard, rules: &Rules, rule: &Rule, cipher: &[u8]) {
+fn record(held: &WriteGuard, rules: &Rules, rule: &Rule, entry: Entry) {
     let res = update_lockfile(held, &rules.dir, needs_lock(rule), |lf| {
-        lf.files
-            .insert(rule.name.clone(), entry_for(cipher, &rule.recipients));
+        lf.files.insert(rule.name.clone(), entry);
     });
     if let Err(e) = res {
         eprintln!(

@@ -59,25 +59,40 @@ fn age_encrypt(out: &Path, len: u64) {
         .stdin(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
+    write_pattern(child.stdin.take().unwrap(), len);
+    assert!(child.wait().unwrap().success());
+}
+
+/// Write `len` bytes of the pattern to `w`, stopping early if the reader is gone.
+fn write_pattern(mut w: impl Write, len: u64) {
     let b = block();
     let mut left = len;
     while left > 0 {
         let n = left.min(b.len() as u64) as usize;
-        stdin.write_all(&b[..n]).unwrap();
+        if w.write_all(&b[..n]).is_err() {
+            return;
+        }
         left -= n as u64;
     }
-    drop(stdin);
-    assert!(child.wait().unwrap().success());
 }
 
 /// Run `secrets ARGS` in `dir`, with stdout read by `on_stdout` while it runs; returns the
 /// exit status, stderr and the child's peak RSS in bytes as the kernel counted it.
-// The child is reaped by wait4 (for its rusage), not by `Child::wait`.
-#[allow(clippy::zombie_processes)]
 fn run_measured<T: Send + 'static>(
     dir: &Path,
     args: &[&str],
+    on_stdout: impl FnOnce(std::process::ChildStdout) -> T + Send + 'static,
+) -> (i32, String, u64, T) {
+    run_measured_fed(dir, args, None, on_stdout)
+}
+
+/// `run_measured` with `stdin_len` bytes of the pattern on stdin (None: no stdin).
+// The child is reaped by wait4 (for its rusage), not by `Child::wait`.
+#[allow(clippy::zombie_processes)]
+fn run_measured_fed<T: Send + 'static>(
+    dir: &Path,
+    args: &[&str],
+    stdin_len: Option<u64>,
     on_stdout: impl FnOnce(std::process::ChildStdout) -> T + Send + 'static,
 ) -> (i32, String, u64, T) {
     let mut child = Command::new(bin())
@@ -86,11 +101,19 @@ fn run_measured<T: Send + 'static>(
         .env("HOME", dir)
         .env_remove("RULES")
         .env_remove("SECRETS_IDENTITY")
-        .stdin(Stdio::null())
+        .stdin(if stdin_len.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    let feeder = child.stdin.take().map(|w| {
+        let len = stdin_len.unwrap_or(0);
+        std::thread::spawn(move || write_pattern(w, len))
+    });
     let stdout = child.stdout.take().unwrap();
     let mut stderr = child.stderr.take().unwrap();
     let out = std::thread::spawn(move || on_stdout(stdout));
@@ -110,6 +133,9 @@ fn run_measured<T: Send + 'static>(
     } else {
         -1
     };
+    if let Some(f) = feeder {
+        f.join().unwrap();
+    }
     // Linux reports ru_maxrss in KiB.
     let rss = usage.ru_maxrss as u64 * 1024;
     (code, err.join().unwrap(), rss, out.join().unwrap())
@@ -226,6 +252,38 @@ fn big_file_in_constant_memory() {
     let n = check_pattern(age.stdout.take().unwrap(), BIG);
     assert!(age.wait().unwrap().success());
     assert_eq!(n, BIG);
+}
+
+/// `encrypt` from stdin streams too: a 256 MiB plaintext piped in, encrypted in constant memory,
+/// which `age` decrypts to the same bytes. A structured document is held whole instead (to be
+/// checked), so it is bounded by SECRETS_MAX_VALUE.
+#[test]
+fn encrypt_from_stdin_in_constant_memory() {
+    if missing("age") {
+        return;
+    }
+    let repo = repo_with("new.age");
+    let dir = repo.path();
+    let (code, err, rss, _) = run_measured_fed(dir, &["encrypt", "new.age"], Some(BIG), discard);
+    assert_eq!(code, 0, "encrypt: {err}");
+    assert_small("encrypt from stdin", rss);
+    assert_eq!(
+        others(dir, &["new.age", "secrets.json"]),
+        Vec::<String>::new()
+    );
+    let mut age = Command::new("age")
+        .arg("-d")
+        .arg("-i")
+        .arg(key("alice_ed25519"))
+        .arg(dir.join("new.age"))
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let n = check_pattern(age.stdout.take().unwrap(), BIG);
+    assert!(age.wait().unwrap().success());
+    assert_eq!(n, BIG);
+    // check agrees that the file matches its rule (the lock entry was made from the stream).
+    repo.cmd().arg("check").assert().success();
 }
 
 /// A file of five chunks whose last chunk is damaged (one bit of its tag flipped).
@@ -369,4 +427,109 @@ fn edit_over_the_value_limit_names_the_file_the_limit_and_the_fix() {
         .assert()
         .success();
     assert_eq!(out.get_output().stdout, b"new value\n");
+}
+
+/// New content held whole is bounded too: edit's stdin and the editor's file (compared with
+/// the old value), and a structured document given to encrypt (checked before it is stored).
+/// Over SECRETS_MAX_VALUE each fails naming the file, what was too large and the variable,
+/// and writes nothing; a plain secret given to encrypt streams and has no limit.
+#[test]
+fn new_content_over_the_value_limit_is_refused() {
+    let repo = Repo::new();
+    repo.json_rules(
+        r#"{"plain.age": {"publicKeys": ["alice"]}, "doc.json.age": {"publicKeys": ["alice"]}}"#,
+    );
+    let big = format!("{{\"token\": \"{}\"}}", "t".repeat(2000));
+    let run = |args: &[&str], stdin: &str| {
+        let mut c = repo.cmd();
+        c.args(args)
+            .env("SECRETS_MAX_VALUE", "1K")
+            .write_stdin(stdin);
+        c.output().unwrap()
+    };
+    let cases: [(&[&str], &str); 2] = [
+        (
+            &["edit", "plain.age"],
+            "plain.age: the new content on stdin is larger than 1024 bytes",
+        ),
+        (
+            &["encrypt", "doc.json.age"],
+            "doc.json.age: the document on stdin is larger than 1024 bytes",
+        ),
+    ];
+    for (args, want) in cases {
+        let o = run(args, &big);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {err}");
+        assert!(
+            err.contains(want) && err.contains("SECRETS_MAX_VALUE=1G"),
+            "{args:?}: {err}"
+        );
+        assert!(!err.contains("tttt"), "{args:?}: {err}");
+        assert_eq!(others(repo.path(), &[]), ["secrets.json"], "{args:?}");
+    }
+    // A document that does not parse is refused by encrypt as by edit.
+    let o = run(&["encrypt", "doc.json.age"], "{\"token\": ");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("doc.json.age: ") && err.contains("doc.json.age is unchanged"),
+        "{err}"
+    );
+    assert_eq!(others(repo.path(), &[]), ["secrets.json"]);
+    // Streamed: no limit.
+    let o = run(&["encrypt", "plain.age"], &big);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = repo
+        .cmd()
+        .args(["decrypt", "plain.age", "-i"])
+        .arg(key("alice_ed25519"))
+        .output()
+        .unwrap();
+    assert_eq!(o.stdout, big.as_bytes());
+    // Within the limit, the document goes through.
+    let o = repo
+        .cmd()
+        .args(["encrypt", "doc.json.age"])
+        .env("SECRETS_MAX_VALUE", "4K")
+        .write_stdin(big.as_str())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+
+    // The editor's file, on a terminal.
+    let Some(runtime) = common::pty_runtime() else {
+        return;
+    };
+    let before = std::fs::read(repo.path().join("plain.age")).unwrap();
+    let tools = tempfile::tempdir().unwrap();
+    let ed = common::script(
+        &tools.path().join("ed"),
+        "head -c 3000 /dev/zero | tr '\\0' t > \"$1\"",
+    );
+    let alice = key("alice_ed25519");
+    let (code, _, out) = common::Pty::new(
+        repo.path(),
+        &["edit", "plain.age", "-i", alice.to_str().unwrap()],
+    )
+    .env("EDITOR", &ed)
+    .env("XDG_RUNTIME_DIR", runtime.path())
+    .env("SECRETS_MAX_VALUE", "2100")
+    .run();
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("the edited file is larger than 2100 bytes")
+            && out.contains("SECRETS_MAX_VALUE=1G")
+            && out.contains("plain.age is unchanged"),
+        "{out}"
+    );
+    assert!(!out.contains("tttt"), "{out}");
+    assert_eq!(
+        std::fs::read(repo.path().join("plain.age")).unwrap(),
+        before
+    );
+    assert!(
+        common::snapshot(runtime.path()).is_empty(),
+        "plaintext left behind"
+    );
 }

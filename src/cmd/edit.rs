@@ -178,10 +178,13 @@ edit needs to read the file first; to overwrite it without reading it: \
     }
 }
 
-/// The new content from stdin; empty is refused.
+/// The new content from stdin, at most `fs::value_limit()` bytes (it is held whole, to be
+/// compared with the old value); empty is refused.
 fn read_stdin(shown: &str) -> Result<SecretBytes> {
-    let input =
-        fs::read_stdin_secret().map_err(|e| Error::new(format!("cannot read stdin: {e}")))?;
+    let limit = fs::value_limit();
+    let input = fs::read_at_most(std::io::stdin().lock(), 0, limit)
+        .map_err(|e| Error::new(format!("{shown}: cannot read stdin: {}", describe_io(&e))))?
+        .ok_or_else(|| fs::value_limit_error("the new content on stdin", limit).context(shown))?;
     // A script run without input (CI, cron) must not blank a secret by accident.
     if input.is_empty() {
         return Err(Error::new(format!(
@@ -251,8 +254,13 @@ fn edit_in_editor(
             "the editor exited with {status}; {name} is unchanged"
         )));
     }
-    let new = match dir.read(&plain_name) {
-        Ok(n) => n,
+    let limit = fs::value_limit();
+    let new = match dir.read(&plain_name, limit) {
+        Ok(Some(n)) => n,
+        Ok(None) => {
+            let e = fs::value_limit_error("the edited file", limit);
+            return Err(Error::new(format!("{}; {name} is unchanged", e.message())));
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             if old.is_some() {
                 return Err(Error::new(format!(

@@ -1,5 +1,9 @@
-//! `secrets encrypt FILE [--input PATH]`: set a secret without reading its old value.
+//! `secrets encrypt FILE [--input PATH]`: set a secret without reading its old value; the new
+//! content is encrypted as it is read (any size, constant memory), except a structured document,
+//! which is checked first.
 
+use std::fs::File;
+use std::io::Read;
 use std::path::PathBuf;
 
 use clap::Args;
@@ -7,6 +11,7 @@ use clap::Args;
 use super::{Global, RulesFlag};
 use crate::error::{describe_io, Error, Result};
 use crate::fs;
+use crate::structured::Format;
 
 #[derive(Args, Debug)]
 #[command(after_help = "\
@@ -27,15 +32,44 @@ pub struct EncryptArgs {
 pub fn run(args: &EncryptArgs, g: &Global) -> Result<i32> {
     fs::harden_process();
     let (rules, rule) = args.rules.load_with_rule(&args.file, g)?;
-    let plain = match &args.input {
-        Some(p) => fs::read_secret(p).map_err(|e| {
-            Error::new(format!("{}: cannot read: {}", p.display(), describe_io(&e)))
-        })?,
-        None => {
-            fs::read_stdin_secret().map_err(|e| Error::new(format!("cannot read stdin: {e}")))?
-        }
+    let shown = args.file.display().to_string();
+    let from = args
+        .input
+        .as_ref()
+        .map_or_else(|| "stdin".to_string(), |p| p.display().to_string());
+    let read_err = |e: std::io::Error| {
+        Error::new(format!(
+            "{from}: cannot read: {}; {shown} is unchanged",
+            describe_io(&e)
+        ))
     };
-    crate::store::encrypt_and_replace(&rules, &rule, &plain)?;
+    // Opened as given: --input may be a FIFO or /dev/fd/N (`--input <(pass show db)`).
+    let mut input: Box<dyn Read> = match &args.input {
+        Some(p) => Box::new(File::open(p).map_err(read_err)?),
+        None => Box::new(std::io::stdin().lock()),
+    };
+    match super::document::of_rule(&rule) {
+        // A structured document is held whole, to refuse one that does not parse (as `edit`
+        // does): a file of its kind that `decrypt --key` and the installer cannot read would
+        // only fail later, on a host.
+        Some(format) if format != Format::Binary => {
+            let limit = fs::value_limit();
+            let doc = fs::read_at_most(&mut input, 0, limit)
+                .map_err(read_err)?
+                .ok_or_else(|| {
+                    fs::value_limit_error(&format!("the document on {from}"), limit).context(&shown)
+                })?;
+            let doc = super::document::checked(format, &shown, doc, None::<NoReopen>)?;
+            crate::store::encrypt_and_replace(&rules, &rule, &doc)?;
+        }
+        // Anything else is encrypted as it is read, in constant memory: no size limit.
+        _ => {
+            crate::store::encrypt_stream_and_replace(&rules, &rule, &mut input, &read_err)?;
+        }
+    }
     super::say_written(&args.file, &rule, g);
     Ok(0)
 }
+
+/// `document::checked` without an editor to open again.
+type NoReopen = fn(&[u8]) -> Result<Option<fs::SecretBytes>>;

@@ -36,7 +36,7 @@ pub use read::{
     open_path, open_regular, read_bounded, read_path, read_regular, read_regular_text,
     read_secret_nofollow, value_limit, value_limit_error, MAX_KEY_FILE, VALUE_LIMIT_VAR,
 };
-pub use secret::{copy_wiped, read_all_wiped, read_secret, read_stdin_secret, SecretBytes};
+pub use secret::{copy_wiped, read_all_wiped, read_at_most, SecretBytes};
 pub use signals::CatchSignals;
 pub use tree::regular_files;
 pub use write::{atomic_write, atomic_write_with, existing_mode, lock_dir, parent_dir, DirLock};

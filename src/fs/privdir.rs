@@ -15,7 +15,7 @@ use rand::distributions::{Alphanumeric, DistString};
 
 use super::at::{c_name, cvt, cvt_fd, dir_names, fstat, is_type, lstat_at, openat};
 use super::mode::DIR_PRIVATE;
-use super::secret::{read_all_wiped, SecretBytes};
+use super::secret::{read_at_most, SecretBytes};
 use crate::error::{describe_io, Error, Result};
 
 const DIR_FLAGS: libc::c_int = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW;
@@ -105,8 +105,9 @@ impl PrivateDir {
         res.map_err(|e| Error::io("cannot create", &shown, e))
     }
 
-    /// Read the regular file `name` (not followed; a FIFO does not block the open).
-    pub fn read(&self, name: &str) -> io::Result<SecretBytes> {
+    /// Read the regular file `name` (not followed; a FIFO does not block the open); None when
+    /// it holds more than `limit` bytes, which are then not read.
+    pub fn read(&self, name: &str, limit: u64) -> io::Result<Option<SecretBytes>> {
         let c = c_name(name.as_ref())?;
         let flags = libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK;
         let f = File::from(openat(self.fd()?.as_raw_fd(), &c, flags, 0)?);
@@ -116,7 +117,7 @@ impl PrivateDir {
                 "not a regular file (the editor left something else in its place)",
             ));
         }
-        read_all_wiped(f, meta.len() as usize + 1)
+        read_at_most(f, meta.len(), limit)
     }
 
     /// Wipe and remove now; also done on drop.
@@ -216,7 +217,8 @@ mod tests {
             fs::metadata(pd.path().join("f")).unwrap().mode() & 0o777,
             0o600
         );
-        assert_eq!(pd.read("f").unwrap().as_slice(), b"plain");
+        assert_eq!(pd.read("f", 5).unwrap().unwrap().as_slice(), b"plain");
+        assert!(pd.read("f", 4).unwrap().is_none(), "over the limit");
         assert!(pd.create("f", b"again").is_err(), "create is exclusive");
         fs::create_dir(pd.path().join("sub")).unwrap();
         fs::write(pd.path().join("sub/backup~"), b"plain").unwrap();
@@ -234,7 +236,7 @@ mod tests {
         fs::write(&target, b"not ours").unwrap();
         let pd = PrivateDir::new_in(base.path()).unwrap();
         std::os::unix::fs::symlink(&target, pd.path().join("f")).unwrap();
-        assert!(pd.read("f").is_err());
+        assert!(pd.read("f", 1 << 20).is_err());
         drop(pd);
         assert_eq!(fs::read(&target).unwrap(), b"not ours");
     }

@@ -20,9 +20,10 @@ pub const DEFAULT_VALUE_LIMIT: u64 = 64 << 20;
 /// The environment variable that sets `value_limit`.
 pub const VALUE_LIMIT_VAR: &str = "SECRETS_MAX_VALUE";
 
-/// The most plaintext of one secret held whole in memory: a value being edited, a template's
-/// inputs, a generator's dependencies, a secret copied to a custom path. Decrypt, rekey,
-/// check and the install of a plain secret stream instead, and have no limit. Set with
+/// The most plaintext of one secret held whole in memory: a value being edited (old and new),
+/// a template's inputs, a generator's dependencies, a secret copied to a custom path, a
+/// structured document given to `encrypt`. Decrypt, encrypt, rekey, check and the install of
+/// a plain secret stream instead, and have no limit. Set with
 /// `SECRETS_MAX_VALUE` (bytes, or with a K, M or G suffix: `256M`); 64 MiB by default. A
 /// value that cannot be parsed is ignored (with a warning), so a typo never lifts the bound.
 pub fn value_limit() -> u64 {
@@ -55,12 +56,13 @@ fn parse_size(s: &str) -> Option<u64> {
     n.checked_mul(1u64 << shift)
 }
 
-/// The error for a value over `value_limit` (the caller adds the file's name).
-pub fn value_limit_error(limit: u64) -> crate::error::Error {
+/// The error for a value over `value_limit`: `what` is "the decrypted value", "stdin"…
+/// (the caller adds the file's name).
+pub fn value_limit_error(what: &str, limit: u64) -> crate::error::Error {
     crate::error::Error::new(format!(
-        "the decrypted value is larger than {}, the limit for a value held whole in memory \
-         (edit, templates, generator inputs, copies to a custom path; decrypt, rekey, check \
-         and the install of a plain secret have no limit); raise it with {VALUE_LIMIT_VAR}, \
+        "{what} is larger than {}, the limit for a value held whole in memory \
+         (edit, templates, structured documents, generator inputs, copies to a custom path; \
+         decrypt, encrypt, rekey, check and the install of a plain secret have no limit); raise it with {VALUE_LIMIT_VAR}, \
          e.g. {VALUE_LIMIT_VAR}=1G",
         show_size(limit)
     ))
@@ -169,7 +171,7 @@ mod tests {
         for bad in ["", "M", "1T", "-1", "1.5G", "99999999999999999999G"] {
             assert_eq!(parse_size(bad), None, "{bad}");
         }
-        let e = value_limit_error(64 << 20).to_string();
+        let e = value_limit_error("the decrypted value", 64 << 20).to_string();
         assert!(
             e.contains("larger than 64 MiB") && e.contains("SECRETS_MAX_VALUE=1G"),
             "{e}"

@@ -1,25 +1,21 @@
 //! Plaintext and private keys live only in buffers that are wiped when dropped, and are read
 //! into them without leaving an unwiped copy behind.
 
-use std::fs::File;
 use std::io::{self, Read};
-use std::path::Path;
 
 use zeroize::Zeroizing;
 
 /// Plaintext lives in these buffers only; they are wiped when dropped.
 pub type SecretBytes = Zeroizing<Vec<u8>>;
 
-/// Read a whole file into a wiped buffer (for plaintext and private keys).
-pub fn read_secret(path: &Path) -> io::Result<SecretBytes> {
-    let f = File::open(path)?;
-    let size = f.metadata().map_or(0, |m| m.len() as usize);
-    read_all_wiped(f, size + 1)
-}
-
-/// Read all of stdin into a wiped buffer (see `read_all_wiped`).
-pub fn read_stdin_secret() -> io::Result<SecretBytes> {
-    read_all_wiped(io::stdin().lock(), 64 << 10)
+/// Read all of `r` into a wiped buffer, unless it holds more than `limit` bytes: then None,
+/// having read `limit + 1` bytes and no more. `expect` is the size, when known.
+pub fn read_at_most(r: impl Read, expect: u64, limit: u64) -> io::Result<Option<SecretBytes>> {
+    let first = expect
+        .clamp(64 << 10, 16 << 20)
+        .min(limit.saturating_add(1));
+    let buf = read_all_wiped(r.take(limit.saturating_add(1)), first as usize)?;
+    Ok((buf.len() as u64 <= limit).then_some(buf))
 }
 
 /// Read `r` to its end into a wiped buffer that never leaves an unwiped copy behind: a `Vec`
