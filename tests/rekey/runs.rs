@@ -324,7 +324,9 @@ fn secrets_nix_rules_are_evaluated_and_rekeyed() {
 fn a_long_file_name_is_written_by_every_command() {
     let name = format!("{}.age", "n".repeat(246));
     let repo = Repo::new();
-    repo.json_rules(&format!(r#"{{"{name}": {{"publicKeys": ["alice", "bob"]}}}}"#));
+    repo.json_rules(&format!(
+        r#"{{"{name}": {{"publicKeys": ["alice", "bob"]}}}}"#
+    ));
     let alice = key("alice_ed25519");
     let alice = alice.to_str().unwrap();
     let runs: [(&[&str], &str); 4] = [

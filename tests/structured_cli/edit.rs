@@ -186,3 +186,30 @@ fn tty_reopens_the_editor_on_a_broken_document() {
         "plaintext left behind"
     );
 }
+
+/// `encrypt` refuses a document that does not parse, as `edit` does, whether the rule's format
+/// or the name says it is one; `format = "binary"` stores anything under any name.
+#[test]
+fn encrypt_checks_a_document_as_edit_does() {
+    let repo = repo();
+    for file in ["app.yaml.age", "doc.age", "app.json.age"] {
+        let o = repo
+            .cmd()
+            .args(["encrypt", file])
+            .write_stdin("a: [unclosed\n")
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{file}: {err}");
+        assert!(
+            err.contains(&format!("{file} is unchanged"))
+                && err.contains("set the rule's format to binary"),
+            "{file}: {err}"
+        );
+        assert!(!err.contains("unclosed"), "{file}: {err}");
+        assert!(!repo.path().join(file).exists(), "{file}");
+    }
+    repo.encrypt("raw.yaml.age", "a: [unclosed\n");
+    let (code, out, err) = run(&repo, &["decrypt", "raw.yaml.age"]);
+    assert_eq!((code, out.as_str()), (0, "a: [unclosed\n"), "{err}");
+}
