@@ -146,13 +146,13 @@ pub enum State {
 /// A file's header and the SHA-256 (hex) of all its bytes, read in constant memory; None when
 /// it does not exist; Err says why it cannot be read or is not an age file.
 pub fn header_and_digest(path: &std::path::Path) -> Result<Option<(Header, String)>, String> {
-    let f = match crate::fs::open_path(path, true) {
-        Ok((f, _)) => f,
+    let (f, size) = match crate::fs::open_path(path, true) {
+        Ok((f, meta)) => (f, meta.len()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(format!("cannot read: {}", crate::error::describe_io(&e))),
     };
     let mut raw = crate::fs::HashingReader::new(f);
-    let read = crate::header::stream::open(&mut raw).and_then(|o| {
+    let read = crate::header::stream::open_sized(&mut raw, size).and_then(|o| {
         let header = o.header.clone();
         o.drain().map(|_| header)
     });
