@@ -57,7 +57,11 @@ pub fn run(args: &EncryptArgs, g: &Global) -> Result<i32> {
             let doc = fs::read_at_most(&mut input, 0, limit)
                 .map_err(read_err)?
                 .ok_or_else(|| {
-                    fs::value_limit_error(&format!("the document on {from}"), limit).context(&shown)
+                    let what = match &args.input {
+                        Some(p) => format!("the document in {}", p.display()),
+                        None => "the document on stdin".into(),
+                    };
+                    fs::value_limit_error(&what, limit).context(&shown)
                 })?;
             let doc = super::document::checked(format, &shown, doc, None::<NoReopen>)?;
             crate::store::encrypt_and_replace(&rules, &rule, &doc)?;

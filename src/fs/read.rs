@@ -56,14 +56,14 @@ fn parse_size(s: &str) -> Option<u64> {
     n.checked_mul(1u64 << shift)
 }
 
-/// The error for a value over `value_limit`: `what` is "the decrypted value", "stdin"…
-/// (the caller adds the file's name).
+/// The error for a value over `value_limit`: `what` is "the decrypted value", "the edited
+/// file"… (the caller adds the secret's name).
 pub fn value_limit_error(what: &str, limit: u64) -> crate::error::Error {
     crate::error::Error::new(format!(
-        "{what} is larger than {}, the limit for a value held whole in memory \
-         (edit, templates, structured documents, generator inputs, copies to a custom path; \
-         decrypt, encrypt, rekey, check and the install of a plain secret have no limit); raise it with {VALUE_LIMIT_VAR}, \
-         e.g. {VALUE_LIMIT_VAR}=1G",
+        "{what} is larger than {}, the limit for a value held whole in memory (edit, \
+         templates, structured documents, generator inputs, copies to a custom path; decrypt, \
+         encrypt, rekey, check and the install of a plain secret have no limit); raise it with \
+         {VALUE_LIMIT_VAR}, e.g. {VALUE_LIMIT_VAR}=1G",
         show_size(limit)
     ))
 }
