@@ -522,11 +522,12 @@ fn rekey_in_a_new_repository_says_nothing_exists_yet() {
     );
 }
 
-/// eval.nix takes the rules all at once when none needs a tryEval of its own, and one by one
-/// otherwise: the same rules must come out of both. Here one added rule that throws forces the
-/// second way; every other rule must look exactly the same in `list --json` and `-v`.
+/// eval.nix tries all rules at once, in one tryEval, and only when that fails each on its own
+/// (looking at those that fail attribute by attribute): every rule must come out the same
+/// either way. Here one added rule that throws forces the second way; every other rule must
+/// look exactly the same in `list --json` and `-v`.
 #[test]
-fn rules_read_at_once_and_one_by_one_agree() {
+fn rules_tried_at_once_and_one_by_one_agree() {
     if no_nix() {
         return;
     }
@@ -577,7 +578,8 @@ fn rules_read_at_once_and_one_by_one_agree() {
         "{at_once:?}"
     );
     assert_eq!(at_once, run(throws));
-    // A value of the wrong type also needs the second way; alone it must get there too.
+    // A value of the wrong type fails the first way too, and alone it must be found and told
+    // (a type check missing from eval.nix would hand it to parse.rs as good: `list` fails).
     for wrong in [
         r#""l.age" = { publicKeys = [ alice ]; armor = "yes"; };"#,
         r#""m.age".publicKeys = [ alice 42 ];"#,

@@ -94,10 +94,11 @@ pub(super) fn parse_json(text: &str) -> Result<Raw> {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct NixOut {
-    /// Every rule usable as it is (checked by eval.nix): its known attributes only.
+    /// The rules usable as they are (checked by eval.nix): their known attributes only.
     plain: Option<BTreeMap<String, PlainRule>>,
     #[serde(default)]
     ignored: BTreeMap<String, Vec<String>>,
+    /// The others, attribute by attribute.
     rules: Option<BTreeMap<String, NixRule>>,
     #[serde(rename = "notSet")]
     not_set: Option<String>,
@@ -150,34 +151,32 @@ pub(super) fn parse_nix_json(json: &str, thrown: &mut Thrown) -> Result<Raw> {
             escaped(&e.to_string())
         ))
     })?;
-    if let (Some(plain), None, None) = (out.plain, &out.rules, &out.not_set) {
-        let secrets = plain.into_iter().map(|(name, r)| {
-            let rule = RawRule {
-                public_keys: r.public_keys,
-                armor: r.armor,
-                generator: r.generator,
-                format: r.format,
-            };
-            (name, rule)
-        });
-        return Ok(Raw {
-            secrets: secrets.collect(),
-            ignored: out.ignored,
-            ..Raw::default()
-        });
+    if out.plain.is_none() && out.rules.is_none() && out.not_set.is_none() {
+        return Err(Error::new(
+            "unexpected output of the evaluation (no rules); this is a bug in secrets",
+        ));
     }
-    let rules = match (out.rules, out.not_set) {
-        (Some(r), None) => r,
-        (_, t) => {
-            return Err(Error::new(format!(
-                "the rules must evaluate to an attribute set of rules, not {} ({RULE_SHAPE}, \
-                 one per file name)",
-                t.as_deref().map_or("this".into(), describe_type)
-            )))
-        }
+    if let Some(t) = out.not_set {
+        return Err(Error::new(format!(
+            "the rules must evaluate to an attribute set of rules, not {} ({RULE_SHAPE}, one per \
+             file name)",
+            describe_type(&t)
+        )));
+    }
+    let mut raw = Raw {
+        ignored: out.ignored,
+        ..Raw::default()
     };
-    let mut raw = Raw::default();
-    for (name, rule) in rules {
+    for (name, r) in out.plain.unwrap_or_default() {
+        let rule = RawRule {
+            public_keys: r.public_keys,
+            armor: r.armor,
+            generator: r.generator,
+            format: r.format,
+        };
+        raw.secrets.insert(name, rule);
+    }
+    for (name, rule) in out.rules.unwrap_or_default() {
         if !rule.extra.is_empty() {
             raw.ignored.insert(name.clone(), rule.extra.clone());
         }
@@ -371,6 +370,28 @@ mod tests {
         assert!(b("l.age").contains("publicKeys is a string, not a list"));
         assert!(b("a.age").contains("armor is an integer"));
         assert!(b("a.age").starts_with("secret \"a.age\": "));
+    }
+
+    #[test]
+    fn good_and_broken_nix_rules_come_together() {
+        let raw = nix(
+            r#"{"plain": {"a.age": {"publicKeys": ["k"], "armor": true}, "b.age": {}},
+            "ignored": {"a.age": ["owner"]},
+            "rules": {"t.age": {"thrown": true}, "u.age": {"attrs": {}, "extra": ["x"]}}}"#,
+        );
+        assert_eq!(
+            raw.secrets.keys().collect::<Vec<_>>(),
+            ["a.age", "b.age", "u.age"]
+        );
+        assert!(raw.secrets["a.age"].armor && raw.secrets["a.age"].public_keys == ["k"]);
+        assert!(raw.secrets["b.age"].public_keys.is_empty());
+        assert_eq!(raw.ignored["a.age"], ["owner"]);
+        assert_eq!(raw.ignored["u.age"], ["x"]);
+        assert!(raw.broken["t.age"].contains("throw in t.age/"));
+        let e = parse_nix_json("{}", &mut |_, _| String::new())
+            .err()
+            .unwrap();
+        assert!(e.message().contains("bug in secrets"), "{e}");
     }
 
     #[test]
