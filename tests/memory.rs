@@ -63,6 +63,21 @@ fn age_encrypt(out: &Path, len: u64) {
     assert!(child.wait().unwrap().success());
 }
 
+/// The real `age` decrypts `file` with alice's key to exactly `len` bytes of the pattern.
+fn assert_age_decrypts_to_pattern(file: &Path, len: u64) {
+    let mut age = Command::new("age")
+        .arg("-d")
+        .arg("-i")
+        .arg(key("alice_ed25519"))
+        .arg(file)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let n = check_pattern(age.stdout.take().unwrap(), len);
+    assert!(age.wait().unwrap().success(), "age -d {}", file.display());
+    assert_eq!(n, len);
+}
+
 /// Write `len` bytes of the pattern to `w`, stopping early if the reader is gone.
 fn write_pattern(mut w: impl Write, len: u64) {
     let b = block();
@@ -241,17 +256,7 @@ fn big_file_in_constant_memory() {
         Vec::<String>::new()
     );
     // A new encryption of the same plaintext, which `age` itself decrypts.
-    let mut age = Command::new("age")
-        .arg("-d")
-        .arg("-i")
-        .arg(alice)
-        .arg(dir.join("big.age"))
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let n = check_pattern(age.stdout.take().unwrap(), BIG);
-    assert!(age.wait().unwrap().success());
-    assert_eq!(n, BIG);
+    assert_age_decrypts_to_pattern(&dir.join("big.age"), BIG);
 }
 
 /// `encrypt` from stdin streams too: a 256 MiB plaintext piped in, encrypted in constant memory,
@@ -271,17 +276,7 @@ fn encrypt_from_stdin_in_constant_memory() {
         others(dir, &["new.age", "secrets.json"]),
         Vec::<String>::new()
     );
-    let mut age = Command::new("age")
-        .arg("-d")
-        .arg("-i")
-        .arg(key("alice_ed25519"))
-        .arg(dir.join("new.age"))
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let n = check_pattern(age.stdout.take().unwrap(), BIG);
-    assert!(age.wait().unwrap().success());
-    assert_eq!(n, BIG);
+    assert_age_decrypts_to_pattern(&dir.join("new.age"), BIG);
     // check agrees that the file matches its rule (the lock entry was made from the stream).
     repo.cmd().arg("check").assert().success();
 }
