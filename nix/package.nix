@@ -104,7 +104,8 @@ lib.warnIf (ageBin != null)
             --bash <($out/bin/secrets completions bash) \
             --zsh <($out/bin/secrets completions zsh) \
             --fish <($out/bin/secrets completions fish)
-          # One page per command, plus agenix(1), as `secrets man --out-dir` writes them.
+          # One page per command, plus agenix(1) and ragenix(1), as `secrets man --out-dir`
+          # writes them.
           $out/bin/secrets man --out-dir man
           installManPage man/*.1
         '';

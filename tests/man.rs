@@ -1,5 +1,5 @@
-//! `secrets man`: one page per command besides secrets(1) and agenix(1), each with every option
-//! clap knows for its command, examples kept verbatim, and no reference to a page that does
+//! `secrets man`: one page per command besides secrets(1), agenix(1) and ragenix(1), each with
+//! every option clap knows for its command, examples kept verbatim, and no reference to a page that does
 //! not exist. The expected names come from clap's own `Command` (the library's `Cli`), never
 //! from a list kept here, so a new command or flag without its page fails this test.
 
@@ -279,6 +279,7 @@ fn out_dir_writes_every_page_and_nothing_else() {
         .collect();
     want.insert("secrets.1".into());
     want.insert("agenix.1".into());
+    want.insert("ragenix.1".into());
     assert_eq!(files, want, "no temp file left, one page per command");
     // Each file is the page `secrets man NAME` prints.
     assert_eq!(std::fs::read(dir.join("secrets.1")).unwrap(), man(&[]));
@@ -286,10 +287,12 @@ fn out_dir_writes_every_page_and_nothing_else() {
         std::fs::read(dir.join("secrets-edit.1")).unwrap(),
         man(&["edit"])
     );
-    assert_eq!(
-        std::fs::read(dir.join("agenix.1")).unwrap(),
-        man(&["agenix"])
-    );
+    for entry in ["agenix", "ragenix"] {
+        assert_eq!(
+            std::fs::read(dir.join(format!("{entry}.1"))).unwrap(),
+            man(&[entry])
+        );
+    }
     for f in &files {
         let mode = std::os::unix::fs::PermissionsExt::mode(
             &std::fs::metadata(dir.join(f)).unwrap().permissions(),
@@ -367,26 +370,30 @@ fn out_dir_that_is_a_file_fails_naming_it() {
 }
 
 #[test]
-fn agenix_page_is_its_help_text() {
-    let Some(text) = render(&man(&["agenix"])) else {
-        common::skip("groff is not installed: cannot render the man pages");
-        return;
-    };
-    assert!(text.starts_with("AGENIX(1)"), "{text}");
-    let words = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
-    let mut lines = secrets::agenix::HELP
-        .lines()
-        .filter(|l| !l.trim().is_empty());
-    // The first line is the NAME section, which roff fills like any paragraph.
-    let name = lines.next().unwrap();
-    assert!(
-        words(&text).contains(&words(name)),
-        "agenix(1) lacks its NAME line {name:?}:\n{text}"
-    );
-    for line in lines {
+fn entry_point_pages_are_their_help_texts() {
+    let entries = [
+        ("agenix", "AGENIX(1)", secrets::agenix::HELP),
+        ("ragenix", "RAGENIX(1)", secrets::agenix::RAGENIX_HELP),
+    ];
+    for (entry, title, help) in entries {
+        let Some(text) = render(&man(&[entry])) else {
+            common::skip("groff is not installed: cannot render the man pages");
+            return;
+        };
+        assert!(text.starts_with(title), "{text}");
+        let words = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+        let mut lines = help.lines().filter(|l| !l.trim().is_empty());
+        // The first line is the NAME section, which roff fills like any paragraph.
+        let name = lines.next().unwrap();
         assert!(
-            text.lines().any(|l| l.trim_start() == line),
-            "agenix(1) lacks the help line {line:?}:\n{text}"
+            words(&text).contains(&words(name)),
+            "{entry}(1) lacks its NAME line {name:?}:\n{text}"
         );
+        for line in lines {
+            assert!(
+                text.lines().any(|l| l.trim_start() == line.trim_start()),
+                "{entry}(1) lacks the help line {line:?}:\n{text}"
+            );
+        }
     }
 }

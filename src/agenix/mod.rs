@@ -9,6 +9,9 @@ mod script;
 /// agenix's help text (agenix(1) is generated from it).
 pub use script::HELP;
 
+/// `ragenix --help`, which ragenix(1) is made of.
+pub use ragenix::HELP as RAGENIX_HELP;
+
 use std::ffi::{OsStr, OsString};
 
 /// Which command line to speak.

@@ -17,7 +17,7 @@ pub const RULES_SCHEMA: &str = include_str!("rules.schema.json");
 const USAGE: &str =
     "Usage: ragenix [--rules PATH] [-i KEY...] (-e FILE [--editor PROGRAM] | -r | -s) [-v]";
 
-const HELP: &str = "\
+pub const HELP: &str = "\
 ragenix - edit and rekey age secret files (the ragenix interface of `secrets`)
 
 Usage: ragenix [--rules PATH] [-i KEY...] (-e FILE [--editor PROGRAM] | -r | -s) [-v]

@@ -1,7 +1,8 @@
 //! `secrets man`: the man pages, in roff. One page per command (`secrets-edit(1)`, …) besides
-//! `secrets(1)`, whose SUBCOMMANDS section names them, and `agenix(1)` for the entry point of
-//! that name. All of them are built from clap's own description of the command line (and
-//! agenix's help text), so a page cannot drift from what the binary accepts.
+//! `secrets(1)`, whose SUBCOMMANDS section names them, and `agenix(1)` and `ragenix(1)` for the
+//! entry points of those names. All of them are built from clap's own description of the
+//! command line (and the entry points' help texts), so a page cannot drift from what the
+//! binary accepts.
 
 mod render;
 
@@ -15,8 +16,11 @@ use clap::{Args, CommandFactory};
 use super::{Cli, Global};
 use crate::error::{Error, Result};
 
-/// The page of the `agenix` entry point (`secrets man agenix`, agenix.1).
-const AGENIX: &str = "agenix";
+/// The pages of the entry points (`secrets man agenix`, agenix.1), with their help texts.
+const ENTRIES: [(&str, &str); 2] = [
+    ("agenix", crate::agenix::HELP),
+    ("ragenix", crate::agenix::RAGENIX_HELP),
+];
 
 #[derive(Args, Debug)]
 #[command(after_help = "\
@@ -26,12 +30,12 @@ Examples:
   secrets man --out-dir share/man/man1
                                     write every page (for a package)")]
 pub struct ManArgs {
-    /// The page to print: a command (edit prints secrets-edit(1)) or agenix. Default:
-    /// secrets(1).
+    /// The page to print: a command (edit prints secrets-edit(1)), agenix or ragenix.
+    /// Default: secrets(1).
     #[arg(value_name = "PAGE", value_parser = PageParser)]
     pub page: Option<String>,
-    /// Write every page (secrets.1, secrets-COMMAND.1 for each command, agenix.1) into DIR,
-    /// created if missing, instead of printing one.
+    /// Write every page (secrets.1, secrets-COMMAND.1 for each command, agenix.1,
+    /// ragenix.1) into DIR, created if missing, instead of printing one.
     #[arg(long, value_name = "DIR", conflicts_with = "page")]
     pub out_dir: Option<PathBuf>,
 }
@@ -42,8 +46,10 @@ pub fn run(args: &ManArgs, _g: &Global) -> Result<i32> {
     }
     let page = match args.page.as_deref() {
         None => Page::Top,
-        Some(AGENIX) => Page::Agenix,
-        Some(name) => Page::Command(name.to_owned()),
+        Some(name) => match ENTRIES.iter().find(|(entry, _)| *entry == name) {
+            Some(&(entry, help)) => Page::Entry(entry, help),
+            None => Page::Command(name.to_owned()),
+        },
     };
     super::write_stdout(&page.render()?)
 }
@@ -52,7 +58,8 @@ pub fn run(args: &ManArgs, _g: &Global) -> Result<i32> {
 enum Page {
     Top,
     Command(String),
-    Agenix,
+    /// An entry point (its name and help text).
+    Entry(&'static str, &'static str),
 }
 
 impl Page {
@@ -60,7 +67,7 @@ impl Page {
     fn all() -> Vec<Page> {
         let mut pages = vec![Page::Top];
         pages.extend(command_names().into_iter().map(Page::Command));
-        pages.push(Page::Agenix);
+        pages.extend(ENTRIES.map(|(name, help)| Page::Entry(name, help)));
         pages
     }
 
@@ -68,7 +75,7 @@ impl Page {
         match self {
             Page::Top => "secrets.1".into(),
             Page::Command(name) => format!("secrets-{name}.1"),
-            Page::Agenix => format!("{AGENIX}.1"),
+            Page::Entry(name, _) => format!("{name}.1"),
         }
     }
 
@@ -76,7 +83,7 @@ impl Page {
         match self {
             Page::Top => render::top(),
             Page::Command(name) => render::command(name),
-            Page::Agenix => render::agenix(),
+            Page::Entry(name, help) => render::entry(name, help),
         }
         .map(|page| render::ascii_only(&page))
         .map_err(|e| {
@@ -108,7 +115,7 @@ fn page_names() -> &'static [&'static str] {
             .into_iter()
             .map(|n| &*Box::leak(n.into_boxed_str()))
             .collect();
-        names.push(AGENIX);
+        names.extend(ENTRIES.map(|(name, _)| name));
         names
     })
 }

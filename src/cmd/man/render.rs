@@ -9,7 +9,7 @@ use clap::CommandFactory;
 use clap_mangen::roff::{roman, Inline, Roff};
 use clap_mangen::Man;
 
-use super::{command_names, AGENIX};
+use super::command_names;
 use crate::cmd::Cli;
 
 /// What the roff crate writes before every document: it defines `\*(Aq`, the straight
@@ -47,7 +47,12 @@ fn cli() -> clap::Command {
 /// secrets(1).
 pub(super) fn top() -> io::Result<Vec<u8>> {
     let cmd = cli();
-    page(cmd, "SECRETS", true, vec![roman("agenix(1), age(1)")])
+    page(
+        cmd,
+        "SECRETS",
+        true,
+        vec![roman("agenix(1), ragenix(1), age(1)")],
+    )
 }
 
 /// secrets-NAME(1).
@@ -219,14 +224,15 @@ fn section_name(head: &str) -> String {
     }
 }
 
-/// agenix(1), from the help text `agenix --help` prints: its first paragraph is the NAME line,
-/// the second the SYNOPSIS, the rest the DESCRIPTION, each kept verbatim.
-pub(super) fn agenix() -> io::Result<Vec<u8>> {
-    let mut paragraphs = crate::agenix::HELP.split("\n\n");
-    let name = paragraphs.next().unwrap_or(AGENIX);
+/// The page of the entry point `name` (agenix(1), ragenix(1)), from the help text `help` it
+/// prints: its first paragraph is the NAME line, the second the SYNOPSIS, the rest the
+/// DESCRIPTION, each kept verbatim.
+pub(super) fn entry(name: &str, help: &str) -> io::Result<Vec<u8>> {
+    let mut paragraphs = help.split("\n\n");
+    let name_line = paragraphs.next().unwrap_or(name);
     let synopsis = paragraphs.next().unwrap_or_default();
-    let mut roff = title_line("AGENIX");
-    roff.control("SH", ["NAME"]).text([roman(name)]);
+    let mut roff = title_line(&name.to_ascii_uppercase());
+    roff.control("SH", ["NAME"]).text([roman(name_line)]);
     roff.control("SH", ["SYNOPSIS"]);
     let mut started = false;
     flush_verbatim(&mut roff, &mut synopsis.lines().collect(), &mut started);
