@@ -1,9 +1,10 @@
 //! Constant memory: a 256 MiB secret (made by the real `age`) through decrypt (stdout and -o),
-//! check and rekey, each run as a child process whose peak RSS the kernel reports (wait4's
-//! ru_maxrss) and which must stay within 64 MiB whatever the file's size. And nothing
-//! half-written: decrypt -o of a file whose last chunk is damaged leaves no output file, and
-//! rekey of it leaves the file as it was. Values held whole (edit) are bounded by
-//! SECRETS_MAX_VALUE, with an error that says how to raise it.
+//! check, rekey, encrypt (from stdin) and the installer (a plain secret, two generations), each
+//! run as a child process whose peak RSS the kernel reports (wait4's ru_maxrss) and which must
+//! stay within 64 MiB whatever the file's size. And nothing half-written: decrypt -o of a file
+//! whose last chunk is damaged leaves no output file, and rekey of it leaves the file as it
+//! was. Values held whole (edit's old and new value, a document given to encrypt) are bounded
+//! by SECRETS_MAX_VALUE, with an error that says how to raise it.
 #![cfg(target_os = "linux")]
 
 mod common;
@@ -51,9 +52,14 @@ fn check_pattern(mut r: impl Read, len: u64) -> u64 {
 
 /// Encrypt `len` bytes of the pattern to alice with the real `age`, streamed through a pipe.
 fn age_encrypt(out: &Path, len: u64) {
+    age_encrypt_to("alice_ed25519", out, len)
+}
+
+/// `age_encrypt` to the test key `key_name`.
+fn age_encrypt_to(key_name: &str, out: &Path, len: u64) {
     let mut child = Command::new("age")
         .arg("-R")
-        .arg(key("alice_ed25519.pub"))
+        .arg(key(&format!("{key_name}.pub")))
         .arg("-o")
         .arg(out)
         .stdin(Stdio::piped())
@@ -102,20 +108,31 @@ fn run_measured<T: Send + 'static>(
 }
 
 /// `run_measured` with `stdin_len` bytes of the pattern on stdin (None: no stdin).
-// The child is reaped by wait4 (for its rusage), not by `Child::wait`.
-#[allow(clippy::zombie_processes)]
 fn run_measured_fed<T: Send + 'static>(
     dir: &Path,
     args: &[&str],
     stdin_len: Option<u64>,
     on_stdout: impl FnOnce(std::process::ChildStdout) -> T + Send + 'static,
 ) -> (i32, String, u64, T) {
-    let mut child = Command::new(bin())
-        .args(args)
+    let mut cmd = Command::new(bin());
+    cmd.args(args)
         .current_dir(dir)
         .env("HOME", dir)
         .env_remove("RULES")
-        .env_remove("SECRETS_IDENTITY")
+        .env_remove("SECRETS_IDENTITY");
+    measure(cmd, stdin_len, on_stdout)
+}
+
+/// Run `cmd` as `run_measured_fed` does; the peak RSS is the largest of it and the children
+/// it waited for.
+// The child is reaped by wait4 (for its rusage), not by `Child::wait`.
+#[allow(clippy::zombie_processes)]
+fn measure<T: Send + 'static>(
+    mut cmd: Command,
+    stdin_len: Option<u64>,
+    on_stdout: impl FnOnce(std::process::ChildStdout) -> T + Send + 'static,
+) -> (i32, String, u64, T) {
+    let mut child = cmd
         .stdin(if stdin_len.is_some() {
             Stdio::piped()
         } else {
@@ -279,6 +296,43 @@ fn encrypt_from_stdin_in_constant_memory() {
     assert_age_decrypts_to_pattern(&dir.join("new.age"), BIG);
     // check agrees that the file matches its rule (the lock entry was made from the stream).
     repo.cmd().arg("check").assert().success();
+}
+
+/// The installation of a plain secret streams it into its file: a 256 MiB secret installed at
+/// activation (as root, in a private mount namespace, onto the installer's own tmpfs), then
+/// installed again as the next generation (compared with the previous one as a stream), within
+/// the bound; the installed file holds the exact plaintext.
+#[test]
+fn install_of_a_big_secret_in_constant_memory() {
+    if missing("age") || not_root() || missing("unshare") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let file = root.join("big.age");
+    age_encrypt_to("web1_ed25519", &file, BIG);
+    let manifest = manifest_value(
+        root,
+        &key("web1_ed25519"),
+        serde_json::json!({ "big": { "file": file } }),
+        serde_json::json!({}),
+    );
+    let m = root.join("manifest.json");
+    std::fs::write(&m, manifest.to_string()).unwrap();
+    // Both runs and the read-back in one private namespace: its mounts go with it.
+    let mut cmd = Command::new("unshare");
+    cmd.args(["--mount", "--propagation", "private", "sh", "-ec"])
+        .arg(
+            "\"$BIN\" install --manifest \"$M\" >&2; \"$BIN\" install --manifest \"$M\" >&2; \
+             cat \"$R/run/agenix/big\"",
+        )
+        .env("BIN", bin())
+        .env("M", &m)
+        .env("R", root)
+        .env_remove("NIXOS_ACTION");
+    let (code, err, rss, n) = measure(cmd, None, |r| check_pattern(r, BIG));
+    assert_eq!((code, n), (0, BIG), "install: {err}");
+    assert_small("install twice (and cat)", rss);
 }
 
 /// A file of five chunks whose last chunk is damaged (one bit of its tag flipped).
