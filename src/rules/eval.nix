@@ -69,7 +69,6 @@ let
     else builtins.tryEval (builtins.all good (builtins.attrValues rules));
   # Only names are looked at: no value is evaluated, so nothing here can throw.
   extras = r: builtins.filter (a: !(knownSet ? ${a})) (builtins.attrNames r);
-  anyExtra = builtins.any (r: extras r != [ ]) (builtins.attrValues rules);
   # The answer for `set`, rules that are all good: as they are, or only their known attributes
   # when some have others.
   plainOf = set:
