@@ -144,8 +144,9 @@ pub fn encrypt_and_replace(rules: &Rules, rule: &Rule, plain: &[u8]) -> Result<(
 /// `encrypt_and_replace` for plaintext that `input` yields, in constant memory: it is
 /// encrypted as it is read into a temporary file next to the rule's file, which replaces the
 /// file (under the write guard, so a slow `input` holds up no other run) only once all of
-/// `input` was read. A failed read or write leaves the file as it was and removes the
-/// temporary file. `read_err` words a read error. Returns how many bytes were encrypted.
+/// `input` was read. A failed read or write, or a signal (Ctrl-C while the value is typed),
+/// leaves the file as it was and removes the temporary file. `read_err` words a read error.
+/// Returns how many bytes were encrypted.
 pub fn encrypt_stream_and_replace(
     rules: &Rules,
     rule: &Rule,
@@ -154,18 +155,34 @@ pub fn encrypt_stream_and_replace(
 ) -> Result<u64> {
     let dir = fs::parent_dir(&rule.path);
     std::fs::create_dir_all(&dir).map_err(|e| Error::io("cannot create directory", &dir, e))?;
-    // Before the temporary file is written (see `SyncPoints`).
-    let points = SyncPoints::open([rule.path.as_path()]);
-    let (staged, (digest, len)) = fs::stage_with(&rule.path, mode_for(&rule.path), |f| {
+    let interrupted = |sig: i32| {
+        Error::with_code(
+            format!(
+                "interrupted by signal {sig}; {} is unchanged",
+                rule.path.display()
+            ),
+            128 + sig,
+        )
+    };
+    // Caught only while the temporary file exists and input is awaited: a signal then stops
+    // the read (EINTR), and the temporary file is removed on the way out.
+    let signals = fs::CatchSignals::install_interrupting();
+    let staged = fs::stage_with(&rule.path, mode_for(&rule.path), |f| {
         let write_err = |e| Error::io("cannot write a temporary file for", &rule.path, e);
-        let out = fs::HashingWriter::new(std::io::BufWriter::with_capacity(STREAM_OUT, f));
-        let mut w = crate::crypto::sealer(out, &rule.recipients, rule.armor)?;
+        let out = fs::HashingWriter::new(std::io::BufWriter::with_capacity(STREAM_OUT, &mut *f));
+        let mut w = crate::crypto::sealer(out, &rule.recipients, rule.armor)
+            .map_err(|e| e.context(rule.path.display()))?;
         let mut buf = zeroize::Zeroizing::new(vec![0u8; STREAM_OUT]);
         let mut len = 0u64;
         loop {
+            let sig = signals.take();
+            if sig != 0 {
+                return Err(interrupted(sig));
+            }
             let n = match input.read(&mut buf[..]) {
                 Ok(0) => break,
                 Ok(n) => n,
+                // The flag is looked at first thing in the next round.
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(read_err(e)),
             };
@@ -174,12 +191,20 @@ pub fn encrypt_stream_and_replace(
         }
         let (mut buffered, digest) = w.finish().map_err(write_err)?.into_parts();
         buffered.flush().map_err(write_err)?;
+        drop(buffered);
+        f.sync_all().map_err(write_err)?;
         Ok((digest, len))
-    })?;
+    });
+    let sig = signals.take();
+    // Dropping `staged` (a signal came at the very end) removes the temporary file.
+    let (staged, (digest, len)) = if sig != 0 {
+        return Err(interrupted(sig));
+    } else {
+        staged?
+    };
+    drop(signals);
     let guard = WriteGuard::take(&rules.dir);
-    for res in fs::commit_staged(vec![staged], &points) {
-        res?;
-    }
+    staged.put_in_place()?;
     let entry = Entry {
         ciphertext: digest,
         ..entry_for(b"", &rule.recipients)

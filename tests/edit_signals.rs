@@ -206,3 +206,87 @@ fn every_terminating_signal_during_edit_removes_plaintext() {
         .collect();
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// `secrets encrypt` streams its input into a temporary file beside the secret: a signal
+/// while it waits for more input (Ctrl-C on a value being typed, a killed pipeline) must stop
+/// it at once, remove that file and leave the secret as it was (absent, or its old bytes).
+#[test]
+fn a_signal_during_encrypt_leaves_no_temporary_file() {
+    use std::io::Write;
+    use std::process::Stdio;
+    if common::missing("python3") {
+        return;
+    }
+    let repo = Repo::new();
+    repo.json_rules(
+        r#"{"new.age": {"publicKeys": ["alice"]}, "old.age": {"publicKeys": ["alice"]}}"#,
+    );
+    repo.encrypt("old.age", "the old value");
+    let old = fs::read(repo.path().join("old.age")).unwrap();
+    let temp_files = || -> Vec<String> {
+        fs::read_dir(repo.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".tmp"))
+            .collect()
+    };
+    let mut failures = Vec::new();
+    for name in ["SIGINT", "SIGTERM", "SIGHUP", "SIGPIPE"] {
+        let sig = signal_number(name);
+        for file in ["new.age", "old.age"] {
+            let mut child = common::command(common::bin())
+                .current_dir(repo.path())
+                .env("HOME", repo.path())
+                .args(["encrypt", file])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            // Part of a value, and the pipe kept open: encrypt is waiting for the rest.
+            let mut stdin = child.stdin.take().unwrap();
+            stdin.write_all(b"half of a secret value").unwrap();
+            stdin.flush().unwrap();
+            let started = std::time::Instant::now();
+            while temp_files().is_empty() && started.elapsed().as_secs() < 10 {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            let waiting = !temp_files().is_empty();
+            // SAFETY: signalling our own child by pid.
+            unsafe { libc::kill(child.id() as libc::pid_t, sig) };
+            // It must end by itself, its stdin still open; a signal that only takes effect at
+            // the end of the input would leave it waiting.
+            let case = format!("{name} during `encrypt {file}`");
+            let started = std::time::Instant::now();
+            while child.try_wait().unwrap().is_none() && started.elapsed().as_secs() < 10 {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            if child.try_wait().unwrap().is_none() {
+                failures.push(format!(
+                    "{case}: still waiting for input 10 s after the signal"
+                ));
+            }
+            drop(stdin);
+            let out = child.wait_with_output().unwrap();
+            let err = String::from_utf8_lossy(&out.stderr);
+            if !waiting {
+                failures.push(format!("{case}: no temporary file appeared: {err}"));
+            }
+            if out.status.code() != Some(128 + sig) || !err.contains("is unchanged") {
+                failures.push(format!("{case}: ended with {:?}: {err}", out.status));
+            }
+            if err.contains("half of a") {
+                failures.push(format!("{case}: the value reached stderr: {err}"));
+            }
+            if !temp_files().is_empty() {
+                failures.push(format!("{case}: left {:?}", temp_files()));
+            }
+            let now = fs::read(repo.path().join(file)).ok();
+            let before = (file == "old.age").then(|| old.clone());
+            if now != before {
+                failures.push(format!("{case}: {file} changed"));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

@@ -284,17 +284,22 @@ fn encrypt_from_stdin_in_constant_memory() {
     if missing("age") {
         return;
     }
-    let repo = repo_with("new.age");
+    // An X25519 recipient too, so the file gets a lock entry (its digest made from the stream).
+    let repo = Repo::new();
+    repo.json_rules(r#"{"new.age": {"publicKeys": ["alice", "dave"]}}"#);
     let dir = repo.path();
     let (code, err, rss, _) = run_measured_fed(dir, &["encrypt", "new.age"], Some(BIG), discard);
     assert_eq!(code, 0, "encrypt: {err}");
     assert_small("encrypt from stdin", rss);
     assert_eq!(
-        others(dir, &["new.age", "secrets.json"]),
+        others(dir, &["new.age", "secrets.json", "secrets.lock.json"]),
         Vec::<String>::new()
     );
     assert_age_decrypts_to_pattern(&dir.join("new.age"), BIG);
-    // check agrees that the file matches its rule (the lock entry was made from the stream).
+    // The lock entry matches the file's bytes: otherwise check calls the X25519 recipient
+    // unverified and fails.
+    let lock = std::fs::read_to_string(dir.join("secrets.lock.json")).unwrap();
+    assert!(lock.contains("new.age"), "{lock}");
     repo.cmd().arg("check").assert().success();
 }
 
@@ -523,6 +528,38 @@ fn new_content_over_the_value_limit_is_refused() {
     assert_eq!(o.status.code(), Some(1), "{err}");
     assert!(
         err.contains("doc.json.age: ") && err.contains("doc.json.age is unchanged"),
+        "{err}"
+    );
+    assert_eq!(others(repo.path(), &[]), ["secrets.json"]);
+    // A document can never be larger than 16 MiB: raising SECRETS_MAX_VALUE cannot help, and
+    // the error does not say it would.
+    // Written in pieces: this process stays small (see `assert_test_process_small`).
+    let scratch = tempfile::tempdir().unwrap();
+    let huge = scratch.path().join("huge.json");
+    {
+        let mut f = std::io::BufWriter::new(std::fs::File::create(&huge).unwrap());
+        f.write_all(b"{\"a\": \"").unwrap();
+        let mib = vec![b't'; 1 << 20];
+        for _ in 0..17 {
+            f.write_all(&mib).unwrap();
+        }
+        f.write_all(b"\"}").unwrap();
+    }
+    let o = repo
+        .cmd()
+        .args(["encrypt", "doc.json.age", "--input"])
+        .arg(&huge)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!(
+            "doc.json.age: the document in {} is larger than 16 MiB, the most a structured \
+             document may be",
+            huge.display()
+        )) && !err.contains("SECRETS_MAX_VALUE")
+            && !err.contains("ttt"),
         "{err}"
     );
     assert_eq!(others(repo.path(), &[]), ["secrets.json"]);

@@ -525,7 +525,9 @@ fn rekey_in_a_new_repository_says_nothing_exists_yet() {
 /// eval.nix tries all rules at once, in one tryEval, and only when that fails each on its own
 /// (looking at those that fail attribute by attribute): every rule must come out the same
 /// either way. Here one added rule that throws forces the second way; every other rule must
-/// look exactly the same in `list --json` and `-v`.
+/// look exactly the same in `list --json` and `-v`, end to end. (That both ways give what
+/// looking at every rule attribute by attribute gives is shown, rule kind by rule kind, by
+/// the unit tests in src/rules/nix_eval.rs.)
 #[test]
 fn rules_tried_at_once_and_one_by_one_agree() {
     if no_nix() {

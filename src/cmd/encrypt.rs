@@ -53,7 +53,10 @@ pub fn run(args: &EncryptArgs, g: &Global) -> Result<i32> {
         // does): a file of its kind that `decrypt --key` and the installer cannot read would
         // only fail later, on a host.
         Some(format) if format != Format::Binary => {
-            let limit = fs::value_limit();
+            // The smaller of the value limit and the most any document may be (16 MiB), so the
+            // error names the bound that can be raised, or says that none can.
+            let most_document = crate::structured::Limits::default().document_bytes as u64;
+            let limit = fs::value_limit().min(most_document);
             let doc = fs::read_at_most(&mut input, 0, limit)
                 .map_err(read_err)?
                 .ok_or_else(|| {
@@ -61,7 +64,15 @@ pub fn run(args: &EncryptArgs, g: &Global) -> Result<i32> {
                         Some(p) => format!("the document in {}", p.display()),
                         None => "the document on stdin".into(),
                     };
-                    fs::value_limit_error(&what, limit).context(&shown)
+                    if limit < most_document {
+                        return fs::value_limit_error(&what, limit).context(&shown);
+                    }
+                    Error::new(format!(
+                        "{shown}: {what} is larger than {} MiB, the most a structured document \
+                         may be; {shown} is unchanged (set the rule's format to binary to store \
+                         it as it is)",
+                        most_document >> 20
+                    ))
                 })?;
             let doc = super::document::checked(format, &shown, doc, None::<NoReopen>)?;
             crate::store::encrypt_and_replace(&rules, &rule, &doc)?;

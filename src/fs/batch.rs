@@ -19,6 +19,20 @@ pub struct Staged {
     temp: tempfile::TempPath,
 }
 
+impl Staged {
+    /// Put one staged file in place as `atomic_write` does, its content already made durable
+    /// by whoever filled it (`sync_all` in `stage_with`'s `fill`): rename it over its target,
+    /// then sync the directory. A failed directory sync is not an error, as in `atomic_write`:
+    /// the file is in place.
+    pub fn put_in_place(self) -> Result<()> {
+        self.temp
+            .persist(&self.target)
+            .map_err(|e| Error::io("cannot replace", &self.target, e.error))?;
+        super::write::sync_dir(&parent_dir(&self.target));
+        Ok(())
+    }
+}
+
 /// Stage a replacement for `path` (temp file starts at 0600 and gets `mode` before any byte is
 /// written, like `atomic_write`). Only for data that may touch disk (ciphertext).
 pub fn stage_write(path: &Path, data: &[u8], mode: u32) -> Result<Staged> {

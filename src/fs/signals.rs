@@ -1,7 +1,8 @@
 //! Keeping plaintext from outliving a signal: while a `CatchSignals` is alive, every catchable
 //! signal that would end the process only sets a flag, which the code holding plaintext polls
-//! (`take`); it wipes the plaintext, then stops. Used by `edit` (the editor's file) and by the
-//! command generators (their dependencies' files).
+//! (`take`); it wipes the plaintext, then stops. Used by `edit` (the editor's file), by the
+//! command generators (their dependencies' files) and by `encrypt`'s stream (its temporary
+//! file).
 
 use std::sync::atomic::{AtomicI32, Ordering};
 
@@ -55,12 +56,15 @@ const FAULTS: [libc::c_int; 5] = [
 
 /// All of the above, and on Linux the real-time signals, which terminate by default too
 /// (those glibc keeps for itself below SIGRTMIN cannot be caught through it).
-fn caught() -> Vec<(libc::c_int, libc::c_int)> {
+/// With `restart`, a system call a caught signal interrupts is restarted; without, it fails
+/// with EINTR, so that a blocking read returns and the reader can look at the flag.
+fn caught(restart: bool) -> Vec<(libc::c_int, libc::c_int)> {
     let once = libc::SA_RESTART | libc::SA_RESETHAND;
-    let mut v: Vec<_> = TERMINATING.iter().map(|&s| (s, libc::SA_RESTART)).collect();
+    let flags = if restart { libc::SA_RESTART } else { 0 };
+    let mut v: Vec<_> = TERMINATING.iter().map(|&s| (s, flags)).collect();
     v.extend(FAULTS.iter().map(|&s| (s, once)));
     #[cfg(target_os = "linux")]
-    v.extend((libc::SIGRTMIN()..=libc::SIGRTMAX()).map(|s| (s, libc::SA_RESTART)));
+    v.extend((libc::SIGRTMIN()..=libc::SIGRTMAX()).map(|s| (s, flags)));
     v
 }
 
@@ -78,10 +82,23 @@ pub struct CatchSignals {
 impl CatchSignals {
     #[must_use = "the signals are caught only while the value is alive"]
     pub fn install() -> CatchSignals {
+        Self::install_with(true)
+    }
+
+    /// `install`, but a blocking read (stdin, a pipe) that a caught signal interrupts fails
+    /// with `ErrorKind::Interrupted` instead of going on waiting: for code that waits on input
+    /// and must stop at Ctrl-C. Anything else it calls may then fail with EINTR too, so keep it
+    /// to that wait.
+    #[must_use = "the signals are caught only while the value is alive"]
+    pub fn install_interrupting() -> CatchSignals {
+        Self::install_with(false)
+    }
+
+    fn install_with(restart: bool) -> CatchSignals {
         // A flag left from an earlier catcher was taken by its drop; start clean regardless.
         SIGNALED.store(0, Ordering::SeqCst);
         let mut previous = Vec::new();
-        for (sig, flags) in caught() {
+        for (sig, flags) in caught(restart) {
             // SAFETY: sigaction is plain old data; all-zero is a valid value for every field.
             let mut sa: libc::sigaction = unsafe { std::mem::zeroed() };
             sa.sa_sigaction = on_signal as *const () as usize;

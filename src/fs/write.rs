@@ -42,13 +42,13 @@ pub fn atomic_write_with(
 }
 
 /// A new temp file next to `path` for its replacement: 0600 at creation, then `mode` before
-/// any byte is written. Named `.NAME.XXXXXX.tmp` after the target, the name capped so that a
-/// valid 250-byte target does not fail because its temp name would pass the filesystem's
-/// 255-byte limit. Dropping it deletes it.
+/// any byte is written. Named `.NAME.XXXXXX.tmp` after the target, the name capped at 64 bytes
+/// (at a character boundary) so that a valid 250-byte target does not fail because its temp
+/// name would pass the filesystem's 255-byte limit. Dropping it deletes it.
 pub(super) fn temp_beside(path: &Path, mode: u32) -> Result<tempfile::NamedTempFile> {
-    let name: String = path
+    let name = path
         .file_name()
-        .map(|n| n.to_string_lossy().chars().take(64).collect())
+        .map(|n| capped(&n.to_string_lossy(), 64).to_string())
         .unwrap_or_else(|| "file".into());
     let tmp = tempfile::Builder::new()
         .prefix(&format!(".{name}."))
@@ -60,6 +60,15 @@ pub(super) fn temp_beside(path: &Path, mode: u32) -> Result<tempfile::NamedTempF
         .set_permissions(Permissions::from_mode(mode))
         .path_ctx("cannot set permissions on", tmp.path())?;
     Ok(tmp)
+}
+
+/// The longest start of `s` of at most `max` bytes that ends at a character boundary.
+fn capped(s: &str, max: usize) -> &str {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
 }
 
 /// The mode an existing file has, to keep it when the file is rewritten.
@@ -95,6 +104,16 @@ pub fn lock_dir(dir: &Path) -> io::Result<DirLock> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn temp_names_are_capped_in_bytes() {
+        assert_eq!(capped("abc", 64), "abc");
+        assert_eq!(capped(&"n".repeat(100), 64).len(), 64);
+        // 4-byte characters: 16 of them fill 64 bytes; one more byte would split the 17th.
+        let emoji = "\u{1F510}".repeat(60);
+        assert_eq!(capped(&emoji, 64), "\u{1F510}".repeat(16));
+        assert_eq!(capped(&emoji, 66), "\u{1F510}".repeat(16));
+    }
 
     #[test]
     fn atomic_write_sets_mode_and_replaces() {

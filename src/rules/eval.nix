@@ -12,10 +12,11 @@
 #   { thrown = true; }            the rule's value itself throws
 #   { type = TYPE; }              the rule is not an attribute set
 #   { attrs = { ATTR = { value = V; } or { thrown = true; }; … }; extra = [ NAME … ]; }
-# All rules are first tried at once, in one tryEval; only when that fails is each tried in its
+# All rules are first tried at once, in one tryEval; only when that fails is each tried on its
 # own. 100,000 rules: 0.44 s and 140 MiB of Nix when all are good, 0.65 s and 190 MiB when one
 # throws (looking at every rule attribute by attribute took 0.62 s and 279 MiB, 0.76 s and
 # 294 MiB with the throw).
+# mode "inspectEach" (for tests): every rule attribute by attribute, as `rules` above.
 # mode "force": evaluate rule `ruleName` (its attribute `attrName`, or all of it for ""),
 #   so that Nix prints what it throws.
 { rulesFile, mode, known ? "[]", ruleName ? "", attrName ? "" }:
@@ -89,5 +90,6 @@ let
 in
 if mode == "force" then builtins.deepSeq one null
 else if !builtins.isAttrs rules then { notSet = builtins.typeOf rules; }
+else if mode == "inspectEach" then { rules = builtins.mapAttrs (_: inspect) rules; }
 else if allGood.success && allGood.value then plainOf rules
 else mixed

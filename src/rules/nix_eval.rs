@@ -32,8 +32,9 @@ fn expression() -> String {
         .replace("@TYPE_MARK@", super::parse::TYPE_MARK)
 }
 
-/// Evaluate `file` (canonical, in the canonical directory `dir`) to JSON text: every rule on
-/// its own, its known attributes (`KNOWN_ATTRS`) only.
+/// Evaluate `file` (canonical, in the canonical directory `dir`) to JSON text: the rules'
+/// known attributes (`KNOWN_ATTRS`) only, a rule that throws or has a value of the wrong type
+/// attribute by attribute (see eval.nix).
 pub(super) fn eval_rules(file: &Path, dir: &Path) -> Result<String> {
     let known = serde_json::to_string(super::parse::KNOWN_ATTRS).unwrap_or_default();
     let out = run(file, dir, &[("mode", "inspect"), ("known", &known)])?;
@@ -458,6 +459,106 @@ mod tests {
         assert_eq!(v["rules"].as_object().unwrap().len(), 1, "{v}");
         assert_eq!(v["rules"]["b.age"]["attrs"]["format"]["thrown"], true);
         assert_eq!(v["rules"]["b.age"]["extra"], serde_json::json!(["owner"]));
+    }
+
+    /// The rules as parse.rs makes them of eval.nix's usual answer, and of its "inspectEach"
+    /// answer (every rule attribute by attribute, the way that tells each problem).
+    fn both_ways(file: &Path, dir: &Path) -> (super::super::parse::Raw, super::super::parse::Raw) {
+        let known = serde_json::to_string(super::super::parse::KNOWN_ATTRS).unwrap();
+        let parse = |json: &str| {
+            super::super::parse::parse_nix_json(json, &mut |r, a| format!("throw in {r}/{a}"))
+                .unwrap()
+        };
+        let usual = eval_rules(file, dir).unwrap();
+        let each = [("mode", "inspectEach"), ("known", known.as_str())];
+        let out = run(file, dir, &each).unwrap();
+        assert!(out.status.success(), "{out:?}");
+        (
+            parse(&usual),
+            parse(&String::from_utf8(out.stdout).unwrap()),
+        )
+    }
+
+    /// Whichever way eval.nix takes (all rules at once, each on its own, attribute by
+    /// attribute), a rule comes out the same: good, broken for the same reason, with the same
+    /// ignored attributes. Each rule alone beside good ones, then all of them together.
+    #[test]
+    fn every_way_through_eval_nix_gives_the_same_rules() {
+        if find_program("nix-instantiate").is_none() {
+            assert!(
+                std::env::var_os("SECRETS_TEST_NO_SKIP").is_none(),
+                "nix-instantiate is missing and SECRETS_TEST_NO_SKIP is set"
+            );
+            eprintln!("SKIP: nix-instantiate is not on PATH");
+            return;
+        }
+        let good = [
+            r#""a.age".publicKeys = [ k ];"#,
+            r#""b.age" = { publicKeys = [ k "age1y" ]; armor = true; };"#,
+            r#""c.age" = { publicKeys = [ k ]; owner = "x"; note = throw "never"; f = x: x; };"#,
+            r#""d.age" = { publicKeys = [ k ]; generator = { kind = "hex"; length = 64; }; };"#,
+            r#""e.age" = { publicKeys = [ k ]; format = "json"; generator = "alnum"; };"#,
+            r#""f.age" = { publicKeys = [ ]; };"#,
+            r#""g.age" = { armor = true; };"#,
+            r#""h.age" = { publicKeys = [ k ]; generator = null; format = null; };"#,
+            r#""i j.age".publicKeys = [ "${k}" ];"#,
+            r#""l.age" = { publicKeys = [ k ]; format = 1.5; generator = [ 1 true null "s" ]; };"#,
+            r#""m.age" = { };"#,
+        ];
+        let odd = [
+            r#""n1.age" = { publicKeys = null; };"#,
+            r#""n2.age" = { publicKeys = [ k ]; armor = null; };"#,
+            r#""n3.age" = { publicKeys = [ k ]; armor = "yes"; };"#,
+            r#""n4.age".publicKeys = [ k 42 ];"#,
+            r#""n5.age".publicKeys = [ k null ];"#,
+            r#""n6.age" = { publicKeys = [ k ]; generator = ./secrets.nix; };"#,
+            r#""n7.age".publicKeys = k;"#,
+            r#""n8.age" = "age1x";"#,
+            r#""n9.age" = x: x;"#,
+            r#""o1.age" = throw "no";"#,
+            r#""o2.age" = assert false; { publicKeys = [ k ]; };"#,
+            r#""o3.age".publicKeys = [ k (throw "later") ];"#,
+            r#""o4.age" = { publicKeys = [ k ]; generator = { outPath = "alnum"; }; };"#,
+            r#""o5.age" = { publicKeys = [ k ]; generator = { __toString = _: "alnum"; }; };"#,
+            r#""o6.age" = { publicKeys = [ k ]; generator = { kind = "hex"; length = throw "x"; }; };"#,
+            r#""o7.age" = { publicKeys = [ k ]; format = [ "json" ]; extra = 1; };"#,
+            r#""o8.age" = { publicKeys = [ k ]; generator = { nested = { f = x: x; }; }; };"#,
+            r#""o9.age" = { publicKeys = [ (x: x) ]; armor = throw "x"; };"#,
+            r#""p1.age" = { publicKeys = [ k ]; format = ./secrets.nix; owner = "o"; };"#,
+            r#""p2.age" = { publicKeys = [ k ]; generator = [ "a" (x: x) ]; };"#,
+        ];
+        let d = tempfile::tempdir().unwrap();
+        let dir = d.path().canonicalize().unwrap();
+        let file = dir.join("secrets.nix");
+        let write = |rules: &[&str]| {
+            let text = format!("let k = \"age1x\"; in {{\n{}\n}}\n", rules.join("\n"));
+            std::fs::write(&file, text).unwrap();
+        };
+        let mut cases: Vec<Vec<&str>> = vec![good.to_vec()];
+        for o in odd {
+            let mut c = good.to_vec();
+            c.push(o);
+            cases.push(c);
+        }
+        cases.push(good.iter().chain(&odd).copied().collect());
+        for case in cases {
+            write(&case);
+            let (usual, each) = both_ways(&file, &dir);
+            assert_eq!(usual, each, "{}", case.last().unwrap());
+        }
+        // What each way found broken here (the comparison above would also pass if both ways
+        // broke everything); the others go on to `resolve`, which checks keys, generators and
+        // formats for every rule alike.
+        write(&good.iter().chain(&odd).copied().collect::<Vec<_>>());
+        let (usual, _) = both_ways(&file, &dir);
+        let broken: Vec<&str> = usual.broken.keys().map(String::as_str).collect();
+        let want = [
+            "n3.age", "n4.age", "n5.age", "n7.age", "n8.age", "n9.age", "o1.age", "o2.age",
+            "o3.age", "o6.age", "o9.age",
+        ];
+        assert_eq!(broken, want);
+        assert_eq!(usual.secrets.len(), good.len() + odd.len() - want.len());
+        assert_eq!(usual.ignored["c.age"], ["f", "note", "owner"]);
     }
 
     /// The child gets a network namespace of its own: as root always, as anyone else where

@@ -23,6 +23,7 @@ pub(super) const KNOWN_ATTRS: &[&str] = &["publicKeys", "armor", "generator", "f
 pub(super) const TYPE_MARK: &str = "secrets-nix-type";
 
 /// A rule before its keys are resolved.
+#[cfg_attr(test, derive(Debug, PartialEq))]
 pub(super) struct RawRule {
     pub public_keys: Vec<String>,
     pub armor: bool,
@@ -33,6 +34,7 @@ pub(super) struct RawRule {
 }
 
 #[derive(Default)]
+#[cfg_attr(test, derive(Debug, PartialEq))]
 pub(super) struct Raw {
     pub keys: BTreeMap<String, String>,
     pub groups: BTreeMap<String, Vec<String>>,
