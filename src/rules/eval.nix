@@ -57,7 +57,8 @@ let
       !(v ? outPath || v ? __toString) && builtins.all (n: isPlain v.${n}) (builtins.attrNames v)
     else if t == "list" then builtins.all isPlain v
     else builtins.elem t [ "string" "int" "float" "bool" "null" ];
-  # Exactly the rules that `inspect` and the type checks after it in parse.rs pass unchanged.
+  # Rules that `inspect` and the type checks after it in parse.rs would pass unchanged (a few
+  # others they pass too, such as `publicKeys = null`, go the slower way to the same result).
   # Attribute by attribute (a loop over `knownAttrs` costs 30% more), so the list is checked.
   good = r: builtins.isAttrs r
     && (r ? publicKeys -> builtins.isList r.publicKeys && builtins.all builtins.isString r.publicKeys)
