@@ -416,17 +416,25 @@ mod tests {
         assert!(hint("error: syntax error, unexpected end of file", d).is_none());
     }
 
+    /// True (after saying so, or failing under SECRETS_TEST_NO_SKIP) without nix-instantiate.
+    fn no_nix() -> bool {
+        if find_program("nix-instantiate").is_some() {
+            return false;
+        }
+        assert!(
+            std::env::var_os("SECRETS_TEST_NO_SKIP").is_none(),
+            "nix-instantiate is missing and SECRETS_TEST_NO_SKIP is set"
+        );
+        eprintln!("SKIP: nix-instantiate is not on PATH");
+        true
+    }
+
     /// Usual rules are passed as they are (eval.nix's "plain" answer); a rule that throws is
-    /// looked at attribute by attribute, alone. tests/rule_tolerance.rs shows that both ways
-    /// give the same rules.
+    /// looked at attribute by attribute, alone (that both give the same rules is the next
+    /// test).
     #[test]
     fn usual_rules_are_passed_as_they_are() {
-        if find_program("nix-instantiate").is_none() {
-            assert!(
-                std::env::var_os("SECRETS_TEST_NO_SKIP").is_none(),
-                "nix-instantiate is missing and SECRETS_TEST_NO_SKIP is set"
-            );
-            eprintln!("SKIP: nix-instantiate is not on PATH");
+        if no_nix() {
             return;
         }
         let d = tempfile::tempdir().unwrap();
@@ -484,12 +492,7 @@ mod tests {
     /// ignored attributes. Each rule alone beside good ones, then all of them together.
     #[test]
     fn every_way_through_eval_nix_gives_the_same_rules() {
-        if find_program("nix-instantiate").is_none() {
-            assert!(
-                std::env::var_os("SECRETS_TEST_NO_SKIP").is_none(),
-                "nix-instantiate is missing and SECRETS_TEST_NO_SKIP is set"
-            );
-            eprintln!("SKIP: nix-instantiate is not on PATH");
+        if no_nix() {
             return;
         }
         let good = [
