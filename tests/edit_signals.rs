@@ -2,7 +2,8 @@
 //! plaintext file and the private directory holding it must be gone afterwards, the encrypted
 //! file unchanged and the exit non-zero. Each signal is sent for real, by pid, to the
 //! `secrets` process only (not to the editor, not through the terminal) while a stand-in
-//! editor holds the plaintext open.
+//! editor holds the plaintext open. And `secrets encrypt` waiting for input: its temporary
+//! file gone, the secret unchanged.
 
 #![cfg(target_os = "linux")] // /dev/shm as the RAM-backed XDG_RUNTIME_DIR; Linux signal numbers
 
