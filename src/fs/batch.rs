@@ -20,10 +20,10 @@ pub struct Staged {
 }
 
 impl Staged {
-    /// Put one staged file in place as `atomic_write` does, its content already made durable
-    /// by whoever filled it (`sync_all` in `stage_with`'s `fill`): rename it over its target,
-    /// then sync the directory. A failed directory sync is not an error, as in `atomic_write`:
-    /// the file is in place.
+    /// Put one staged file in place (`atomic_write`, a streamed `encrypt`; `commit_staged` puts
+    /// many), its content already made durable by whoever filled it (`sync_all` in
+    /// `stage_with`'s `fill`): rename it over its target, then sync the directory. A failed
+    /// directory sync is not an error: the file is in place.
     pub fn put_in_place(self) -> Result<()> {
         self.temp
             .persist(&self.target)

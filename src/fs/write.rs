@@ -28,17 +28,13 @@ pub fn atomic_write_with(
     mode: u32,
     fill: impl FnOnce(&mut File) -> Result<()>,
 ) -> Result<()> {
-    let dir = parent_dir(path);
-    let mut tmp = temp_beside(path, mode)?;
-    // On error `tmp` is dropped, which deletes it.
-    fill(tmp.as_file_mut())?;
-    tmp.as_file()
-        .sync_all()
-        .path_ctx("cannot sync", tmp.path())?;
-    tmp.persist(path)
-        .map_err(|e| Error::io("cannot replace", path, e.error))?;
-    sync_dir(&dir);
-    Ok(())
+    // A staged file made durable before it is put in place; dropped on error, which deletes it.
+    let (staged, ()) = super::batch::stage_with(path, mode, |f| {
+        fill(f)?;
+        f.sync_all()
+            .path_ctx("cannot sync a temporary file for", path)
+    })?;
+    staged.put_in_place()
 }
 
 /// A new temp file next to `path` for its replacement: 0600 at creation, then `mode` before
